@@ -1,0 +1,3 @@
+from posture_agent.cli import run
+
+run()

@@ -1,0 +1,136 @@
+"""The command line: parses arguments, runs one command, and turns every failure into one line on
+stderr and an exit status. Command modules import heavy parts (GUI, charts, parsers) only when run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from posture_agent import __version__
+from posture_agent.clock import Clock, SystemClock
+from posture_agent.errors import UserError
+from posture_agent.paths import Paths
+
+log = logging.getLogger(__name__)
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_STORE, EXIT_BUG = 0, 1, 2, 3, 70
+
+
+@dataclass
+class Context:
+    """What a command needs: folders, clock, output streams, and the lazily opened store."""
+
+    paths: Paths
+    clock: Clock = field(default_factory=SystemClock)
+    out: TextIO = field(default_factory=lambda: sys.stdout)
+    json: bool = False
+    _settings: Any = None
+    _store: Any = None
+    _journal: Any = None
+
+    def settings(self) -> Any:
+        if self._settings is None:
+            from posture_agent.config import ensure_config, load_settings
+
+            ensure_config(self.paths.config_file)
+            self._settings = load_settings(self.paths.config_file)
+        return self._settings
+
+    def store(self) -> Any:
+        if self._store is None:
+            from posture_agent.store.db import open_store
+
+            self.paths.make_dirs()
+            self._store = open_store(self.paths.db_file, self.paths.backup_dir)
+        return self._store
+
+    def journal(self) -> Any:
+        if self._journal is None:
+            from posture_agent.journal import Journal
+
+            self._journal = Journal(self.store(), self.settings(), self.clock)
+        return self._journal
+
+    def zone(self) -> Any:
+        return self.settings().zone()
+
+    def emit(self, data: Any, text: Callable[[], str | Sequence[str]]) -> None:
+        """Print `data` as JSON with --json, else the human text."""
+        if self.json:
+            json.dump(data, self.out, indent=2, ensure_ascii=False, default=str)
+            self.out.write("\n")
+        else:
+            lines = text()
+            self.out.write((lines if isinstance(lines, str) else "\n".join(lines)) + "\n")
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from posture_agent.commands import COMMAND_MODULES
+
+    parser = argparse.ArgumentParser(
+        prog="posture-agent",
+        description="Posture nudges, drills and recovery rules for runners who sit all day. "
+        "Not medical advice.",
+    )
+    parser.add_argument("--version", action="version", version=f"posture-agent {__version__}")
+    parser.add_argument("--home", metavar="DIR", help="keep config, data and logs in DIR (or POSTURE_AGENT_HOME)")
+    parser.add_argument("--json", action="store_true", help="machine-readable output (see docs/cli.md)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for module in COMMAND_MODULES:
+        module.register(sub)
+    return parser
+
+
+def add_json(parser: argparse.ArgumentParser) -> None:
+    """Every listing takes --json after the command too."""
+    parser.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="JSON output")
+
+
+def main(argv: Sequence[str] | None = None, clock: Clock | None = None, out: TextIO | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse has printed its usage line
+        return int(exc.code or 0)
+    paths = Paths.resolve(args.home)
+    from posture_agent.logsetup import setup_logging
+
+    setup_logging(paths.log_file)
+    ctx = Context(paths=paths, clock=clock or SystemClock(), out=out or sys.stdout, json=args.json)
+    try:
+        result = args.func(ctx, args)
+        return int(result or EXIT_OK)
+    except UserError as exc:
+        log.info("refused %s: %s", args.command, exc)
+        print(f"posture-agent: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # the boundary: one line for the user, the traceback in the log
+        log.exception("command %s failed", args.command)
+        print(
+            f"posture-agent: unexpected error: {exc.__class__.__name__}: {exc} "
+            f"(details in {paths.log_file})",
+            file=sys.stderr,
+        )
+        return EXIT_BUG
+    finally:
+        ctx.close()
+
+
+def run() -> None:
+    """Console-script entry point."""
+    os.environ.setdefault("PYTHONIOENCODING", "utf-8")
+    sys.exit(main())

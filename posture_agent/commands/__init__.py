@@ -1,0 +1,5 @@
+"""One module per group of commands; each exposes `register(subparsers)`."""
+
+from posture_agent.commands import admin, records
+
+COMMAND_MODULES = (records, admin)

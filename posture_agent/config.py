@@ -1,0 +1,337 @@
+"""The user's settings: packaged defaults plus the user's TOML file, validated once into typed values.
+
+Every other module reads `Settings` attributes, never raw keys; a mistake in the file is reported
+as a `ConfigError` naming the file, the line and the key, and the file is never rewritten.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from datetime import time
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from posture_agent.domain.drills import Drill, load_catalogue
+from posture_agent.errors import UserError
+
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+WORKDAYS = DAYS[:5]
+
+
+class ConfigError(UserError):
+    """A problem in the user's config file, located by file, line and key."""
+
+    def __init__(self, path: Path, key: str, problem: str, line: int | None = None) -> None:
+        where = f"{path}" + (f", line {line}" if line else "")
+        super().__init__(f"config error in {where}: {key}: {problem}")
+        self.path, self.key, self.problem, self.line = path, key, problem, line
+
+
+@dataclass(frozen=True)
+class Window:
+    """Check-ins every `every_minutes` from `start` until `end` on `days` (0 = Monday)."""
+
+    days: frozenset[int]
+    start: time
+    end: time
+    every_minutes: int
+
+
+@dataclass(frozen=True)
+class Settings:
+    timezone: str = ""
+    soreness_threshold: int = 3
+    prompt_timeout_minutes: int = 2
+    device_name: str = ""
+    desk: Window = Window(frozenset(range(5)), time(9, 0), time(17, 30), 45)
+    sofa: Window = Window(frozenset(range(7)), time(19, 30), time(22, 0), 60)
+    car_days: frozenset[int] = frozenset(range(5))
+    car_times: tuple[time, ...] = (time(9, 0), time(17, 45))
+    drill_time: time = time(7, 30)
+    daily_drills: tuple[str, ...] = ("wall-alignment", "chin-tuck")
+    circuit_days: frozenset[int] = frozenset({1, 4})
+    circuit_time: time = time(18, 30)
+    circuit_rounds: int = 2
+    circuit_exercises: tuple[str, ...] = (
+        "superman", "prone-ytw", "bird-dog", "band-pull-apart", "side-plank",
+    )
+    soreness_after_run_hours: float = 2.0
+    soreness_next_morning: time = time(8, 0)
+    ice_times: tuple[time, ...] = (time(12, 30), time(20, 30))
+    quiet_hours: tuple[tuple[time, time], ...] = ()
+    weekends_off: bool = False
+    import_folder: str = ""
+    catalogue: dict[str, Drill] = field(default_factory=load_catalogue)
+
+    def zone(self) -> ZoneInfo:
+        """The configured time zone, or the system's."""
+        if self.timezone:
+            return ZoneInfo(self.timezone)
+        from posture_agent.clock import system_zone
+
+        return system_zone()
+
+
+def default_text() -> str:
+    """The commented template written on first run."""
+    return resources.files("posture_agent.data").joinpath("default_config.toml").read_text("utf-8")
+
+
+def ensure_config(path: Path) -> None:
+    """Write the commented defaults if the user has no config file yet; never overwrite one."""
+    if path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with path.open("x", encoding="utf-8") as f:
+            f.write(default_text())
+        path.chmod(0o600)
+    except FileExistsError:
+        pass
+
+
+def load_settings(path: Path) -> Settings:
+    """Read and validate the user's config file (missing file: the defaults)."""
+    if not path.exists():
+        return Settings()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(path, "(file)", f"cannot be read: {exc}") from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        match = re.search(r"line (\d+)", str(exc))
+        line = int(match.group(1)) if match else None
+        raise ConfigError(path, "(syntax)", str(exc).split(" (at")[0], line) from None
+    return _Validator(path, text).settings(raw)
+
+
+class _Validator:
+    """Turns the raw TOML dictionary into Settings, raising ConfigError at the first mistake."""
+
+    SECTIONS = {
+        "general": {"timezone", "soreness_threshold", "prompt_timeout_minutes", "device_name"},
+        "desk": {"days", "start", "end", "every_minutes"},
+        "sofa": {"days", "start", "end", "every_minutes"},
+        "car": {"days", "times"},
+        "drills": {"time", "daily"},
+        "circuit": {"days", "time", "rounds", "exercises"},
+        "soreness": {"after_run_hours", "next_morning"},
+        "si_protocol": {"ice_times"},
+        "quiet": {"hours", "weekends_off"},
+        "import": {"folder"},
+        "catalogue": None,
+    }
+
+    def __init__(self, path: Path, text: str) -> None:
+        self.path = path
+        self.lines = text.splitlines()
+
+    def line_of(self, dotted: str) -> int | None:
+        """Best-effort line number of `section.key` in the file, for error messages."""
+        section, _, key = dotted.partition(".")
+        current = ""
+        for number, raw in enumerate(self.lines, start=1):
+            line = raw.strip()
+            header = re.match(r"^\[+\s*([^\]]+?)\s*\]+", line)
+            if header:
+                current = header.group(1)
+                if not key and current.split(".")[0] == section:
+                    return number
+                continue
+            if current == section and re.match(rf"^{re.escape(key)}\s*=", line):
+                return number
+        return None
+
+    def fail(self, key: str, problem: str) -> ConfigError:
+        return ConfigError(self.path, key, problem, self.line_of(key))
+
+    def settings(self, raw: dict[str, Any]) -> Settings:
+        for section, value in raw.items():
+            if section not in self.SECTIONS:
+                known = ", ".join(sorted(self.SECTIONS))
+                raise self.fail(section, f"unknown section (known: {known})")
+            if not isinstance(value, dict):
+                raise self.fail(section, "must be a [section]")
+            allowed = self.SECTIONS[section]
+            if allowed is not None:
+                for key in value:
+                    if key not in allowed:
+                        known = ", ".join(sorted(allowed))
+                        raise self.fail(f"{section}.{key}", f"unknown key (known: {known})")
+        d = Settings()
+        g = raw.get("general", {})
+        tz = self.string(g, "general.timezone", d.timezone)
+        if tz:
+            try:
+                ZoneInfo(tz)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise self.fail("general.timezone", f"unknown time zone {tz!r}") from None
+        catalogue = self.catalogue(raw.get("catalogue", {}))
+        drills = raw.get("drills", {})
+        circuit = raw.get("circuit", {})
+        daily = self.names(drills, "drills.daily", d.daily_drills, catalogue)
+        exercises = self.names(circuit, "circuit.exercises", d.circuit_exercises, catalogue)
+        car = raw.get("car", {})
+        quiet = raw.get("quiet", {})
+        soreness = raw.get("soreness", {})
+        return Settings(
+            timezone=tz,
+            soreness_threshold=self.integer(g, "general.soreness_threshold", d.soreness_threshold, 1, 10),
+            prompt_timeout_minutes=self.integer(
+                g, "general.prompt_timeout_minutes", d.prompt_timeout_minutes, 1, 60
+            ),
+            device_name=self.string(g, "general.device_name", d.device_name),
+            desk=self.window(raw.get("desk", {}), "desk", d.desk),
+            sofa=self.window(raw.get("sofa", {}), "sofa", d.sofa),
+            car_days=self.days(car, "car.days", d.car_days),
+            car_times=self.times(car, "car.times", d.car_times),
+            drill_time=self.clock_time(drills, "drills.time", d.drill_time),
+            daily_drills=daily,
+            circuit_days=self.days(circuit, "circuit.days", d.circuit_days),
+            circuit_time=self.clock_time(circuit, "circuit.time", d.circuit_time),
+            circuit_rounds=self.integer(circuit, "circuit.rounds", d.circuit_rounds, 1, 10),
+            circuit_exercises=exercises,
+            soreness_after_run_hours=self.number(
+                soreness, "soreness.after_run_hours", d.soreness_after_run_hours, 0.25, 12
+            ),
+            soreness_next_morning=self.clock_time(
+                soreness, "soreness.next_morning", d.soreness_next_morning
+            ),
+            ice_times=self.times(raw.get("si_protocol", {}), "si_protocol.ice_times", d.ice_times),
+            quiet_hours=self.ranges(quiet, "quiet.hours"),
+            weekends_off=self.boolean(quiet, "quiet.weekends_off", d.weekends_off),
+            import_folder=self.string(raw.get("import", {}), "import.folder", d.import_folder),
+            catalogue=catalogue,
+        )
+
+    # --- typed readers -------------------------------------------------------------------------
+
+    def string(self, table: dict[str, Any], key: str, default: str) -> str:
+        value = table.get(key.split(".")[-1], default)
+        if not isinstance(value, str):
+            raise self.fail(key, f"must be a text in quotes, got {value!r}")
+        return value.strip()
+
+    def boolean(self, table: dict[str, Any], key: str, default: bool) -> bool:
+        value = table.get(key.split(".")[-1], default)
+        if not isinstance(value, bool):
+            raise self.fail(key, f"must be true or false, got {value!r}")
+        return value
+
+    def integer(self, table: dict[str, Any], key: str, default: int, lo: int, hi: int) -> int:
+        value = table.get(key.split(".")[-1], default)
+        if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+            raise self.fail(key, f"must be a whole number from {lo} to {hi}, got {value!r}")
+        return value
+
+    def number(self, table: dict[str, Any], key: str, default: float, lo: float, hi: float) -> float:
+        value = table.get(key.split(".")[-1], default)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
+            raise self.fail(key, f"must be a number from {lo:g} to {hi:g}, got {value!r}")
+        return float(value)
+
+    def clock_time(self, table: dict[str, Any], key: str, default: time) -> time:
+        value = table.get(key.split(".")[-1])
+        if value is None:
+            return default
+        return self.parse_time(key, value)
+
+    def parse_time(self, key: str, value: object) -> time:
+        if isinstance(value, str):
+            match = re.fullmatch(r"(\d{1,2}):(\d{2})", value.strip())
+            if match and int(match.group(1)) < 24 and int(match.group(2)) < 60:
+                return time(int(match.group(1)), int(match.group(2)))
+        raise self.fail(key, f'must be a time "HH:MM" from "00:00" to "23:59", got {value!r}')
+
+    def times(self, table: dict[str, Any], key: str, default: tuple[time, ...]) -> tuple[time, ...]:
+        value = table.get(key.split(".")[-1])
+        if value is None:
+            return default
+        if not isinstance(value, list):
+            raise self.fail(key, f'must be a list of times like ["09:00"], got {value!r}')
+        return tuple(sorted({self.parse_time(key, v) for v in value}))
+
+    def days(self, table: dict[str, Any], key: str, default: frozenset[int]) -> frozenset[int]:
+        value = table.get(key.split(".")[-1])
+        if value is None:
+            return default
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self.fail(key, f'must be a list of days like ["mon", "tue"], got {value!r}')
+        out = set()
+        for v in value:
+            name = v.strip().lower()[:3]
+            if name not in DAYS:
+                raise self.fail(key, f"unknown day {v!r} (use {', '.join(DAYS)})")
+            out.add(DAYS.index(name))
+        return frozenset(out)
+
+    def window(self, table: dict[str, Any], section: str, default: Window) -> Window:
+        start = self.clock_time(table, f"{section}.start", default.start)
+        end = self.clock_time(table, f"{section}.end", default.end)
+        if end <= start:
+            raise self.fail(f"{section}.end", f"must be later than start ({start:%H:%M})")
+        return Window(
+            days=self.days(table, f"{section}.days", default.days),
+            start=start,
+            end=end,
+            every_minutes=self.integer(table, f"{section}.every_minutes", default.every_minutes, 5, 480),
+        )
+
+    def ranges(self, table: dict[str, Any], key: str) -> tuple[tuple[time, time], ...]:
+        value = table.get(key.split(".")[-1], [])
+        if not isinstance(value, list):
+            raise self.fail(key, f'must be a list like ["12:00-13:00"], got {value!r}')
+        out = []
+        for v in value:
+            parts = v.split("-") if isinstance(v, str) else []
+            if len(parts) != 2:
+                raise self.fail(key, f'must be ranges like "12:00-13:00", got {v!r}')
+            start, end = self.parse_time(key, parts[0]), self.parse_time(key, parts[1])
+            if end <= start:
+                raise self.fail(key, f"range {v!r} ends before it starts")
+            out.append((start, end))
+        return tuple(out)
+
+    def catalogue(self, table: object) -> dict[str, Drill]:
+        if not isinstance(table, dict):
+            raise self.fail("catalogue", "must be [catalogue.NAME] tables")
+        catalogue = load_catalogue()
+        for name, entry in table.items():
+            key = f"catalogue.{name}"
+            if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", name):
+                raise self.fail(key, "drill names use lower-case letters, digits and dashes")
+            if not isinstance(entry, dict):
+                raise self.fail(key, "must be a table with title, how and dose")
+            base = catalogue.get(name)
+            fields: dict[str, str] = {}
+            for part in ("title", "how", "dose", "kind"):
+                value = entry.get(part, getattr(base, part, None) if base else None)
+                if value is None and part != "kind":
+                    raise self.fail(f"{key}.{part}", "is required for a new drill")
+                if value is not None and not isinstance(value, str):
+                    raise self.fail(f"{key}.{part}", f"must be a text, got {value!r}")
+                fields[part] = value or "custom"
+            unknown = set(entry) - {"title", "how", "dose", "kind"}
+            if unknown:
+                raise self.fail(f"{key}.{sorted(unknown)[0]}", "unknown key (known: title, how, dose, kind)")
+            catalogue[name] = Drill(name=name, **fields)
+        return catalogue
+
+    def names(
+        self, table: dict[str, Any], key: str, default: tuple[str, ...], catalogue: dict[str, Drill]
+    ) -> tuple[str, ...]:
+        value = table.get(key.split(".")[-1])
+        if value is None:
+            return default
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self.fail(key, f"must be a list of drill names, got {value!r}")
+        for v in value:
+            if v not in catalogue:
+                raise self.fail(key, f"unknown drill {v!r} (known: {', '.join(sorted(catalogue))})")
+        return tuple(value)

@@ -1,0 +1,13 @@
+"""Errors meant for the user: one clear line and an exit status, raised anywhere, shown at one boundary."""
+
+
+class UserError(Exception):
+    """A problem the user can fix; its message is shown as it is, without a traceback."""
+
+    exit_code = 2
+
+
+class StoreError(UserError):
+    """The database cannot be used as it is (newer than the code, corrupt, locked)."""
+
+    exit_code = 3

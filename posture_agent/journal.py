@@ -1,0 +1,248 @@
+"""The one way in for recording and reading the user's records, shared by the command line, the
+agent and the tray's windows (through callbacks): it validates every input, writes one unit of work
+in one transaction, and answers with plain records. Windows never see a session; this module does.
+"""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dtime
+
+from sqlalchemy.orm import Session
+
+from posture_agent.clock import Clock
+from posture_agent.config import Settings
+from posture_agent.domain import advice as rules
+from posture_agent.domain import records as r
+from posture_agent.domain.drills import Drill, planned_drills
+from posture_agent.errors import UserError
+from posture_agent.store import models as m
+from posture_agent.store import queries as q
+from posture_agent.store.db import Store
+
+MAX_DISTANCE_KM = 300.0
+MAX_DURATION = timedelta(hours=48)
+MIN_DURATION = timedelta(minutes=1)
+MAX_SPEED_KMH = 30.0
+FUTURE_TOLERANCE = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class DrillState:
+    drill: Drill
+    done: bool
+    done_at: datetime | None
+
+
+@dataclass(frozen=True)
+class RunSaved:
+    run: r.Run
+    warning: str | None
+
+
+class Journal:
+    def __init__(self, store: Store, settings: Settings, clock: Clock) -> None:
+        self.store = store
+        self.settings = settings
+        self.clock = clock
+        self.zone = settings.zone()
+        self._device: str | None = None
+
+    # --- identity and time ---------------------------------------------------------------------
+
+    @property
+    def device(self) -> str:
+        if self._device is None:
+            with self.store.session() as s:
+                device_id = q.meta(s, "device_id") or "unknown"
+            name = self.settings.device_name or socket.gethostname() or "computer"
+            self._device = f"{name[:40]}:{device_id}"
+        return self._device
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def when(self, at: datetime | None) -> datetime:
+        """The time of a record: now, or a past `at` (a future one is refused)."""
+        now = self.now()
+        if at is None:
+            return now
+        if at > now + FUTURE_TOLERANCE:
+            local = at.astimezone(self.zone)
+            raise UserError(f"--at {local:%Y-%m-%d %H:%M} is in the future; records are for what happened")
+        return at
+
+    def local_day_bounds(self, day: date) -> tuple[datetime, datetime]:
+        """[start, end) of a local day in UTC (23 or 25 hours long across a DST change)."""
+        start = datetime.combine(day, dtime(0), self.zone)
+        end = datetime.combine(day + timedelta(days=1), dtime(0), self.zone)
+        return start.astimezone(UTC), end.astimezone(UTC)
+
+    def today(self) -> date:
+        return self.now().astimezone(self.zone).date()
+
+    # --- recording ----------------------------------------------------------------------------
+
+    def record_checkin(
+        self, posture: str, context: str = "desk", at: datetime | None = None, source: str = "cli",
+        prompted: bool = False,
+    ) -> r.CheckIn:
+        if posture not in r.POSTURES + ("skipped",) and not (prompted and posture == "missed"):
+            allowed = ", ".join(r.POSTURES + ("skipped",))
+            raise UserError(f"posture {posture!r} is not one of: {allowed}")
+        if context not in r.CONTEXTS:
+            raise UserError(f"context {context!r} is not one of: {', '.join(r.CONTEXTS)}")
+        when = self.when(at)
+        with self.store.session() as s:
+            row = m.CheckInRow(at=when, context=context, posture=posture, prompted=prompted)
+            rid = q.add(s, row, device=self.device, source=source, now=self.now())
+        return r.CheckIn(rid, when, context, posture, prompted)
+
+    def record_drills(self, names: list[str], at: datetime | None = None, source: str = "cli") -> list[r.DrillDone]:
+        catalogue = self.settings.catalogue
+        unknown = [n for n in names if n not in catalogue]
+        if unknown:
+            raise UserError(f"unknown drill {unknown[0]!r} (known: {', '.join(sorted(catalogue))})")
+        if not names:
+            raise UserError("name at least one drill")
+        when = self.when(at)
+        out = []
+        with self.store.session() as s:
+            for name in dict.fromkeys(names):
+                rid = q.add(s, m.DrillRow(at=when, drill=name), device=self.device, source=source, now=self.now())
+                out.append(r.DrillDone(rid, when, name))
+        return out
+
+    def record_circuit(self, rounds: int | None = None, at: datetime | None = None, source: str = "cli") -> r.Circuit:
+        rounds = self.settings.circuit_rounds if rounds is None else rounds
+        if not 1 <= rounds <= 10:
+            raise UserError(f"--rounds {rounds} is out of range (1 to 10)")
+        when = self.when(at)
+        with self.store.session() as s:
+            rid = q.add(s, m.CircuitRow(at=when, rounds=rounds), device=self.device, source=source, now=self.now())
+        return r.Circuit(rid, when, rounds)
+
+    def add_run(
+        self, start: datetime | None, duration: timedelta, distance_km: float, source: str = "cli",
+        sport: str = "running", moving: timedelta | None = None, fingerprint: str | None = None,
+        origin: str | None = None,
+    ) -> RunSaved:
+        check_run(distance_km, duration)
+        now = self.now()
+        begin = self.when(start) if start is not None else now - duration
+        if begin + duration > now + FUTURE_TOLERANCE:
+            raise UserError("the run would end in the future: give its start with --at")
+        with self.store.session() as s:
+            row = m.RunRow(
+                start=begin, duration_s=duration.total_seconds(), distance_km=distance_km, sport=sport,
+                moving_s=moving.total_seconds() if moving else None, fingerprint=fingerprint, origin=origin,
+            )
+            rid = q.add(s, row, device=self.device, source=source, now=now)
+            window = rules.active_protocol(self._recent(s, begin), self.settings.soreness_threshold, begin)
+        run = r.Run(rid, begin, duration, distance_km, sport, source, moving)
+        warning = None
+        if window:
+            warning = (
+                f"Saved, but you are in the SI-joint protocol: no running until "
+                f"{window[1].astimezone(self.zone):%Y-%m-%d %H:%M}."
+            )
+        return RunSaved(run, warning)
+
+    def record_soreness(
+        self, values: dict[str, int | None], at: datetime | None = None, run: str | None = None,
+        form: frozenset[str] = frozenset(), si_pain: bool = False, source: str = "cli",
+    ) -> tuple[r.Soreness, rules.Advice]:
+        for region, value in values.items():
+            if region not in r.REGIONS:
+                raise UserError(f"unknown body region {region!r} (known: {', '.join(r.REGIONS)})")
+            if value is not None and not 0 <= value <= 10:
+                raise UserError(f"{region.replace('_', '-')} {value} is out of range (0 to 10)")
+        bad = sorted(form - set(r.FORM_FLAGS))
+        if bad:
+            raise UserError(f"unknown form note {bad[0]!r} (known: {', '.join(r.FORM_FLAGS)})")
+        if all(v is None for v in values.values()) and not si_pain:
+            raise UserError("give at least one region's soreness, 0 to 10 (e.g. --upper-back 4)")
+        when = self.when(at)
+        with self.store.session() as s:
+            run_id = self._resolve_run(s, run, when)
+            row = m.SorenessRow(
+                at=when, run_id=run_id, form=",".join(sorted(form)), si_pain_reported=si_pain,
+                **{k: values.get(k) for k in r.REGIONS},
+            )
+            rid = q.add(s, row, device=self.device, source=source, now=self.now())
+        report = r.Soreness(rid, when, *(values.get(k) for k in r.REGIONS), run_id, form, si_pain)  # type: ignore[arg-type]
+        return report, self.advice()
+
+    def _resolve_run(self, s: Session, prefix: str | None, at: datetime) -> str | None:
+        """An explicit run id (or unique prefix), else the run that ended in the 24 h before `at`."""
+        if prefix:
+            found = q.run_by_prefix(s, prefix.strip())
+            if not found:
+                raise UserError(f"no run with id {prefix!r} (see `posture-agent run list`)")
+            if len(found) > 1:
+                raise UserError(f"run id {prefix!r} is ambiguous: give more characters")
+            return found[0].id
+        last = q.last_run_before(s, at)
+        if last and last.end <= at <= last.end + timedelta(hours=24):
+            return last.id
+        return None
+
+    def end_protocol(self, at: datetime | None = None, source: str = "cli") -> datetime:
+        when = self.when(at)
+        with self.store.session() as s:
+            if rules.active_protocol(self._recent(s, when), self.settings.soreness_threshold, when) is None:
+                raise UserError("no SI-joint protocol is running")
+            q.add(s, m.ProtocolEndRow(at=when), device=self.device, source=source, now=self.now())
+        return when
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def _recent(self, s: Session, at: datetime) -> r.History:
+        """The records that can still matter to the rules at `at`."""
+        start = at - rules.LOOKBACK - timedelta(days=2)
+        return q.history(s, start, at + timedelta(seconds=1))
+
+    def advice(self, at: datetime | None = None) -> rules.Advice:
+        now = at or self.now()
+        with self.store.session() as s:
+            history = self._recent(s, now)
+        return rules.evaluate(
+            history, threshold=self.settings.soreness_threshold, ice_times=self.settings.ice_times,
+            now=now, zone=self.zone,
+        )
+
+    def drills_for(self, day: date | None = None) -> list[DrillState]:
+        day = day or self.today()
+        start, end = self.local_day_bounds(day)
+        with self.store.session() as s:
+            history = q.history(s, start - rules.LOOKBACK, end)
+        tilts = rules.pelvic_tilts_on(history, self.settings.soreness_threshold, self.zone, day)
+        done = {d.drill: d.at for d in history.drills if start <= d.at < end}
+        return [
+            DrillState(self.settings.catalogue[name], name in done, done.get(name))
+            for name in planned_drills(self.settings.daily_drills, tilts)
+        ]
+
+    def runs(self) -> list[r.Run]:
+        with self.store.session() as s:
+            return q.runs(s)
+
+    def history(self, start: datetime | None = None, end: datetime | None = None) -> r.History:
+        with self.store.session() as s:
+            return q.history(s, start, end)
+
+
+def check_run(distance_km: float, duration: timedelta) -> None:
+    """Refuse numbers no run can have, naming the allowed range."""
+    if not 0 < distance_km <= MAX_DISTANCE_KM:
+        raise UserError(f"distance {distance_km:g} km is out of range (more than 0, at most {MAX_DISTANCE_KM:g} km)")
+    if not MIN_DURATION <= duration <= MAX_DURATION:
+        raise UserError(f"duration {duration} is out of range (1 minute to 48 hours)")
+    speed = distance_km / (duration.total_seconds() / 3600)
+    if speed > MAX_SPEED_KMH:
+        raise UserError(
+            f"{distance_km:g} km in {duration} is {speed:.1f} km/h, faster than any runner "
+            f"(at most {MAX_SPEED_KMH:g} km/h): check the distance and the duration"
+        )
