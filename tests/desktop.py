@@ -1,0 +1,162 @@
+"""A real virtual desktop for tests: Xvfb, a private session D-Bus, the dunst notification daemon
+and the trayer system tray, each started and stopped by PID.
+
+`Desktop.start()` raises `pytest.skip` naming what is missing when a program is not installed
+(scripts/test.sh installs them when run as root), so a machine without them never passes silently.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+PROGRAMS = ("Xvfb", "dbus-daemon", "dunst", "trayer", "xdotool", "import")
+
+
+def missing_programs(programs: tuple[str, ...] = PROGRAMS) -> list[str]:
+    return [p for p in programs if shutil.which(p) is None]
+
+
+def wait_for(predicate: Callable[[], object], timeout: float = 10.0, interval: float = 0.05) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return False
+
+
+class Desktop:
+    def __init__(self, root: Path, with_tray: bool = True) -> None:
+        self.root = root
+        self.with_tray = with_tray
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.bus_pid: int | None = None
+        self.env: dict[str, str] = {}
+
+    @property
+    def dunst_log(self) -> Path:
+        return self.root / "dunst.log"
+
+    def start(self) -> Desktop:
+        missing = missing_programs(PROGRAMS if self.with_tray else ("Xvfb", "dbus-daemon", "dunst", "xdotool"))
+        if missing:
+            pytest.skip(f"virtual desktop unavailable: missing {', '.join(missing)} (scripts/test.sh installs them as root)")
+        for sub in ("config", "cache", "data", "runtime", "tmp"):
+            (self.root / sub).mkdir(parents=True, exist_ok=True)
+        os.chmod(self.root / "runtime", 0o700)
+        env = dict(os.environ)
+        env.update(
+            TMPDIR=str(self.root / "tmp"), XDG_CONFIG_HOME=str(self.root / "config"),
+            XDG_CACHE_HOME=str(self.root / "cache"), XDG_DATA_HOME=str(self.root / "data"),
+            XDG_RUNTIME_DIR=str(self.root / "runtime"), NO_AT_BRIDGE="1", GSETTINGS_BACKEND="memory",
+        )
+        read_fd, write_fd = os.pipe()
+        xvfb = subprocess.Popen(
+            ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
+            pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+        )
+        os.close(write_fd)
+        self.procs.append(xvfb)
+        number = b""
+        with os.fdopen(read_fd, "rb") as pipe:
+            number = pipe.readline().strip()
+        if not number:
+            self.stop()
+            pytest.skip("virtual desktop unavailable: Xvfb did not start")
+        env["DISPLAY"] = f":{number.decode()}"
+        bus = subprocess.run(
+            ["dbus-daemon", "--session", "--fork", "--nopidfile", "--print-address=1", "--print-pid=1"],
+            capture_output=True, text=True, env=env, check=True,
+        )
+        address, pid = bus.stdout.split("\n")[:2]
+        env["DBUS_SESSION_BUS_ADDRESS"] = address.strip()
+        self.bus_pid = int(pid)
+        self.env = env
+        log = self.dunst_log.open("wb")
+        self.procs.append(subprocess.Popen(["dunst", "-print"], stdout=log, stderr=subprocess.STDOUT, env=env))
+        if self.with_tray:
+            self.procs.append(
+                subprocess.Popen(
+                    ["trayer", "--edge", "top", "--align", "right", "--widthtype", "request", "--height", "32",
+                     "--SetDockType", "true", "--transparent", "false", "--tint", "0x888888"],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+                )
+            )
+        ready = wait_for(lambda: self.notifications_ready() and (not self.with_tray or self.panel() is not None))
+        if not ready:
+            self.stop()
+            pytest.skip("virtual desktop unavailable: the tray or the notification daemon did not come up")
+        return self
+
+    def run(self, *cmd: str, check: bool = False, timeout: float = 10) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(list(cmd), env=self.env, capture_output=True, text=True, check=check, timeout=timeout)
+
+    def notifications_ready(self) -> bool:
+        if "DBUS_SESSION_BUS_ADDRESS" not in self.env:
+            return False
+        out = self.run(
+            "dbus-send", "--session", "--print-reply", "--dest=org.freedesktop.DBus", "/",
+            "org.freedesktop.DBus.NameHasOwner", "string:org.freedesktop.Notifications",
+        )
+        return "boolean true" in out.stdout
+
+    def panel(self) -> str | None:
+        out = self.run("xdotool", "search", "--name", "^panel$")
+        ids = out.stdout.split()
+        return ids[0] if ids else None
+
+    def window(self, name: str) -> str | None:
+        out = self.run("xdotool", "search", "--onlyvisible", "--name", name)
+        ids = out.stdout.split()
+        return ids[-1] if ids else None
+
+    def geometry(self, window: str) -> tuple[int, int, int, int]:
+        """x, y, width, height of a window on screen."""
+        out = self.run("xdotool", "getwindowgeometry", "--shell", window, check=True).stdout
+        values = dict(line.split("=", 1) for line in out.split() if "=" in line)
+        return int(values["X"]), int(values["Y"]), int(values["WIDTH"]), int(values["HEIGHT"])
+
+    def screenshot(self, path: Path, crop: str | None = None) -> Path:
+        self.run("import", "-window", "root", str(path), check=True)
+        if crop:
+            self.run("convert", str(path), "-crop", crop, "+repage", str(path), check=True)
+        return path
+
+    def notifications(self) -> str:
+        return self.dunst_log.read_text(errors="replace") if self.dunst_log.exists() else ""
+
+    def stop(self) -> None:
+        for proc in reversed(self.procs):
+            if proc.poll() is None:
+                proc.terminate()
+        if self.bus_pid:
+            try:
+                os.kill(self.bus_pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=3)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        self.procs.clear()
+
+
+@pytest.fixture
+def desktop() -> Iterator[Desktop]:
+    root = Path(tempfile.mkdtemp(prefix="pa-desktop-"))
+    d = Desktop(root).start()
+    try:
+        yield d
+    finally:
+        d.stop()
+        shutil.rmtree(root, ignore_errors=True)
