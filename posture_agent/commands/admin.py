@@ -123,24 +123,28 @@ def cmd_doctor(ctx: Context, args: argparse.Namespace) -> int:
     for extra in _extra_checks():
         checks.append(extra(ctx))
     ok = all(c["ok"] for c in checks)
-    ctx.emit(
-        {"version": __version__, "ok": ok, "checks": checks},
-        lambda: [f"posture-agent {__version__}"]
-        + [
-            f"  {'ok ' if c['ok'] else 'BAD'} {c['check']:<14} {c['detail']}" + (f"\n      fix: {c['fix']}" if c["fix"] else "")
-            for c in checks
-        ],
-    )
+
+    def text() -> list[str]:
+        lines = [f"posture-agent {__version__}"]
+        for c in checks:
+            lines.append(f"  {'ok ' if c['ok'] else 'BAD'} {c['check']:<14} {c['detail']}")
+            if c["fix"]:
+                lines.append(f"      fix: {c['fix']}")
+        return lines
+
+    ctx.emit({"version": __version__, "ok": ok, "checks": checks}, text)
     return 0 if ok else 1
 
 
 def _extra_checks() -> list[Any]:
     """Checks contributed by other parts (desktop, notifications), imported only for doctor."""
+    import importlib
+
     try:
-        from posture_agent.agent.diagnostics import doctor_checks
+        module = importlib.import_module("posture_agent.agent.diagnostics")
     except ImportError:
         return []
-    return list(doctor_checks())
+    return list(module.doctor_checks())
 
 
 EXPORT_COLUMNS = (
