@@ -55,7 +55,8 @@ class Context:
         if self._journal is None:
             from posture_agent.journal import Journal
 
-            self._journal = Journal(self.store(), self.settings(), self.clock)
+            settings = self.settings()  # a broken config stops us before the database is touched
+            self._journal = Journal(self.store(), settings, self.clock)
         return self._journal
 
     def zone(self) -> Any:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 
-from sqlalchemy.orm import Session
+from sqlalchemy.engine import Connection
 
 from posture_agent.clock import Clock
 from posture_agent.config import Settings
@@ -18,8 +18,8 @@ from posture_agent.domain import advice as rules
 from posture_agent.domain import records as r
 from posture_agent.domain.drills import Drill, planned_drills
 from posture_agent.errors import UserError
-from posture_agent.store import models as m
 from posture_agent.store import queries as q
+from posture_agent.store import tables as t
 from posture_agent.store.db import Store
 
 MAX_DISTANCE_KM = 300.0
@@ -55,7 +55,7 @@ class Journal:
     @property
     def device(self) -> str:
         if self._device is None:
-            with self.store.session() as s:
+            with self.store.transaction() as s:
                 device_id = q.meta(s, "device_id") or "unknown"
             name = self.settings.device_name or socket.gethostname() or "computer"
             self._device = f"{name[:40]}:{device_id}"
@@ -72,7 +72,7 @@ class Journal:
         if at > now + FUTURE_TOLERANCE:
             local = at.astimezone(self.zone)
             raise UserError(f"--at {local:%Y-%m-%d %H:%M} is in the future; records are for what happened")
-        return at
+        return at.astimezone(UTC)
 
     def local_day_bounds(self, day: date) -> tuple[datetime, datetime]:
         """[start, end) of a local day in UTC (23 or 25 hours long across a DST change)."""
@@ -95,9 +95,9 @@ class Journal:
         if context not in r.CONTEXTS:
             raise UserError(f"context {context!r} is not one of: {', '.join(r.CONTEXTS)}")
         when = self.when(at)
-        with self.store.session() as s:
-            row = m.CheckInRow(at=when, context=context, posture=posture, prompted=prompted)
-            rid = q.add(s, row, device=self.device, source=source, now=self.now())
+        with self.store.transaction() as s:
+            values = {"at": when, "context": context, "posture": posture, "prompted": prompted}
+            rid = q.add(s, t.checkins, values, device=self.device, source=source, now=self.now())
         return r.CheckIn(rid, when, context, posture, prompted)
 
     def record_drills(self, names: list[str], at: datetime | None = None, source: str = "cli") -> list[r.DrillDone]:
@@ -109,9 +109,10 @@ class Journal:
             raise UserError("name at least one drill")
         when = self.when(at)
         out = []
-        with self.store.session() as s:
+        with self.store.transaction() as s:
             for name in dict.fromkeys(names):
-                rid = q.add(s, m.DrillRow(at=when, drill=name), device=self.device, source=source, now=self.now())
+                values = {"at": when, "drill": name}
+                rid = q.add(s, t.drill_completions, values, device=self.device, source=source, now=self.now())
                 out.append(r.DrillDone(rid, when, name))
         return out
 
@@ -120,8 +121,9 @@ class Journal:
         if not 1 <= rounds <= 10:
             raise UserError(f"--rounds {rounds} is out of range (1 to 10)")
         when = self.when(at)
-        with self.store.session() as s:
-            rid = q.add(s, m.CircuitRow(at=when, rounds=rounds), device=self.device, source=source, now=self.now())
+        with self.store.transaction() as s:
+            values = {"at": when, "rounds": rounds}
+            rid = q.add(s, t.circuits, values, device=self.device, source=source, now=self.now())
         return r.Circuit(rid, when, rounds)
 
     def add_run(
@@ -134,12 +136,12 @@ class Journal:
         begin = self.when(start) if start is not None else now - duration
         if begin + duration > now + FUTURE_TOLERANCE:
             raise UserError("the run would end in the future: give its start with --at")
-        with self.store.session() as s:
-            row = m.RunRow(
-                start=begin, duration_s=duration.total_seconds(), distance_km=distance_km, sport=sport,
-                moving_s=moving.total_seconds() if moving else None, fingerprint=fingerprint, origin=origin,
-            )
-            rid = q.add(s, row, device=self.device, source=source, now=now)
+        with self.store.transaction() as s:
+            values = {
+                "start": begin, "duration_s": duration.total_seconds(), "distance_km": distance_km, "sport": sport,
+                "moving_s": moving.total_seconds() if moving else None, "fingerprint": fingerprint, "origin": origin,
+            }
+            rid = q.add(s, t.runs, values, device=self.device, source=source, now=now)
             window = rules.active_protocol(self._recent(s, begin), self.settings.soreness_threshold, begin)
         run = r.Run(rid, begin, duration, distance_km, sport, source, moving)
         warning = None
@@ -165,20 +167,20 @@ class Journal:
         if all(v is None for v in values.values()) and not si_pain:
             raise UserError("give at least one region's soreness, 0 to 10 (e.g. --upper-back 4)")
         when = self.when(at)
-        with self.store.session() as s:
+        with self.store.transaction() as s:
             run_id = self._resolve_run(s, run, when)
-            row = m.SorenessRow(
-                at=when, run_id=run_id, form=",".join(sorted(form)), si_pain_reported=si_pain,
+            row = {
+                "at": when, "run_id": run_id, "form": ",".join(sorted(form)), "si_pain_reported": si_pain,
                 **{k: values.get(k) for k in r.REGIONS},
-            )
-            rid = q.add(s, row, device=self.device, source=source, now=self.now())
+            }
+            rid = q.add(s, t.soreness_reports, row, device=self.device, source=source, now=self.now())
         report = r.Soreness(
             rid, when, values.get("upper_back"), values.get("mid_back"), values.get("lower_back"),
             values.get("si_joint"), run_id, form, si_pain,
         )
         return report, self.advice()
 
-    def _resolve_run(self, s: Session, prefix: str | None, at: datetime) -> str | None:
+    def _resolve_run(self, s: Connection, prefix: str | None, at: datetime) -> str | None:
         """An explicit run id (or unique prefix), else the run that ended in the 24 h before `at`."""
         if prefix:
             found = q.run_by_prefix(s, prefix.strip())
@@ -194,22 +196,22 @@ class Journal:
 
     def end_protocol(self, at: datetime | None = None, source: str = "cli") -> datetime:
         when = self.when(at)
-        with self.store.session() as s:
+        with self.store.transaction() as s:
             if rules.active_protocol(self._recent(s, when), self.settings.soreness_threshold, when) is None:
                 raise UserError("no SI-joint protocol is running")
-            q.add(s, m.ProtocolEndRow(at=when), device=self.device, source=source, now=self.now())
+            q.add(s, t.protocol_ends, {"at": when}, device=self.device, source=source, now=self.now())
         return when
 
     # --- reading ------------------------------------------------------------------------------
 
-    def _recent(self, s: Session, at: datetime) -> r.History:
+    def _recent(self, s: Connection, at: datetime) -> r.History:
         """The records that can still matter to the rules at `at`."""
         start = at - rules.LOOKBACK - timedelta(days=2)
         return q.history(s, start, at + timedelta(seconds=1))
 
     def advice(self, at: datetime | None = None) -> rules.Advice:
         now = at or self.now()
-        with self.store.session() as s:
+        with self.store.transaction() as s:
             history = self._recent(s, now)
         return rules.evaluate(
             history, threshold=self.settings.soreness_threshold, ice_times=self.settings.ice_times,
@@ -219,7 +221,7 @@ class Journal:
     def drills_for(self, day: date | None = None) -> list[DrillState]:
         day = day or self.today()
         start, end = self.local_day_bounds(day)
-        with self.store.session() as s:
+        with self.store.transaction() as s:
             history = q.history(s, start - rules.LOOKBACK, end)
         tilts = rules.pelvic_tilts_on(history, self.settings.soreness_threshold, self.zone, day)
         done = {d.drill: d.at for d in history.drills if start <= d.at < end}
@@ -229,11 +231,11 @@ class Journal:
         ]
 
     def runs(self) -> list[r.Run]:
-        with self.store.session() as s:
+        with self.store.transaction() as s:
             return q.runs(s)
 
     def history(self, start: datetime | None = None, end: datetime | None = None) -> r.History:
-        with self.store.session() as s:
+        with self.store.transaction() as s:
             return q.history(s, start, end)
 
 

@@ -114,7 +114,7 @@ def cmd_doctor(ctx: Context, args: argparse.Namespace) -> int:
             if revision == SCHEMA_HEAD:
                 from posture_agent.store import queries as q
 
-                with ctx.store().session() as s:
+                with ctx.store().transaction() as s:
                     counts = q.counts(s)
                 check("records", True, ", ".join(f"{k} {v}" for k, v in counts.items()))
     except Exception as exc:  # doctor reports what it finds, it does not stop at the first problem

@@ -1,4 +1,5 @@
-"""Query functions: take a session, return plain records (`domain.records`), never ORM rows.
+"""Query functions: take a connection (or an ORM session), return plain records from
+`domain.records`, never rows.
 
 Every read takes a time range so that a week's query uses the `at`/`start` indexes and costs the
 same whatever the size of the history.
@@ -7,67 +8,60 @@ same whatever the size of the history.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Table, func, insert, select
+from sqlalchemy.engine import Connection, Row
 
 from posture_agent.domain import records as r
-from posture_agent.store import models as m
+from posture_agent.store import tables as t
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+Executor: TypeAlias = "Connection | Session"
 
 
-def meta(session: Session, key: str) -> str | None:
-    row = session.get(m.Meta, key)
-    return row.value if row else None
+def meta(conn: Executor, key: str) -> str | None:
+    value = conn.execute(select(t.meta.c.value).where(t.meta.c.key == key)).scalar()
+    return None if value is None else str(value)
 
 
-def created_at(session: Session) -> datetime | None:
-    value = meta(session, "created_at")
+def created_at(conn: Executor) -> datetime | None:
+    value = meta(conn, "created_at")
     return datetime.fromisoformat(value) if value else None
 
 
-def add(session: Session, row: Any, *, device: str, source: str, now: datetime) -> str:
-    """Insert one record row, filling in the columns every record carries; returns its id."""
-    row.id = row.id or m.new_id()
-    row.created_at = now
-    row.device = device
-    row.source = source
-    session.add(row)
-    session.flush()
-    return str(row.id)
+def add(conn: Executor, table: Table, values: dict[str, Any], *, device: str, source: str, now: datetime) -> str:
+    """Insert one record, filling in the columns every record carries; returns its id."""
+    rid = values.get("id") or t.new_id()
+    conn.execute(insert(table).values(**values, id=rid, created_at=now, device=device, source=source))
+    return str(rid)
 
 
-def _between(column: Any, start: datetime | None, end: datetime | None) -> list[Any]:
-    cond = []
+def _rows(conn: Executor, table: Table, column: str, start: datetime | None, end: datetime | None) -> list[Row[Any]]:
+    col = table.c[column]
+    stmt = select(table)
     if start is not None:
-        cond.append(column >= start)
+        stmt = stmt.where(col >= start)
     if end is not None:
-        cond.append(column < end)
-    return cond
+        stmt = stmt.where(col < end)
+    return list(conn.execute(stmt.order_by(col)))
 
 
-def checkins(session: Session, start: datetime | None = None, end: datetime | None = None) -> list[r.CheckIn]:
-    rows = session.scalars(
-        select(m.CheckInRow).where(*_between(m.CheckInRow.at, start, end)).order_by(m.CheckInRow.at)
-    )
-    return [r.CheckIn(x.id, x.at, x.context, x.posture, x.prompted) for x in rows]
+def checkins(conn: Executor, start: datetime | None = None, end: datetime | None = None) -> list[r.CheckIn]:
+    return [r.CheckIn(x.id, x.at, x.context, x.posture, x.prompted) for x in _rows(conn, t.checkins, "at", start, end)]
 
 
-def drills(session: Session, start: datetime | None = None, end: datetime | None = None) -> list[r.DrillDone]:
-    rows = session.scalars(
-        select(m.DrillRow).where(*_between(m.DrillRow.at, start, end)).order_by(m.DrillRow.at)
-    )
-    return [r.DrillDone(x.id, x.at, x.drill) for x in rows]
+def drills(conn: Executor, start: datetime | None = None, end: datetime | None = None) -> list[r.DrillDone]:
+    return [r.DrillDone(x.id, x.at, x.drill) for x in _rows(conn, t.drill_completions, "at", start, end)]
 
 
-def circuits(session: Session, start: datetime | None = None, end: datetime | None = None) -> list[r.Circuit]:
-    rows = session.scalars(
-        select(m.CircuitRow).where(*_between(m.CircuitRow.at, start, end)).order_by(m.CircuitRow.at)
-    )
-    return [r.Circuit(x.id, x.at, x.rounds) for x in rows]
+def circuits(conn: Executor, start: datetime | None = None, end: datetime | None = None) -> list[r.Circuit]:
+    return [r.Circuit(x.id, x.at, x.rounds) for x in _rows(conn, t.circuits, "at", start, end)]
 
 
-def _run(x: m.RunRow) -> r.Run:
+def _run(x: Row[Any]) -> r.Run:
     return r.Run(
         x.id,
         x.start,
@@ -79,85 +73,63 @@ def _run(x: m.RunRow) -> r.Run:
     )
 
 
-def runs(session: Session, start: datetime | None = None, end: datetime | None = None) -> list[r.Run]:
-    rows = session.scalars(
-        select(m.RunRow).where(*_between(m.RunRow.start, start, end)).order_by(m.RunRow.start)
-    )
-    return [_run(x) for x in rows]
+def runs(conn: Executor, start: datetime | None = None, end: datetime | None = None) -> list[r.Run]:
+    return [_run(x) for x in _rows(conn, t.runs, "start", start, end)]
 
 
-def run_by_prefix(session: Session, prefix: str) -> list[r.Run]:
+def run_by_prefix(conn: Executor, prefix: str) -> list[r.Run]:
     """Runs whose id starts with `prefix` (ids are shown shortened, like git's)."""
-    rows = session.scalars(select(m.RunRow).where(m.RunRow.id.startswith(prefix.lower())).limit(2))
+    rows = conn.execute(select(t.runs).where(t.runs.c.id.startswith(prefix.lower(), autoescape=True)).limit(2))
     return [_run(x) for x in rows]
 
 
-def run_by_fingerprint(session: Session, fingerprint: str) -> r.Run | None:
-    row = session.scalar(select(m.RunRow).where(m.RunRow.fingerprint == fingerprint))
+def run_by_fingerprint(conn: Executor, fingerprint: str) -> r.Run | None:
+    row = conn.execute(select(t.runs).where(t.runs.c.fingerprint == fingerprint)).first()
     return _run(row) if row else None
 
 
-def runs_overlapping(session: Session, start: datetime, end: datetime) -> list[r.Run]:
+def runs_overlapping(conn: Executor, start: datetime, end: datetime) -> list[r.Run]:
     """Runs that started within a day before `end` and overlap [start, end) (same run, two files)."""
-    candidates = runs(session, start - timedelta(days=1), end)
+    candidates = runs(conn, start - timedelta(days=1), end)
     return [x for x in candidates if x.start < end and x.end > start]
 
 
-def last_run_before(session: Session, at: datetime) -> r.Run | None:
-    row = session.scalar(
-        select(m.RunRow).where(m.RunRow.start <= at).order_by(m.RunRow.start.desc()).limit(1)
-    )
+def last_run_before(conn: Executor, at: datetime) -> r.Run | None:
+    row = conn.execute(select(t.runs).where(t.runs.c.start <= at).order_by(t.runs.c.start.desc()).limit(1)).first()
     return _run(row) if row else None
 
 
-def soreness(session: Session, start: datetime | None = None, end: datetime | None = None) -> list[r.Soreness]:
-    rows = session.scalars(
-        select(m.SorenessRow).where(*_between(m.SorenessRow.at, start, end)).order_by(m.SorenessRow.at)
-    )
+def soreness(conn: Executor, start: datetime | None = None, end: datetime | None = None) -> list[r.Soreness]:
     return [
         r.Soreness(
-            x.id,
-            x.at,
-            x.upper_back,
-            x.mid_back,
-            x.lower_back,
-            x.si_joint,
-            x.run_id,
-            frozenset(filter(None, x.form.split(","))),
-            x.si_pain_reported,
+            x.id, x.at, x.upper_back, x.mid_back, x.lower_back, x.si_joint, x.run_id,
+            frozenset(filter(None, x.form.split(","))), x.si_pain_reported,
         )
-        for x in rows
+        for x in _rows(conn, t.soreness_reports, "at", start, end)
     ]
 
 
-def protocol_ends(session: Session, start: datetime | None = None, end: datetime | None = None) -> list[r.ProtocolEnd]:
-    rows = session.scalars(
-        select(m.ProtocolEndRow).where(*_between(m.ProtocolEndRow.at, start, end)).order_by(m.ProtocolEndRow.at)
-    )
-    return [r.ProtocolEnd(x.id, x.at) for x in rows]
+def protocol_ends(conn: Executor, start: datetime | None = None, end: datetime | None = None) -> list[r.ProtocolEnd]:
+    return [r.ProtocolEnd(x.id, x.at) for x in _rows(conn, t.protocol_ends, "at", start, end)]
 
 
-def history(session: Session, start: datetime | None = None, end: datetime | None = None) -> r.History:
+def history(conn: Executor, start: datetime | None = None, end: datetime | None = None) -> r.History:
     """Every kind of record in [start, end), loaded at once for the rules and the reports."""
     return r.History(
-        checkins=tuple(checkins(session, start, end)),
-        drills=tuple(drills(session, start, end)),
-        circuits=tuple(circuits(session, start, end)),
-        runs=tuple(runs(session, start, end)),
-        soreness=tuple(soreness(session, start, end)),
-        protocol_ends=tuple(protocol_ends(session, start, end)),
-        first_day=created_at(session),
+        checkins=tuple(checkins(conn, start, end)),
+        drills=tuple(drills(conn, start, end)),
+        circuits=tuple(circuits(conn, start, end)),
+        runs=tuple(runs(conn, start, end)),
+        soreness=tuple(soreness(conn, start, end)),
+        protocol_ends=tuple(protocol_ends(conn, start, end)),
+        first_day=created_at(conn),
     )
 
 
-def counts(session: Session) -> dict[str, int]:
+def counts(conn: Executor) -> dict[str, int]:
     """Rows per table, for `doctor`."""
     tables = {
-        "checkins": m.CheckInRow,
-        "drills": m.DrillRow,
-        "circuits": m.CircuitRow,
-        "runs": m.RunRow,
-        "soreness": m.SorenessRow,
-        "prompts": m.PromptRow,
+        "checkins": t.checkins, "drills": t.drill_completions, "circuits": t.circuits, "runs": t.runs,
+        "soreness": t.soreness_reports, "prompts": t.prompts,
     }
-    return {name: session.scalar(select(func.count()).select_from(t)) or 0 for name, t in tables.items()}
+    return {name: conn.execute(select(func.count()).select_from(tb)).scalar() or 0 for name, tb in tables.items()}

@@ -1,0 +1,165 @@
+"""The SQLite store: migrations from empty and with data, refusal of a newer schema, pragmas."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from posture_agent.errors import StoreError
+from posture_agent.store import db as store_db
+from posture_agent.store.db import SCHEMA_HEAD, open_store, read_revision
+
+
+def alembic_config() -> object:
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", "posture_agent.store:migrations")
+    return cfg
+
+
+def test_schema_head_matches_the_migrations_folder() -> None:
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(alembic_config())  # type: ignore[arg-type]
+    assert script.get_current_head() == SCHEMA_HEAD
+
+
+def test_new_database_is_created_at_head_with_wal_and_foreign_keys(tmp_path: Path) -> None:
+    db = tmp_path / "data" / "posture-agent.db"
+    store = open_store(db)
+    try:
+        assert read_revision(db) == SCHEMA_HEAD
+        with store.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+            tables = {r[0] for r in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type='table'")}
+            indexes = {r[0] for r in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type='index'")}
+    finally:
+        store.close()
+    assert {"checkins", "drill_completions", "circuits", "runs", "soreness_reports", "prompts", "meta"} <= tables
+    assert {"ix_checkins_at", "ix_runs_start", "ix_soreness_reports_at"} <= indexes
+    assert not any(p.name.startswith("pre-migrate") for p in (tmp_path / "data").rglob("*"))
+    assert (db.stat().st_mode & 0o777) == 0o600
+
+
+def test_database_with_data_is_migrated_after_a_backup_and_keeps_its_rows(tmp_path: Path) -> None:
+    """Build the first schema revision by hand with a row in it, then open it with the current code."""
+    from alembic import command
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import create_engine
+
+    cfg = alembic_config()
+    first = list(ScriptDirectory.from_config(cfg).walk_revisions())[-1].revision  # type: ignore[arg-type]
+    db = tmp_path / "old.db"
+    engine = create_engine(f"sqlite:///{db}")
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn  # type: ignore[attr-defined]
+        command.upgrade(cfg, first)  # type: ignore[arg-type]
+        conn.exec_driver_sql(
+            "INSERT INTO checkins (id, created_at, device, source, at, context, posture, prompted) "
+            "VALUES ('a', '2026-01-01 10:00:00', 'd', 'cli', '2026-01-01 10:00:00', 'desk', 'slouched', 0)"
+        )
+        conn.exec_driver_sql("DELETE FROM alembic_version")
+        conn.exec_driver_sql(f"INSERT INTO alembic_version VALUES ('{first}')")
+    engine.dispose()
+    if first == SCHEMA_HEAD:  # one revision only: pretend the file predates Alembic's stamp
+        conn2 = sqlite3.connect(db)
+        conn2.execute("DROP TABLE alembic_version")
+        conn2.commit()
+        conn2.close()
+        pytest.skip("only one schema revision exists: nothing older to migrate from yet")
+    store = open_store(db, tmp_path / "backups")
+    store.close()
+    assert read_revision(db) == SCHEMA_HEAD
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT posture FROM checkins WHERE id='a'").fetchone() == ("slouched",)
+    conn.close()
+    backups = list((tmp_path / "backups").glob(f"pre-migrate-{first}-*.db"))
+    assert len(backups) == 1
+    kept = sqlite3.connect(backups[0])
+    assert kept.execute("SELECT version_num FROM alembic_version").fetchone() == (first,)
+    kept.close()
+
+
+def test_database_from_a_newer_version_is_refused_and_untouched(tmp_path: Path) -> None:
+    db = tmp_path / "posture-agent.db"
+    open_store(db).close()
+    conn = sqlite3.connect(db)
+    conn.execute("UPDATE alembic_version SET version_num = '9999'")
+    conn.commit()
+    conn.close()
+    before = db.read_bytes()
+    with pytest.raises(StoreError, match=r"newer posture-agent.*schema 9999.*left untouched"):
+        open_store(db, tmp_path / "backups")
+    assert db.read_bytes() == before
+    assert not (tmp_path / "backups").exists()
+
+
+def test_newer_database_through_the_cli_is_one_line(cli: object, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.conftest import Cli
+
+    assert isinstance(cli, Cli)
+    cli.ok("checkin", "upright")
+    db = cli.home / "data" / "posture-agent.db"
+    conn = sqlite3.connect(db)
+    conn.execute("UPDATE alembic_version SET version_num = '9999'")
+    conn.commit()
+    conn.close()
+    before = cli.db_dump()
+    result = cli("checkin", "slouched")
+    assert result.code == 3
+    assert len(result.err.strip().splitlines()) == 1 and "newer posture-agent" in result.err
+    assert cli.db_dump() == before
+
+
+def test_naive_datetimes_are_refused_by_the_store(tmp_path: Path) -> None:
+    from posture_agent.store import models as m
+
+    store = open_store(tmp_path / "x.db")
+    try:
+        with pytest.raises(Exception, match="naive datetime"), store.session() as s:
+            s.add(m.CircuitRow(at=datetime(2026, 1, 1), rounds=2, created_at=datetime.now(UTC), device="d",
+                               source="cli"))
+    finally:
+        store.close()
+
+
+def test_store_module_keeps_alembic_out_of_the_hot_path() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, tempfile, pathlib\n"
+        "from posture_agent.store.db import open_store\n"
+        "d = pathlib.Path(tempfile.mkdtemp()) / 'x.db'\n"
+        "open_store(d).close()\n"
+        "for k in [k for k in sys.modules if k.startswith('alembic')]: del sys.modules[k]\n"
+        "open_store(d).close()\n"
+        "print(any(k.startswith('alembic') for k in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+    assert store_db.SCHEMA_HEAD
+
+
+def test_a_checkin_process_loads_neither_the_orm_nor_alembic(tmp_path: Path) -> None:
+    """What keeps `checkin` within budget as a whole process (benchmarks/checkin_bench.py)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from posture_agent.cli import main\n"
+        f"home = {str(tmp_path)!r}\n"
+        "main(['--home', home, 'checkin', 'upright'])\n"
+        "for k in [k for k in sys.modules if k.startswith(('alembic', 'sqlalchemy.orm'))]: del sys.modules[k]\n"
+        "main(['--home', home, 'checkin', 'slouched'])\n"
+        "print(sorted({k.split('.')[0] + '.' + k.split('.')[1] for k in sys.modules\n"
+        "       if k.startswith(('alembic.', 'sqlalchemy.orm'))}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"
