@@ -24,7 +24,7 @@ from posture_agent.errors import StoreError
 
 log = logging.getLogger(__name__)
 
-SCHEMA_HEAD = "0001"
+SCHEMA_HEAD = "0002"
 """The newest migration this code knows; a test checks it matches the migrations folder."""
 
 BUSY_TIMEOUT_MS = 5000

@@ -143,5 +143,18 @@ class PromptRow(RecordMixin, Base):
     )
 
 
+class ImportFileRow(Base):
+    """A file the folder watch has seen, by path, size and modification time, with its outcome, so
+    that a rescan reads only new or changed files. Machine state, not a user record."""
+
+    __tablename__ = "import_files"
+    path: Mapped[str] = mapped_column(Text, primary_key=True)
+    size: Mapped[int] = mapped_column(Integer)
+    mtime_ns: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    scanned_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)

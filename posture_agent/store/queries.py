@@ -161,3 +161,20 @@ def counts(session: Session) -> dict[str, int]:
         "prompts": m.PromptRow,
     }
     return {name: session.scalar(select(func.count()).select_from(t)) or 0 for name, t in tables.items()}
+
+
+def import_index(session: Session) -> dict[str, tuple[int, int]]:
+    """Every file the folder watch has seen: path → (size, mtime_ns)."""
+    rows = session.execute(select(m.ImportFileRow.path, m.ImportFileRow.size, m.ImportFileRow.mtime_ns))
+    return {path: (size, mtime_ns) for path, size, mtime_ns in rows}
+
+
+def remember_import(
+    session: Session, path: str, size: int, mtime_ns: int, status: str, detail: str, now: datetime,
+) -> None:
+    """Record (or update) the outcome of a file the folder watch has read."""
+    row = session.get(m.ImportFileRow, path)
+    if row is None:
+        row = m.ImportFileRow(path=path)
+        session.add(row)
+    row.size, row.mtime_ns, row.status, row.detail, row.scanned_at = size, mtime_ns, status, detail, now
