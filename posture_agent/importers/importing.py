@@ -54,7 +54,8 @@ class Outcome:
 
     @property
     def partial(self) -> bool:
-        return self.damage is not None
+        """Runs were taken (or recognised) from a damaged file's intact summary."""
+        return self.damage is not None and self.status != FAILED
 
 
 def fingerprint(sha256: str, leg: int) -> str:
@@ -84,6 +85,8 @@ def sport_text(activity: Activity) -> str:
     label, sport = activity.label, activity.sport
     if activity.sport_inferred:
         return f"{sport} (no sport in the file: taken from the pace)"
+    if label == "not given" and sport == "other":
+        return "no sport in the file, and its pace is not a running pace"
     if label in (sport, "not given") or label.lower() == sport:
         return sport
     if label.isdigit():
