@@ -7,6 +7,7 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from posture_agent.cli import Context, add_json
+from posture_agent.commands import imports
 from posture_agent.domain import records as r
 from posture_agent.timeparse import format_duration, parse_at, parse_date, parse_duration
 
@@ -64,6 +65,7 @@ def register(sub: Any) -> None:
     ls = rsub.add_parser("list", help="list runs")
     add_json(ls)
     ls.set_defaults(func=cmd_run_list)
+    imports.register_run_import(rsub)
 
     p = sub.add_parser("soreness", help="report how the back feels, 0-10 per region")
     for region in r.REGIONS:

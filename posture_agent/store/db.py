@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SCHEMA_HEAD = "0001"
+SCHEMA_HEAD = "0002"
 """The newest migration this code knows; a test checks it matches the migrations folder."""
 
 BUSY_TIMEOUT_MS = 5000

@@ -133,3 +133,21 @@ def counts(conn: Executor) -> dict[str, int]:
         "soreness": t.soreness_reports, "prompts": t.prompts,
     }
     return {name: conn.execute(select(func.count()).select_from(tb)).scalar() or 0 for name, tb in tables.items()}
+
+
+def import_index(conn: Executor) -> dict[str, tuple[int, int]]:
+    """Every file the folder watch has seen: path → (size, mtime_ns)."""
+    f = t.import_files.c
+    return {path: (size, mtime_ns) for path, size, mtime_ns in conn.execute(select(f.path, f.size, f.mtime_ns))}
+
+
+def remember_import(
+    conn: Executor, path: str, size: int, mtime_ns: int, status: str, detail: str, now: datetime,
+) -> None:
+    """Record (or update) the outcome of a file the folder watch has read."""
+    from sqlalchemy.dialects.sqlite import insert as upsert
+
+    values = {"path": path, "size": size, "mtime_ns": mtime_ns, "status": status, "detail": detail, "scanned_at": now}
+    stmt = upsert(t.import_files).values(**values)
+    changed = {k: v for k, v in values.items() if k != "path"}
+    conn.execute(stmt.on_conflict_do_update(index_elements=["path"], set_=changed))

@@ -148,3 +148,15 @@ prompts = Table(
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+import_files = Table(
+    "import_files", metadata,
+    Column("path", Text, primary_key=True),
+    Column("size", Integer, nullable=False),
+    Column("mtime_ns", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("detail", Text, nullable=False, default=""),
+    Column("scanned_at", UTCDateTime(), nullable=False),
+)
+"""Files the folder watch has seen, by path, size and modification time, with their outcome, so that
+a rescan reads only new or changed files. Machine state, not a user record."""

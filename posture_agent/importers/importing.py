@@ -1,0 +1,201 @@
+"""Taking parsed activities into the journal: running legs become runs (source "import"), other
+sports are skipped with their sport, and a run already in the log (same file, or an overlapping time
+from another format or typed by hand) is not stored twice.
+
+Every leg of a file is checked before any is stored, so a file with one absurd leg stores nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+from posture_agent.errors import UserError
+from posture_agent.importers.activity import Activity, ParsedFile, ParseError
+from posture_agent.importers.reader import read_file
+from posture_agent.journal import FUTURE_TOLERANCE, MIN_DURATION, Journal, check_run
+from posture_agent.store import queries as q
+
+log = logging.getLogger(__name__)
+
+IMPORTED, ALREADY, SKIPPED, FAILED = "imported", "already_imported", "skipped", "failed"
+STATUSES = (IMPORTED, ALREADY, SKIPPED, FAILED)
+
+
+@dataclass(frozen=True)
+class LegOutcome:
+    """What became of one activity (one leg of a multisport file)."""
+
+    activity: Activity
+    status: str
+    detail: str
+    run_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one file."""
+
+    path: str
+    status: str
+    detail: str
+    format: str | None = None
+    damage: str | None = None
+    """The track was damaged; the runs came from the file's intact summary alone."""
+    legs: tuple[LegOutcome, ...] = field(default_factory=tuple)
+
+    @property
+    def run_ids(self) -> list[str]:
+        return [leg.run_id for leg in self.legs if leg.run_id and leg.status == IMPORTED]
+
+    @property
+    def partial(self) -> bool:
+        """Runs were taken (or recognised) from a damaged file's intact summary."""
+        return self.damage is not None and self.status != FAILED
+
+
+def fingerprint(sha256: str, leg: int) -> str:
+    """The same leg of the same file content, wherever the file lies."""
+    return hashlib.sha256(f"{sha256}:{leg}".encode()).hexdigest()
+
+
+def clock_text(span: timedelta) -> str:
+    seconds = round(span.total_seconds())
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
+def describe(activity: Activity) -> str:
+    """"6.00 km in 32:33 (moving 32:33), 2020-12-10 07:27 +01:00"."""
+    start = activity.local_start
+    offset = start.strftime("%z")
+    zone = f"{offset[:3]}:{offset[3:]}" if activity.utc_offset is not None else "UTC"
+    km = f"{activity.distance_km:.2f} km" if activity.distance_km is not None else "no distance"
+    pauses = activity.moving is not None and activity.moving != activity.elapsed
+    moving = f" (moving {clock_text(activity.moving)})" if activity.moving and pauses else ""
+    return f"{km} in {clock_text(activity.elapsed)}{moving}, {start:%Y-%m-%d %H:%M} {zone}"
+
+
+def sport_text(activity: Activity) -> str:
+    """"cycling (MTB)", "running (type 9 in the file)", "running (no sport in the file: from the pace)"."""
+    label, sport = activity.label, activity.sport
+    if activity.sport_inferred:
+        return f"{sport} (no sport in the file: taken from the pace)"
+    if label == "not given" and sport == "other":
+        return "no sport in the file, and its pace is not a running pace"
+    if label in (sport, "not given") or label.lower() == sport:
+        return sport
+    if label.isdigit():
+        return f"{sport} (Strava type {label})"
+    return f"{sport} ({label})"
+
+
+def import_files(journal: Journal, paths: Iterable[Path]) -> list[Outcome]:
+    return [import_file(journal, path) for path in paths]
+
+
+def import_file(journal: Journal, path: Path) -> Outcome:
+    """Read one file and store its running legs; never raises for a bad file."""
+    shown = str(path)
+    try:
+        content, parsed = read_file(path)
+    except ParseError as exc:
+        log.info("import of %s failed: %s", path, exc)
+        return Outcome(shown, FAILED, str(exc))
+    except Exception as exc:  # a parser bug must not stop the other files; the log has the trace
+        log.exception("unexpected error reading %s", path)
+        return Outcome(shown, FAILED, f"cannot be read ({exc.__class__.__name__}: {exc})")
+    if not parsed.activities:
+        return Outcome(shown, SKIPPED, parsed.no_activity_reason or "no activity in the file", parsed.format)
+    legs = [_judge(journal, a, fingerprint(content.sha256, a.leg)) for a in parsed.activities]
+    failed = [leg for leg in legs if leg.status == FAILED]
+    if failed:
+        return _failed(shown, parsed, legs, failed[0].detail)
+    stored = [_store(journal, leg, fingerprint(content.sha256, leg.activity.leg), path) for leg in legs]
+    return _summarise(shown, parsed, stored)
+
+
+def _judge(journal: Journal, activity: Activity, print_: str) -> LegOutcome:
+    """Decide a leg's fate without writing: skipped, already imported, failed, or to import."""
+    if activity.sport != "running":
+        return LegOutcome(activity, SKIPPED, sport_text(activity))
+    if activity.elapsed < MIN_DURATION:
+        seconds = activity.elapsed.total_seconds()
+        return LegOutcome(activity, SKIPPED, f"too short for a run ({seconds:.0f} s; at least 1 minute)")
+    if activity.distance_km is None:
+        return LegOutcome(activity, FAILED, "no distance in the file")
+    try:
+        check_run(activity.distance_km, activity.elapsed)
+    except UserError as exc:
+        return LegOutcome(activity, FAILED, str(exc))
+    if activity.end > journal.now() + FUTURE_TOLERANCE:
+        return LegOutcome(activity, FAILED, f"ends in the future ({describe(activity)}): is the device's clock wrong?")
+    with journal.store.transaction() as s:
+        same = q.run_by_fingerprint(s, print_)
+        if same is not None:
+            return LegOutcome(activity, ALREADY, f"same file as run {same.id[:8]}", same.id)
+        overlapping = q.runs_overlapping(s, activity.start, activity.end)
+    if overlapping:
+        other = overlapping[0]
+        return LegOutcome(
+            activity, ALREADY,
+            f"same run as {other.id[:8]} ({other.distance_km:.2f} km at "
+            f"{other.start.astimezone(journal.zone):%Y-%m-%d %H:%M}, from {other.source}): overlapping in time",
+            other.id,
+        )
+    return LegOutcome(activity, IMPORTED, "to import")
+
+
+def _store(journal: Journal, leg: LegOutcome, print_: str, path: Path) -> LegOutcome:
+    if leg.status != IMPORTED:
+        return leg
+    a = leg.activity
+    assert a.distance_km is not None
+    try:
+        saved = journal.add_run(
+            a.start, a.elapsed, a.distance_km, source="import", sport="running", moving=a.moving,
+            fingerprint=print_, origin=str(path.resolve()),
+        )
+    except UserError as exc:
+        return LegOutcome(a, FAILED, str(exc))
+    detail = describe(a) + (f"; {saved.warning}" if saved.warning else "")
+    return LegOutcome(a, IMPORTED, detail, saved.run.id)
+
+
+def _failed(shown: str, parsed: ParsedFile, legs: list[LegOutcome], why: str) -> Outcome:
+    prefix = f"{parsed.damage}; " if parsed.damage else ""
+    return Outcome(shown, FAILED, prefix + why, parsed.format, parsed.damage, tuple(legs))
+
+
+def _summarise(shown: str, parsed: ParsedFile, legs: list[LegOutcome]) -> Outcome:
+    imported = [leg for leg in legs if leg.status == IMPORTED]
+    already = [leg for leg in legs if leg.status == ALREADY]
+    failed = [leg for leg in legs if leg.status == FAILED]
+    several = len(legs) > 1
+    note = f" (partial: {parsed.damage}; read from the file's own summary, which is intact)" if parsed.damage else ""
+
+    def leg_text(leg: LegOutcome) -> str:
+        return (f"leg {leg.activity.leg + 1}: " if several else "") + leg.detail
+
+    if failed:
+        return _failed(shown, parsed, legs, "; ".join(leg_text(x) for x in failed))
+    if imported:
+        text = "; ".join(leg_text(x) for x in imported)
+        if several:
+            text = f"{len(imported)} running leg{'s' if len(imported) > 1 else ''} of {len(legs)}: {text}"
+        if not several:
+            text = f"{sport_text(imported[0].activity)}, {text}"
+        return Outcome(shown, IMPORTED, text + note, parsed.format, parsed.damage, tuple(legs))
+    if already:
+        return Outcome(shown, ALREADY, "; ".join(leg_text(x) for x in already) + note, parsed.format,
+                       parsed.damage, tuple(legs))
+    if parsed.damage:
+        # Nothing usable was salvaged from a damaged file: it is refused, not quietly skipped.
+        return _failed(shown, parsed, legs, "nothing importable in its intact summary (" +
+                       "; ".join(leg_text(x) for x in legs) + ")")
+    return Outcome(shown, SKIPPED, "; ".join(dict.fromkeys(leg_text(x) for x in legs)), parsed.format,
+                   None, tuple(legs))
