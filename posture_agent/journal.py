@@ -200,6 +200,40 @@ class Journal:
             q.add(s, m.ProtocolEndRow(at=when), device=self.device, source=source, now=self.now())
         return when
 
+    # --- prompts shown by the agent -------------------------------------------------------------
+
+    def record_prompt_shown(self, kind: str, due: datetime, context: str | None) -> r.PromptShown | None:
+        """Mark a prompt as shown now; None when it was already shown (unique kind and due)."""
+        from sqlalchemy.exc import IntegrityError
+
+        now = self.now()
+        try:
+            with self.store.session() as s:
+                row = m.PromptRow(kind=kind, due=due, context=context, shown_at=now, outcome=None)
+                rid = q.add(s, row, device=self.device, source="prompt", now=now)
+        except IntegrityError:
+            return None
+        return r.PromptShown(rid, kind, due, context, now, None)
+
+    def close_prompt(self, prompt_id: str, outcome: str) -> bool:
+        """Set how an open prompt ended (answered, skipped, missed); False if it was already closed."""
+        if outcome not in ("answered", "skipped", "missed"):
+            raise UserError(f"prompt outcome {outcome!r} is not one of: answered, skipped, missed")
+        with self.store.session() as s:
+            row = s.get(m.PromptRow, prompt_id)
+            if row is None or row.outcome is not None:
+                return False
+            row.outcome = outcome
+        return True
+
+    def prompts_shown(self, start: datetime | None = None, end: datetime | None = None) -> list[r.PromptShown]:
+        with self.store.session() as s:
+            return q.prompts(s, start, end)
+
+    def open_prompts(self) -> list[r.PromptShown]:
+        with self.store.session() as s:
+            return q.open_prompts(s)
+
     # --- reading ------------------------------------------------------------------------------
 
     def _recent(self, s: Session, at: datetime) -> r.History:

@@ -137,6 +137,19 @@ def protocol_ends(session: Session, start: datetime | None = None, end: datetime
     return [r.ProtocolEnd(x.id, x.at) for x in rows]
 
 
+def prompts(session: Session, start: datetime | None = None, end: datetime | None = None) -> list[r.PromptShown]:
+    """Prompts shown with `due` in [start, end), by due time."""
+    rows = session.scalars(
+        select(m.PromptRow).where(*_between(m.PromptRow.due, start, end)).order_by(m.PromptRow.due)
+    )
+    return [r.PromptShown(x.id, x.kind, x.due, x.context, x.shown_at, x.outcome) for x in rows]
+
+
+def open_prompts(session: Session) -> list[r.PromptShown]:
+    rows = session.scalars(select(m.PromptRow).where(m.PromptRow.outcome.is_(None)).order_by(m.PromptRow.due))
+    return [r.PromptShown(x.id, x.kind, x.due, x.context, x.shown_at, x.outcome) for x in rows]
+
+
 def history(session: Session, start: datetime | None = None, end: datetime | None = None) -> r.History:
     """Every kind of record in [start, end), loaded at once for the rules and the reports."""
     return r.History(
