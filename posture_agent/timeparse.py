@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 
 from posture_agent.errors import UserError
 
@@ -22,7 +22,7 @@ def parse_at(text: str, zone: tzinfo, option: str = "--at") -> datetime:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=zone)
         # a wall time skipped by a DST change does not exist: refuse it rather than guess
-        roundtrip = parsed.astimezone(zone).replace(tzinfo=None)
+        roundtrip = parsed.astimezone(UTC).astimezone(zone).replace(tzinfo=None)
         if roundtrip != parsed.replace(tzinfo=None):
             raise UserError(f"{option} {text!r} does not exist in {zone} (skipped by a clock change)")
     if not 1970 <= parsed.year <= 2200:

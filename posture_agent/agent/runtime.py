@@ -383,8 +383,11 @@ class Agent:
 
 def _folder_scanner() -> Callable[[Journal, str], Any] | None:
     """The folder importer, when that part is installed."""
+    import importlib
+
     try:
-        from posture_agent.importers.folder import scan_folder
+        module = importlib.import_module("posture_agent.importers.folder")
     except ImportError:
         return None
-    return scan_folder  # type: ignore[no-any-return]
+    scan: Callable[[Journal, str], Any] | None = getattr(module, "scan_folder", None)
+    return scan

@@ -7,7 +7,7 @@ import logging
 import signal
 import sys
 import threading
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Any
 
 from posture_agent.cli import Context, add_json
@@ -62,7 +62,7 @@ def cmd_schedule(ctx: Context, args: argparse.Namespace) -> None:
     if not 1 <= args.days <= MAX_SCHEDULE_DAYS:
         raise UserError(f"--days {args.days} is out of range (1 to {MAX_SCHEDULE_DAYS})")
     zone = ctx.zone()
-    start = parse_at(args.start, zone, "--from") if args.start else ctx.clock.now()
+    start = (parse_at(args.start, zone, "--from") if args.start else ctx.clock.now()).astimezone(UTC)
     end = start + timedelta(days=args.days)
     journal = ctx.journal()
     history = journal.history(planner.history_start(start), end)
@@ -129,9 +129,14 @@ def cmd_start(ctx: Context, args: argparse.Namespace) -> int:
 
 def _tray_app() -> Any:
     """The tray shell (`posture_agent.app` with `run(ctx, agent)`), when it is installed."""
+    import importlib
+
     try:
-        from posture_agent import app  # type: ignore[attr-defined]
+        app = importlib.import_module("posture_agent.app")
     except ImportError:
+        return None
+    except Exception as exc:  # e.g. no display: the agent still runs, headless
+        log.warning("the tray could not start (%s: %s); running without it", type(exc).__name__, exc)
         return None
     return app if hasattr(app, "run") else None
 
