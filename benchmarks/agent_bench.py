@@ -117,9 +117,10 @@ def prepare_agent(home: Path, env: dict[str, str], due_in: float) -> datetime:
     """A config with no check-in windows (the measurement is of an idle agent) and one run whose
     soreness prompt is due `due_in` seconds from now, for the latency figure."""
     home.mkdir(parents=True, exist_ok=True)
+    drills = (datetime.now(UTC) + timedelta(hours=13)).strftime("%H:%M")
     (home / "config.toml").write_text(
         '[general]\ntimezone = "Europe/Berlin"\n[desk]\ndays = []\n[sofa]\ndays = []\n[car]\ndays = []\n'
-        '[circuit]\ndays = []\n[drills]\ntime = "' + (datetime.now(UTC) + timedelta(hours=13)).strftime("%H:%M") + '"\n',
+        f'[circuit]\ndays = []\n[drills]\ntime = "{drills}"\n',
         encoding="utf-8",
     )
     due = datetime.now(UTC) + timedelta(seconds=due_in)
