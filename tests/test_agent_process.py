@@ -176,3 +176,34 @@ def test_prompt_reaches_dunst_on_time(desktop: Desktop, agent_home: Path) -> Non
         assert "posture-agent" in desktop.notifications()
     finally:
         assert agent.stop() == 0
+
+
+def test_sighup_reloads_the_config_of_the_running_agent(running: Running) -> None:
+    from posture_agent.agent.control import send
+
+    runtime = running.home / "data" / "run"
+    before = send(runtime, {"cmd": "status"})["next_prompt"]
+    assert before["kind"] == "drills"
+    soon = (datetime.now(BERLIN) + timedelta(hours=2)).strftime("%H:%M")
+    text = (running.home / "config.toml").read_text(encoding="utf-8")
+    (running.home / "config.toml").write_text(text.replace(before["due"][11:16], soon), encoding="utf-8")
+    running.proc.send_signal(signal.SIGHUP)
+    assert wait_for(lambda: send(runtime, {"cmd": "status"})["next_prompt"]["due"][11:16] == soon, timeout=10)
+
+
+def test_the_resident_agent_stays_lean(agent_home: Path) -> None:
+    """No charts, Tk, file parsers or migrations loaded in a running agent on a current database."""
+    assert cli(agent_home, "schedule").returncode == 0  # creates and migrates the database first
+    code = (
+        "import sys, time\n"
+        "from posture_agent.cli import main\n"
+        "import threading, signal, os\n"
+        "threading.Timer(3, lambda: os.kill(os.getpid(), signal.SIGTERM)).start()\n"
+        f"main(['--home', {str(agent_home)!r}, 'start', '--no-tray'])\n"
+        "heavy = [m for m in ('matplotlib', 'tkinter', 'alembic', 'gpxpy', 'fitdecode', 'lxml', 'PIL', 'pystray')"
+        " if m in sys.modules]\n"
+        "print('HEAVY', heavy)\n"
+    )
+    env = dict(os.environ, DBUS_SESSION_BUS_ADDRESS="unix:path=/nonexistent")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
+    assert "HEAVY []" in out.stdout, out.stdout + out.stderr
