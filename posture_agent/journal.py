@@ -202,6 +202,36 @@ class Journal:
             q.add(s, t.protocol_ends, {"at": when}, device=self.device, source=source, now=self.now())
         return when
 
+    # --- prompts shown by the agent -------------------------------------------------------------
+
+    def record_prompt_shown(self, kind: str, due: datetime, context: str | None) -> r.PromptShown | None:
+        """Mark a prompt as shown now; None when it was already shown (unique kind and due)."""
+        from sqlalchemy.exc import IntegrityError
+
+        now = self.now()
+        try:
+            with self.store.transaction() as s:
+                values = {"kind": kind, "due": due, "context": context, "shown_at": now, "outcome": None}
+                rid = q.add(s, t.prompts, values, device=self.device, source="prompt", now=now)
+        except IntegrityError:
+            return None
+        return r.PromptShown(rid, kind, due, context, now, None)
+
+    def close_prompt(self, prompt_id: str, outcome: str) -> bool:
+        """Set how an open prompt ended (answered, skipped, missed); False if it was already closed."""
+        if outcome not in ("answered", "skipped", "missed"):
+            raise UserError(f"prompt outcome {outcome!r} is not one of: answered, skipped, missed")
+        with self.store.transaction() as s:
+            return q.close_prompt(s, prompt_id, outcome)
+
+    def prompts_shown(self, start: datetime | None = None, end: datetime | None = None) -> list[r.PromptShown]:
+        with self.store.transaction() as s:
+            return q.prompts(s, start, end)
+
+    def open_prompts(self) -> list[r.PromptShown]:
+        with self.store.transaction() as s:
+            return q.open_prompts(s)
+
     # --- reading ------------------------------------------------------------------------------
 
     def _recent(self, s: Connection, at: datetime) -> r.History:

@@ -87,6 +87,18 @@ class ProtocolEnd:
 
 
 @dataclass(frozen=True)
+class PromptShown:
+    """A prompt the agent showed (`prompts` table): `kind` is the plan's slot, e.g. checkin-desk."""
+
+    id: str
+    kind: str
+    due: datetime
+    context: str | None
+    shown_at: datetime | None
+    outcome: str | None  # None while open, else answered, skipped or missed
+
+
+@dataclass(frozen=True)
 class History:
     """Everything the rules and the reports read, already loaded."""
 

@@ -151,3 +151,26 @@ def remember_import(
     stmt = upsert(t.import_files).values(**values)
     changed = {k: v for k, v in values.items() if k != "path"}
     conn.execute(stmt.on_conflict_do_update(index_elements=["path"], set_=changed))
+
+
+def _prompt(x: Row[Any]) -> r.PromptShown:
+    return r.PromptShown(x.id, x.kind, x.due, x.context, x.shown_at, x.outcome)
+
+
+def prompts(conn: Executor, start: datetime | None = None, end: datetime | None = None) -> list[r.PromptShown]:
+    """Prompts shown with `due` in [start, end), by due time."""
+    return [_prompt(x) for x in _rows(conn, t.prompts, "due", start, end)]
+
+
+def open_prompts(conn: Executor) -> list[r.PromptShown]:
+    rows = conn.execute(select(t.prompts).where(t.prompts.c.outcome.is_(None)).order_by(t.prompts.c.due))
+    return [_prompt(x) for x in rows]
+
+
+def close_prompt(conn: Executor, prompt_id: str, outcome: str) -> bool:
+    """Set how an open prompt ended; False when it does not exist or was already closed."""
+    from sqlalchemy import update
+
+    p = t.prompts.c
+    stmt = update(t.prompts).where(p.id == prompt_id, p.outcome.is_(None)).values(outcome=outcome)
+    return bool(getattr(conn.execute(stmt), "rowcount", 0))

@@ -1,0 +1,147 @@
+"""How `posture-agent pause|resume` reach the running agent.
+
+POSIX: a Unix socket in the runtime folder (or, when that path is too long for a socket, an abstract
+Linux socket named after it); one JSON line in, one JSON line out. The listening thread blocks in
+accept(): it never wakes the process by itself.
+Windows: the client leaves a request file in the runtime folder; the agent reads it on its
+once-a-minute housekeeping (so the answer there is "requested", not the new state).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import socket
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from posture_agent.errors import UserError
+
+log = logging.getLogger(__name__)
+
+REQUEST_FILE = "control-request.json"
+MAX_SOCKET_PATH = 100
+Handler = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+class NotRunning(UserError):
+    exit_code = 1
+
+    def __init__(self) -> None:
+        super().__init__("no agent is running for this home: start it with `posture-agent start`")
+
+
+def socket_address(runtime_dir: Path) -> str:
+    path = str(runtime_dir / "agent.sock")
+    if len(path.encode()) <= MAX_SOCKET_PATH or not sys.platform.startswith("linux"):
+        return path
+    digest = hashlib.sha1(str(runtime_dir).encode()).hexdigest()[:16]
+    return f"\0posture-agent-{digest}"
+
+
+class ControlServer:
+    def __init__(self, runtime_dir: Path, handler: Handler) -> None:
+        self.runtime_dir = runtime_dir
+        self.handler = handler
+        self.address = socket_address(runtime_dir)
+        self._sock: socket.socket | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if not hasattr(socket, "AF_UNIX"):
+            return  # Windows: requests come as a file, see poll_request_file
+        if not self.address.startswith("\0"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.address)  # left by a killed agent; we hold the instance lock
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.bind(self.address)
+        if not self.address.startswith("\0"):
+            os.chmod(self.address, 0o600)
+        sock.listen(4)
+        self._sock = sock
+        self._thread = threading.Thread(target=self._serve, name="control", daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        sock = self._sock
+        while sock is not None and self._sock is sock:
+            try:
+                conn, _ = sock.accept()
+            except OSError:
+                return  # closed by stop()
+            with conn:
+                try:
+                    conn.settimeout(5)
+                    data = b""
+                    while not data.endswith(b"\n") and len(data) < 65536:
+                        chunk = conn.recv(4096)
+                        if not chunk:
+                            break
+                        data += chunk
+                    reply = self.handler(json.loads(data.decode("utf-8") or "{}"))
+                except Exception as exc:  # a bad request must not stop the agent
+                    log.exception("control request failed")
+                    reply = {"ok": False, "error": str(exc)}
+                with contextlib.suppress(OSError):
+                    conn.sendall((json.dumps(reply, default=str) + "\n").encode("utf-8"))
+
+    def poll_request_file(self) -> None:
+        """The Windows fallback: run a request left as a file, then remove it."""
+        path = self.runtime_dir / REQUEST_FILE
+        if not path.exists():
+            return
+        try:
+            request = json.loads(path.read_text(encoding="utf-8"))
+            path.unlink()
+        except (OSError, ValueError):
+            log.warning("unreadable control request %s", path)
+            return
+        self.handler(request)
+
+    def stop(self) -> None:
+        sock, self._sock = self._sock, None
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+            if not self.address.startswith("\0"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.address)
+
+
+def send(runtime_dir: Path, request: dict[str, Any], timeout: float = 10) -> dict[str, Any]:
+    """Send one request to the running agent and return its reply."""
+    if not hasattr(socket, "AF_UNIX"):
+        runtime_dir.mkdir(parents=True, exist_ok=True)
+        (runtime_dir / REQUEST_FILE).write_text(json.dumps(request), encoding="utf-8")
+        return {"ok": True, "requested": True}
+    address = socket_address(runtime_dir)
+    if not address.startswith("\0") and not os.path.exists(address):
+        raise NotRunning()
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    try:
+        sock.connect(address)
+        sock.sendall((json.dumps(request) + "\n").encode("utf-8"))
+        data = b""
+        while not data.endswith(b"\n"):
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    except (ConnectionRefusedError, FileNotFoundError):
+        raise NotRunning() from None
+    except OSError as exc:
+        raise UserError(f"the running agent did not answer ({exc})") from None
+    finally:
+        sock.close()
+    reply: dict[str, Any] = json.loads(data.decode("utf-8") or "{}")
+    if not reply.get("ok", False):
+        raise UserError(f"the agent refused: {reply.get('error', 'unknown error')}")
+    return reply

@@ -1,0 +1,165 @@
+"""The prompt service: given the time, it shows what is due, closes what timed out, and says when
+it next needs to be woken. It is driven by `tick(now)`, so tests move a clock instead of waiting;
+the scheduler only calls it at the right moments.
+
+- Shown prompts are recorded in the `prompts` table (unique kind and due) before anything is
+  published, so a restart never repeats one.
+- Coalescing: of the prompts of one group (all check-ins; drills; circuit; soreness; ice) that are
+  overdue and still within their grace time, only the latest is shown, and none older than one
+  already shown. A laptop waking after three check-ins gets one; a clock set back gets none again.
+- A prompt open for `prompt_timeout_minutes` is closed: answered or skipped if a matching record was
+  made meanwhile (by any command or window), else missed (a check-in stored as `missed`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime, timedelta
+
+from posture_agent.agent.events import PROMPT_CLOSED, PROMPT_DUE, ActivePrompt, Event, EventBus
+from posture_agent.config import Settings
+from posture_agent.domain import plan as planner
+from posture_agent.domain import records as r
+from posture_agent.domain.plan import Prompt
+from posture_agent.journal import Journal
+
+log = logging.getLogger(__name__)
+
+MAX_GRACE = max([*planner.GRACE.values(), timedelta(hours=8)])
+"""How far back a tick looks for overdue prompts (desk/sofa grace is their interval, at most 8 h)."""
+LOOKAHEAD = timedelta(days=2)
+"""How far ahead the next wake-up is searched; with nothing in it the agent wakes then to look again."""
+
+
+def group_of(slot: str) -> str:
+    return slot.split("-", 1)[0]
+
+
+class PromptService:
+    def __init__(self, journal: Journal, bus: EventBus) -> None:
+        self.journal = journal
+        self.bus = bus
+        self.lock = threading.RLock()
+        self.open: dict[str, ActivePrompt] = {}
+        """Prompts shown by this process and not closed yet, by row id."""
+
+    @property
+    def settings(self) -> Settings:
+        return self.journal.settings
+
+    @property
+    def timeout(self) -> timedelta:
+        return timedelta(minutes=self.settings.prompt_timeout_minutes)
+
+    def plan(self, start: datetime, end: datetime) -> list[Prompt]:
+        """The plan from the stored records and the current settings (the same code `schedule` uses)."""
+        history = self.journal.history(planner.history_start(start), end)
+        return planner.plan(self.settings, history, self.journal.zone, start, end)
+
+    # --- showing ------------------------------------------------------------------------------
+
+    def due(self, now: datetime, not_before: datetime | None = None) -> list[Prompt]:
+        """The prompts to show at `now`: per group, the latest overdue one within its grace time,
+        unless a prompt of that group due at or after it was already shown."""
+        candidates = [
+            p for p in self.plan(now - MAX_GRACE, now + timedelta(microseconds=1))
+            if now - p.due <= p.grace and (not_before is None or p.due >= not_before)
+        ]
+        shown = self.journal.prompts_shown(now - MAX_GRACE - timedelta(days=1), now + LOOKAHEAD)
+        latest_shown: dict[str, datetime] = {}
+        for s in shown:
+            group = group_of(s.kind)
+            latest_shown[group] = max(latest_shown.get(group, s.due), s.due)
+        chosen: dict[str, Prompt] = {}
+        for p in candidates:
+            if p.group in latest_shown and p.due <= latest_shown[p.group]:
+                continue
+            if p.group not in chosen or p.due >= chosen[p.group].due:
+                chosen[p.group] = p
+        return sorted(chosen.values())
+
+    def show_due(self, now: datetime, not_before: datetime | None = None) -> list[ActivePrompt]:
+        with self.lock:
+            out = []
+            for prompt in self.due(now, not_before):
+                record = self.journal.record_prompt_shown(prompt.slot, prompt.due, prompt.context)
+                if record is None:
+                    continue  # another path showed it already
+                active = ActivePrompt(record.id, prompt, now)
+                self.open[record.id] = active
+                late = (now - prompt.due).total_seconds()
+                log.info("prompt %s due %s shown (%.1f s late)", prompt.slot, prompt.due.isoformat(), late)
+                out.append(active)
+        for active in out:
+            self.bus.publish(Event(PROMPT_DUE, active))
+        return out
+
+    def next_due(self, now: datetime) -> datetime | None:
+        """When the next prompt after `now` is due (None: nothing within LOOKAHEAD)."""
+        upcoming = self.plan(now + timedelta(microseconds=1), now + LOOKAHEAD)
+        return upcoming[0].due if upcoming else None
+
+    # --- closing ------------------------------------------------------------------------------
+
+    def close(self, active: ActivePrompt, outcome: str) -> bool:
+        with self.lock:
+            closed = self.journal.close_prompt(active.id, outcome)
+            self.open.pop(active.id, None)
+        if closed:
+            log.info("prompt %s due %s closed: %s", active.prompt.slot, active.prompt.due.isoformat(), outcome)
+            self.bus.publish(Event(PROMPT_CLOSED, active, outcome))
+        return closed
+
+    def answer(self, active: ActivePrompt, posture: str | None = None, context: str | None = None) -> None:
+        """The user answered from a window or a notification. A check-in needs a posture."""
+        prompt = active.prompt
+        if prompt.kind == planner.CHECKIN_GROUP:
+            if posture is None:
+                raise ValueError("a check-in answer needs a posture")
+            self.journal.record_checkin(
+                posture, context or prompt.context or "desk", source="prompt", prompted=True
+            )
+        self.close(active, "skipped" if posture == "skipped" else "answered")
+
+    def skip(self, active: ActivePrompt) -> None:
+        if active.prompt.kind == planner.CHECKIN_GROUP:
+            self.journal.record_checkin("skipped", active.prompt.context or "desk", source="prompt", prompted=True)
+        self.close(active, "skipped")
+
+    def expire(self, now: datetime) -> datetime | None:
+        """Close every open prompt whose time is up; returns when the next open one times out."""
+        next_timeout: datetime | None = None
+        for record in self.journal.open_prompts():
+            shown = record.shown_at or record.due
+            ends = shown + self.timeout
+            if ends > now:
+                next_timeout = ends if next_timeout is None else min(next_timeout, ends)
+                continue
+            active = self.open.get(record.id) or ActivePrompt(record.id, self._prompt_of(record), shown)
+            outcome = self._outcome_since(record, shown, ends)
+            if outcome == "missed" and group_of(record.kind) == planner.CHECKIN_GROUP:
+                self.journal.record_checkin(
+                    "missed", record.context or "desk", at=min(record.due, now), source="prompt", prompted=True
+                )
+            self.close(active, outcome)
+        return next_timeout
+
+    def _prompt_of(self, record: r.PromptShown) -> Prompt:
+        return Prompt(record.due, group_of(record.kind), record.context)
+
+    def _outcome_since(self, record: r.PromptShown, shown: datetime, ends: datetime) -> str:
+        """answered / skipped when the matching record was made while the prompt was open."""
+        history = self.journal.history(shown - timedelta(seconds=1), ends + timedelta(seconds=1))
+        kind = group_of(record.kind)
+        if kind == planner.CHECKIN_GROUP:
+            answers = [c for c in history.checkins if c.posture != "missed"]
+            if any(c.answered for c in answers):
+                return "answered"
+            return "skipped" if answers else "missed"
+        made = {
+            "drills": history.drills,
+            "circuit": history.circuits,
+            "soreness": history.soreness,
+        }.get(kind, ())
+        return "answered" if made else "missed"

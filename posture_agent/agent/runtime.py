@@ -1,0 +1,393 @@
+"""The running agent: the prompt service driven by APScheduler, pause and resume, config reload,
+the control channel, and the small API a tray drives (see docs/agent.md).
+
+The schedule is never stored: every wake-up recomputes it from the config and the database, so
+nothing can drift. Jobs (all `coalesce=True, max_instances=1` with a misfire grace time):
+- `prompt`: a one-shot at the next due time; it ticks the prompt service, then re-arms itself;
+- `timeout`: a one-shot when the oldest open prompt times out;
+- `resume`: a one-shot when a pause ends;
+- `housekeeping`: once a minute — config file changed? records changed (a run logged)? a wall-clock
+  jump (sleep, clock set)? Nothing polls more often, so an idle agent sleeps between minutes;
+- `import`: every few minutes when `[import] folder` is set and the importer is installed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time as _time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from posture_agent.agent.control import ControlServer
+from posture_agent.agent.events import STATE_CHANGED, ActivePrompt, Event, EventBus, Listener
+from posture_agent.agent.prompts import PromptService
+from posture_agent.clock import Clock
+from posture_agent.config import ConfigError, Settings, load_settings
+from posture_agent.domain import advice as rules
+from posture_agent.domain.plan import Prompt, wall_time
+from posture_agent.journal import Journal
+from posture_agent.paths import Paths
+from posture_agent.store.db import Store
+
+log = logging.getLogger(__name__)
+
+HOUSEKEEPING_SECONDS = 60
+IMPORT_MINUTES = 5
+MISFIRE_GRACE_SECONDS = 6 * 3600
+"""APScheduler runs a late job up to this late; the prompt service applies each prompt's own grace."""
+CLOCK_JUMP_SECONDS = 5
+PAUSE_CHOICES = ("30m", "1h", "2h", "tomorrow")
+PAUSE_FILE = "paused-until"
+
+
+@dataclass(frozen=True)
+class Status:
+    """What a tray shows: the next prompt, the pause, today's rest day and SI protocol day."""
+
+    now: datetime
+    next_prompt: Prompt | None
+    paused_until: datetime | None
+    rest_today: bool
+    si_protocol_day: int | None
+    """Day N of `si_protocol_days`, None when the protocol is not running."""
+    si_protocol_days: int
+    open_prompts: tuple[ActivePrompt, ...]
+    notifications_ok: bool
+
+    def to_json(self, zone: Any) -> dict[str, Any]:
+        def iso(at: datetime | None) -> str | None:
+            return at.astimezone(zone).isoformat(timespec="seconds") if at else None
+
+        nxt = self.next_prompt
+        return {
+            "now": iso(self.now),
+            "next_prompt": None if nxt is None else {
+                "kind": nxt.kind, "context": nxt.context, "due": iso(nxt.due), "title": nxt.title(),
+            },
+            "paused_until": iso(self.paused_until),
+            "rest_today": self.rest_today,
+            "si_protocol_day": self.si_protocol_day,
+            "si_protocol_days": self.si_protocol_days,
+            "open_prompts": [
+                {"id": a.id, "kind": a.prompt.kind, "context": a.prompt.context, "due": iso(a.prompt.due)}
+                for a in self.open_prompts
+            ],
+            "notifications_ok": self.notifications_ok,
+        }
+
+
+def pause_until(choice: str, now: datetime, zone: Any) -> datetime:
+    """30m, 1h, 2h, or tomorrow (the start of the next local day)."""
+    spans = {"30m": timedelta(minutes=30), "1h": timedelta(hours=1), "2h": timedelta(hours=2)}
+    if choice in spans:
+        return now + spans[choice]
+    if choice == "tomorrow":
+        return wall_time(now.astimezone(zone).date() + timedelta(days=1), datetime.min.time(), zone)
+    raise ValueError(f"pause {choice!r} is not one of: {', '.join(PAUSE_CHOICES)}")
+
+
+class Agent:
+    """The agent's core. Drive it with `tick()` in tests, or `start()` for real time."""
+
+    def __init__(self, paths: Paths, settings: Settings, store: Store, clock: Clock) -> None:
+        self.paths = paths
+        self.store = store
+        self.clock = clock
+        self.bus = EventBus()
+        self.service = PromptService(Journal(store, settings, clock), self.bus)
+        self.lock = threading.RLock()
+        self.paused_until: datetime | None = self._read_pause()
+        self.not_before: datetime | None = None
+        """Prompts due before this (e.g. during a pause that ended) are not shown late."""
+        self.notifier: Any = None
+        self.scheduler: Any = None
+        self.control: ControlServer | None = None
+        self._config_stamp = self._stamp(paths.config_file)
+        self._data_stamp = self._data_files_stamp()
+        self._last_wall = clock.now()
+        self._last_mono = _time.monotonic()
+
+    # --- the API a tray drives --------------------------------------------------------------
+
+    @property
+    def settings(self) -> Settings:
+        return self.service.settings
+
+    @property
+    def journal(self) -> Journal:
+        return self.service.journal
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Listen to prompt due / prompt closed / state changed events; returns an unsubscribe."""
+        return self.bus.subscribe(listener)
+
+    def status(self) -> Status:
+        now = self.clock.now()
+        zone = self.journal.zone
+        advice = self.journal.advice(now)
+        paused = self.current_pause(now)
+        nxt = None
+        for prompt in self.service.plan(now + timedelta(microseconds=1), now + timedelta(days=2)):
+            if paused is None or prompt.due >= paused:
+                nxt = prompt
+                break
+        return Status(
+            now=now, next_prompt=nxt, paused_until=paused,
+            rest_today=advice.rest_on(now.astimezone(zone).date()),
+            si_protocol_day=advice.si_protocol.day if advice.si_protocol else None,
+            si_protocol_days=rules.PROTOCOL_DAYS,
+            open_prompts=tuple(self.service.open.values()),
+            notifications_ok=not (self.notifier is not None and self.notifier.failed),
+        )
+
+    def pause(self, until: datetime) -> datetime:
+        """No prompts until `until`; open prompts still time out. Survives a restart."""
+        with self.lock:
+            self.paused_until = until
+            self._write_pause(until)
+        log.info("paused until %s", until.isoformat())
+        self.bus.publish(Event(STATE_CHANGED))
+        self._reschedule()
+        return until
+
+    def pause_for(self, choice: str) -> datetime:
+        return self.pause(pause_until(choice, self.clock.now(), self.journal.zone))
+
+    def resume(self) -> None:
+        """Prompts again from now; those due during the pause are not shown late."""
+        with self.lock:
+            was = self.paused_until
+            self.paused_until = None
+            self._write_pause(None)
+            if was is not None:
+                self.not_before = min(was, self.clock.now())
+        log.info("resumed")
+        self.bus.publish(Event(STATE_CHANGED))
+        self._reschedule()
+
+    def answer(self, active: ActivePrompt, posture: str | None = None, context: str | None = None) -> None:
+        """Record the answer to a shown prompt (check-ins: a posture) and close it."""
+        self.service.answer(active, posture, context)
+        self._reschedule()
+
+    def skip(self, active: ActivePrompt) -> None:
+        self.service.skip(active)
+        self._reschedule()
+
+    # --- time ---------------------------------------------------------------------------------
+
+    def current_pause(self, now: datetime) -> datetime | None:
+        with self.lock:
+            if self.paused_until is not None and now >= self.paused_until:
+                self.not_before = self.paused_until
+                self.paused_until = None
+                self._write_pause(None)
+                self.bus.publish(Event(STATE_CHANGED))
+            return self.paused_until
+
+    def tick(self) -> list[ActivePrompt]:
+        """One pass at the clock's now: close timed-out prompts, show what is due. Returns shown."""
+        with self.lock:
+            now = self.clock.now()
+            self.service.expire(now)
+            if self.current_pause(now) is not None:
+                return []
+            return self.service.show_due(now, self.not_before)
+
+    def next_wakeups(self) -> dict[str, datetime | None]:
+        """When each one-shot job should run next."""
+        now = self.clock.now()
+        paused = self.current_pause(now)
+        nxt = self.service.next_due(max(now, paused) if paused else now)
+        timeouts = [a.shown_at + self.service.timeout for a in self.service.open.values()]
+        for record in self.journal.open_prompts():
+            timeouts.append((record.shown_at or record.due) + self.service.timeout)
+        return {
+            "prompt": nxt or now + timedelta(days=1),
+            "timeout": min(timeouts) if timeouts else None,
+            "resume": paused,
+        }
+
+    # --- config and data changes -----------------------------------------------------------------
+
+    def reload_config(self) -> bool:
+        """Re-read the config file; a broken file is logged and the old settings stay."""
+        self._config_stamp = self._stamp(self.paths.config_file)
+        try:
+            settings = load_settings(self.paths.config_file)
+        except ConfigError as exc:
+            log.error("config not reloaded, keeping the previous settings: %s", exc)
+            return False
+        with self.lock:
+            self.service.journal = Journal(self.store, settings, self.clock)
+        log.info("config reloaded from %s", self.paths.config_file)
+        self.bus.publish(Event(STATE_CHANGED))
+        self._reschedule()
+        self._schedule_import()
+        return True
+
+    def housekeeping(self) -> None:
+        """Once a minute: config changed, records changed, clock jumped (sleep), Windows requests."""
+        if self._stamp(self.paths.config_file) != self._config_stamp:
+            self.reload_config()
+        now, mono = self.clock.now(), _time.monotonic()
+        drift = (now - self._last_wall).total_seconds() - (mono - self._last_mono)
+        self._last_wall, self._last_mono = now, mono
+        stamp = self._data_files_stamp()
+        if abs(drift) > CLOCK_JUMP_SECONDS:
+            log.info("wall clock moved %+.0f s against the monotonic clock (sleep or clock change)", drift)
+        if abs(drift) > CLOCK_JUMP_SECONDS or stamp != self._data_stamp:
+            self._data_stamp = stamp
+            self.tick()
+            self._reschedule()
+        if self.control is not None:
+            self.control.poll_request_file()
+
+    def import_folder(self) -> None:
+        folder = self.settings.import_folder
+        scan = _folder_scanner()
+        if not folder or scan is None:
+            return
+        try:
+            scan(self.journal, folder)
+        except Exception:  # the importer's own errors must not stop prompts
+            log.exception("importing from %s failed", folder)
+
+    # --- real time ----------------------------------------------------------------------------
+
+    def start(self, notifications: bool = True, control: bool = True) -> None:
+        """Start the scheduler thread (and the notifier and control channel)."""
+        from apscheduler.schedulers.background import BackgroundScheduler
+
+        if notifications:
+            from posture_agent.agent.notify import Notifier
+
+            self.notifier = Notifier(timeout_seconds=self.settings.prompt_timeout_minutes * 60)
+            self.subscribe(self.notifier)
+        self.scheduler = BackgroundScheduler(
+            timezone=UTC,
+            executors={"default": {"type": "threadpool", "max_workers": 2}},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": MISFIRE_GRACE_SECONDS},
+        )
+        self.scheduler.add_job(
+            self._guard(self.housekeeping), "interval", seconds=HOUSEKEEPING_SECONDS, id="housekeeping",
+        )
+        self.scheduler.start()
+        self._schedule_import()
+        if control:
+            self.control = ControlServer(self.paths.runtime_dir, self.handle_request)
+            self.control.start()
+        self.scheduler.add_job(self._guard(self._on_wake), id="startup")  # runs now
+        log.info("agent started (pid %d)", os.getpid())
+
+    def stop(self) -> None:
+        if self.control is not None:
+            self.control.stop()
+            self.control = None
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=False)
+            self.scheduler = None
+        log.info("agent stopped")
+
+    def _guard(self, job: Callable[[], Any]) -> Callable[[], None]:
+        def run() -> None:
+            try:
+                job()
+            except Exception:  # a failing pass is logged; the next wake-up tries again
+                log.exception("agent job %s failed", getattr(job, "__name__", job))
+
+        run.__name__ = getattr(job, "__name__", "job")
+        return run
+
+    def _on_wake(self) -> None:
+        self.tick()
+        self._reschedule()
+
+    def _reschedule(self) -> None:
+        if self.scheduler is None:
+            return
+        for name, at in self.next_wakeups().items():
+            job_id = f"wake-{name}"
+            if at is None:
+                if self.scheduler.get_job(job_id):
+                    self.scheduler.remove_job(job_id)
+                continue
+            self.scheduler.add_job(
+                self._guard(self._on_wake), "date", run_date=at, id=job_id, replace_existing=True,
+            )
+
+    def _schedule_import(self) -> None:
+        if self.scheduler is None:
+            return
+        wanted = bool(self.settings.import_folder) and _folder_scanner() is not None
+        job = self.scheduler.get_job("import")
+        if wanted and job is None:
+            self.scheduler.add_job(self._guard(self.import_folder), "interval", minutes=IMPORT_MINUTES, id="import")
+        elif not wanted and job is not None:
+            self.scheduler.remove_job("import")
+
+    # --- control channel ----------------------------------------------------------------------
+
+    def handle_request(self, request: dict[str, Any]) -> dict[str, Any]:
+        """pause / resume / status / reload from `posture-agent pause|resume` (see control.py)."""
+        command = request.get("cmd")
+        if command == "pause":
+            choice = str(request.get("for", ""))
+            if choice not in PAUSE_CHOICES:
+                return {"ok": False, "error": f"pause {choice!r} is not one of: {', '.join(PAUSE_CHOICES)}"}
+            self.pause_for(choice)
+        elif command == "resume":
+            self.resume()
+        elif command == "reload":
+            self.reload_config()
+        elif command != "status":
+            return {"ok": False, "error": f"unknown request {command!r}"}
+        return {"ok": True, "pid": os.getpid(), **self.status().to_json(self.journal.zone)}
+
+    # --- small helpers ------------------------------------------------------------------------
+
+    def _read_pause(self) -> datetime | None:
+        path = self.paths.runtime_dir / PAUSE_FILE
+        try:
+            return datetime.fromisoformat(path.read_text(encoding="utf-8").strip())
+        except (OSError, ValueError):
+            return None
+
+    def _write_pause(self, until: datetime | None) -> None:
+        path = self.paths.runtime_dir / PAUSE_FILE
+        try:
+            if until is None:
+                path.unlink(missing_ok=True)
+            else:
+                path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                path.write_text(until.isoformat(), encoding="utf-8")
+        except OSError:
+            log.warning("could not keep the pause in %s", path)
+
+    @staticmethod
+    def _stamp(path: Any) -> tuple[int, int] | None:
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None
+        return st.st_mtime_ns, st.st_size
+
+    def _data_files_stamp(self) -> tuple[Any, ...]:
+        db = self.paths.db_file
+        return tuple(self._stamp(f"{db}{suffix}") for suffix in ("", "-wal"))
+
+
+def _folder_scanner() -> Callable[[Journal, str], Any] | None:
+    """The folder importer, when that part is installed."""
+    import importlib
+
+    try:
+        module = importlib.import_module("posture_agent.importers.folder")
+    except ImportError:
+        return None
+    scan: Callable[[Journal, str], Any] | None = getattr(module, "scan_folder", None)
+    return scan

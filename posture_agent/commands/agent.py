@@ -1,0 +1,170 @@
+"""Commands about the running agent: start, schedule, pause, resume."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from datetime import UTC, timedelta
+from typing import Any
+
+from posture_agent.cli import Context, add_json
+from posture_agent.commands.records import iso, local
+from posture_agent.errors import UserError
+from posture_agent.timeparse import parse_at
+
+log = logging.getLogger(__name__)
+
+MAX_SCHEDULE_DAYS = 60
+PAUSE_CHOICES = ("30m", "1h", "2h", "tomorrow")
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("start", help="run the agent (one per home): prompts, notifications, tray")
+    p.add_argument("--no-tray", action="store_true", help="run without a tray icon (notifications only)")
+    p.set_defaults(func=cmd_start)
+
+    p = sub.add_parser("schedule", help="the prompts the agent will show, without showing them")
+    p.add_argument("--from", dest="start", metavar="T", help="from this time (ISO 8601; default now)")
+    p.add_argument(
+        "--days", type=int, default=1, metavar="N", help=f"how many days (1 to {MAX_SCHEDULE_DAYS}, default 1)"
+    )
+    add_json(p)
+    p.set_defaults(func=cmd_schedule)
+
+    p = sub.add_parser("pause", help="pause the running agent's prompts: 30m, 1h, 2h or tomorrow")
+    p.add_argument("duration", choices=PAUSE_CHOICES)
+    add_json(p)
+    p.set_defaults(func=cmd_pause)
+
+    p = sub.add_parser("resume", help="resume the running agent's prompts")
+    add_json(p)
+    p.set_defaults(func=cmd_resume)
+
+
+def prompt_json(prompt: Any, zone: Any) -> dict[str, Any]:
+    return {
+        "kind": prompt.kind,
+        "context": prompt.context,
+        "due": iso(prompt.due),
+        "local": local(prompt.due, zone),
+        "title": prompt.title(),
+        "run_id": prompt.run_id,
+        "note": prompt.note or None,
+    }
+
+
+def cmd_schedule(ctx: Context, args: argparse.Namespace) -> None:
+    from posture_agent.domain import plan as planner
+
+    if not 1 <= args.days <= MAX_SCHEDULE_DAYS:
+        raise UserError(f"--days {args.days} is out of range (1 to {MAX_SCHEDULE_DAYS})")
+    zone = ctx.zone()
+    start = (parse_at(args.start, zone, "--from") if args.start else ctx.clock.now()).astimezone(UTC)
+    end = start + timedelta(days=args.days)
+    journal = ctx.journal()
+    history = journal.history(planner.history_start(start), end)
+    prompts = planner.plan(ctx.settings(), history, zone, start, end)
+    data = {
+        "from": iso(start), "to": iso(end), "timezone": str(zone),
+        "prompts": [prompt_json(p, zone) for p in prompts],
+    }
+
+    def text() -> list[str]:
+        if not prompts:
+            return [f"No prompts from {start.astimezone(zone):%a %d %b %H:%M} for {args.days} day(s)."]
+        lines, day = [], None
+        for p in prompts:
+            at = p.due.astimezone(zone)
+            if at.date() != day:
+                day = at.date()
+                lines.append(f"{at:%A %d %B %Y}")
+            extra = f" ({p.note})" if p.kind == "soreness" and p.note else ""
+            lines.append(f"  {at:%H:%M}  {p.kind:<9}{(p.context or ''):<6}{p.title()}{extra}")
+        return lines
+
+    ctx.emit(data, text)
+
+
+def cmd_pause(ctx: Context, args: argparse.Namespace) -> None:
+    from posture_agent.agent.control import send
+
+    reply = send(ctx.paths.runtime_dir, {"cmd": "pause", "for": args.duration})
+    ctx.emit(reply, lambda: f"Paused until {reply.get('paused_until')}." if not reply.get("requested")
+             else "Pause requested: the agent applies it within a minute.")
+
+
+def cmd_resume(ctx: Context, args: argparse.Namespace) -> None:
+    from posture_agent.agent.control import send
+
+    reply = send(ctx.paths.runtime_dir, {"cmd": "resume"})
+    nxt = reply.get("next_prompt")
+    ctx.emit(reply, lambda: "Resumed." + (f" Next prompt: {nxt['title']} at {nxt['due']}." if nxt else ""))
+
+
+def cmd_start(ctx: Context, args: argparse.Namespace) -> int:
+    """Take the home's lock, start the agent, and run until SIGTERM/SIGINT (SIGHUP reloads the config)."""
+    from posture_agent.agent.lock import InstanceLock
+    from posture_agent.agent.runtime import Agent
+
+    lock = InstanceLock(ctx.paths.runtime_dir)
+    lock.acquire()
+    try:
+        agent = Agent(ctx.paths, ctx.settings(), ctx.store(), ctx.clock)
+        app = None if args.no_tray else _tray_app()
+        if app is not None:
+            return int(app.run(ctx, agent) or 0)
+        if not args.no_tray:
+            print(
+                "posture-agent: the tray is not available in this version yet; running without it "
+                "(notifications only). Use --no-tray to skip this message.",
+                file=sys.stderr,
+            )
+        return _run_headless(ctx, agent)
+    finally:
+        lock.release()
+
+
+def _tray_app() -> Any:
+    """The tray shell (`posture_agent.app` with `run(ctx, agent)`), when it is installed."""
+    import importlib
+
+    try:
+        app = importlib.import_module("posture_agent.app")
+    except ImportError:
+        return None
+    except Exception as exc:  # e.g. no display: the agent still runs, headless
+        log.warning("the tray could not start (%s: %s); running without it", type(exc).__name__, exc)
+        return None
+    return app if hasattr(app, "run") else None
+
+
+def _run_headless(ctx: Context, agent: Any) -> int:
+    stop = threading.Event()
+
+    def on_stop(signum: int, _frame: Any) -> None:
+        log.info("signal %d: stopping", signum)
+        stop.set()
+
+    def on_hup(_signum: int, _frame: Any) -> None:
+        threading.Thread(target=agent.reload_config, name="reload", daemon=True).start()
+
+    signal.signal(signal.SIGTERM, on_stop)
+    signal.signal(signal.SIGINT, on_stop)
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, on_hup)
+    agent.start()
+    status = agent.status()
+    nxt = status.next_prompt
+    zone = ctx.zone()
+    when = f"; next: {nxt.title()} at {nxt.due.astimezone(zone):%a %H:%M}" if nxt else ""
+    ctx.out.write(f"posture-agent running without a tray (stop with Ctrl+C){when}\n")
+    ctx.out.flush()
+    try:
+        while not stop.wait(3600):
+            pass
+    finally:
+        agent.stop()
+    return 0
