@@ -25,7 +25,9 @@ SOURCE = Path("assets/source/posture-agent.png")
 STATES = ("normal", "paused", "protocol")
 SIZES = (16, 22, 24, 32, 48, 64, 128, 256, 512, 1024)
 ICO_SIZES = (16, 24, 32, 48, 64, 128, 256)
-ICNS_SIZES = (16, 32, 64, 128, 256, 512, 1024)
+# Pillow's ICNS writer stores ic07-ic14 (128-512 @1x, 16-512 @2x, i.e. 32-1024 px): no 16 px
+# element, macOS draws 16 px from the 32 px one.
+ICNS_SIZES = (32, 64, 128, 256, 512, 1024)
 HICOLOR_SIZES = (16, 22, 24, 32, 48, 64, 128, 256, 512)
 RUNTIME_SIZE = 64
 APP_ID = "posture-agent"
