@@ -81,7 +81,8 @@ def _with_badge(base: Image.Image, fill: Colour, rim_colour: Colour, mark: str) 
     if mark == "pause":
         bar_w, bar_h, space = w * 0.15, w * 0.48, w * 0.12
         for left in (cx - space / 2 - bar_w, cx + space / 2):
-            d.rounded_rectangle((left, cy - bar_h / 2, left + bar_w, cy + bar_h / 2), radius=bar_w * 0.25, fill=BADGE_MARK)
+            bar = (left, cy - bar_h / 2, left + bar_w, cy + bar_h / 2)
+            d.rounded_rectangle(bar, radius=bar_w * 0.25, fill=BADGE_MARK)
     else:
         arm, half = w * 0.19, w * 0.3
         d.rectangle((cx - arm / 2, cy - half, cx + arm / 2, cy + half), fill=BADGE_MARK)
@@ -141,7 +142,7 @@ def build(root: Path = ROOT, source: Path | None = None) -> list[Path]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--root", type=Path, default=ROOT, help="write the outputs under this folder")
-    parser.add_argument("--source", type=Path, default=None, help="source image (default: assets/source/posture-agent.png)")
+    parser.add_argument("--source", type=Path, default=None, help=f"source image (default: {SOURCE})")
     args = parser.parse_args()
     files = build(args.root, args.source)
     print(f"wrote {len(files)} icon files under {args.root}")
