@@ -227,8 +227,8 @@ class XdgAutostart:
                 key, value = (s.strip() for s in line.split("=", 1))
                 if key == "Exec":
                     command = exec_split(value)
-                elif key == "Hidden" and value == "true":
-                    hidden = True  # the spec's way for a user to switch off an entry
+                elif (key, value) in (("Hidden", "true"), ("X-GNOME-Autostart-enabled", "false")):
+                    hidden = True  # how the spec, and GNOME's settings, switch an entry off
         return None if hidden else command
 
     def status(self) -> AutostartStatus:

@@ -125,10 +125,15 @@ def test_xdg_entry_content_and_round_trip(xdg: Path, tmp_path: Path) -> None:
     assert mech.disable().enabled is False  # disabling twice is fine
 
 
-def test_xdg_entry_hidden_by_the_user_counts_as_off(xdg: Path) -> None:
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [("Terminal=false", "Terminal=false\nHidden=true"),
+     ("X-GNOME-Autostart-enabled=true", "X-GNOME-Autostart-enabled=false")],
+)
+def test_xdg_entry_switched_off_by_the_user_counts_as_off(xdg: Path, old: str, new: str) -> None:
     mech = a.XdgAutostart()
-    mech.enable(["/usr/bin/true"])
-    mech.path.write_text(mech.path.read_text(encoding="utf-8") + "Hidden=true\n", encoding="utf-8")
+    assert mech.enable(["/usr/bin/true"]).enabled is True
+    mech.path.write_text(mech.path.read_text(encoding="utf-8").replace(old, new), encoding="utf-8")
     assert mech.status().enabled is False
 
 
