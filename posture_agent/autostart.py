@@ -62,15 +62,19 @@ def launch_command(
 ) -> list[str]:
     """The argv that starts the agent as it is installed now.
 
-    A frozen app starts its own executable; an installed package its console script beside the
-    interpreter (where pip put it); failing that, `python -m posture_agent`. `home` is passed on
-    as `--home`, because the login session does not inherit this shell's POSTURE_AGENT_HOME.
+    A frozen app starts its own executable (its windowed launcher where there is one); an
+    installed package its console script beside the interpreter (where pip put it); failing that,
+    `python -m posture_agent`. `home` is passed on as `--home`, because the login session does
+    not inherit this shell's POSTURE_AGENT_HOME.
     """
     frozen = bool(getattr(sys, "frozen", False)) if frozen is None else frozen
     exe = Path(executable or sys.executable).absolute()
     platform = platform or sys.platform
     if frozen:
-        argv = [str(exe)]
+        # Windows and macOS builds carry a windowed launcher beside the console program: at login
+        # it starts the tray with no console window (and as the menu-bar .app on macOS).
+        launcher = exe.parent / ("posture-agent-app.exe" if platform == "win32" else "posture-agent-app")
+        argv = [str(launcher)] if platform in ("win32", "darwin") and launcher.is_file() else [str(exe)]
     else:
         script = exe.parent / (f"{APP_ID}.exe" if platform == "win32" else APP_ID)
         argv = [str(script)] if script.is_file() else [str(exe), "-m", "posture_agent"]

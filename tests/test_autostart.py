@@ -56,6 +56,16 @@ def test_launch_command_frozen_app_starts_its_own_executable(tmp_path: Path) -> 
     assert a.launch_command(frozen=True, executable=str(exe)) == [str(exe), "start"]
 
 
+@pytest.mark.parametrize(("platform", "name"), [("win32", "posture-agent-app.exe"), ("darwin", "posture-agent-app")])
+def test_launch_command_frozen_prefers_the_windowed_launcher(tmp_path: Path, platform: str, name: str) -> None:
+    """No console window at login on Windows; the menu-bar .app's own executable on macOS."""
+    exe = tmp_path / "Posture Agent" / ("posture-agent.exe" if platform == "win32" else "posture-agent")
+    exe.parent.mkdir()
+    assert a.launch_command(frozen=True, executable=str(exe), platform=platform) == [str(exe), "start"]
+    (exe.parent / name).write_bytes(b"")
+    assert a.launch_command(frozen=True, executable=str(exe), platform=platform) == [str(exe.parent / name), "start"]
+
+
 def test_launch_command_prefers_the_console_script_beside_the_interpreter(tmp_path: Path) -> None:
     bindir = tmp_path / "venv dir" / "bin"
     bindir.mkdir(parents=True)
