@@ -1,5 +1,5 @@
 """One module per group of commands; each exposes `register(subparsers)`."""
 
-from posture_agent.commands import admin, agent, records
+from posture_agent.commands import admin, agent, autostart, records
 
-COMMAND_MODULES = (records, admin, agent)
+COMMAND_MODULES = (records, agent, admin, autostart)

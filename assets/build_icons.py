@@ -1,0 +1,152 @@
+"""Derives every icon the app and its installers need from one source image.
+
+A designer changes `assets/source/posture-agent.png` (square, RGBA, at least 1024 px) and runs
+this script; a test fails while the committed outputs are stale. From the source it makes:
+
+- three states: normal (the source), paused (desaturated, with a pause badge) and protocol (an
+  amber badge with a medical cross, for the SI-joint protocol);
+- `assets/icons/<state>/<N>x<N>.png` for N in SIZES;
+- `assets/icons/posture-agent.ico` (Windows, multi-size) and `assets/icons/posture-agent.icns` (macOS);
+- `assets/icons/hicolor/<N>x<N>/apps/posture-agent.png`, the Linux icon theme layout;
+- `posture_agent/data/icons/<state>.png`, the tray icons loaded at run time.
+
+Usage: python assets/build_icons.py [--root DIR]   (DIR defaults to the repository root)
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from PIL import Image, ImageDraw
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCE = Path("assets/source/posture-agent.png")
+STATES = ("normal", "paused", "protocol")
+SIZES = (16, 22, 24, 32, 48, 64, 128, 256, 512, 1024)
+ICO_SIZES = (16, 24, 32, 48, 64, 128, 256)
+# Pillow's ICNS writer stores ic07-ic14 (128-512 @1x, 16-512 @2x, i.e. 32-1024 px): no 16 px
+# element, macOS draws 16 px from the 32 px one.
+ICNS_SIZES = (32, 64, 128, 256, 512, 1024)
+HICOLOR_SIZES = (16, 22, 24, 32, 48, 64, 128, 256, 512)
+RUNTIME_SIZE = 64
+APP_ID = "posture-agent"
+MASTER = 1024
+
+PAUSE_BADGE = (55, 65, 81, 255)  # slate: "off", without alarm
+PROTOCOL_BADGE = (245, 158, 11, 255)  # amber: attention, not emergency
+BADGE_MARK = (255, 255, 255, 255)
+PAUSE_RIM = (229, 231, 235, 255)  # light rim: the dark badge stays visible on a dark panel
+PROTOCOL_RIM = (92, 52, 0, 255)  # dark rim: the amber badge stays visible on a light panel
+
+
+def icon_outputs(root: Path) -> list[Path]:
+    """Every file `build` writes under `root`, so a test can check that each one exists."""
+    out = [root / "assets/icons" / state / f"{n}x{n}.png" for state in STATES for n in SIZES]
+    out += [root / "assets/icons" / f"{APP_ID}.ico", root / "assets/icons" / f"{APP_ID}.icns"]
+    out += [root / "assets/icons/hicolor" / f"{n}x{n}" / "apps" / f"{APP_ID}.png" for n in HICOLOR_SIZES]
+    out += [root / "posture_agent/data/icons" / f"{state}.png" for state in STATES]
+    return out
+
+
+def load_source(path: Path) -> Image.Image:
+    img = Image.open(path).convert("RGBA")
+    if img.width != img.height or img.width < MASTER:
+        raise SystemExit(f"{path}: the source must be square and at least {MASTER} px (it is {img.width}×{img.height})")
+    return img if img.width == MASTER else img.resize((MASTER, MASTER), Image.Resampling.LANCZOS)
+
+
+def _badge_box() -> tuple[float, float, float, float]:
+    """Bottom-right, 46 % of the icon: big enough to tell the states apart at 16 px."""
+    d = MASTER * 0.46
+    return (MASTER - d, MASTER - d, MASTER, MASTER)
+
+
+Colour = tuple[int, int, int, int]
+
+
+def _with_badge(base: Image.Image, fill: Colour, rim_colour: Colour, mark: str) -> Image.Image:
+    img = base.copy()
+    x0, y0, x1, y1 = _badge_box()
+    gap = MASTER * 0.035
+    # Cut a transparent ring around the badge so it separates from the tile on any panel colour.
+    alpha = img.getchannel("A")
+    ImageDraw.Draw(alpha).ellipse((x0 - gap, y0 - gap, x1 + gap, y1 + gap), fill=0)
+    img.putalpha(alpha)
+    d = ImageDraw.Draw(img)
+    rim = MASTER * 0.035
+    d.ellipse((x0, y0, x1, y1), fill=rim_colour)
+    d.ellipse((x0 + rim, y0 + rim, x1 - rim, y1 - rim), fill=fill)
+    cx, cy, w = (x0 + x1) / 2, (y0 + y1) / 2, x1 - x0
+    if mark == "pause":
+        bar_w, bar_h, space = w * 0.15, w * 0.48, w * 0.12
+        for left in (cx - space / 2 - bar_w, cx + space / 2):
+            bar = (left, cy - bar_h / 2, left + bar_w, cy + bar_h / 2)
+            d.rounded_rectangle(bar, radius=bar_w * 0.25, fill=BADGE_MARK)
+    else:
+        arm, half = w * 0.19, w * 0.3
+        d.rectangle((cx - arm / 2, cy - half, cx + arm / 2, cy + half), fill=BADGE_MARK)
+        d.rectangle((cx - half, cy - arm / 2, cx + half, cy + arm / 2), fill=BADGE_MARK)
+    return img
+
+
+def _desaturate(img: Image.Image) -> Image.Image:
+    """Grey, a little lighter and flatter: reads as "off" while the runner stays visible."""
+    grey = img.convert("L").point(lambda v: round(40 + v * 0.84))
+    out = Image.merge("RGBA", (grey, grey, grey, img.getchannel("A")))
+    return out
+
+
+def state_master(source: Image.Image, state: str) -> Image.Image:
+    if state == "normal":
+        return source.copy()
+    if state == "paused":
+        return _with_badge(_desaturate(source), PAUSE_BADGE, PAUSE_RIM, "pause")
+    if state == "protocol":
+        return _with_badge(source, PROTOCOL_BADGE, PROTOCOL_RIM, "cross")
+    raise ValueError(f"unknown icon state {state!r}; known: {', '.join(STATES)}")
+
+
+def scaled(master: Image.Image, size: int) -> Image.Image:
+    return master if size == master.width else master.resize((size, size), Image.Resampling.LANCZOS)
+
+
+def _save_png(img: Image.Image, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    img.save(path, format="PNG", optimize=True)
+    return path
+
+
+def build(root: Path = ROOT, source: Path | None = None) -> list[Path]:
+    """Write every output under `root`; returns the files written."""
+    src = load_source(source or ROOT / SOURCE)
+    written: list[Path] = []
+    masters = {state: state_master(src, state) for state in STATES}
+    for state, master in masters.items():
+        for n in SIZES:
+            written.append(_save_png(scaled(master, n), root / "assets/icons" / state / f"{n}x{n}.png"))
+        written.append(_save_png(scaled(master, RUNTIME_SIZE), root / "posture_agent/data/icons" / f"{state}.png"))
+    app = masters["normal"]
+    for n in HICOLOR_SIZES:
+        written.append(_save_png(scaled(app, n), root / "assets/icons/hicolor" / f"{n}x{n}" / "apps" / f"{APP_ID}.png"))
+    ico = root / "assets/icons" / f"{APP_ID}.ico"
+    ico_images = [scaled(app, n) for n in ICO_SIZES]
+    ico_images[-1].save(ico, format="ICO", sizes=[(n, n) for n in ICO_SIZES], append_images=ico_images[:-1])
+    icns = root / "assets/icons" / f"{APP_ID}.icns"
+    icns_images = [scaled(app, n) for n in ICNS_SIZES]
+    icns_images[-1].save(icns, format="ICNS", append_images=icns_images[:-1])
+    written += [ico, icns]
+    return written
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--root", type=Path, default=ROOT, help="write the outputs under this folder")
+    parser.add_argument("--source", type=Path, default=None, help=f"source image (default: {SOURCE})")
+    args = parser.parse_args()
+    files = build(args.root, args.source)
+    print(f"wrote {len(files)} icon files under {args.root}")
+
+
+if __name__ == "__main__":
+    main()
