@@ -61,8 +61,13 @@ def scan_folder(journal: Journal, folder: Path, settle_seconds: float = SETTLE_S
     files = list_files(folder.absolute())
     with journal.store.transaction() as s:
         seen = q.import_index(s)
-    fresh_before = time.time_ns() - int(settle_seconds * 1e9)
-    todo = sorted(p for p, stamp in files.items() if seen.get(p) != stamp and stamp[1] <= fresh_before)
+    now_ns, settle_ns = time.time_ns(), int(settle_seconds * 1e9)
+
+    def settled(mtime_ns: int) -> bool:
+        # A modification time in the future (a FAT-formatted watch, a wrong clock) cannot be judged.
+        return not 0 <= now_ns - mtime_ns < settle_ns
+
+    todo = sorted(p for p, stamp in files.items() if seen.get(p) != stamp and settled(stamp[1]))
     outcomes: list[Outcome] = []
     for path in todo:
         outcome = import_file(journal, Path(path))

@@ -200,7 +200,7 @@ def test_fit_truncated_after_its_summary_is_imported_and_says_partial(cli: Any, 
     ("empty.gpx", b"", "empty"),
     ("broken.gpx", b"<gpx><trk><trkseg><trkpt lat='1' lon='2'>", "not well-formed GPX XML"),
     ("wrong-root.tcx", b"<?xml version='1.0'?><Activities/>", "root element is <Activities>"),
-    ("junk.fit", b"\x0e\x20\x00\x00" + b"\xff" * 40, "FIT"),
+    ("junk.fit", b"\x0e\x20\x00\x00" + b"\xff" * 40, "not a valid FIT file header"),
     ("bad.tcx.gz", b"\x1f\x8b\x08\x00garbage", "damaged gzip"),
 ])
 def test_unreadable_files_fail_with_a_reason(cli: Any, tmp_path: Path, name: str, content: bytes, word: str) -> None:
