@@ -77,7 +77,7 @@ def summary_text(counts: dict[str, int]) -> str:
 def cmd_run_import(ctx: Context, args: argparse.Namespace) -> int:
     from posture_agent.importers.importing import import_files
 
-    outcomes = import_files(ctx.journal(), [Path(f) for f in args.files])
+    outcomes = import_files(ctx.journal, [Path(f) for f in args.files], parallel=True)
     counts = summary(outcomes)
 
     def text() -> list[str]:

@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterable
+import multiprocessing
+import os
+import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -94,28 +98,97 @@ def sport_text(activity: Activity) -> str:
     return f"{sport} ({label})"
 
 
-def import_files(journal: Journal, paths: Iterable[Path]) -> list[Outcome]:
-    return [import_file(journal, path) for path in paths]
+@dataclass(frozen=True)
+class FileRead:
+    """What reading one file gave: its digest and activities, or why it cannot be read."""
+
+    sha256: str | None = None
+    parsed: ParsedFile | None = None
+    error: str | None = None
 
 
-def import_file(journal: Journal, path: Path) -> Outcome:
-    """Read one file and store its running legs; never raises for a bad file."""
-    shown = str(path)
+def read_one(path: Path) -> FileRead:
+    """Parse one file; never raises for a bad file (a parser bug is logged with its traceback)."""
     try:
         content, parsed = read_file(path)
     except ParseError as exc:
         log.info("import of %s failed: %s", path, exc)
-        return Outcome(shown, FAILED, str(exc))
+        return FileRead(error=str(exc))
     except Exception as exc:  # a parser bug must not stop the other files; the log has the trace
         log.exception("unexpected error reading %s", path)
-        return Outcome(shown, FAILED, f"cannot be read ({exc.__class__.__name__}: {exc})")
+        return FileRead(error=f"cannot be read ({exc.__class__.__name__}: {exc})")
+    return FileRead(content.sha256, parsed)
+
+
+MAX_WORKERS = 4
+PARALLEL_FROM = 3
+"""Files in one command from which parsing (pure Python, CPU-bound) is spread over processes."""
+
+
+class Reading:
+    """Files being parsed, in worker processes when there are several files and CPUs.
+
+    Started before the database is opened, so parsing overlaps opening (and migrating) the store.
+    Workers are forked, which is only safe from a single-threaded process: the command line, not
+    the running agent (its folder scans read files one by one).
+    """
+
+    def __init__(self, paths: Sequence[Path], parallel: bool = True) -> None:
+        self.paths = list(paths)
+        self._pool: Executor | None = None
+        self._futures: dict[int, Future[FileRead]] = {}
+        workers = min(os.cpu_count() or 1, MAX_WORKERS, len(self.paths))
+        if parallel and workers > 1 and len(self.paths) >= PARALLEL_FROM and sys.platform == "linux":
+            self._pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+            # Largest first, so one big file does not finish last on its own.
+            for index in sorted(range(len(self.paths)), key=lambda i: -_size(self.paths[i])):
+                self._futures[index] = self._pool.submit(read_one, self.paths[index])
+
+    def results(self) -> Iterator[tuple[Path, FileRead]]:
+        try:
+            for index, path in enumerate(self.paths):
+                future = self._futures.get(index)
+                yield path, future.result() if future else read_one(path)
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(cancel_futures=True)
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def import_files(
+    journal: Journal | Callable[[], Journal], paths: Iterable[Path], parallel: bool = False,
+) -> list[Outcome]:
+    """Import every file, in order. `journal` may be a function opening it, called once parsing has
+    started, so that a parallel read overlaps opening the database."""
+    reading = Reading(list(paths), parallel)
+    opened = journal if isinstance(journal, Journal) else journal()
+    return [store(opened, path, read) for path, read in reading.results()]
+
+
+def import_file(journal: Journal, path: Path) -> Outcome:
+    """Read one file and store its running legs; never raises for a bad file."""
+    return store(journal, path, read_one(path))
+
+
+def store(journal: Journal, path: Path, read: FileRead) -> Outcome:
+    """Store the running legs of a file already read."""
+    shown = str(path)
+    if read.parsed is None or read.sha256 is None:
+        return Outcome(shown, FAILED, read.error or "cannot be read")
+    parsed, sha256 = read.parsed, read.sha256
     if not parsed.activities:
         return Outcome(shown, SKIPPED, parsed.no_activity_reason or "no activity in the file", parsed.format)
-    legs = [_judge(journal, a, fingerprint(content.sha256, a.leg)) for a in parsed.activities]
+    legs = [_judge(journal, a, fingerprint(sha256, a.leg)) for a in parsed.activities]
     failed = [leg for leg in legs if leg.status == FAILED]
     if failed:
         return _failed(shown, parsed, legs, failed[0].detail)
-    stored = [_store(journal, leg, fingerprint(content.sha256, leg.activity.leg), path) for leg in legs]
+    stored = [_store(journal, leg, fingerprint(sha256, leg.activity.leg), path) for leg in legs]
     return _summarise(shown, parsed, stored)
 
 
