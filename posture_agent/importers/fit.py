@@ -42,7 +42,7 @@ class _SummaryReader(fitdecode.FitReader):  # type: ignore[misc]
     """
 
     def _read_data_message(self, header_chunk: bytes, record_header: Any) -> Any:
-        def_mesg = self._local_mesg_defs.get(record_header.local_mesg_num)
+        def_mesg = getattr(self, "_local_mesg_defs", {}).get(record_header.local_mesg_num)
         if def_mesg is None or def_mesg.global_mesg_num in SUMMARY_MESSAGES:
             return super()._read_data_message(header_chunk, record_header)
         size = sum(field_def.size for field_def in def_mesg.all_field_defs)
@@ -52,6 +52,13 @@ class _SummaryReader(fitdecode.FitReader):  # type: ignore[misc]
             record_header.is_developer_data, record_header.local_mesg_num, record_header.time_offset,
             def_mesg, [], None,
         )
+
+
+def _reader_class() -> Any:
+    """The summary reader while fitdecode keeps the internals it hooks into, else the stock reader
+    (slower, same results)."""
+    hooks = ("_read_data_message", "_read_bytes")
+    return _SummaryReader if all(hasattr(fitdecode.FitReader, h) for h in hooks) else fitdecode.FitReader
 
 
 def _describe(exc: Exception) -> str:
@@ -86,7 +93,7 @@ def parse_fit(data: bytes) -> ParsedFile:
     offset: timedelta | None = None
     damage: str | None = None
     try:
-        with _SummaryReader(
+        with _reader_class()(
             io.BytesIO(data), check_crc=fitdecode.CrcCheck.RAISE, error_handling=fitdecode.ErrorHandling.RAISE,
         ) as reader:
             for frame in reader:
