@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 
 IMPORTED, ALREADY, SKIPPED, FAILED = "imported", "already_imported", "skipped", "failed"
 STATUSES = (IMPORTED, ALREADY, SKIPPED, FAILED)
+PENDING = "pending"
+"""A leg judged importable, not yet stored (never in a returned outcome)."""
 
 
 @dataclass(frozen=True)
@@ -187,7 +189,9 @@ def store(journal: Journal, path: Path, read: FileRead) -> Outcome:
     legs = [_judge(journal, a, fingerprint(sha256, a.leg)) for a in parsed.activities]
     failed = [leg for leg in legs if leg.status == FAILED]
     if failed:
-        return _failed(shown, parsed, legs, failed[0].detail)
+        several = len(legs) > 1
+        why = "; ".join((f"leg {x.activity.leg + 1}: " if several else "") + x.detail for x in failed)
+        return _failed(shown, parsed, legs, why)
     stored = [_store(journal, leg, fingerprint(sha256, leg.activity.leg), path) for leg in legs]
     return _summarise(shown, parsed, stored)
 
@@ -220,11 +224,11 @@ def _judge(journal: Journal, activity: Activity, print_: str) -> LegOutcome:
             f"{other.start.astimezone(journal.zone):%Y-%m-%d %H:%M}, from {other.source}): overlapping in time",
             other.id,
         )
-    return LegOutcome(activity, IMPORTED, "to import")
+    return LegOutcome(activity, PENDING, "to import")
 
 
 def _store(journal: Journal, leg: LegOutcome, print_: str, path: Path) -> LegOutcome:
-    if leg.status != IMPORTED:
+    if leg.status != PENDING:
         return leg
     a = leg.activity
     assert a.distance_km is not None
@@ -241,6 +245,11 @@ def _store(journal: Journal, leg: LegOutcome, print_: str, path: Path) -> LegOut
 
 def _failed(shown: str, parsed: ParsedFile, legs: list[LegOutcome], why: str) -> Outcome:
     prefix = f"{parsed.damage}; " if parsed.damage else ""
+    legs = [
+        LegOutcome(leg.activity, SKIPPED, "not stored: another leg of the file failed") if leg.status == PENDING
+        else leg
+        for leg in legs
+    ]
     return Outcome(shown, FAILED, prefix + why, parsed.format, parsed.damage, tuple(legs))
 
 

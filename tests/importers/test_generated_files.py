@@ -248,3 +248,21 @@ def test_fit_without_sessions_is_refused(tmp_path: Path) -> None:
     # cut before the session definition: the file ends, no summary was read
     with pytest.raises(ParseError, match="truncated"):
         parse_fit(data[:100])
+
+
+def test_one_absurd_leg_fails_the_whole_multisport_file(cli: Any, tmp_path: Path) -> None:
+    path = tmp_path / "odd.fit"
+    path.write_bytes(build_fit([
+        Session(START, timedelta(minutes=40), 8.0),
+        Session(START + timedelta(minutes=45), timedelta(minutes=30), 90.0),  # 180 km/h "running"
+    ]))
+    cli.ok("run", "list")
+    before = cli.db_dump()
+    [out] = imported(cli, path)
+    assert out["status"] == "failed"
+    assert out["detail"].startswith("leg 2: ")
+    assert "faster than any runner" in out["detail"]
+    assert [a["status"] for a in out["activities"]] == ["skipped", "failed"]
+    assert out["activities"][0]["detail"] == "not stored: another leg of the file failed"
+    assert out["run_ids"] == []
+    assert cli.db_dump() == before
