@@ -9,6 +9,7 @@ decoding is pure Python and would take seconds on a long multisport file.
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 from datetime import UTC, datetime, timedelta
@@ -34,6 +35,27 @@ SUMMARY_MESSAGES = frozenset({
 FIT_EPOCH = datetime(1989, 12, 31, tzinfo=UTC)
 
 
+def _crc_table() -> tuple[int, ...]:
+    table = []
+    for byte in range(256):
+        crc = byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
+        table.append(crc)
+    return tuple(table)
+
+
+CRC_TABLE = _crc_table()
+
+
+def fit_crc(data: bytes, crc: int = 0) -> int:
+    """The FIT checksum (CRC-16/ARC: polynomial 0x8005 reflected, start 0), as fitdecode computes it."""
+    table = CRC_TABLE
+    for byte in data:
+        crc = (crc >> 8) ^ table[(crc ^ byte) & 0xFF]
+    return crc
+
+
 class _SummaryReader(fitdecode.FitReader):  # type: ignore[misc]
     """fitdecode's reader, skipping the field decoding of messages the summary does not need.
 
@@ -41,24 +63,37 @@ class _SummaryReader(fitdecode.FitReader):  # type: ignore[misc]
     exactly fitdecode's. Tested against the stock reader on every real file.
     """
 
+    check_crc: Any
+    _crc: int
+
     def _read_data_message(self, header_chunk: bytes, record_header: Any) -> Any:
         def_mesg = getattr(self, "_local_mesg_defs", {}).get(record_header.local_mesg_num)
         if def_mesg is None or def_mesg.global_mesg_num in SUMMARY_MESSAGES:
             return super()._read_data_message(header_chunk, record_header)
         size = sum(field_def.size for field_def in def_mesg.all_field_defs)
         if size:
-            self._read_bytes(size)
+            # fitdecode's checksum works a nibble at a time; the same CRC a byte at a time is several
+            # times faster, and these bytes are nearly all of the file (tested equal to fitdecode's).
+            check, self.check_crc = self.check_crc, fitdecode.CrcCheck.DISABLED
+            try:
+                chunk = self._read_bytes(size)
+            finally:
+                self.check_crc = check
+            if check is not fitdecode.CrcCheck.DISABLED:
+                self._crc = fit_crc(chunk, self._crc)
         return fit_records.FitDataMessage(
             record_header.is_developer_data, record_header.local_mesg_num, record_header.time_offset,
             def_mesg, [], None,
         )
 
 
+@functools.cache
 def _reader_class() -> Any:
     """The summary reader while fitdecode keeps the internals it hooks into, else the stock reader
     (slower, same results)."""
-    hooks = ("_read_data_message", "_read_bytes")
-    return _SummaryReader if all(hasattr(fitdecode.FitReader, h) for h in hooks) else fitdecode.FitReader
+    hooks = ("_read_data_message", "_read_bytes", "_local_mesg_defs", "_crc")
+    probe = fitdecode.FitReader(io.BytesIO(b""))
+    return _SummaryReader if all(hasattr(probe, h) for h in hooks) else fitdecode.FitReader
 
 
 def _describe(exc: Exception) -> str:

@@ -266,3 +266,17 @@ def test_one_absurd_leg_fails_the_whole_multisport_file(cli: Any, tmp_path: Path
     assert out["activities"][0]["detail"] == "not stored: another leg of the file failed"
     assert out["run_ids"] == []
     assert cli.db_dump() == before
+
+
+def test_fit_checksum_matches_fitdecodes() -> None:
+    import random
+
+    from fitdecode.utils import compute_crc
+
+    from posture_agent.importers.fit import fit_crc
+
+    rng = random.Random(7)
+    for size in (1, 2, 13, 700, 4096):
+        data = bytes(rng.randrange(256) for _ in range(size))
+        assert fit_crc(data) == compute_crc(data)
+        assert fit_crc(data, 0xBEEF) == compute_crc(data, crc=0xBEEF)
