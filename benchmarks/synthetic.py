@@ -48,6 +48,7 @@ def generate(first: date, last: date, seed: int = 1) -> dict[str, list[dict[str,
     rng = random.Random(seed)
     rows: dict[str, list[dict[str, Any]]] = {"checkins": [], "drills": [], "circuits": [], "runs": [], "soreness": []}
     lean = 0.35  # the week's tendency to slouch, a bounded random walk
+    tilts_until = first - timedelta(days=1)  # pelvic tilts join the drills for 14 days after a sore lower back
     day = first
     while day <= last:
         if day.weekday() == 0:
@@ -71,6 +72,8 @@ def generate(first: date, last: date, seed: int = 1) -> dict[str, list[dict[str,
         roll = rng.random()
         if roll < 0.93:
             done = DAILY_DRILLS if roll < 0.85 else DAILY_DRILLS[:1]
+            if day <= tilts_until and rng.random() < 0.85:
+                done = (*done, "pelvic-tilt")
             at = _at(day, 7, 30, 40, rng)
             rows["drills"] += [_row(at, source="tray", drill=name) for name in done]
         if day.weekday() in (1, 4) and rng.random() < 0.7:
@@ -97,6 +100,8 @@ def generate(first: date, last: date, seed: int = 1) -> dict[str, list[dict[str,
                 }
                 clipped: dict[str, Any] = {k: max(0, min(10, round(v))) for k, v in score.items()}
                 rows["soreness"].append(_row(at, **clipped, run_id=run_id, form="", si_pain_reported=False))
+                if clipped["lower_back"] >= 3:
+                    tilts_until = at.astimezone(ZONE).date() + timedelta(days=13)
         day += timedelta(days=1)
     return rows
 

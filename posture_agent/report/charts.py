@@ -51,7 +51,7 @@ def _svg(fig: Any, title: str, key: str) -> str:
     """The figure as inline SVG: scalable to its container, titled for assistive technology."""
     plt = _pyplot()
     buf = io.StringIO()
-    fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
+    fig.savefig(buf, format="svg", metadata={"Date": None})  # fixed margins: a tight bbox costs a draw
     plt.close(fig)
     text = buf.getvalue()
     text = text[text.index("<svg"):]
@@ -64,10 +64,11 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def slouch_by_day(totals: f.WeekTotals) -> str:
+def slouch_by_day(totals: f.WeekTotals, today: date) -> str:
     """Slouch rate per day of the week, one bar per context; a day without answers shows no bar."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(9.6, 3.6))
+    fig.subplots_adjust(left=0.08, right=0.76, top=0.9, bottom=0.17)
     width = 0.26
     for i, ctx in enumerate(CONTEXTS):
         colour, hatch = CONTEXT_STYLE[ctx]
@@ -75,6 +76,8 @@ def slouch_by_day(totals: f.WeekTotals) -> str:
             counts = totals.checkins.by_day[day][ctx]
             pos = x + (i - 1) * width
             if counts.slouch_rate is None:
+                if day > today:
+                    continue
                 ax.text(pos, 1.5, "–", ha="center", va="bottom", color="#777777", fontsize=9)
                 continue
             ax.bar(pos, counts.slouch_rate * 100, width, color=colour, hatch=hatch, edgecolor="white",
@@ -107,7 +110,9 @@ def drill_calendar(weeks: Sequence[f.WeekTotals], streak: int, today: date) -> s
     plt = _pyplot()
     from matplotlib.patches import Patch, Rectangle
 
-    fig, ax = plt.subplots(figsize=(6.4, 0.36 * len(weeks) + 1.4))
+    height = 0.36 * len(weeks) + 1.1
+    fig, ax = plt.subplots(figsize=(6.4, height))
+    fig.subplots_adjust(left=0.14, right=0.72, top=1 - 0.75 / height, bottom=0.1 / height)
     for row, week in enumerate(weeks):
         for col, day in enumerate(week.drills):
             if not day.is_planned:
@@ -186,9 +191,9 @@ def exposure_scatter(points: Sequence[f.RunPoint], trends: dict[str, f.Trend], h
             handles.setdefault(label, h)
     if handles:
         fig.legend(list(handles.values()), list(handles.keys()), loc="lower center", ncol=3, frameon=False,
-                   bbox_to_anchor=(0.5, -0.04))
+                   bbox_to_anchor=(0.5, 0.0))
     fig.suptitle("Runs: slouching before against soreness after", x=0.01, ha="left", fontweight="bold")
-    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    fig.subplots_adjust(left=0.07, right=0.98, top=0.91, bottom=0.16, hspace=0.22, wspace=0.06)
     return _svg(fig, "Scatter plots per back region of slouch exposure before each run against soreness after it",
                 "chart-runs")
 
@@ -234,5 +239,5 @@ def weekly_totals(weeks: Sequence[f.WeekTotals]) -> str:
         ax.grid(axis="y", color="#eeeeee", linewidth=0.6)
         ax.set_axisbelow(True)
     top.set_title(f"Weekly totals, {weeks[0].week} to {weeks[-1].week}", loc="left")
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.08, right=0.78, top=0.94, bottom=0.09, hspace=0.12)
     return _svg(fig, f"Weekly totals from {weeks[0].week} to {weeks[-1].week}", "chart-weeks")

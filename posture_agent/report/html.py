@@ -122,7 +122,7 @@ def page(report: WeeklyReport, trends: TrendReport) -> str:
     week_ids = {p.run.id for p in t.runs}
     highlight = [p for p in trends.all_history.points if p.run.id in week_ids]
     figures = {
-        "slouch": charts.slouch_by_day(t),
+        "slouch": charts.slouch_by_day(t, report.today),
         "drills": charts.drill_calendar(report.recent or (t,), report.streak, report.today),
         "runs": charts.exposure_scatter(trends.all_history.points, trends.all_history.trends, highlight),
         "weeks": charts.weekly_totals(report.recent or (t,)),
