@@ -21,8 +21,8 @@ def ci(at: datetime, posture: str, context: str = "desk") -> CheckIn:
     return CheckIn(f"c{at.timestamp()}{posture}", at.astimezone(UTC), context, posture)
 
 
-def local(zone: ZoneInfo, *args: int) -> datetime:
-    return datetime(*args, tzinfo=zone).astimezone(UTC)  # type: ignore[misc]
+def local(zone: ZoneInfo, year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=zone).astimezone(UTC)
 
 
 # --- slouch rate ----------------------------------------------------------------------------------
@@ -64,7 +64,7 @@ def test_exposure_window_is_the_48_hours_before_the_start() -> None:
         ci(start, "slouched"),  # the start itself: out
     ]
     exposure = f.exposure_before(run, f.AnswerIndex(checkins))
-    assert (exposure.rate, exposure.answered) == (pytest.approx(1 / 3), 3)
+    assert exposure.rate == pytest.approx(1 / 3) and exposure.answered == 3
     assert exposure.rate == brute_exposure(run, checkins)[0]
 
 
@@ -155,7 +155,7 @@ def test_trend_uses_only_runs_with_both_figures_per_region() -> None:
         points.append(f.RunPoint(run, f.Exposure(i / 10 if i != 3 else None, 5), sore))
     upper = f.trend(points, "upper_back")
     lower = f.trend(points, "lower_back")
-    assert (upper.n, upper.rho) == (9, pytest.approx(1.0))
+    assert upper.n == 9 and upper.rho == pytest.approx(1.0)
     assert lower.n == 5 and lower.rho is None and lower.reason is not None
 
 

@@ -110,7 +110,8 @@ def test_a_past_week_counts_its_own_days_and_streak(cli: Cli) -> None:
 def test_days_before_the_database_existed_are_not_planned(cli: Cli) -> None:
     hand_built_week(cli)
     set_created(cli.home, datetime(2026, 11, 24, 8, 0, tzinfo=BERLIN))
-    d: Any = cli.ok("report", "--json").json()["drills"]
+    data: Any = cli.ok("report", "--json").json()
+    d = data["drills"]
     assert (d["days_planned"], d["days_complete"]) == (2, 1)  # Tue (complete) and Wed
     assert d["streak"] == 1  # Monday was before the database: it does not count
 
@@ -183,7 +184,10 @@ def test_report_on_an_empty_database_gives_nulls_not_zeros(cli: Cli) -> None:
 # --- a synthetic history against an independent computation --------------------------------------
 
 
-def raw_records(db: Path) -> tuple[list[tuple[datetime, str]], list[tuple[datetime, datetime]], list[tuple]]:
+Raw = tuple[list[tuple[datetime, str]], list[tuple[datetime, datetime]], list[tuple[Any, ...]]]
+
+
+def raw_records(db: Path) -> Raw:
     """The records read with plain SQL, not through the store."""
 
     def t(text: str) -> datetime:

@@ -1,6 +1,6 @@
-"""The report's charts as SVG text, drawn with matplotlib's Agg-family backends.
+"""The report's charts as SVG text, drawn with matplotlib's SVG backend (Agg for rasterized scatter points).
 
-matplotlib is imported inside `_pyplot()` only, so commands that draw nothing never pay for it.
+matplotlib is imported inside `_figure()` only (never pyplot), so commands that draw nothing never pay for it.
 Colours are the Okabe-Ito palette (distinguishable with the common colour-vision deficiencies),
 and every series also differs by hatch or marker so the page still reads when printed in grey.
 """
@@ -24,13 +24,12 @@ CALENDAR = {"not planned": "#e9e9e9", "none": "#ffffff", "some": "#9ecae1", "all
 INK = "#222222"
 
 
-def _pyplot() -> Any:
+def _figure(*grid: int, **kwargs: Any) -> tuple[Any, Any]:
+    """A new figure and its axes, without pyplot: no global figure registry, no GUI backend, and
+    about a third less import time. The SVG is written by matplotlib's own SVG backend."""
     import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    plt.rcParams.update({
+    matplotlib.rcParams.update({
         "svg.fonttype": "none",  # text stays text: selectable, searchable, read by screen readers
         "svg.hashsalt": "posture-agent",  # stable ids, so the same data gives the same file
         "font.family": "DejaVu Sans",
@@ -44,17 +43,20 @@ def _pyplot() -> Any:
         "ytick.color": INK,
         "figure.dpi": 100,
     })
-    return plt
+    from matplotlib.figure import Figure
+
+    figsize = kwargs.pop("figsize")
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(*grid, **kwargs)
 
 
 def _svg(fig: Any, title: str, key: str) -> str:
     """The figure as inline SVG: scalable to its container, titled for assistive technology."""
-    plt = _pyplot()
     buf = io.StringIO()
     fig.savefig(buf, format="svg", metadata={"Date": None})  # fixed margins: a tight bbox costs a draw
-    plt.close(fig)
     text = buf.getvalue()
     text = text[text.index("<svg"):]
+    text = re.sub(r"<metadata>.*?</metadata>", "", text, count=1, flags=re.DOTALL)  # RDF credits: not needed
     text = re.sub(r'<svg([^>]*?) width="[^"]*" height="[^"]*"',
                   rf'<svg\1 role="img" aria-labelledby="{key}-title" class="chart" id="{key}"', text, count=1)
     return re.sub(r"(<svg[^>]*>)", rf'\1<title id="{key}-title">{_escape(title)}</title>', text, count=1)
@@ -66,8 +68,7 @@ def _escape(text: str) -> str:
 
 def slouch_by_day(totals: f.WeekTotals, today: date) -> str:
     """Slouch rate per day of the week, one bar per context; a day without answers shows no bar."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(9.6, 3.6))
+    fig, ax = _figure(figsize=(9.6, 3.6))
     fig.subplots_adjust(left=0.08, right=0.76, top=0.9, bottom=0.17)
     width = 0.26
     for i, ctx in enumerate(CONTEXTS):
@@ -86,9 +87,7 @@ def slouch_by_day(totals: f.WeekTotals, today: date) -> str:
                     fontsize=7, color="#555555")
     overall = totals.checkins.total.slouch_rate
     if overall is not None:
-        ax.axhline(overall * 100, color=INK, linestyle="--", linewidth=1)
-        ax.text(len(totals.days) - 0.45, overall * 100 + 1.5, f"week {overall * 100:.0f}%", ha="right",
-                va="bottom", fontsize=8, color=INK)
+        ax.axhline(overall * 100, color=INK, linestyle="--", linewidth=1, label=f"whole week {overall * 100:.0f}%")
     ax.set_xticks(range(len(totals.days)), [f"{d:%a}\n{d:%d %b}" for d in totals.days])
     ax.set_ylim(0, 108)
     ax.set_yticks(range(0, 101, 25), [f"{v}%" for v in range(0, 101, 25)])
@@ -97,7 +96,8 @@ def slouch_by_day(totals: f.WeekTotals, today: date) -> str:
     handles, labels = ax.get_legend_handles_labels()
     seen = dict(zip(labels, handles, strict=False))
     if seen:
-        ax.legend([seen[c] for c in CONTEXTS if c in seen], [c for c in CONTEXTS if c in seen],
+        order = [c for c in (*CONTEXTS, *labels) if c in seen]
+        ax.legend([seen[c] for c in dict.fromkeys(order)], list(dict.fromkeys(order)),
                   title="Context (number = answers; – = none)", loc="upper left", bbox_to_anchor=(1.0, 1.0),
                   frameon=False, fontsize=9, title_fontsize=8)
     ax.grid(axis="y", color="#dddddd", linewidth=0.6)
@@ -107,11 +107,10 @@ def slouch_by_day(totals: f.WeekTotals, today: date) -> str:
 
 def drill_calendar(weeks: Sequence[f.WeekTotals], streak: int, today: date) -> str:
     """Weeks × days, like a habit tracker: how much of each day's drill checklist was done."""
-    plt = _pyplot()
+    fig, ax = _figure(figsize=(6.4, 0.36 * len(weeks) + 1.1))
     from matplotlib.patches import Patch, Rectangle
 
     height = 0.36 * len(weeks) + 1.1
-    fig, ax = plt.subplots(figsize=(6.4, height))
     fig.subplots_adjust(left=0.14, right=0.72, top=1 - 0.75 / height, bottom=0.1 / height)
     for row, week in enumerate(weeks):
         for col, day in enumerate(week.drills):
@@ -138,7 +137,7 @@ def drill_calendar(weeks: Sequence[f.WeekTotals], streak: int, today: date) -> s
     for side in ("left", "bottom"):
         ax.spines[side].set_visible(False)
     ax.xaxis.tick_top()
-    ax.set_title(f"Daily drills: current streak {streak} day{'s' if streak != 1 else ''}", loc="left", pad=22)
+    ax.set_title(f"Daily drills: current streak {streak} day{'s' if streak != 1 else ''}", loc="left", pad=26)
     legend = [Patch(facecolor=CALENDAR[k], edgecolor="#999999", label=label) for k, label in (
         ("all", "✓ all done"), ("some", "n/m some done"), ("none", "0 none done"), ("not planned", "not planned"))]
     ax.legend(handles=legend, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=8)
@@ -155,8 +154,7 @@ def band_means(points: Sequence[tuple[float, int]], band: float = 0.1, minimum: 
 
 def exposure_scatter(points: Sequence[f.RunPoint], trends: dict[str, f.Trend], highlight: Sequence[f.RunPoint]) -> str:
     """Each run as a point: slouch exposure before it against soreness after it, per region."""
-    plt = _pyplot()
-    fig, axes = plt.subplots(2, 2, figsize=(9.6, 6.6), sharex=True, sharey=True)
+    fig, axes = _figure(2, 2, figsize=(9.6, 6.6), sharex=True, sharey=True)
     marked = {p.run.id for p in highlight}
     for ax, region in zip(axes.flat, REGIONS, strict=True):
         both = [(p.exposure.rate, p.score(region), p.run.id in marked) for p in points]
@@ -165,14 +163,14 @@ def exposure_scatter(points: Sequence[f.RunPoint], trends: dict[str, f.Trend], h
         new = [(x, y) for x, y, m in pairs if m]
         if old:
             ax.scatter([x * 100 for x, _ in old], [y for _, y in old], s=12, color=BLUE, alpha=0.25,
-                       linewidths=0, rasterized=len(old) > 400, label="earlier runs")
+                       linewidths=0, rasterized=len(old) > 400, )
         if new:
             ax.scatter([x * 100 for x, _ in new], [y for _, y in new], s=40, color=ORANGE, edgecolor=INK,
-                       linewidths=0.8, marker="D", label="this week", zorder=3)
+                       linewidths=0.8, marker="D", zorder=3)
         line = band_means([(x, y) for x, y, _ in pairs])
         if len(line) >= 2:
             ax.plot([x * 100 for x, _ in line], [y for _, y in line], color=VERMILION, linewidth=2, marker="o",
-                    markersize=4, label="mean per 10% band", zorder=4)
+                    markersize=4, zorder=4)
         t = trends[region]
         name = {"si_joint": "SI joint"}.get(region, region.replace("_", " ").capitalize())
         figure = f"rho = {t.rho:+.2f}, n = {t.n}" if t.rho is not None else f"no trend yet (n = {t.n})"
@@ -185,13 +183,15 @@ def exposure_scatter(points: Sequence[f.RunPoint], trends: dict[str, f.Trend], h
         ax.set_xlabel("Slouch rate in the 48 h before the run (%)")
     for ax in axes[:, 0]:
         ax.set_ylabel("Soreness after (0-10)")
-    handles: dict[str, Any] = {}
-    for ax in axes.flat:
-        for h, label in zip(*ax.get_legend_handles_labels(), strict=True):
-            handles.setdefault(label, h)
-    if handles:
-        fig.legend(list(handles.values()), list(handles.keys()), loc="lower center", ncol=3, frameon=False,
-                   bbox_to_anchor=(0.5, 0.0))
+    from matplotlib.lines import Line2D
+
+    legend = [
+        Line2D([], [], linestyle="", marker="o", markersize=6, color=BLUE, alpha=0.5, label="a run (earlier)"),
+        Line2D([], [], linestyle="", marker="D", markersize=7, color=ORANGE, markeredgecolor=INK,
+               label="a run this week"),
+        Line2D([], [], color=VERMILION, linewidth=2, marker="o", markersize=4, label="mean per 10% band"),
+    ]
+    fig.legend(handles=legend, loc="lower center", ncol=3, frameon=False, bbox_to_anchor=(0.5, 0.0))
     fig.suptitle("Runs: slouching before against soreness after", x=0.01, ha="left", fontweight="bold")
     fig.subplots_adjust(left=0.07, right=0.98, top=0.91, bottom=0.16, hspace=0.22, wspace=0.06)
     return _svg(fig, "Scatter plots per back region of slouch exposure before each run against soreness after it",
@@ -200,8 +200,7 @@ def exposure_scatter(points: Sequence[f.RunPoint], trends: dict[str, f.Trend], h
 
 def weekly_totals(weeks: Sequence[f.WeekTotals]) -> str:
     """The last weeks side by side: slouch rate and drill adherence, distance run, circuits."""
-    plt = _pyplot()
-    fig, (top, mid, low) = plt.subplots(3, 1, figsize=(9.6, 6.4), sharex=True,
+    fig, (top, mid, low) = _figure(3, 1, figsize=(9.6, 6.4), sharex=True,
                                         gridspec_kw={"height_ratios": [1.3, 1, 0.8]})
     xs = list(range(len(weeks)))
     labels = [w.week.split("-")[1] for w in weeks]
@@ -215,7 +214,7 @@ def weekly_totals(weeks: Sequence[f.WeekTotals]) -> str:
              label="drill adherence")
     top.set_ylim(0, 105)
     top.set_yticks(range(0, 101, 25), [f"{v}%" for v in range(0, 101, 25)])
-    top.set_ylabel("% of week")
+    top.set_ylabel("Percent")
     top.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=9)
     km = [w.run_totals.distance_km for w in weeks]
     bars = mid.bar(xs, km, color=SKY, edgecolor=BLUE, label="distance")

@@ -11,7 +11,7 @@ from pathlib import Path
 from posture_agent.domain.records import CONTEXTS, REGIONS
 from posture_agent.report import charts
 from posture_agent.report.text import day_label, pct
-from posture_agent.report.trends import CAVEAT, RECENT_WEEKS, TrendReport, describe, region_title, region_words
+from posture_agent.report.trends import CAVEAT, RECENT_WEEKS, TrendReport, describe, region_title
 from posture_agent.report.weekly import WeeklyReport
 from posture_agent.timeparse import format_duration
 
@@ -24,7 +24,7 @@ main { max-width: 1080px; margin: 0 auto; padding: 24px 28px 40px; }
 h1 { font-size: 1.6rem; margin: 0 0 4px; }
 h2 { font-size: 1.2rem; margin: 32px 0 8px; border-bottom: 1px solid var(--rule); padding-bottom: 4px; }
 p.sub { color: var(--muted); margin: 0 0 16px; }
-.cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(180px, 1fr)); gap: 10px; }
+.cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(150px, 1fr)); gap: 10px; }
 .card { border: 1px solid var(--rule); border-left: 4px solid var(--accent); border-radius: 4px; padding: 8px 12px; }
 .card .label { color: var(--muted); font-size: .8rem; text-transform: uppercase; letter-spacing: .04em; }
 .card .value { font-size: 1.5rem; font-weight: 600; }
@@ -67,13 +67,14 @@ def page(report: WeeklyReport, trends: TrendReport) -> str:
     cards = "".join([
         _card("Slouch rate", pct(c.total.slouch_rate),
               " · ".join(f"{ctx} {pct(c.by_context[ctx].slouch_rate)}" for ctx in CONTEXTS)),
-        _card("Check-ins", f"{c.total.answered} answered", f"{c.total.missed} missed, {c.total.skipped} skipped"),
+        _card("Check-ins answered", f"{c.total.answered}", f"{c.total.missed} missed, {c.total.skipped} skipped"),
         _card("Drill adherence", pct(t.adherence) if t.adherence is not None else "no planned days",
               f"all done on {sum(bool(d.complete) for d in planned_days)} of {len(planned_days)} days"),
         _card("Streak", f"{report.streak} day{'s' if report.streak != 1 else ''}",
               f"every drill done, up to {day_label(report.streak_as_of)}"),
         _card("Circuits", f"{len(t.circuits.done)} of {len(t.circuits.planned_days)}", "done of planned"),
-        _card("Runs", f"{runs.count} · {runs.distance_km:.1f} km", f"{format_duration(runs.duration)} in total"),
+        _card("Runs", f"{runs.distance_km:.1f} km",
+              f"{runs.count} run{'s' if runs.count != 1 else ''}, {format_duration(runs.duration)} in total"),
     ])
     run_rows = []
     for p in t.runs:

@@ -65,7 +65,8 @@ def report_text(report: WeeklyReport) -> list[str]:
             )
         lines += ["", "Soreness after runs, per region (0-10):"]
         for region, s in t.soreness.items():
-            figure = "no reports" if s.mean is None else f"mean {s.mean:.1f}, max {s.max} ({s.runs} run{'s' if s.runs != 1 else ''})"
+            counted = f"{s.runs} run{'s' if s.runs != 1 else ''}"
+            figure = "no reports" if s.mean is None else f"mean {s.mean:.1f}, max {s.max} ({counted})"
             lines.append(f"  {region_words(region):<11} {figure}")
     a = report.advice
     lines += ["", f"Advice that applied (as of {a.as_of.astimezone(zone):%a %d %b %H:%M}):"]
