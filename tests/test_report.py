@@ -5,6 +5,8 @@ across daylight-saving changes, a synthetic history checked against an independe
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -179,6 +181,24 @@ def test_report_on_an_empty_database_gives_nulls_not_zeros(cli: Cli) -> None:
         for region in ("upper_back", "mid_back", "lower_back", "si_joint"):
             t = trends[period]["regions"][region]
             assert t["rho"] is None and t["n"] == 0 and "only 0 runs" in t["reason"]
+    text = cli.ok("trends").out
+    assert "Upper back: not enough to say yet (only 0 runs with both figures" in text
+    assert "not a cause" in text
+
+
+def test_text_and_json_reports_never_import_matplotlib(home: Path) -> None:
+    """Charts cost a third of a second of imports: only --html may pay for them."""
+    (home / "config.toml").write_text('[general]\ntimezone = "Europe/Berlin"\n', encoding="utf-8")
+    code = (
+        "import io, sys\n"
+        "from posture_agent.cli import main\n"
+        f"for args in (['report'], ['report', '--json'], ['trends'], ['trends', '--json']):\n"
+        f"    assert main(['--home', {str(home)!r}, *args], out=io.StringIO()) == 0\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'matplotlib'))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
 
 
 # --- a synthetic history against an independent computation --------------------------------------
@@ -259,3 +279,23 @@ def test_weekly_counts_match_plain_sql_on_a_synthetic_history(cli: Cli, clock: F
     assert data["checkins"]["missed"] == mine.count("missed")
     assert data["checkins"]["slouch_rate"] == pytest.approx(answered.count("slouched") / len(answered), abs=1e-4)
     assert data["runs"]["count"] == sum(s.astimezone(BERLIN).date() in days for s, _ in runs)
+
+
+def test_a_long_streak_reaches_back_beyond_the_week(cli: Cli, clock: FixedClock) -> None:
+    """The streak walks back through older weeks (loaded in chunks) until the first incomplete day."""
+    from posture_agent.config import load_settings
+    from posture_agent.journal import Journal
+    from posture_agent.store.db import open_store
+
+    cli.ok("checkin", "upright", "--at", "2026-11-25T09:00")
+    set_created(cli.home, datetime(2026, 6, 1, 8, 0, tzinfo=BERLIN))
+    store = open_store(cli.home / "data" / "posture-agent.db")
+    journal = Journal(store, load_settings(cli.home / "config.toml"), clock)
+    today = date(2026, 11, 25)
+    for back in range(1, 131):  # 130 complete days up to yesterday; the day before them: half done
+        at = datetime.combine(today - timedelta(days=back), datetime.min.time(), BERLIN) + timedelta(hours=7)
+        journal.record_drills(["wall-alignment"] if back == 130 else ["wall-alignment", "chin-tuck"], at=at)
+    store.close()
+    data: Any = cli.ok("report", "--json").json()
+    assert data["drills"]["streak"] == 129
+    assert data["drills"]["days_complete"] == 2 and data["drills"]["days_planned"] == 3

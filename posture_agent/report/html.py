@@ -43,7 +43,8 @@ footer { color: var(--muted); font-size: .8rem; margin-top: 36px; border-top: 1p
 @media print {
   body { font-size: 11pt; }
   main { max-width: none; padding: 0; }
-  h2 { break-after: avoid; }
+  h2, h3 { break-after: avoid; }
+  table, .note { break-inside: avoid; }
   .card { border-left-width: 2px; }
   @page { margin: 14mm; }
 }
