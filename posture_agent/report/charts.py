@@ -86,9 +86,12 @@ def slouch_by_day(totals: f.WeekTotals, today: date) -> str:
             ax.text(pos, counts.slouch_rate * 100 + 1.5, str(counts.answered), ha="center", va="bottom",
                     fontsize=7, color="#555555")
     overall = totals.checkins.total.slouch_rate
-    if overall is not None:
+    if overall is None:
+        ax.text(3, 50, "No answered check-ins this week", ha="center", va="center", fontsize=12, color="#555555")
+    else:
         ax.axhline(overall * 100, color=INK, linestyle="--", linewidth=1, label=f"whole week {overall * 100:.0f}%")
     ax.set_xticks(range(len(totals.days)), [f"{d:%a}\n{d:%d %b}" for d in totals.days])
+    ax.set_xlim(-0.6, len(totals.days) - 0.4)
     ax.set_ylim(0, 108)
     ax.set_yticks(range(0, 101, 25), [f"{v}%" for v in range(0, 101, 25)])
     ax.set_ylabel("Slouch rate (% of answered check-ins)")
@@ -105,7 +108,7 @@ def slouch_by_day(totals: f.WeekTotals, today: date) -> str:
     return _svg(fig, f"Bar chart: slouch rate per day by context for {totals.week}", "chart-slouch")
 
 
-def drill_calendar(weeks: Sequence[f.WeekTotals], streak: int, today: date) -> str:
+def drill_calendar(weeks: Sequence[f.WeekTotals], streak: int, today: date, as_of: date | None = None) -> str:
     """Weeks × days, like a habit tracker: how much of each day's drill checklist was done."""
     fig, ax = _figure(figsize=(6.4, 0.36 * len(weeks) + 1.1))
     from matplotlib.patches import Patch, Rectangle
@@ -137,7 +140,9 @@ def drill_calendar(weeks: Sequence[f.WeekTotals], streak: int, today: date) -> s
     for side in ("left", "bottom"):
         ax.spines[side].set_visible(False)
     ax.xaxis.tick_top()
-    ax.set_title(f"Daily drills: current streak {streak} day{'s' if streak != 1 else ''}", loc="left", pad=26)
+    days = f"{streak} day{'s' if streak != 1 else ''}"
+    title = f"current streak {days}" if as_of in (None, today) else f"streak {days} (on {as_of:%d %b %Y})"
+    ax.set_title(f"Daily drills: {title}", loc="left", pad=26)
     legend = [Patch(facecolor=CALENDAR[k], edgecolor="#999999", label=label) for k, label in (
         ("all", "✓ all done"), ("some", "n/m some done"), ("none", "0 none done"), ("not planned", "not planned"))]
     ax.legend(handles=legend, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=8)
@@ -167,6 +172,8 @@ def exposure_scatter(points: Sequence[f.RunPoint], trends: dict[str, f.Trend], h
         if new:
             ax.scatter([x * 100 for x, _ in new], [y for _, y in new], s=40, color=ORANGE, edgecolor=INK,
                        linewidths=0.8, marker="D", zorder=3)
+        if not pairs:
+            ax.text(50, 5, "no runs with both figures yet", ha="center", va="center", fontsize=10, color="#555555")
         line = band_means([(x, y) for x, y, _ in pairs])
         if len(line) >= 2:
             ax.plot([x * 100 for x, _ in line], [y for _, y in line], color=VERMILION, linewidth=2, marker="o",

@@ -66,8 +66,9 @@ def page(report: WeeklyReport, trends: TrendReport) -> str:
     title = f"Posture and running: week {t.week}"
     upto = "" if report.today > t.days[-1] else f", up to {day_label(report.today)}"
     cards = "".join([
-        _card("Slouch rate", pct(c.total.slouch_rate),
-              " · ".join(f"{ctx} {pct(c.by_context[ctx].slouch_rate)}" for ctx in CONTEXTS)),
+        _card("Slouch rate", "–" if c.total.slouch_rate is None else pct(c.total.slouch_rate),
+              " · ".join(f"{ctx} {pct(c.by_context[ctx].slouch_rate) if c.by_context[ctx].answered else '–'}"
+                         for ctx in CONTEXTS)),
         _card("Check-ins answered", f"{c.total.answered}", f"{c.total.missed} missed, {c.total.skipped} skipped"),
         _card("Drill adherence", pct(t.adherence) if t.adherence is not None else "no planned days",
               f"all done on {sum(bool(d.complete) for d in planned_days)} of {len(planned_days)} days"),
@@ -81,7 +82,7 @@ def page(report: WeeklyReport, trends: TrendReport) -> str:
     for p in t.runs:
         exposure = pct(p.exposure.rate) if p.exposure.rate is not None else "–"
         scores = "".join(
-            f'<td class="num">{"" if p.score(r) is None else p.score(r)}</td>' for r in REGIONS
+            f'<td class="num">{"–" if p.score(r) is None else p.score(r)}</td>' for r in REGIONS
         )
         run_rows.append(
             f"<tr><td>{escape(f'{p.run.start.astimezone(zone):%a %d %b %H:%M}')}</td>"
@@ -125,7 +126,7 @@ def page(report: WeeklyReport, trends: TrendReport) -> str:
     highlight = [p for p in trends.all_history.points if p.run.id in week_ids]
     figures = {
         "slouch": charts.slouch_by_day(t, report.today),
-        "drills": charts.drill_calendar(report.recent or (t,), report.streak, report.today),
+        "drills": charts.drill_calendar(report.recent or (t,), report.streak, report.today, report.streak_as_of),
         "runs": charts.exposure_scatter(trends.all_history.points, trends.all_history.trends, highlight),
         "weeks": charts.weekly_totals(report.recent or (t,)),
     }
