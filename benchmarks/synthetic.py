@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import insert, update
 
 from posture_agent.paths import Paths
-from posture_agent.store import models as m
+from posture_agent.store import tables as t
 from posture_agent.store.db import open_store
 
 ZONE = ZoneInfo("Europe/Berlin")
@@ -124,14 +124,14 @@ def write(home: Path, first: date, last: date, seed: int = 1, until: datetime | 
         name: [row for row in table_rows if _ends(row) <= until]
         for name, table_rows in generate(first, last, seed).items()
     }
-    tables = {"checkins": m.CheckInRow, "drills": m.DrillRow, "circuits": m.CircuitRow, "runs": m.RunRow,
-              "soreness": m.SorenessRow}
-    with store.session() as s:
+    tables = {"checkins": t.checkins, "drills": t.drill_completions, "circuits": t.circuits, "runs": t.runs,
+              "soreness": t.soreness_reports}
+    with store.transaction() as s:
         for name, table in tables.items():
             if rows[name]:
                 s.execute(insert(table), rows[name])
         created = datetime.combine(first, time(0), ZONE).astimezone(UTC).isoformat()
-        s.execute(update(m.Meta).where(m.Meta.key == "created_at").values(value=created))
+        s.execute(update(t.meta).where(t.meta.c.key == "created_at").values(value=created))
     store.close()
     return {name: len(v) for name, v in rows.items()}
 

@@ -82,7 +82,7 @@ def recent_start(now: datetime, zone: tzinfo, weeks: int = RECENT_WEEKS) -> date
 
 def build_trends(store: Store, settings: Settings, now: datetime) -> TrendReport:
     zone = settings.zone()
-    with store.session() as s:
+    with store.transaction() as s:
         checkins = q.answered_checkins(s, None, now)
         runs = q.runs(s, None, now)
         soreness = q.soreness(s, None, now)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy.engine import Connection
 
 from posture_agent.config import Settings
 from posture_agent.domain import advice as rules
@@ -65,8 +65,8 @@ class DrillLedger:
     """Whether each day's drills were all done, loading older days in chunks only when the streak
     reaches back to them."""
 
-    def __init__(self, session: Session, settings: Settings, zone: tzinfo, first_day: date | None, today: date):
-        self.session, self.settings, self.zone = session, settings, zone
+    def __init__(self, conn: Connection, settings: Settings, zone: tzinfo, first_day: date | None, today: date):
+        self.conn, self.settings, self.zone = conn, settings, zone
         self.first_day, self.today = first_day, today
         self.days: dict[date, f.DrillDay] = {}
 
@@ -82,8 +82,8 @@ class DrillLedger:
 
     def _load(self, first: date, last: date) -> None:
         start, end = f.day_bounds(first, self.zone)[0], f.day_bounds(last, self.zone)[1]
-        drills = q.drills(self.session, start, end)
-        sore = q.soreness(self.session, start - rules.LOOKBACK, end)
+        drills = q.drills(self.conn, start, end)
+        sore = q.soreness(self.conn, start - rules.LOOKBACK, end)
         days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
         plan = plan_for(self.settings, History(soreness=tuple(sore)), self.zone)
         self.add(f.drill_days(days, drills, self.zone, self.first_day, self.today, plan))
@@ -122,7 +122,7 @@ def build_report(store: Store, settings: Settings, now: datetime, year: int, wee
     first_monday = monday - timedelta(weeks=weeks - 1)
     span_start = f.day_bounds(first_monday, zone)[0]
     end = f.week_bounds(year, week, zone)[1]
-    with store.session() as s:
+    with store.transaction() as s:
         created = q.created_at(s)
         first_day = f.local_day(created, zone) if created else None
         checkins = q.checkins(s, span_start - f.EXPOSURE_WINDOW, end)
