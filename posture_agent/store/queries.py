@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from sqlalchemy import Table, func, insert, select
+from sqlalchemy import String, Table, func, insert, select, type_coerce
 from sqlalchemy.engine import Connection, Row
 
 from posture_agent.domain import records as r
@@ -51,6 +51,23 @@ def _rows(conn: Executor, table: Table, column: str, start: datetime | None, end
 
 def checkins(conn: Executor, start: datetime | None = None, end: datetime | None = None) -> list[r.CheckIn]:
     return [r.CheckIn(x.id, x.at, x.context, x.posture, x.prompted) for x in _rows(conn, t.checkins, "at", start, end)]
+
+
+def _utc(text: str) -> datetime:
+    """A stored timestamp (naive UTC text) as an aware datetime, parsed in C rather than by regex."""
+    return datetime.fromisoformat(text + "+00:00")
+
+
+def answered_checkins(conn: Executor, start: datetime | None = None, end: datetime | None = None) -> list[r.CheckIn]:
+    """Answered check-ins only, timestamps read as text and parsed here: the trends read years of
+    them at once, and SQLAlchemy's per-row datetime processing would cost several times more."""
+    c = t.checkins.c
+    stmt = select(c.id, type_coerce(c.at, String), c.context, c.posture).where(c.posture.in_(r.POSTURES))
+    if start is not None:
+        stmt = stmt.where(c.at >= start)
+    if end is not None:
+        stmt = stmt.where(c.at < end)
+    return [r.CheckIn(i, _utc(a), ctx, p) for i, a, ctx, p in conn.execute(stmt.order_by(c.at))]
 
 
 def drills(conn: Executor, start: datetime | None = None, end: datetime | None = None) -> list[r.DrillDone]:

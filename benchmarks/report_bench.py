@@ -1,0 +1,142 @@
+"""How long the reports take, on ten years of synthetic history against one week of it.
+
+Whole processes (what a user waits for) are timed beside `python -c "import sqlalchemy"` measured
+in the same run, since importing SQLAlchemy is most of a short command's cost; the report and the
+trends are also timed in-process, where the history size is all that differs.
+
+    python benchmarks/report_bench.py [--years 10] [--repeat 5] [--keep DIR]
+
+Targets (issue #3): report --json on 10 years within 1.5x of one week and under 0.5 s as a process;
+trends over 10 years under 1 s; report --html under 3 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from benchmarks.synthetic import ZONE, write  # noqa: E402
+
+CPU: dict[str, float] = {}
+"""Least CPU seconds (user + system) of the child processes per measurement: steadier than wall
+time when other programs share the machine."""
+
+
+def best_time(fn: Callable[[], object], repeat: int, name: str = "") -> float:
+    """The fastest of `repeat` runs: on a shared machine the other runs measure the neighbours."""
+    times, cpu = [], []
+    for _ in range(repeat):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        began = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - began)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    if name:
+        CPU[name] = min(cpu)
+    return min(times)
+
+
+def process(*args: str) -> Callable[[], object]:
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "0"}
+
+    def run() -> object:
+        return subprocess.run([sys.executable, *args], check=True, stdout=subprocess.DEVNULL, env=env)
+
+    return run
+
+
+def cli(home: Path, *args: str) -> Callable[[], object]:
+    return process("-m", "posture_agent", "--home", str(home), *args)
+
+
+def in_process(home: Path, what: str) -> Callable[[], object]:
+    from posture_agent.config import load_settings
+    from posture_agent.paths import Paths
+    from posture_agent.report.trends import build_trends
+    from posture_agent.report.weekly import build_report
+    from posture_agent.store.db import open_store
+
+    paths = Paths.resolve(home)
+    store = open_store(paths.db_file)
+    settings = load_settings(paths.config_file)
+    now = datetime.now(UTC)
+    year, week, _ = now.astimezone(settings.zone()).isocalendar()
+    if what == "week":
+        return lambda: build_report(store, settings, now, year, week)
+    return lambda: build_trends(store, settings, now)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--years", type=float, default=10.0)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--keep", type=Path, help="build the histories here and keep them")
+    args = parser.parse_args(argv)
+    root = args.keep or Path(tempfile.mkdtemp(prefix="posture-bench-"))
+    root.mkdir(parents=True, exist_ok=True)
+    today = datetime.now(ZoneInfo(str(ZONE))).date()
+    big, small = root / f"history-{args.years:g}y", root / "history-1w"
+    from datetime import timedelta
+
+    if not (big / "data" / "posture-agent.db").exists():
+        began = time.perf_counter()
+        counts = write(big, today - timedelta(days=round(args.years * 365.25) - 1), today)
+        print(f"generated {args.years:g} years: {counts} in {time.perf_counter() - began:.1f} s")
+    if not (small / "data" / "posture-agent.db").exists():
+        write(small, today - timedelta(days=6), today)
+    html = root / "report.html"
+    r = args.repeat
+
+    # warm the file cache and the bytecode once
+    cli(big, "report", "--json")()
+    rows: list[tuple[str, float, str]] = []
+    names = ('python -c "pass"', 'python -c "import sqlalchemy" (baseline)', "report --json, 1 week of history",
+             f"report --json, {args.years:g} years of history", f"trends --json, {args.years:g} years",
+             f"report --html, {args.years:g} years")
+    base_py = best_time(process("-c", "pass"), r, names[0])
+    base_sa = best_time(process("-c", "import sqlalchemy"), r, names[1])
+    rows.append((names[0], base_py, ""))
+    rows.append((names[1], base_sa, ""))
+    week_small = best_time(cli(small, "report", "--json"), r, names[2])
+    week_big = best_time(cli(big, "report", "--json"), r, names[3])
+    rows.append((names[2], week_small, ""))
+    rows.append((names[3], week_big, "target < 0.5 s"))
+    trends = best_time(cli(big, "trends", "--json"), r, names[4])
+    rows.append((names[4], trends, "target < 1 s"))
+    page = best_time(cli(big, "report", "--html", str(html)), max(1, r // 2), names[5])
+    rows.append((names[5], page, "target < 3 s"))
+    inner_small = best_time(in_process(small, "week"), r * 4)
+    inner_big = best_time(in_process(big, "week"), r * 4)
+    inner_trends = best_time(in_process(big, "trends"), r)
+    rows.append(("in-process weekly report, 1 week of history", inner_small, ""))
+    rows.append((f"in-process weekly report, {args.years:g} years", inner_big, ""))
+    rows.append((f"in-process trends, {args.years:g} years", inner_trends, ""))
+
+    width = max(len(name) for name, _, _ in rows)
+    print(f"\n{'measurement':<{width}}  {'best s':>9}  {'x sqlalchemy':>12}  {'CPU s':>6}  note")
+    for name, seconds, note in rows:
+        cpu = f"{CPU[name]:6.3f}" if name in CPU else " " * 6
+        print(f"{name:<{width}}  {seconds:9.3f}  {seconds / base_sa:12.2f}  {cpu}  {note}")
+    print(f"\nweek on {args.years:g} years / week on 1 week: whole process {week_big / week_small:.2f}x, "
+          f"CPU {CPU[names[3]] / CPU[names[2]]:.2f}x, in-process {inner_big / inner_small:.2f}x (target <= 1.5x)")
+    print(f"report --json minus the sqlalchemy baseline: {week_big - base_sa:.3f} s wall, "
+          f"{CPU[names[3]] - CPU[names[1]]:.3f} s CPU")
+    print(f"(fastest of {r} runs; load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs; histories in {root})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""The weekly summary as plain text for the terminal."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from posture_agent.domain.records import CONTEXTS
+from posture_agent.report.trends import region_words
+from posture_agent.report.weekly import WeeklyReport
+from posture_agent.timeparse import format_duration
+
+
+def pct(value: float | None) -> str:
+    return "no answers" if value is None else f"{value * 100:.0f}%"
+
+
+def day_label(day: date) -> str:
+    return f"{day:%a %d %b}"
+
+
+def report_text(report: WeeklyReport) -> list[str]:
+    t = report.totals
+    zone = report.zone
+    c = t.checkins
+    upto = "" if report.today > t.days[-1] else f", up to today {day_label(report.today)}"
+    lines = [
+        f"Week {t.week}: {day_label(t.days[0])} to {day_label(t.days[-1])} {t.days[-1].year} ({zone}{upto})",
+        "",
+        f"Check-ins     {c.total.answered} answered, {c.total.missed} missed, {c.total.skipped} skipped",
+        f"Slouch rate   {pct(c.total.slouch_rate)} overall"
+        + "".join(f" | {ctx} {pct(c.by_context[ctx].slouch_rate)} ({c.by_context[ctx].answered})" for ctx in CONTEXTS),
+    ]
+    planned_days = [d for d in t.drills if d.is_planned]
+    lines.append(
+        f"Drills        {sum(d.done_planned for d in t.drills)} of {sum(len(d.planned) for d in t.drills)} planned done"
+        f" | all done on {sum(bool(d.complete) for d in planned_days)} of {len(planned_days)} days"
+        f" | adherence {pct(t.adherence) if t.adherence is not None else 'no planned days'}"
+        f" | streak {report.streak} day{'s' if report.streak != 1 else ''}"
+        + ("" if report.streak_as_of == report.today else f" (on {report.streak_as_of.isoformat()})")
+    )
+    lines.append(f"Circuits      {len(t.circuits.done)} done of {len(t.circuits.planned_days)} planned")
+    runs = t.run_totals
+    lines.append(
+        f"Runs          {runs.count} run{'s' if runs.count != 1 else ''}, {runs.distance_km:.1f} km, "
+        f"{format_duration(runs.duration)}"
+    )
+    if t.runs:
+        lines += ["", "Runs of the week (slouch exposure in the 48 h before; first soreness report in the 24 h after):"]
+        for p in t.runs:
+            exposure = (
+                f"exposure {pct(p.exposure.rate)} ({p.exposure.answered} check-ins)"
+                if p.exposure.rate is not None else f"no exposure ({p.exposure.answered} check-ins, 3 needed)"
+            )
+            if p.soreness is None:
+                sore = "no soreness report"
+            else:
+                sore = "soreness " + ", ".join(
+                    f"{region_words(k)} {p.score(k)}" for k in ("upper_back", "mid_back", "lower_back", "si_joint")
+                    if p.score(k) is not None
+                )
+            start = p.run.start.astimezone(zone)
+            lines.append(
+                f"  {start:%a %d %b %H:%M}  {p.run.distance_km:5.1f} km  {format_duration(p.run.duration):>8}"
+                f"  {exposure}; {sore}"
+            )
+        lines += ["", "Soreness after runs, per region (0-10):"]
+        for region, s in t.soreness.items():
+            counted = f"{s.runs} run{'s' if s.runs != 1 else ''}"
+            figure = "no reports" if s.mean is None else f"mean {s.mean:.1f}, max {s.max} ({counted})"
+            lines.append(f"  {region_words(region):<11} {figure}")
+    a = report.advice
+    lines += ["", f"Advice that applied (as of {a.as_of.astimezone(zone):%a %d %b %H:%M}):"]
+    if a.rest_days:
+        lines.append("  extra rest days: " + ", ".join(day_label(d) for d in a.rest_days))
+    if a.pelvic_tilt_days:
+        lines.append("  pelvic tilts in the drills on: " + ", ".join(day_label(d) for d in a.pelvic_tilt_days))
+    if a.si_protocol_days:
+        lines.append("  SI-joint protocol on: " + ", ".join(day_label(d) for d in a.si_protocol_days))
+    lines.extend(f"  {m}" for m in a.messages)
+    return lines
+

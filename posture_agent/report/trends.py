@@ -1,0 +1,147 @@
+"""The sitting-to-soreness trend over all history and over the last 12 weeks, in figures and in words."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, tzinfo
+from typing import Any
+
+from posture_agent.config import Settings
+from posture_agent.domain import figures as f
+from posture_agent.domain.records import REGIONS
+from posture_agent.store import queries as q
+from posture_agent.store.db import Store
+
+RECENT_WEEKS = 12
+
+CAVEAT = (
+    "A correlation is not a cause: days with more slouching may also be the days with longer or "
+    "harder runs, less sleep or more stress. Use it as a hint to test on yourself, not as a diagnosis. "
+    "This is not medical advice."
+)
+
+
+@dataclass(frozen=True)
+class Period:
+    name: str
+    start: datetime | None
+    """None for all history."""
+    end: datetime
+    points: tuple[f.RunPoint, ...]
+    trends: dict[str, f.Trend]
+
+
+@dataclass(frozen=True)
+class TrendReport:
+    zone: tzinfo
+    generated_at: datetime
+    all_history: Period
+    recent: Period
+
+
+def region_words(region: str) -> str:
+    return {"si_joint": "SI joint"}.get(region, region.replace("_", " "))
+
+
+def region_title(region: str) -> str:
+    name = region_words(region)
+    return name[0].upper() + name[1:]
+
+
+def strength(rho: float) -> str:
+    size = abs(rho)
+    if size < 0.1:
+        return "no clear link"
+    if size < 0.3:
+        return "a weak link"
+    if size < 0.5:
+        return "a moderate link"
+    return "a strong link"
+
+
+def describe(t: f.Trend) -> str:
+    """One sentence a runner can read."""
+    name = region_words(t.region)
+    if t.rho is None:
+        return f"{name[0].upper() + name[1:]}: not enough to say yet ({t.reason})."
+    figures = f"rho {t.rho:+.2f} over {t.n} runs"
+    if abs(t.rho) < 0.1:
+        return (f"{name[0].upper() + name[1:]}: no clear link ({figures}): how much you slouched in the two days "
+                f"before a run made little difference to how your {name} felt afterwards.")
+    direction = "sorer" if t.rho > 0 else "less sore"
+    return (f"{name[0].upper() + name[1:]}: {strength(t.rho)} ({figures}): after two days with more slouching, "
+            f"your {name} tended to be {direction} after the run.")
+
+
+def recent_start(now: datetime, zone: tzinfo, weeks: int = RECENT_WEEKS) -> datetime:
+    """Monday 00:00 local of the first of the last `weeks` ISO weeks (this week included)."""
+    today = f.local_day(now, zone)
+    monday = today - timedelta(days=today.weekday()) - timedelta(weeks=weeks - 1)
+    return f.day_bounds(monday, zone)[0]
+
+
+def build_trends(store: Store, settings: Settings, now: datetime) -> TrendReport:
+    zone = settings.zone()
+    with store.transaction() as s:
+        checkins = q.answered_checkins(s, None, now)
+        runs = q.runs(s, None, now)
+        soreness = q.soreness(s, None, now)
+    points = f.run_points(runs, f.AnswerIndex(checkins), f.SorenessIndex(soreness))
+    since = recent_start(now, zone)
+    recent = f.points_in(points, since, now + timedelta(microseconds=1))
+    return TrendReport(
+        zone,
+        now,
+        Period("all_history", None, now, tuple(points), f.trends(points)),
+        Period(f"last_{RECENT_WEEKS}_weeks", since, now, tuple(recent), f.trends(recent)),
+    )
+
+
+def _day(at: datetime | None, zone: tzinfo) -> str | None:
+    return None if at is None else f.local_day(at, zone).isoformat()
+
+
+def period_json(p: Period, zone: tzinfo) -> dict[str, Any]:
+    return {
+        "from": _day(p.start, zone) if p.start else (_day(p.points[0].run.start, zone) if p.points else None),
+        "to": _day(p.end, zone),
+        "runs": len(p.points),
+        "runs_with_exposure": sum(pt.exposure.rate is not None for pt in p.points),
+        "regions": {
+            region: {
+                "rho": None if t.rho is None else round(t.rho, 4),
+                "n": t.n,
+                "reason": t.reason,
+                "summary": describe(t),
+            }
+            for region, t in p.trends.items()
+        },
+    }
+
+
+def trends_json(report: TrendReport) -> dict[str, Any]:
+    zone = report.zone
+    return {
+        "version": 1,
+        "zone": str(zone),
+        "generated_at": report.generated_at.astimezone(zone).isoformat(timespec="seconds"),
+        "method": "Spearman rank correlation (ties get average ranks) between the slouch rate in the 48 h "
+                  "before each run (at least 3 answered check-ins) and the first soreness score in the 24 h "
+                  "after it; null with a reason when n < 8 or one side is constant.",
+        "caveat": CAVEAT,
+        "all_history": period_json(report.all_history, zone),
+        f"last_{RECENT_WEEKS}_weeks": period_json(report.recent, zone),
+    }
+
+
+def trends_text(report: TrendReport) -> list[str]:
+    lines = ["Does slouching before a run go with a sorer back after it?", ""]
+    for title, period in (("All history", report.all_history), (f"Last {RECENT_WEEKS} weeks", report.recent)):
+        first = period.start or (period.points[0].run.start if period.points else None)
+        span = f"since {f.local_day(first, report.zone).isoformat()}" if first else "no runs yet"
+        lines.append(f"{title} ({len(period.points)} runs, {span}):")
+        lines.extend(f"  {describe(period.trends[region])}" for region in REGIONS)
+        lines.append("")
+    lines.append(CAVEAT)
+    return lines
+
