@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from zoneinfo import available_timezones
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from posture_agent.cli import EXIT_BUG, build_parser
@@ -116,6 +116,8 @@ def test_fuzz_checkin(check: Checker, posture: str, context: list[str], at: list
 
 
 @FUZZ
+@example(date=["--date", "0001-01-01"], as_json=False)  # found: OverflowError (local day to UTC)
+@example(date=["--date", "9999-12-31"], as_json=True)
 @given(date=maybe("--date", st.one_of(st.dates().map(str), words)), as_json=st.booleans())
 def test_fuzz_drills(check: Checker, date: list[str], as_json: bool) -> None:
     check("drills", *date, *(["--json"] if as_json else []))
@@ -137,12 +139,15 @@ def test_fuzz_circuit(check: Checker, rounds: list[str], at: list[str]) -> None:
 
 
 @FUZZ
+@example(distance="0", duration="10000000000000", at=[], as_json=False)  # found: OverflowError in timedelta
 @given(distance=st.one_of(numbers, words), duration=durations, at=maybe("--at", times()), as_json=st.booleans())
 def test_fuzz_run_add(check: Checker, distance: str, duration: str, at: list[str], as_json: bool) -> None:
     check("run", "add", "--distance-km", distance, "--duration", duration, *at, *(["--json"] if as_json else []))
 
 
 @FUZZ
+@example(values=[("--upper-back", "3")], form=[], run=["--run", "\udcff"], si=False, at=[])  # found: UnicodeEncodeError
+@example(values=[("--upper-back", "3")], form=[], run=["--run", "%"], si=False, at=[])  # found: LIKE wildcard
 @given(
     values=st.lists(
         st.tuples(st.sampled_from(["--upper-back", "--mid-back", "--lower-back", "--si-joint"]), numbers),
@@ -256,6 +261,19 @@ def test_fuzz_config_files(check: Checker, text: bytes, command: list[str]) -> N
     assert path.read_bytes() == text
 
 
+def _has_import() -> bool:
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    run = (sub.choices or {}).get("run")
+    if run is None:
+        return False
+    action = next((a for a in run._actions if a.dest == "action"), None)
+    return action is not None and "import" in (action.choices or {})
+
+
+HAS_IMPORT = _has_import()
+
+
 # --- files the commands read --------------------------------------------------------------------
 
 
@@ -274,7 +292,7 @@ def test_fuzz_restore_file_contents(check: Checker, content: bytes, tmp_path_fac
     assert path.read_bytes() == content
 
 
-@pytest.mark.skipif("not _has_import()", reason="`run import` is not in this build yet")
+@pytest.mark.skipif(not HAS_IMPORT, reason="`run import` is not in this build yet")
 @FUZZ
 @given(content=file_bytes(), suffix=st.sampled_from([".gpx", ".tcx", ".fit", ".txt", ""]))
 def test_fuzz_run_import_file_contents(
@@ -285,11 +303,11 @@ def test_fuzz_run_import_file_contents(
     check("run", "import", str(path))
 
 
-def _has_import() -> bool:
-    parser = build_parser()
-    sub = next(a for a in parser._actions if a.dest == "command")
-    run = (sub.choices or {}).get("run")
-    if run is None:
-        return False
-    action = next((a for a in run._actions if a.dest == "action"), None)
-    return action is not None and "import" in (action.choices or {})
+def test_run_id_wildcards_do_not_pick_a_run(cli: Cli) -> None:
+    """Found by fuzzing: `--run %` was a LIKE pattern that linked the report to any run."""
+    cli.ok("run", "add", "--distance-km", "10", "--duration", "55:00")
+    before = cli.db_dump()
+    for pattern in ("%", "_", "%%", "\udcff"):
+        result = cli("soreness", "--upper-back", "4", "--run", pattern)
+        assert result.code == 2 and "no run with id" in result.err
+    assert cli.db_dump() == before
