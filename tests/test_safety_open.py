@@ -40,12 +40,12 @@ def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
-def damage_pages(db: Path) -> None:
-    """Overwrite the middle of the file (table pages) with junk, keeping the header readable."""
+def damage_pages(db: Path, only: int | None = None) -> None:
+    """Overwrite every other page (or only page number `only`) with junk, header left readable."""
     data = bytearray(db.read_bytes())
     page = int.from_bytes(data[16:18], "big")
     for n in range(1, len(data) // page):
-        if n % 2:
+        if (only is None and n % 2) or n + 1 == only:
             data[n * page + 10 : n * page + 400] = b"\xa5" * 390
     db.write_bytes(bytes(data))
 
@@ -267,3 +267,33 @@ def test_read_only_data_folder_one_line_and_nothing_lost(cli: Cli, small_mount: 
     finally:
         subprocess.run(["mount", "-o", "remount,rw", str(small_mount)], check=True)
     assert ids(db) == {first}
+
+
+def test_large_database_skips_the_check_but_damage_is_still_one_line(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above QUICK_CHECK_MAX_BYTES commands skip the whole-file check; a damaged page met while
+    reading still gives one line with the restore command, and the agent's check at start
+    (check=True) moves the file aside as for a small one."""
+    from posture_agent.store import db as store_db
+    from posture_agent.store.recovery import DamagedDatabase
+
+    for _ in range(30):
+        cli.ok("checkin", "upright")
+    good = Path(cli.ok("backup").out.strip())
+    paths = Paths.resolve(cli.home)
+    conn = sqlite3.connect(paths.db_file)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    conn = sqlite3.connect(paths.db_file)
+    root = conn.execute("SELECT rootpage FROM sqlite_master WHERE name='checkins'").fetchone()[0]
+    conn.close()
+    damage_pages(paths.db_file, only=root)  # the check-ins' page only: the schema still reads
+    monkeypatch.setattr(store_db, "QUICK_CHECK_MAX_BYTES", 0)
+    result = cli("export")
+    line = one_line(result.err)
+    assert result.code == 3 and "damaged" in line and shlex.quote(str(good)) in line
+    assert paths.db_file.exists()  # not moved by a command that only met a bad page
+    with pytest.raises(DamagedDatabase):
+        store_db.open_store(paths.db_file, paths.backup_dir, check=True)
+    assert not paths.db_file.exists() and len(list(paths.data_dir.glob("posture-agent-damaged-*.db"))) == 1
