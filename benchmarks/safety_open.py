@@ -73,7 +73,8 @@ def main_bench() -> None:
                                                  out=io.StringIO()))
             backup = median_ms(lambda p=paths: backup_now(p, datetime.now(UTC)))
             extra = checked - plain
-            print(f"{years:>7} y {rows:>8} {size:>6.1f} {plain:>6.2f}ms {checked:>9.2f}ms {checked / plain:>9.2f}x {auto:>6.2f}ms "
+            print(f"{years:>7} y {rows:>8} {size:>6.1f} {plain:>6.2f}ms {checked:>9.2f}ms {checked / plain:>9.2f}x "
+                  f"{auto:>6.2f}ms "
                   f"{cmd:>10.2f}ms {extra / cmd:>8.1%} {backup:>6.1f}ms")
 
 

@@ -11,10 +11,10 @@ import os
 import re
 import tomllib
 from dataclasses import dataclass, field
-from datetime import time
+from datetime import time, tzinfo
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from posture_agent.domain.drills import Drill, load_catalogue
@@ -71,7 +71,7 @@ class Settings:
     import_folder: str = ""
     catalogue: dict[str, Drill] = field(default_factory=load_catalogue)
 
-    def zone(self) -> ZoneInfo:
+    def zone(self) -> tzinfo:
         """The configured time zone, or the system's."""
         if self.timezone:
             return ZoneInfo(self.timezone)
@@ -129,7 +129,7 @@ def load_settings(path: Path) -> Settings:
 class _Validator:
     """Turns the raw TOML dictionary into Settings, raising ConfigError at the first mistake."""
 
-    SECTIONS = {
+    SECTIONS: ClassVar[dict[str, set[str] | None]] = {
         "general": {"timezone", "soreness_threshold", "prompt_timeout_minutes", "device_name"},
         "desk": {"days", "start", "end", "every_minutes"},
         "sofa": {"days", "start", "end", "every_minutes"},

@@ -90,8 +90,8 @@ class Journal:
         self, posture: str, context: str = "desk", at: datetime | None = None, source: str = "cli",
         prompted: bool = False,
     ) -> r.CheckIn:
-        if posture not in r.POSTURES + ("skipped",) and not (prompted and posture == "missed"):
-            allowed = ", ".join(r.POSTURES + ("skipped",))
+        if posture not in (*r.POSTURES, "skipped") and not (prompted and posture == "missed"):
+            allowed = ", ".join((*r.POSTURES, "skipped"))
             raise UserError(f"posture {posture!r} is not one of: {allowed}")
         if context not in r.CONTEXTS:
             raise UserError(f"context {context!r} is not one of: {', '.join(r.CONTEXTS)}")
@@ -173,7 +173,9 @@ class Journal:
                 **{k: values.get(k) for k in r.REGIONS},
             )
             rid = q.add(s, row, device=self.device, source=source, now=self.now())
-        report = r.Soreness(rid, when, *(values.get(k) for k in r.REGIONS), run_id, form, si_pain)  # type: ignore[arg-type]
+        report = r.Soreness(
+            rid, when, **{k: values.get(k) for k in r.REGIONS}, run_id=run_id, form=form, si_pain_reported=si_pain
+        )
         return report, self.advice()
 
     def _resolve_run(self, s: Session, prefix: str | None, at: datetime) -> str | None:

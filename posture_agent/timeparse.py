@@ -87,7 +87,7 @@ def parse_week(text: str) -> tuple[int, int]:
 
 
 def format_duration(delta: timedelta) -> str:
-    total = int(round(delta.total_seconds()))
+    total = round(delta.total_seconds())
     h, rest = divmod(total, 3600)
     m, s = divmod(rest, 60)
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"

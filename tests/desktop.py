@@ -7,6 +7,7 @@ and the trayer system tray, each started and stopped by PID.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -49,7 +50,9 @@ class Desktop:
     def start(self) -> Desktop:
         missing = missing_programs(PROGRAMS if self.with_tray else ("Xvfb", "dbus-daemon", "dunst", "xdotool"))
         if missing:
-            pytest.skip(f"virtual desktop unavailable: missing {', '.join(missing)} (scripts/test.sh installs them as root)")
+            pytest.skip(
+                f"virtual desktop unavailable: missing {', '.join(missing)} (scripts/test.sh installs them as root)"
+            )
         for sub in ("config", "cache", "data", "runtime", "tmp"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         os.chmod(self.root / "runtime", 0o700)
@@ -139,10 +142,8 @@ class Desktop:
             if proc.poll() is None:
                 proc.terminate()
         if self.bus_pid:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(self.bus_pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
         for proc in self.procs:
             try:
                 proc.wait(timeout=3)

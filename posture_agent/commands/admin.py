@@ -127,7 +127,8 @@ def cmd_doctor(ctx: Context, args: argparse.Namespace) -> int:
         {"version": __version__, "ok": ok, "checks": checks},
         lambda: [f"posture-agent {__version__}"]
         + [
-            f"  {'ok ' if c['ok'] else 'BAD'} {c['check']:<14} {c['detail']}" + (f"\n      fix: {c['fix']}" if c["fix"] else "")
+            f"  {'ok ' if c['ok'] else 'BAD'} {c['check']:<14} {c['detail']}"
+            + (f"\n      fix: {c['fix']}" if c["fix"] else "")
             for c in checks
         ],
     )
@@ -136,11 +137,13 @@ def cmd_doctor(ctx: Context, args: argparse.Namespace) -> int:
 
 def _extra_checks() -> list[Any]:
     """Checks contributed by other parts (desktop, notifications), imported only for doctor."""
-    try:
-        from posture_agent.agent.diagnostics import doctor_checks
+    import importlib
+
+    try:  # by name: the agent package is optional for this command and for the type checker
+        diagnostics = importlib.import_module("posture_agent.agent.diagnostics")
     except ImportError:
         return []
-    return list(doctor_checks())
+    return list(diagnostics.doctor_checks())
 
 
 EXPORT_COLUMNS = (

@@ -170,8 +170,9 @@ class Store:
 
 QUICK_CHECK_MAX_BYTES = 8_000_000
 """`PRAGMA quick_check` reads the whole file: 10-30 ms at about this size (five years of heavy use),
-50-100 ms at 25 MB (benchmarks/safety_open.py), against about 1.5 ms for the rest of the open. Commands check files up to this size at
-every open; the agent checks at start whatever the size (`check=True`)."""
+50-100 ms at 25 MB (benchmarks/safety_open.py), against about 1.5 ms for the rest of the open.
+Commands check files up to this size at every open; the agent checks at start whatever the size
+(`check=True`)."""
 
 
 def open_store(db_file: Path, backup_dir: Path | None = None, *, check: bool | None = None) -> Store:
