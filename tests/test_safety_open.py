@@ -297,3 +297,16 @@ def test_large_database_skips_the_check_but_damage_is_still_one_line(
     with pytest.raises(DamagedDatabase):
         store_db.open_store(paths.db_file, paths.backup_dir, check=True)
     assert not paths.db_file.exists() and len(list(paths.data_dir.glob("posture-agent-damaged-*.db"))) == 1
+
+
+def test_doctor_reports_a_database_moved_aside(cli: Cli) -> None:
+    cli.ok("checkin", "upright")
+    good = Path(cli.ok("backup").out.strip())
+    corrupt_header(Paths.resolve(cli.home).db_file)
+    assert cli("advice").code == 3
+    report = cli("--json", "doctor")
+    assert report.code == 1
+    data = report.json()
+    assert isinstance(data, dict)
+    database = next(c for c in data["checks"] if c["check"] == "database")
+    assert not database["ok"] and "damaged" in database["detail"] and str(good) in database["detail"]
