@@ -187,7 +187,8 @@ def check_backup(path: Path, thorough: bool = True) -> str:
         try:
             rows = conn.execute(f"PRAGMA {'integrity_check' if thorough else 'quick_check'}").fetchall()
             if [r[0] for r in rows] != ["ok"]:
-                raise UserError(f"{path} is damaged ({'; '.join(str(r[0]) for r in rows[:2])}): choose another backup")
+                found = " ".join("; ".join(str(r[0]) for r in rows[:2]).split())
+                raise UserError(f"{path} is damaged ({found}): choose another backup")
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
             missing = REQUIRED_TABLES - tables
             if missing:

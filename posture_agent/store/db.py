@@ -107,12 +107,28 @@ def read_revision(db_file: Path) -> str | None:
         raise store_error(exc, db_file) or StoreError(f"the database {db_file} cannot be read ({exc})") from None
 
 
+def user_tables(db_file: Path) -> list[str]:
+    """Tables in the file other than Alembic's (a file with some but no schema version is not one
+    we can migrate: something damaged it, or another program wrote it)."""
+    if not db_file.exists() or db_file.stat().st_size == 0:
+        return []
+    conn = sqlite3.connect(f"file:{db_file}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+    try:
+        rows = conn.execute(
+            "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite%' "
+            "AND name != 'alembic_version'"
+        ).fetchall()
+        return [str(r[0]) for r in rows]
+    finally:
+        conn.close()
+
+
 def quick_check(db_file: Path) -> str:
     """SQLite's fast consistency check ("ok" when sound); reads every page, so O(file size)."""
     conn = sqlite3.connect(f"file:{db_file}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
     try:
         rows = conn.execute("PRAGMA quick_check").fetchall()
-        return "; ".join(str(r[0]) for r in rows[:3])
+        return " ".join("; ".join(str(r[0]) for r in rows[:3]).split())  # one line, for messages
     finally:
         conn.close()
 
@@ -195,6 +211,8 @@ def open_store(db_file: Path, backup_dir: Path | None = None, *, check: bool | N
             result = quick_check(db_file)
             if result != "ok":
                 recovery.quarantine(db_file, backup_dir, f"quick_check: {result}")
+        if revision is None and user_tables(db_file):
+            recovery.quarantine(db_file, backup_dir, "it has tables but no schema version")
     except sqlite3.DatabaseError as exc:
         if not is_corruption(exc):
             raise
@@ -223,7 +241,7 @@ def _migrate(db_file: Path, revision: str | None, backup_dir: Path) -> None:
     known = {rev.revision for rev in script.walk_revisions()}
     if revision is not None and revision not in known:
         raise StoreError(
-            f"{db_file} was written by a newer posture-agent (schema {revision}; this version knows "
+            f"{db_file} was written by a newer posture-agent (schema {revision!r}; this version knows "
             f"up to {script.get_current_head()}). It was left untouched: update posture-agent."
         )
     new = not db_file.exists() or db_file.stat().st_size == 0
