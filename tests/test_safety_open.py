@@ -310,3 +310,41 @@ def test_doctor_reports_a_database_moved_aside(cli: Cli) -> None:
     assert isinstance(data, dict)
     database = next(c for c in data["checks"] if c["check"] == "database")
     assert not database["ok"] and "damaged" in database["detail"] and str(good) in database["detail"]
+
+
+FSIZE_WRITER = """
+import io, json, resource, signal, sys
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead
+from posture_agent.cli import main
+home = sys.argv[1]
+limit = int(sys.argv[2])
+resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+for _ in range(5000):
+    out = io.StringIO()
+    code = main(["--home", home, "--json", "checkin", "upright"], out=out)
+    if code != 0:
+        print("REFUSED", code, flush=True)
+        break
+    print("ACK", json.loads(out.getvalue())["id"], flush=True)
+"""
+
+
+def test_file_size_limit_one_line_and_nothing_acknowledged_lost(cli: Cli) -> None:
+    """The same promise as a full disk, by a per-process file size limit (no mount needed)."""
+    cli.ok("checkin", "upright")
+    db = Paths.resolve(cli.home).db_file
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    limit = db.stat().st_size + 48_000
+    done = subprocess.run([sys.executable, "-c", FSIZE_WRITER, str(cli.home), str(limit)],
+                          capture_output=True, text=True, timeout=120)
+    lines = done.stdout.splitlines()
+    assert lines and lines[-1].startswith("REFUSED"), done.stdout[-500:] + done.stderr[-2000:]
+    assert one_line(done.stderr)
+    acknowledged = {line.split()[1] for line in lines if line.startswith("ACK")}
+    assert acknowledged and acknowledged <= ids(db)
+    conn = sqlite3.connect(db)
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    conn.close()
+    cli.ok("checkin", "upright")  # without the limit it works again
