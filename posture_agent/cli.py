@@ -135,8 +135,9 @@ def main(argv: Sequence[str] | None = None, clock: Clock | None = None, out: Tex
         return EXIT_ERROR
     except Exception as exc:  # the boundary: one line for the user, the traceback in the log
         log.exception("command %s failed", args.command)
+        first = (str(exc).splitlines() or [""])[0]  # SQLAlchemy adds "[SQL: …]" lines
         print(
-            f"posture-agent: unexpected error: {exc.__class__.__name__}: {exc} "
+            f"posture-agent: unexpected error: {exc.__class__.__name__}: {first} "
             f"(details in {paths.log_file})",
             file=sys.stderr,
         )
