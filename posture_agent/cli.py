@@ -5,13 +5,14 @@ stderr and an exit status. Command modules import heavy parts (GUI, charts, pars
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 from posture_agent import __version__
 from posture_agent.clock import Clock, SystemClock
@@ -76,10 +77,17 @@ class Context:
             self._store.close()
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """Usage mistakes as one line on stderr (exit 2), like every other error; subcommands inherit it."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see: {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from posture_agent.commands import COMMAND_MODULES
 
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="posture-agent",
         description="Posture nudges, drills and recovery rules for runners who sit all day. "
         "Not medical advice.",
@@ -106,6 +114,8 @@ def main(argv: Sequence[str] | None = None, clock: Clock | None = None, out: Tex
     except SystemExit as exc:  # argparse has printed its usage line
         return int(exc.code or 0)
     paths = Paths.resolve(args.home)
+    with contextlib.suppress(OSError):  # read-only: each command says so when it needs to write
+        paths.make_dirs()  # before the log file, so folders we create are private (0700)
     from posture_agent.logsetup import setup_logging
 
     setup_logging(paths.log_file)
@@ -119,10 +129,16 @@ def main(argv: Sequence[str] | None = None, clock: Clock | None = None, out: Tex
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
+    except OSError as exc:  # a full disk, a read-only folder: the system's reason and the file, in one line
+        log.exception("command %s failed", args.command)
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"posture-agent: {exc.strerror or exc}{where}", file=sys.stderr)
+        return EXIT_ERROR
     except Exception as exc:  # the boundary: one line for the user, the traceback in the log
         log.exception("command %s failed", args.command)
+        first = (str(exc).splitlines() or [""])[0]  # SQLAlchemy adds "[SQL: …]" lines
         print(
-            f"posture-agent: unexpected error: {exc.__class__.__name__}: {exc} "
+            f"posture-agent: unexpected error: {exc.__class__.__name__}: {first} "
             f"(details in {paths.log_file})",
             file=sys.stderr,
         )

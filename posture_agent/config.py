@@ -6,6 +6,8 @@ as a `ConfigError` naming the file, the line and the key, and the file is never 
 
 from __future__ import annotations
 
+import logging
+import os
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -17,6 +19,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from posture_agent.domain.drills import Drill, load_catalogue
 from posture_agent.errors import UserError
+
+log = logging.getLogger(__name__)
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 WORKDAYS = DAYS[:5]
@@ -82,16 +86,27 @@ def default_text() -> str:
 
 
 def ensure_config(path: Path) -> None:
-    """Write the commented defaults if the user has no config file yet; never overwrite one."""
+    """Write the commented defaults if the user has no config file yet; never overwrite one.
+    The file is created 0600 (its folder 0700 when we create it), readable by the user alone."""
     if path.exists():
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     try:
-        with path.open("x", encoding="utf-8") as f:
-            f.write(default_text())
-        path.chmod(0o600)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        pass
+        return
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(default_text())
+
+
+def load_settings_or_defaults(path: Path) -> tuple[Settings, ConfigError | None]:
+    """For the agent: a broken config file must not stop it. The defaults are used, the error (with
+    its line) is returned for the agent to show, and the file is left exactly as the user wrote it."""
+    try:
+        return load_settings(path), None
+    except ConfigError as exc:
+        log.warning("%s; using the defaults", exc)
+        return Settings(), exc
 
 
 def load_settings(path: Path) -> Settings:

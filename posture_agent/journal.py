@@ -5,6 +5,7 @@ in one transaction, and answers with plain records. Windows never see a session;
 
 from __future__ import annotations
 
+import re
 import socket
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -183,6 +184,9 @@ class Journal:
     def _resolve_run(self, s: Connection, prefix: str | None, at: datetime) -> str | None:
         """An explicit run id (or unique prefix), else the run that ended in the 24 h before `at`."""
         if prefix:
+            # ids are UUIDs: anything else (a LIKE wildcard, bytes that were not UTF-8) matches none
+            if not re.fullmatch(r"[0-9a-fA-F-]{1,36}", prefix.strip()):
+                raise UserError(f"no run with id {prefix!r} (see `posture-agent run list`)")
             found = q.run_by_prefix(s, prefix.strip())
             if not found:
                 raise UserError(f"no run with id {prefix!r} (see `posture-agent run list`)")

@@ -3,6 +3,7 @@ platform's usual user folders."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +50,15 @@ class Paths:
         )
 
     def make_dirs(self) -> None:
-        """Create the folders, readable by the user alone."""
+        """Create the folders, readable by the user alone (every folder created here is 0700,
+        including a new `--home` folder itself; existing folders are left as they are)."""
         for folder in (self.config_file.parent, self.data_dir, self.log_dir):
-            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            make_private_dir(folder)
+
+
+def make_private_dir(folder: Path) -> None:
+    """`mkdir -p` where each folder it creates is 0700 (mkdir's `mode` covers only the last one)."""
+    missing = [p for p in (folder, *folder.parents) if not p.exists()]
+    for part in reversed(missing):
+        with contextlib.suppress(FileExistsError):  # another process made it a moment ago
+            part.mkdir(mode=0o700)

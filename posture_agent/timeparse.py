@@ -32,9 +32,12 @@ def parse_at(text: str, zone: tzinfo, option: str = "--at") -> datetime:
 
 def parse_date(text: str, option: str = "--date") -> date:
     try:
-        return date.fromisoformat(text.strip())
+        day = date.fromisoformat(text.strip())
     except ValueError:
         raise UserError(f"{option} {text!r} is not a date YYYY-MM-DD") from None
+    if not 1970 <= day.year <= 2200:  # the same range as --at; days outside overflow in UTC
+        raise UserError(f"{option} {text!r} is out of range (years 1970 to 2200)")
+    return day
 
 
 _UNITS = re.compile(r"(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m(?:in)?)?\s*(?:(\d+(?:\.\d+)?)s)?")
@@ -42,6 +45,13 @@ _UNITS = re.compile(r"(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m(?:in)?)?\s*(?:
 
 def parse_duration(text: str, option: str = "--duration") -> timedelta:
     """'45:30' (mm:ss), '1:02:03' (h:mm:ss), '45m', '1h5m', '90' (minutes) or ISO 'PT45M'."""
+    try:
+        return _parse_duration(text, option)
+    except OverflowError:  # more days than a timedelta holds: no run is that long
+        raise UserError(f"{option} {text!r} is far too long (a run lasts at most 48 hours)") from None
+
+
+def _parse_duration(text: str, option: str) -> timedelta:
     value = text.strip().lower()
     problem = UserError(f"{option} {text!r} is not a duration (e.g. 45:30, 1:02:03, 50m or 1h5m)")
     if value.startswith("pt"):

@@ -93,7 +93,7 @@ def test_database_from_a_newer_version_is_refused_and_untouched(tmp_path: Path) 
     conn.commit()
     conn.close()
     before = db.read_bytes()
-    with pytest.raises(StoreError, match=r"newer posture-agent.*schema 9999.*left untouched"):
+    with pytest.raises(StoreError, match=r"newer posture-agent.*schema '9999'.*left untouched"):
         open_store(db, tmp_path / "backups")
     assert db.read_bytes() == before
     assert not (tmp_path / "backups").exists()
@@ -117,13 +117,14 @@ def test_newer_database_through_the_cli_is_one_line(cli: object, capsys: pytest.
 
 
 def test_naive_datetimes_are_refused_by_the_store(tmp_path: Path) -> None:
-    from posture_agent.store import models as m
+    from posture_agent.store import queries as q
+    from posture_agent.store import tables as t
 
     store = open_store(tmp_path / "x.db")
     try:
-        with pytest.raises(Exception, match="naive datetime"), store.session() as s:
-            s.add(m.CircuitRow(at=datetime(2026, 1, 1), rounds=2, created_at=datetime.now(UTC), device="d",
-                               source="cli"))
+        with pytest.raises(Exception, match="naive datetime"), store.transaction() as conn:
+            q.add(conn, t.circuits, {"at": datetime(2026, 1, 1), "rounds": 2}, device="d", source="cli",
+                  now=datetime.now(UTC))
     finally:
         store.close()
 

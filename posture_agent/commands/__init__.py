@@ -1,5 +1,5 @@
 """One module per group of commands; each exposes `register(subparsers)`."""
 
-from posture_agent.commands import admin, agent, autostart, records, report
+from posture_agent.commands import admin, agent, autostart, data, records, report
 
-COMMAND_MODULES = (records, agent, admin, autostart, report)
+COMMAND_MODULES = (records, agent, report, data, admin, autostart)

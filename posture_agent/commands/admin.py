@@ -96,6 +96,9 @@ def cmd_doctor(ctx: Context, args: argparse.Namespace) -> int:
         check("config", False, str(exc), "edit the file, or rename it to get the defaults back")
     db = paths.db_file
     try:
+        from posture_agent.store.recovery import refuse_if_quarantined
+
+        refuse_if_quarantined(db, paths.backup_dir)  # a damaged database moved aside: say so and how to restore
         revision = read_revision(db) if db.exists() else None
         if not db.exists():
             check("database", True, f"{db}: not created yet (first record creates it)")

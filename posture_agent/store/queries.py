@@ -1,4 +1,4 @@
-"""Query functions: take a connection (or an ORM session), return plain records from
+"""Query functions: take a connection, return plain records from
 `domain.records`, never rows.
 
 Every read takes a time range so that a week's query uses the `at`/`start` indexes and costs the
@@ -8,7 +8,7 @@ same whatever the size of the history.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import Any, TypeAlias
 
 from sqlalchemy import String, Table, func, insert, select, type_coerce
 from sqlalchemy.engine import Connection, Row
@@ -16,10 +16,7 @@ from sqlalchemy.engine import Connection, Row
 from posture_agent.domain import records as r
 from posture_agent.store import tables as t
 
-if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
-Executor: TypeAlias = "Connection | Session"
+Executor: TypeAlias = Connection
 
 
 def meta(conn: Executor, key: str) -> str | None:

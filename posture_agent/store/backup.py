@@ -1,0 +1,279 @@
+"""Backups and restores of the database, always through SQLite's backup API (a file copy of a live
+WAL database can miss committed answers or catch a half-written page).
+
+- `daily_backup`: one per local day, the last `KEEP_DAILY` kept; the agent calls it at start and
+  once a day, so no command pays for it.
+- `backup_now`: the `backup` command.
+- `check_backup`, `restore`: a restore checks the file first, keeps the current database aside
+  (renamed with a time stamp, never deleted) and swaps the copy in with one atomic rename.
+
+Pre-migration backups made by `store.db` (`pre-migrate-*.db`) are never pruned here.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from pathlib import Path
+
+from posture_agent.errors import StoreError, UserError
+from posture_agent.paths import Paths
+from posture_agent.store import recovery
+from posture_agent.store.db import BUSY_TIMEOUT_MS, SCHEMA_HEAD, backup_file, open_store, quick_check
+
+log = logging.getLogger(__name__)
+
+KEEP_DAILY = 7
+DAILY_PREFIX = "daily-"
+MANUAL_PREFIX = "backup-"
+ASIDE_PREFIX = "before-restore-"
+SQLITE_HEADER = b"SQLite format 3\x00"
+REQUIRED_TABLES = frozenset({"alembic_version", "meta", "checkins"})
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename durable (no-op where directories cannot be opened, e.g. Windows)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _make_backup(db_file: Path, target: Path) -> Path | None:
+    """Copy into a temporary name, verify the copy, then rename it into place. A copy that fails
+    its check is removed (it is ours) and None returned, so a damaged source never pushes a good
+    backup out of the kept set."""
+    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(target.parent, 0o700)
+    temp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        backup_file(db_file, temp)
+        result = quick_check(temp)
+        if result != "ok":
+            log.error("backup of %s failed its check (%s); kept none", db_file, result)
+            temp.unlink(missing_ok=True)
+            return None
+        os.replace(temp, target)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(target.parent)
+    return target
+
+
+def daily_backup(paths: Paths, now: datetime, zone: tzinfo | None = None) -> Path | None:
+    """Today's backup if there is none yet (idempotent within a local day); None when there was
+    nothing to do (no database yet, already done today, or the copy failed its check).
+
+    `now` is aware; its local day (in `zone`, else its own zone) names the file.
+    """
+    db_file = paths.db_file
+    if not db_file.exists() or db_file.stat().st_size == 0:
+        return None
+    day = (now.astimezone(zone) if zone else now).date()
+    target = paths.backup_dir / f"{DAILY_PREFIX}{day.isoformat()}.db"
+    if target.exists():
+        return None
+    try:
+        made = _make_backup(db_file, target)
+    except (sqlite3.Error, OSError) as exc:
+        log.error("daily backup of %s failed: %s", db_file, exc)
+        return None
+    if made is not None:
+        log.info("daily backup written to %s", made)
+        prune_daily(paths.backup_dir)
+    return made
+
+
+def prune_daily(backup_dir: Path, keep: int = KEEP_DAILY) -> list[Path]:
+    """Remove daily backups beyond the newest `keep` (by the day in their name); returns them."""
+    daily = sorted(backup_dir.glob(f"{DAILY_PREFIX}????-??-??.db"), reverse=True)
+    removed = daily[keep:]
+    for old in removed:
+        old.unlink(missing_ok=True)
+        log.info("removed old daily backup %s", old)
+    return removed
+
+
+def backup_now(paths: Paths, now: datetime) -> Path:
+    """A backup made on request (kept until the user removes it)."""
+    db_file = paths.db_file
+    if not db_file.exists() or db_file.stat().st_size == 0:
+        raise UserError(f"there is no database yet at {db_file}: nothing to back up")
+    target = recovery.unique_path(paths.backup_dir, f"{MANUAL_PREFIX}{now.astimezone():%Y%m%d-%H%M%S}")
+    try:
+        made = _make_backup(db_file, target)
+    except sqlite3.Error as exc:
+        from posture_agent.store.db import store_error
+
+        raise store_error(exc, db_file) or StoreError(f"the backup of {db_file} failed: {exc}") from exc
+    except OSError as exc:
+        raise StoreError(f"the backup could not be written to {paths.backup_dir}: {exc.strerror or exc}") from exc
+    if made is None:
+        raise StoreError(f"the database {db_file} failed its check, so no backup was made: run posture-agent doctor")
+    return made
+
+
+@dataclass(frozen=True)
+class BackupInfo:
+    path: Path
+    size: int
+    modified: datetime
+    revision: str | None
+    ok: bool
+    problem: str | None
+
+
+def list_backups(backup_dir: Path) -> list[BackupInfo]:
+    """Every backup file, newest first, with whether it would restore."""
+    found = []
+    for path in backup_dir.glob("*.db") if backup_dir.is_dir() else []:
+        if path.name.startswith("."):
+            continue
+        try:
+            revision, problem = check_backup(path, thorough=False), None
+        except UserError as exc:
+            revision, problem = None, str(exc)
+        st = path.stat()
+        found.append(
+            BackupInfo(path, st.st_size, datetime.fromtimestamp(st.st_mtime).astimezone(), revision,
+                       problem is None, problem)
+        )
+    return sorted(found, key=lambda b: (b.modified, b.path.name), reverse=True)
+
+
+def latest_good_backup(backup_dir: Path) -> Path | None:
+    for info in list_backups(backup_dir):
+        if info.ok:
+            return info.path
+    return None
+
+
+def known_revisions() -> list[str]:
+    """Migration ids from oldest to newest (Alembic is imported only here, for restores)."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    cfg = Config()
+    cfg.set_main_option("script_location", "posture_agent.store:migrations")
+    return [rev.revision for rev in reversed(list(ScriptDirectory.from_config(cfg).walk_revisions()))]
+
+
+def check_backup(path: Path, thorough: bool = True) -> str:
+    """The schema revision of a restorable posture-agent database at `path`, or a UserError naming
+    what is wrong: not a file, not SQLite, damaged, not ours, or from a newer version."""
+    try:
+        with path.open("rb") as f:
+            header = f.read(len(SQLITE_HEADER))
+    except IsADirectoryError:
+        raise UserError(f"{path} is a folder, not a backup file") from None
+    except FileNotFoundError:
+        raise UserError(f"{path} does not exist") from None
+    except OSError as exc:
+        raise UserError(f"{path} cannot be read: {exc.strerror or exc}") from None
+    if header != SQLITE_HEADER:
+        raise UserError(f"{path} is not a SQLite database (it does not start with the SQLite header)")
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+        try:
+            rows = conn.execute(f"PRAGMA {'integrity_check' if thorough else 'quick_check'}").fetchall()
+            if [r[0] for r in rows] != ["ok"]:
+                found = " ".join("; ".join(str(r[0]) for r in rows[:2]).split())
+                raise UserError(f"{path} is damaged ({found}): choose another backup")
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            missing = REQUIRED_TABLES - tables
+            if missing:
+                raise UserError(
+                    f"{path} is a SQLite database but not a posture-agent one (no {', '.join(sorted(missing))} table)"
+                )
+            row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        raise UserError(f"{path} cannot be read as a database ({exc})") from None
+    except UnicodeDecodeError:  # SQLite's own error text about a damaged schema is not always UTF-8
+        raise UserError(f"{path} is damaged (its schema cannot be read): choose another backup") from None
+    if row is None:
+        raise UserError(f"{path} has no schema version: not a complete posture-agent database")
+    revision = str(row[0])
+    if revision != SCHEMA_HEAD and revision not in known_revisions():
+        raise UserError(
+            f"{path} was written by a newer posture-agent (schema {revision}; this version knows up to "
+            f"{SCHEMA_HEAD}): update posture-agent to restore it"
+        )
+    return revision
+
+
+@dataclass(frozen=True)
+class Restored:
+    source: Path | None
+    database: Path
+    previous: Path | None
+    migrated_from: str | None
+
+
+def _set_aside(paths: Paths) -> Path | None:
+    """Keep the current database (and its WAL, checkpointed when possible) under a new name in the
+    backup folder; it stays readable as a database and is never deleted."""
+    db_file = paths.db_file
+    if not db_file.exists():
+        return None
+    try:  # fold the WAL into the main file so the kept copy is one self-contained file
+        conn = sqlite3.connect(db_file, timeout=BUSY_TIMEOUT_MS / 1000)
+        try:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        log.warning("could not checkpoint %s before setting it aside: %s", db_file, exc)
+    paths.backup_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    aside = recovery.unique_path(paths.backup_dir, f"{ASIDE_PREFIX}{recovery.stamp()}")
+    if os.stat(paths.backup_dir).st_dev == os.stat(db_file.parent).st_dev:
+        recovery.move_with_sidecars(db_file, aside)
+    else:  # another file system: a consistent copy instead of a rename, then the original moves
+        backup_file(db_file, aside)
+        recovery.move_with_sidecars(db_file, recovery.unique_path(db_file.parent, f"{db_file.stem}-{ASIDE_PREFIX}"))
+    _fsync_dir(paths.backup_dir)
+    return aside
+
+
+def restore(paths: Paths, source: Path | None) -> Restored:
+    """Put `source` in place of the database (None: start with an empty one), keeping the current
+    database aside. The source is checked before anything is touched."""
+    db_file = paths.db_file
+    revision = None
+    temp = db_file.with_name(f".{db_file.name}.restore-{os.getpid()}.tmp")
+    if source is not None:
+        source = source.expanduser().absolute()
+        if db_file.exists() and source.exists() and source.samefile(db_file):
+            raise UserError(f"{source} is the database in use; name a backup file to restore")
+        revision = check_backup(source)
+        paths.make_dirs()
+        try:
+            backup_file(source, temp)
+            conn = sqlite3.connect(temp)
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+            finally:
+                conn.close()
+        except (sqlite3.Error, OSError) as exc:
+            temp.unlink(missing_ok=True)
+            raise StoreError(f"could not copy {source} into {db_file.parent}: {exc}") from exc
+    previous = _set_aside(paths)
+    if source is not None:
+        os.replace(temp, db_file)
+        _fsync_dir(db_file.parent)
+    recovery.clear_quarantine(db_file)
+    store = open_store(db_file, paths.backup_dir)  # migrates an older backup; creates a fresh one
+    store.close()
+    log.info("restored %s into %s (previous kept as %s)", source, db_file, previous)
+    return Restored(source, db_file, previous, revision if revision != SCHEMA_HEAD else None)
