@@ -12,6 +12,7 @@ own events are handled by Tk's main loop.
 
 from __future__ import annotations
 
+import gc
 import logging
 import queue
 import threading
@@ -115,6 +116,9 @@ class Dispatcher:
                     return
                 self._do(item)
             if not self._has_windows():
+                # Closed windows leave Tk objects in reference cycles; collect them here, on the
+                # Tk thread: a collection on another thread would call into Tcl from the wrong thread.
+                gc.collect()
                 root.quit()
                 return
             root.after(POLL_MS, drain)
@@ -130,4 +134,5 @@ class Dispatcher:
             except Exception:
                 log.debug("Tk root already gone", exc_info=True)
             self._root = None
+            gc.collect()
         self.windows_open.clear()

@@ -139,13 +139,14 @@ class CircuitWindow:
         rounds_row = ttk.Frame(frame)
         rounds_row.pack(fill="x", pady=(12, 0))
         ttk.Label(rounds_row, text="Rounds done:").pack(side="left", padx=(0, 8))
-        self.round_vars = []
+        self.round_vars: list[tk.BooleanVar] = []
+        self.round_checks: list[ttk.Checkbutton] = []
         for r in range(1, rounds + 1):
             var = tk.BooleanVar(win, value=False)
-            ttk.Checkbutton(rounds_row, text=f"Round {r}", variable=var, command=self._refresh).pack(
-                side="left", padx=(0, 10)
-            )
+            check = ttk.Checkbutton(rounds_row, text=f"Round {r}", variable=var, command=self._refresh)
+            check.pack(side="left", padx=(0, 10))
             self.round_vars.append(var)
+            self.round_checks.append(check)
         self.error = ttk.Label(frame, style="Error.TLabel", wraplength=480)
         self.error.pack(anchor="w", pady=(6, 0))
         bottom = ttk.Frame(frame)
@@ -163,6 +164,8 @@ class CircuitWindow:
 
     def _refresh(self) -> None:
         n = self.rounds_done()
+        if n:
+            self.error.configure(text="")
         self.save.configure(text=f"Save circuit ({n} round{'s' if n != 1 else ''})" if n else "Save circuit")
 
     def submit(self) -> None:

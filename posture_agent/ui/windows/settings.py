@@ -111,7 +111,7 @@ class SettingsWindow:
         frame.pack(fill="both", expand=True)
         ttk.Label(frame, text="Settings", style="Title.TLabel").pack(anchor="w")
         if config_path:
-            style.wrap_label(frame, f"Saved to {config_path}", width=520, style="Muted.TLabel").pack(anchor="w")
+            style.wrap_label(frame, f"Saved to {config_path}", width=700, style="Muted.TLabel").pack(anchor="w")
         self.notebook = notebook = ttk.Notebook(frame)
         notebook.pack(fill="both", expand=True, pady=(8, 0))
         notebook.enable_traversal()
@@ -130,7 +130,7 @@ class SettingsWindow:
                 label.grid(row=row, column=0, sticky="w", pady=5, padx=(0, 10))
                 self.labels[f.key] = label
                 widget = self._widget(page, f, values.get(f.key))
-                widget.grid(row=row, column=1, sticky="w", pady=5)
+                widget.grid(row=row, column=1, columnspan=2 if f.kind == "days" else 1, sticky="w", pady=5)
                 if f.hint:
                     ttk.Label(page, text=f.hint, style="Muted.TLabel").grid(row=row, column=2, sticky="w", padx=(10, 0))
         self.message = ttk.Label(frame, style="Error.TLabel", wraplength=560, justify="left")
@@ -207,8 +207,12 @@ class SettingsWindow:
             if changes:
                 self.on_save(changes)
         except UserError as exc:
-            self.message.configure(text=str(exc))
             key = getattr(exc, "key", "")
+            problem = getattr(exc, "problem", None)
+            if key in FIELDS and problem:  # a ConfigError: name the field, not the file
+                self.message.configure(text=f"{FIELDS[key].label} ({key}): {problem}")
+            else:
+                self.message.configure(text=str(exc))
             if key in self.labels:
                 self.labels[key].configure(style="Error.TLabel")
                 notebook: Any = self.notebook  # typeshed leaves Notebook.select untyped

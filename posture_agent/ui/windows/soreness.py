@@ -54,7 +54,7 @@ class SorenessWindow:
         self.scales: dict[str, ttk.Scale] = {}
         for row, (key, label) in enumerate(REGIONS):
             var = tk.IntVar(win, value=0)
-            name = ttk.Label(form, text=label, width=30)
+            name = ttk.Label(form, text=label)
             name.grid(row=row, column=0, sticky="w", pady=5, padx=(0, 10))
             scale = ttk.Scale(form, from_=0, to=10, length=240, orient="horizontal")
             scale.grid(row=row, column=1, sticky="ew", pady=5)
@@ -71,6 +71,11 @@ class SorenessWindow:
                 scale.bind(str(digit), lambda _e, v=var, s=scale, d=digit: self._set(s, v, d))  # type: ignore[misc]
             self.values[key], self.scales[key] = var, scale
         form.columnconfigure(1, weight=1)
+        # room for the names in bold (the focused one), so the sliders do not jump sideways
+        import tkinter.font as tkfont
+
+        bold = tkfont.Font(win, font=ttk.Style(win).lookup("Focus.TLabel", "font"))
+        form.columnconfigure(0, minsize=max(bold.measure(label) for _, label in REGIONS) + 12)
 
         self.si_pain = tk.BooleanVar(win, value=False)
         ttk.Checkbutton(body, text="I have SI-joint pain", variable=self.si_pain).pack(anchor="w", pady=(6, 0))
