@@ -172,9 +172,7 @@ def test_checkin_click_on_a_big_button(desktop: Desktop, ui: Ui, journal: Journa
     win = find(desktop, "^Posture check-in$")
 
     def slouched(_root: Any) -> Any:
-        frame = holder["w"].win.winfo_children()[0]
-        buttons = [w for w in frame.winfo_children() if w.winfo_class() == "TFrame"][0]
-        button = buttons.winfo_children()[1]
+        button = holder["w"].buttons["slouched"]
         assert "Slouched" in str(button.cget("text"))
         assert button.winfo_height() >= 48, "big enough to hit without aiming"
         return button

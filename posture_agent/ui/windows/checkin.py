@@ -60,12 +60,14 @@ class CheckinWindow:
 
         buttons = ttk.Frame(frame)
         buttons.pack(fill="x", pady=(10, 8))
+        self.buttons: dict[str, ttk.Button] = {}
         for index, (value, label) in enumerate(ANSWERS, start=1):
             b = ttk.Button(
                 buttons, text=f"{label}\n{index}", style="Big.TButton", width=9,
                 command=lambda v=value: self.answer(v),  # type: ignore[misc]
             )
             b.grid(row=0, column=index - 1, padx=(0 if index == 1 else 8, 0), sticky="nsew")
+            self.buttons[value] = b
             buttons.columnconfigure(index - 1, weight=1, uniform="answers")
             for key in (str(index), f"<KP_{index}>"):
                 win.bind(key, lambda _e, v=value: self.answer(v))  # type: ignore[misc]
