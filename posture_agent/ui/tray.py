@@ -197,6 +197,12 @@ class Tray:
 
     def _make_icon(self) -> Any:
         os.environ["PYSTRAY_BACKEND"] = self.backend
+        if self.backend in ("gtk", "appindicator"):
+            # before GTK starts: the tray and the window list then name us, not "python3"
+            from gi.repository import GLib
+
+            GLib.set_prgname(APP_NAME)
+            GLib.set_application_name(APP_NAME)
         import pystray
 
         from posture_agent.ui.icon import tray_image
