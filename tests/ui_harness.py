@@ -225,7 +225,8 @@ class Harness:
 
             def docked() -> None:
                 tray.ready.wait()
-                self.log("tray_ready", backend=tray.backend)
+                loaded = sorted(m for m in ("tkinter", "matplotlib", "pystray", "gi", "sqlalchemy") if m in sys.modules)
+                self.log("tray_ready", backend=tray.backend, modules=loaded)
 
             threading.Thread(target=docked, daemon=True).start()
             tray.start()
