@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from posture_agent.ui.icon import STATES, draw_fallback, tray_image
-from posture_agent.ui.tray import TrayState, TrayUnavailable, choose_backend
+from posture_agent.ui.tray import TrayState, TrayUnavailable, choose_backend, tray_state_from
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=BERLIN)
@@ -93,3 +93,25 @@ def test_ui_modules_import_without_display_or_tk() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == ""
+
+
+def test_state_from_the_agents_status() -> None:
+    """The agent's Status (read by attribute) becomes what the tray shows, in local time."""
+    from datetime import UTC
+    from types import SimpleNamespace
+
+    status = SimpleNamespace(
+        now=datetime(2026, 11, 25, 11, 0, tzinfo=UTC),
+        next_prompt=SimpleNamespace(kind="circuit", due=datetime(2026, 11, 25, 17, 30, tzinfo=UTC)),
+        paused_until=None, rest_today=True, si_protocol_day=None, notifications_ok=False,
+    )
+    state = tray_state_from(status, BERLIN)
+    assert state.icon_state == "normal"
+    assert state.status_lines() == [
+        "Rest day: no running today", "Next: strength circuit at 18:30",
+        "Notifications are not working (see posture-agent doctor)",
+    ]
+    until = datetime(2026, 11, 25, 23, 0, tzinfo=UTC)
+    changed = {**vars(status), "paused_until": until, "notifications_ok": True, "rest_today": False}
+    paused = tray_state_from(SimpleNamespace(**changed), BERLIN)
+    assert paused.icon_state == "paused" and paused.status_lines() == ["Paused until tomorrow 00:00"]

@@ -17,7 +17,7 @@ import sys
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from posture_agent.errors import UserError
@@ -101,6 +101,29 @@ class TrayState:
     @property
     def tooltip(self) -> str:
         return f"{APP_NAME}: " + " · ".join(self.status_lines())
+
+
+NEXT_WORDS = {
+    "checkin": "check-in", "drills": "drills", "circuit": "strength circuit",
+    "soreness": "back check", "ice": "ice the SI joint",
+}
+
+
+def tray_state_from(status: Any, zone: tzinfo, note: str = "") -> TrayState:
+    """A TrayState from the agent's `Status` (read by attribute, so the UI does not import the agent):
+    now, next_prompt (kind, due), paused_until, rest_today, si_protocol_day, notifications_ok."""
+    nxt = getattr(status, "next_prompt", None)
+    if not note and getattr(status, "notifications_ok", True) is False:
+        note = "Notifications are not working (see posture-agent doctor)"
+    return TrayState(
+        now=status.now.astimezone(zone),
+        next_prompt=NEXT_WORDS.get(nxt.kind, nxt.kind) if nxt is not None else None,
+        next_at=nxt.due.astimezone(zone) if nxt is not None else None,
+        paused_until=status.paused_until.astimezone(zone) if status.paused_until is not None else None,
+        rest_day=bool(status.rest_today),
+        protocol_day=status.si_protocol_day,
+        note=note,
+    )
 
 
 def _nothing() -> None:
