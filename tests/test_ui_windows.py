@@ -444,3 +444,30 @@ def _all_text(widget: Any) -> list[str]:
             out.append(child.get())
         out += _all_text(child)
     return out
+
+
+# --- the dispatcher ----------------------------------------------------------------------------------
+
+
+def test_work_from_many_threads_runs_on_the_ui_thread_in_order(ui: Ui, desktop: Desktop) -> None:
+    """Tray, scheduler and test threads all post; every piece runs on the one Tk thread, and
+    each poster's work keeps its order, also while a window is open and Tk's loop is running."""
+    from posture_agent.ui.windows.about import AboutWindow
+
+    ui.call(lambda root: ui.held.setdefault("w", AboutWindow(root, "0", "/data")))
+    find(desktop, "^About posture-agent$")
+    seen: list[tuple[int, int, str]] = []
+
+    def poster(n: int) -> None:
+        for i in range(50):
+            ui.dispatcher.post(lambda _root, i=i: seen.append((n, i, threading.current_thread().name)))  # type: ignore[misc]
+
+    posters = [threading.Thread(target=poster, args=(n,)) for n in range(4)]
+    for t in posters:
+        t.start()
+    for t in posters:
+        t.join()
+    assert wait_for(lambda: len(seen) == 200, timeout=5)
+    assert {name for _, _, name in seen} == {ui.thread.name}
+    for n in range(4):
+        assert [i for m, i, _ in seen if m == n] == list(range(50))
