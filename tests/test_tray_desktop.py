@@ -239,7 +239,7 @@ def test_prompt_window_click_and_timeout(app: App, cli: Cli, shots: Path) -> Non
     app.desktop.screenshot(shots / "checkin-app.png", crop=f"{w + 20}x{h + 20}+{x - 10}+{y - 10}")
     app.desktop.run("xdotool", "mousemove", str(x + w // 2), str(y + 85), "click", "1", check=True)  # Slouched
     app.wait(lambda e: e["event"] == "checkin")
-    assert wait_for(lambda: app.desktop.window("^Posture check-in$") is None, timeout=3)
+    assert wait_for(lambda: app.desktop.window("^Posture check-in$") is None, timeout=8)
     assert db_rows(cli, "select posture, context, prompted from checkins") == [("slouched", "desk", 1)]
 
     app.send("prompt sofa 2")

@@ -156,7 +156,7 @@ def test_checkin_key_stores_answer_and_closes(desktop: Desktop, ui: Ui, journal:
     assert ui.call(lambda _r: holder["w"].win.attributes("-topmost")) == 1
     shot(desktop, "checkin", win)
     keys(desktop, win, "c", "3")  # context car, then "standing"
-    assert wait_for(lambda: desktop.window("^Posture check-in$") is None, timeout=3), "one key and it is gone"
+    assert wait_for(lambda: desktop.window("^Posture check-in$") is None, timeout=8), "one key and it is gone"
     assert outcomes == ["standing"]
     assert rows(journal, "select posture, context, prompted from checkins") == [("standing", "car", 1)]
 
@@ -178,7 +178,7 @@ def test_checkin_click_on_a_big_button(desktop: Desktop, ui: Ui, journal: Journa
         return button
 
     click(desktop, ui, slouched)
-    assert wait_for(lambda: desktop.window("^Posture check-in$") is None, timeout=3)
+    assert wait_for(lambda: desktop.window("^Posture check-in$") is None, timeout=8)
     assert win
     assert rows(journal, "select posture, context from checkins") == [("slouched", "desk")]
 
@@ -227,7 +227,7 @@ def test_drills_ticks_are_saved_at_once(desktop: Desktop, ui: Ui, journal: Journ
     ui.call(lambda root: holder.setdefault("w", DrillsWindow(root, items, tick)))
     win = find(desktop, "^Today's drills$")
     click(desktop, ui, lambda _r: holder["w"].checks["chin-tuck"])
-    assert wait_for(lambda: any(s.done for s in journal.drills_for()), timeout=3), "saved before the window closes"
+    assert wait_for(lambda: any(s.done for s in journal.drills_for()), timeout=8), "saved before the window closes"
     done = {s.drill.name: s.done for s in journal.drills_for()}
     assert done == {"wall-alignment": False, "chin-tuck": True}
     assert ui.call(lambda _r: str(holder["w"].stamps["chin-tuck"].cget("text"))) == "done 12:00"
@@ -245,7 +245,7 @@ def test_drills_refusal_unticks_and_says_why(desktop: Desktop, ui: Ui) -> None:
     ui.call(lambda root: holder.setdefault("w", DrillsWindow(root, [DrillItem("x", "X drill", "how", "1 x")], refuse)))
     find(desktop, "^Today's drills$")
     click(desktop, ui, lambda _r: holder["w"].checks["x"])
-    assert wait_for(lambda: ui.call(lambda _r: str(holder["w"].error.cget("text"))) == "unknown drill 'x'", timeout=3)
+    assert wait_for(lambda: ui.call(lambda _r: str(holder["w"].error.cget("text"))) == "unknown drill 'x'", timeout=8)
     assert ui.call(lambda _r: holder["w"].vars["x"].get()) is False
 
 
@@ -269,7 +269,7 @@ def test_circuit_saves_the_rounds_ticked(desktop: Desktop, ui: Ui, journal: Jour
     assert ui.call(lambda _r: holder["w"].rounds_done()) == 2
     shot(desktop, "circuit", win)
     keys(desktop, win, "Return")
-    assert wait_for(lambda: desktop.window("^Strength circuit$") is None, timeout=3)
+    assert wait_for(lambda: desktop.window("^Strength circuit$") is None, timeout=8)
     assert rows(journal, "select rounds from circuits") == [(2,)]
 
 
@@ -296,7 +296,9 @@ def test_run_defaults_and_save(desktop: Desktop, ui: Ui, journal: Journal) -> No
     shot(desktop, "run", win)
     type_text(desktop, win, "12,5")  # the distance field has focus
     keys(desktop, win, "Return")
-    assert wait_for(lambda: desktop.window("^Log a run$") is None, timeout=3)
+    closed = wait_for(lambda: desktop.window("^Log a run$") is None, timeout=8)
+    assert closed, ui.call(lambda _r: {k: v.get() for k, v in holder["w"].vars.items()}
+                           | {"message": str(holder["w"].message.cget("text"))})
     runs = journal.runs()
     assert len(runs) == 1 and runs[0].distance_km == 12.5
     assert runs[0].start == datetime(2026, 11, 25, 11, 0, tzinfo=BERLIN)
@@ -310,10 +312,10 @@ def test_run_errors_are_shown_inline_and_nothing_is_saved(desktop: Desktop, ui: 
     message = lambda: ui.call(lambda _r: str(holder["w"].message.cget("text")))  # noqa: E731
     type_text(desktop, win, "abc")
     keys(desktop, win, "Return")
-    assert wait_for(lambda: message() == "Distance 'abc' is not a number of kilometres (e.g. 10.5)", timeout=3)
+    assert wait_for(lambda: message() == "Distance 'abc' is not a number of kilometres (e.g. 10.5)", timeout=8)
     type_text(desktop, win, "90")  # 90 km in an hour: the journal refuses it
     keys(desktop, win, "Return")
-    assert wait_for(lambda: "faster than any runner" in message(), timeout=3)
+    assert wait_for(lambda: "faster than any runner" in message(), timeout=8)
     shot(desktop, "run-error", win)
     assert desktop.window("^Log a run$") is not None, "the window stays open to fix the field"
     assert journal.runs() == []
@@ -325,7 +327,7 @@ def test_run_in_si_protocol_shows_the_warning(desktop: Desktop, ui: Ui, journal:
     _run_window(ui, journal, holder)
     win = find(desktop, "^Log a run$")
     keys(desktop, win, "Return")
-    assert wait_for(lambda: "SI-joint protocol" in ui.call(lambda _r: str(holder["w"].message.cget("text"))), timeout=3)
+    assert wait_for(lambda: "SI-joint protocol" in ui.call(lambda _r: str(holder["w"].message.cget("text"))), timeout=8)
     assert len(journal.runs()) == 1, "saved, and warned about"
     assert ui.call(lambda _r: str(holder["w"].save.cget("text"))) == "Close"
 
@@ -348,7 +350,7 @@ def test_soreness_si_joint_shows_the_protocol_at_once(desktop: Desktop, ui: Ui, 
     click(desktop, ui, lambda _r: holder["w"].body.winfo_children()[-1])  # the last form check: arms crossing
     shot(desktop, "soreness", win)
     keys(desktop, win, "Return")
-    assert wait_for(lambda: ui.call(lambda _r: holder["w"].saved), timeout=3)
+    assert wait_for(lambda: ui.call(lambda _r: holder["w"].saved), timeout=8)
     got = rows(journal, "select upper_back, mid_back, lower_back, si_joint, form from soreness_reports")
     assert got == [(0, 0, 0, 5, "arms_crossing")]
     shown = ui.call(lambda _r: [str(w.cget("text")) for w in holder["w"].advice.winfo_children()])
@@ -392,7 +394,7 @@ def test_settings_saved_into_the_users_file(desktop: Desktop, ui: Ui, tmp_path: 
     click(desktop, ui, lambda _r: holder["w"].first["desk.start"])
     type_text(desktop, win, "08:15")
     keys(desktop, win, "Return")
-    assert wait_for(lambda: desktop.window("settings$") is None, timeout=3)
+    assert wait_for(lambda: desktop.window("settings$") is None, timeout=8)
     text = path.read_text(encoding="utf-8")
     assert text.startswith("# mine\n") and 'timezone = "Europe/Berlin"  # home' in text
     assert tomllib.loads(text)["desk"] == {"start": "08:15", "every_minutes": 30}
@@ -410,7 +412,7 @@ def test_settings_invalid_value_is_named_and_file_untouched(desktop: Desktop, ui
     type_text(desktop, win, "08:00")
     keys(desktop, win, "Return")
     message = lambda: ui.call(lambda _r: str(holder["w"].message.cget("text")))  # noqa: E731
-    assert wait_for(lambda: message() == "Desk until (desk.end): must be later than start (09:00)", timeout=3)
+    assert wait_for(lambda: message() == "Desk until (desk.end): must be later than start (09:00)", timeout=8)
     assert ui.call(lambda _r: str(holder["w"].labels["desk.end"].cget("style"))) == "Error.TLabel"
     shot(desktop, "settings-error", win)
     assert path.read_text(encoding="utf-8") == CONFIG
@@ -432,7 +434,7 @@ def test_about_says_version_folder_and_not_medical_advice(desktop: Desktop, ui: 
     assert any("not medical advice" in t for t in texts)
     shot(desktop, "about", win)
     keys(desktop, win, "Return")
-    assert wait_for(lambda: desktop.window("^About posture-agent$") is None, timeout=3)
+    assert wait_for(lambda: desktop.window("^About posture-agent$") is None, timeout=8)
 
 
 def _all_text(widget: Any) -> list[str]:
