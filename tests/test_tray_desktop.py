@@ -164,8 +164,9 @@ def test_icon_docks_menu_opens_and_drills_are_ticked(
 ) -> None:
     app = start_app(desktop, cli, tmp_path, backend)
     try:
-        started = app.wait(lambda e: e["event"] == "started")
-        assert "tkinter" not in started["modules"] and "matplotlib" not in started["modules"], (
+        docked = app.wait(lambda e: e["event"] == "tray_ready")
+        assert "pystray" in docked["modules"], "the check looks at the running tray's modules"
+        assert "tkinter" not in docked["modules"] and "matplotlib" not in docked["modules"], (
             "no window or chart yet, so neither Tk nor matplotlib is loaded"
         )
         assert app.icon_colours(shots, f"icon-{backend}")["teal"] > 100, "the normal icon is on the panel"
