@@ -255,3 +255,34 @@ def test_quit_from_the_menu_ends_the_process(app: App) -> None:
     app.wait(lambda e: e["event"] == "stopped")
     assert app.proc.wait(timeout=10) == 0
     assert wait_for(lambda: not app.docked(), timeout=5), "the icon leaves the tray"
+
+
+@pytest.mark.parametrize("backend", ["appindicator", "gtk"])
+def test_icon_docks_when_the_tray_starts_after_the_app(cli: Cli, tmp_path: Path, backend: str) -> None:
+    """At login an autostarted agent can be up before the panel: the icon must dock once it appears
+    (pystray's xorg backend would not; appindicator/gtk follow the tray manager)."""
+    import shutil
+
+    _skip_without_pygobject()
+    root = tmp_path / "late-desktop"
+    d = Desktop(root, with_tray=False).start()
+    trayer = None
+    app = App(d, cli.home, tmp_path / "events.jsonl", backend)
+    try:
+        app.wait(lambda e: e["event"] == "tray_ready", timeout=20)
+        time.sleep(1.0)
+        assert d.panel() is None
+        if shutil.which("trayer") is None:
+            pytest.skip("trayer is not installed (scripts/test.sh installs it as root)")
+        trayer = subprocess.Popen(
+            ["trayer", "--edge", "top", "--align", "right", "--widthtype", "request", "--height", "32",
+             "--SetDockType", "true", "--transparent", "false", "--tint", "0x888888"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=d.env,
+        )
+        assert wait_for(app.docked, timeout=10), "the icon docks in a tray that started later"
+    finally:
+        app.stop()
+        if trayer is not None:
+            trayer.terminate()
+            trayer.wait(timeout=5)
+        d.stop()
