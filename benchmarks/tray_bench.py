@@ -1,0 +1,244 @@
+"""The tray's figures beside Workrave's, on one virtual desktop in one run.
+
+    .venv/bin/python benchmarks/tray_bench.py [--runs 5] [--idle 15]
+
+1. launch to docked icon: our tray (a small script around posture_agent.ui.tray) vs Workrave,
+   each started `--runs` times; "docked" = its window appears inside the tray host (trayer);
+2. prompt due to check-in window on screen: a prompt put on the Dispatcher's queue in the
+   running app (tests/ui_harness.py), until Tk has mapped the window (measured in the app) and
+   until `xdotool` sees it (measured outside); cold (first window: Tk imported, root made) and warm;
+3. the idle tray process: RSS/PSS, CPU seconds and context switches over `--idle` seconds,
+   beside Workrave; and whether Tk or matplotlib were imported before any window was needed.
+
+Needs Xvfb, dbus, dunst, trayer, xdotool (scripts/bootstrap.sh test) and Debian's `workrave`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.desktop import Desktop  # noqa: E402  (the tests' virtual desktop, started by PID)
+
+TRAY_SCRIPT = """
+import sys, time
+from posture_agent.ui.tray import Tray, TrayActions, TrayState
+tray = Tray(TrayState(note="benchmark"), TrayActions(), backend=sys.argv[1] if len(sys.argv) > 1 else None)
+tray.start()
+tray.ready.wait()
+print(json.dumps({"modules": [m for m in ("tkinter", "matplotlib", "sqlalchemy") if m in sys.modules]}), flush=True)
+sys.stdin.read()
+tray.stop()
+""".replace("import sys, time", "import json, sys, time")
+
+
+def docked_children(d: Desktop, panel: str) -> int:
+    """Windows inside the tray host's slots that carry a name or class (a docked icon)."""
+    text = d.run("xwininfo", "-tree", "-id", panel).stdout
+    return sum(1 for line in text.splitlines() if line.strip().startswith("0x") and '("' in line)
+
+
+def wait_until(predicate: Callable[[], object], timeout: float, interval: float = 0.005) -> float | None:
+    start = time.perf_counter()
+    while time.perf_counter() - start < timeout:
+        if predicate():
+            return time.perf_counter() - start
+        time.sleep(interval)
+    return None
+
+
+def stop(proc: subprocess.Popen[bytes] | subprocess.Popen[str]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def memory(pid: int) -> tuple[float, float]:
+    """RSS and PSS in MB."""
+    rss = pss = 0.0
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            rss = int(line.split()[1]) / 1024
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                pss = int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return rss, pss
+
+
+def cpu_and_switches(pid: int) -> tuple[float, dict[str, int]]:
+    """CPU seconds (user + system) of the process, and context switches of each of its threads."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    cpu = (int(fields[11]) + int(fields[12])) / ticks
+    switches: dict[str, int] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            for line in (task / "status").read_text().splitlines():
+                if "ctxt_switches" in line:
+                    switches[task.name] = switches.get(task.name, 0) + int(line.split()[1])
+        except OSError:
+            continue
+    return cpu, switches
+
+
+def idle_figures(pid: int, seconds: float) -> dict[str, float]:
+    rss, pss = memory(pid)
+    cpu0, sw0 = cpu_and_switches(pid)
+    time.sleep(seconds)
+    cpu1, sw1 = cpu_and_switches(pid)
+    # threads that lived through the whole window (a thread that ended takes its count with it)
+    switched = sum(sw1[t] - sw0[t] for t in sw0.keys() & sw1.keys())
+    return {"rss": rss, "pss": pss, "cpu_per_min": (cpu1 - cpu0) * 60 / seconds,
+            "switches_per_min": switched * 60 / seconds}
+
+
+def launch_to_dock(d: Desktop, panel: str, cmd: list[str], env: dict[str, str], runs: int,
+                   keep_last: bool = False) -> tuple[list[float], subprocess.Popen[str] | None]:
+    times: list[float] = []
+    last = None
+    base = docked_children(d, panel)
+    for i in range(runs):
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL, text=True, cwd=ROOT)
+        took = wait_until(lambda: docked_children(d, panel) > base, timeout=20)
+        if took is None:
+            stop(proc)
+            raise SystemExit(f"{cmd[0]} did not dock within 20 s")
+        times.append(time.perf_counter() - start)
+        if keep_last and i == runs - 1:
+            last = proc
+        else:
+            stop(proc)
+            wait_until(lambda: docked_children(d, panel) == base, timeout=10, interval=0.05)
+    return times, last
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--idle", type=float, default=15.0, help="seconds of idle measurement")
+    args = parser.parse_args()
+    import _pytest.outcomes
+
+    root = Path(tempfile.mkdtemp(prefix="pa-bench-"))
+    try:
+        d = Desktop(root).start()
+    except _pytest.outcomes.Skipped as exc:
+        raise SystemExit(f"cannot benchmark: {exc}") from None
+    if shutil.which("workrave") is None:
+        d.stop()
+        raise SystemExit("cannot benchmark: workrave is not installed (Debian package `workrave`)")
+    try:
+        panel = d.panel()
+        assert panel is not None
+        env = dict(d.env, PYTHONPATH=str(ROOT), HOME=str(root / "home"))
+        (root / "home").mkdir()
+        python = sys.executable
+
+        ours, tray_proc = launch_to_dock(d, panel, [python, "-c", TRAY_SCRIPT], env, args.runs, keep_last=True)
+        assert tray_proc is not None and tray_proc.stdout is not None
+        modules = json.loads(tray_proc.stdout.readline())["modules"]
+        time.sleep(2)
+        our_idle = idle_figures(tray_proc.pid, args.idle)
+        stop(tray_proc)
+        wr, wr_proc = launch_to_dock(d, panel, ["workrave"], env, args.runs, keep_last=True)
+        assert wr_proc is not None
+        time.sleep(2)
+        wr_idle = idle_figures(wr_proc.pid, args.idle)
+        stop(wr_proc)
+
+        # the whole app: tray + store + journal + dispatcher; then prompts
+        home = root / "app-home"
+        home.mkdir()
+        events = root / "events.jsonl"
+        app = subprocess.Popen(
+            [python, "-m", "tests.ui_harness", "--home", str(home), "--events", str(events)],
+            env=env, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True,
+            cwd=ROOT,
+        )
+        assert app.stdin is not None
+
+        def event_lines() -> list[dict[str, object]]:
+            return [json.loads(x) for x in events.read_text().splitlines()] if events.exists() else []
+
+        wait_until(lambda: any(e["event"] == "tray_ready" for e in event_lines()), timeout=20)
+        time.sleep(2)
+        app_idle = idle_figures(app.pid, min(args.idle, 10))
+        started = next(e for e in event_lines() if e["event"] == "tray_ready")
+        inside: list[float] = []
+        outside: list[float] = []
+        for _ in range(args.runs + 1):
+            seen = len([e for e in event_lines() if e["event"] == "mapped"])
+            app.stdin.write("prompt desk 120\n")
+            app.stdin.flush()
+            took = wait_until(lambda: d.window("^Posture check-in$") is not None, timeout=10)
+            outside.append(took if took is not None else float("nan"))
+            wait_until(lambda: len([e for e in event_lines() if e["event"] == "mapped"]) > seen, timeout=5)  # noqa: B023
+            mapped = [e for e in event_lines() if e["event"] == "mapped"][-1]
+            inside.append(float(str(mapped["after"])))
+            win = d.window("^Posture check-in$")
+            if win:
+                d.run("xdotool", "windowfocus", "--sync", win, "key", "1")
+            wait_until(lambda: d.window("^Posture check-in$") is None, timeout=5)
+            time.sleep(0.3)
+        app_after = memory(app.pid)
+        app.stdin.write("quit\n")
+        app.stdin.flush()
+        try:
+            app.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            stop(app)
+    finally:
+        d.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+    med = statistics.median
+    print(f"tray benchmark ({args.runs} runs, idle {args.idle:g} s, same Xvfb + trayer + session bus)")
+    print()
+    print(f"{'launch to docked icon':34} {'median s':>9} {'min s':>7} {'max s':>7}")
+    print(f"{'posture-agent tray':34} {med(ours):9.3f} {min(ours):7.3f} {max(ours):7.3f}")
+    print(f"{'workrave':34} {med(wr):9.3f} {min(wr):7.3f} {max(wr):7.3f}")
+    print(f"{'ratio ours / workrave':34} {med(ours) / med(wr):9.2f}")
+    print()
+    print(f"{'idle process':34} {'RSS MB':>9} {'PSS MB':>7} {'CPU s/min':>10} {'switches/min':>13}")
+    for name, fig in (("posture-agent tray", our_idle), ("posture-agent app (tray+store)", app_idle),
+                      ("workrave", wr_idle)):
+        print(f"{name:34} {fig['rss']:9.1f} {fig['pss']:7.1f} {fig['cpu_per_min']:10.3f} "
+              f"{fig['switches_per_min']:13.0f}")
+    print(f"{'ratio tray RSS / workrave':34} {our_idle['rss'] / wr_idle['rss']:9.2f}")
+    print(f"{'app after a check-in window (Tk on)':34} {app_after[0]:9.1f} {app_after[1]:7.1f}")
+    print()
+    print("prompt due -> check-in window on screen (target < 0.5 s)")
+    print(f"{'':34} {'cold s':>9} {'warm median s':>14} {'warm max s':>11}")
+    print(f"{'mapped (Tk, in the app)':34} {inside[0]:9.3f} {med(inside[1:]):14.3f} {max(inside[1:]):11.3f}")
+    print(f"{'visible to xdotool (outside)':34} {outside[0]:9.3f} {med(outside[1:]):14.3f} {max(outside[1:]):11.3f}")
+    print()
+    print(f"modules loaded in the docked tray before any window: {', '.join(modules) or 'none of them'} "
+          f"(checked: tkinter, matplotlib, sqlalchemy)")
+    loaded = ", ".join(str(m) for m in started["modules"]) or "none"  # type: ignore[attr-defined]
+    print(f"modules loaded in the app once docked: {loaded} "
+          f"(checked: tkinter, matplotlib, pystray, gi, sqlalchemy)")
+
+
+if __name__ == "__main__":
+    main()

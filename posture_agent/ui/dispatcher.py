@@ -1,0 +1,138 @@
+"""The one way into the UI from other threads: a queue that the UI thread drains.
+
+Tk must only ever be touched from one thread. The tray's callbacks (pystray's thread) and the
+agent's scheduler (APScheduler's threads) call `post(work)`; the thread that called `run()` does the
+work with the Tk root it owns.
+
+The resident agent runs all day, so the idle UI costs nothing: until the first window is needed
+Tk is not even imported, and while no window is open the UI thread sleeps in `queue.get()` with no
+timer. Only while a window is open does Tk's `after` poll the queue (every 50 ms), and the window's
+own events are handled by Tk's main loop.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import tkinter as tk
+
+log = logging.getLogger(__name__)
+
+Work = Callable[["tk.Tk"], Any]
+"""A unit of UI work: called on the UI thread with the (hidden) Tk root."""
+
+POLL_MS = 50
+_STOP = object()
+
+
+class Dispatcher:
+    def __init__(self, root_factory: Callable[[], tk.Tk] | None = None) -> None:
+        self._queue: queue.Queue[object] = queue.Queue()
+        self._root: tk.Tk | None = None
+        self._root_factory = root_factory
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+        self.windows_open = threading.Event()
+        """Set while at least one window is open (for tests and the benchmark)."""
+
+    # --- any thread ------------------------------------------------------------------------------
+
+    def post(self, work: Work) -> None:
+        """Run `work(root)` on the UI thread as soon as it is free. Safe from any thread."""
+        self._queue.put(work)
+
+    def stop(self) -> None:
+        """Close every window and make `run()` return. Safe from any thread."""
+        self._queue.put(_STOP)
+
+    # --- the UI thread ---------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Serve posted work until `stop()`: blocks the calling thread, which becomes the Tk thread."""
+        self._thread = threading.current_thread()
+        try:
+            while not self._stopping:
+                item = self._queue.get()
+                if item is _STOP:
+                    break
+                self._do(item)
+                if self._root is not None and self._has_windows():
+                    self._serve_windows()
+        finally:
+            self._destroy_root()
+
+    def start_thread(self, name: str = "ui") -> threading.Thread:
+        """Run the dispatcher on a daemon thread of its own (when the main thread is taken)."""
+        thread = threading.Thread(target=self.run, name=name, daemon=True)
+        thread.start()
+        return thread
+
+    def _do(self, item: object) -> None:
+        try:
+            root = self._ensure_root()
+            assert callable(item)
+            item(root)
+        except Exception:  # one broken window must not take the tray down with it
+            log.exception("UI work failed")
+
+    def _ensure_root(self) -> tk.Tk:
+        if self._root is None:
+            if self._root_factory is not None:
+                self._root = self._root_factory()
+            else:
+                from posture_agent.ui.style import make_root
+
+                self._root = make_root()
+        return self._root
+
+    def _has_windows(self) -> bool:
+        assert self._root is not None
+        try:
+            return any(w.winfo_exists() for w in self._root.winfo_children() if w.winfo_class() == "Toplevel")
+        except Exception:
+            return False
+
+    def _serve_windows(self) -> None:
+        """Tk's main loop while windows are open; returns when the last one closes."""
+        root = self._root
+        assert root is not None
+        self.windows_open.set()
+
+        def drain() -> None:
+            while True:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is _STOP:
+                    self._stopping = True
+                    root.quit()
+                    return
+                self._do(item)
+            if not self._has_windows():
+                # Closed windows leave Tk objects in reference cycles; collect them here, on the
+                # Tk thread: a collection on another thread would call into Tcl from the wrong thread.
+                gc.collect()
+                root.quit()
+                return
+            root.after(POLL_MS, drain)
+
+        root.after(POLL_MS, drain)
+        root.mainloop()
+        self.windows_open.clear()
+
+    def _destroy_root(self) -> None:
+        if self._root is not None:
+            try:
+                self._root.destroy()
+            except Exception:
+                log.debug("Tk root already gone", exc_info=True)
+            self._root = None
+            gc.collect()
+        self.windows_open.clear()

@@ -1,0 +1,111 @@
+"""The tray icon's look for each state: normal, paused, SI protocol.
+
+Designed PNGs in `posture_agent/data/icons/{state}.png` win when they are shipped; otherwise a
+clear glyph is drawn with Pillow (an upright figure with a stacked spine), so the icon never
+depends on a file being present.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import lru_cache
+from importlib import resources
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
+
+log = logging.getLogger(__name__)
+
+STATES = ("normal", "paused", "protocol")
+SIZE = 64
+"""Pixels of the fallback glyph; trays scale it down (22-32 px) themselves."""
+
+TEAL = (22, 122, 104, 255)
+GREY = (128, 134, 140, 255)
+AMBER = (242, 160, 24, 255)
+INK = (33, 37, 41, 255)
+WHITE = (255, 255, 255, 255)
+
+
+def tray_image(state: str) -> Image:
+    """The icon for `state` (one of STATES), as an RGBA Pillow image."""
+    if state not in STATES:
+        raise ValueError(f"unknown tray state {state!r} (known: {', '.join(STATES)})")
+    return _cached(state).copy()
+
+
+@lru_cache(maxsize=len(STATES))
+def _cached(state: str) -> Image:
+    shipped = _shipped(state)
+    return shipped if shipped is not None else draw_fallback(state)
+
+
+def _shipped(state: str) -> Image | None:
+    from PIL import Image as PILImage
+
+    try:
+        ref = resources.files("posture_agent.data").joinpath("icons", f"{state}.png")
+        if not ref.is_file():
+            return None
+        with ref.open("rb") as f:
+            image = PILImage.open(f)
+            image.load()
+        return image.convert("RGBA")
+    except (OSError, ValueError) as exc:  # a damaged file must not cost the user the tray
+        log.warning("icon %s.png could not be read (%s); drawing the built-in one", state, exc)
+        return None
+
+
+def draw_fallback(state: str, size: int = SIZE) -> Image:
+    """An upright figure on a round badge: teal when active, grey with a pause mark when paused,
+    with an amber mark while the SI protocol runs. Drawn 4x larger and scaled down for smooth edges."""
+    from PIL import Image as PILImage
+    from PIL import ImageDraw
+
+    k = 4
+    s = size * k
+    img = PILImage.new("RGBA", (s, s), (0, 0, 0, 0))
+    d = ImageDraw.Draw(img)
+    base = GREY if state == "paused" else TEAL
+    d.ellipse((0, 0, s - 1, s - 1), fill=base)
+    cx = s // 2
+    # head
+    r = int(s * 0.105)
+    head_y = int(s * 0.20)
+    d.ellipse((cx - r, head_y - r, cx + r, head_y + r), fill=WHITE)
+    # shoulders: a bar level and wide, the cue the app is about
+    sh_y = int(s * 0.36)
+    d.rounded_rectangle((int(s * 0.24), sh_y - int(s * 0.03), int(s * 0.76), sh_y + int(s * 0.03)),
+                        radius=int(s * 0.03), fill=WHITE)
+    # the spine: stacked vertebrae in a straight line
+    top, bottom, n = int(s * 0.43), int(s * 0.86), 5
+    step = (bottom - top) / n
+    w = int(s * 0.075)
+    for i in range(n):
+        y0 = int(top + i * step)
+        y1 = int(top + (i + 1) * step - s * 0.022)
+        d.rounded_rectangle((cx - w, y0, cx + w, y1), radius=int(s * 0.025), fill=WHITE)
+    if state == "paused":
+        _badge(d, s, INK)
+        bx, by, br = int(s * 0.77), int(s * 0.77), int(s * 0.21)
+        bw, bh = int(br * 0.28), int(br * 0.95)
+        for off in (-int(br * 0.32), int(br * 0.32)):
+            d.rectangle((bx + off - bw // 2, by - bh // 2, bx + off + bw // 2, by + bh // 2), fill=WHITE)
+    elif state == "protocol":
+        _badge(d, s, AMBER)
+        bx, by, br = int(s * 0.77), int(s * 0.77), int(s * 0.21)
+        t = int(br * 0.30)
+        d.rectangle((bx - t // 2, by - int(br * 0.62), bx + t // 2, by + int(br * 0.62)), fill=INK)
+        d.rectangle((bx - int(br * 0.62), by - t // 2, bx + int(br * 0.62), by + t // 2), fill=INK)
+    return img.resize((size, size), PILImage.Resampling.LANCZOS)
+
+
+def _badge(d: object, s: int, colour: tuple[int, int, int, int]) -> None:
+    from PIL import ImageDraw
+
+    assert isinstance(d, ImageDraw.ImageDraw)
+    bx, by, br = int(s * 0.77), int(s * 0.77), int(s * 0.21)
+    ring = int(s * 0.025)
+    d.ellipse((bx - br - ring, by - br - ring, bx + br + ring, by + br + ring), fill=WHITE)
+    d.ellipse((bx - br, by - br, bx + br, by + br), fill=colour)

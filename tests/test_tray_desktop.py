@@ -1,0 +1,288 @@
+"""The tray on a real virtual desktop (Xvfb, trayer, dunst, a private session bus).
+
+The app runs as its own process (tests/ui_harness.py: the tray on its thread, Tk behind the
+dispatcher, windows storing through a Journal into the home's SQLite file); the test right-clicks
+the docked icon, picks menu items with the keyboard through xdotool, and reads the results back
+with the command line on the same home.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import Cli
+from tests.desktop import Desktop, desktop, wait_for
+
+__all__ = ["desktop"]
+
+pytestmark = pytest.mark.desktop
+ROOT = Path(__file__).resolve().parent.parent
+PINNED = "2026-11-25T12:00:00+01:00"  # the `clock` fixture's time, so the CLI and the app agree
+MENU = ["Check in now", "Today's drills", "Strength circuit", "Log a run", "How's my back?",
+        "Weekly report", "Pause", "Settings", "About", "Quit"]
+"""The menu's items that take the keyboard, in order (the status line is not selectable)."""
+
+
+class App:
+    def __init__(self, desktop: Desktop, home: Path, events: Path, backend: str) -> None:
+        self.desktop, self.events_file = desktop, events
+        env = dict(desktop.env, PYTHONPATH=str(ROOT))
+        env.pop("PYSTRAY_BACKEND", None)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.ui_harness", "--home", str(home), "--events", str(events),
+             "--clock", PINNED, "--backend", backend],
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=(events.parent / "app.err").open("wb"),
+            env=env, cwd=ROOT, text=True,
+        )
+
+    def send(self, line: str) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+
+    def events(self) -> list[dict[str, Any]]:
+        if not self.events_file.exists():
+            return []
+        return [json.loads(line) for line in self.events_file.read_text().splitlines() if line.strip()]
+
+    def wait(self, match: Callable[[dict[str, Any]], bool], timeout: float = 10) -> dict[str, Any]:
+        found: list[dict[str, Any]] = []
+
+        def check() -> bool:
+            found[:] = [e for e in self.events() if match(e)]
+            return bool(found)
+
+        if not wait_for(check, timeout=timeout):
+            err = (self.events_file.parent / "app.err").read_text(errors="replace")[-2000:]
+            raise AssertionError(f"no matching event; events: {self.events()[-5:]}; stderr: {err}")
+        return found[-1]
+
+    def docked(self) -> bool:
+        panel = self.desktop.panel()
+        if panel is None:
+            return False
+        return "posture-agent" in self.desktop.run("xwininfo", "-tree", "-id", panel).stdout
+
+    def icon_centre(self) -> tuple[int, int]:
+        panel = self.desktop.panel()
+        assert panel is not None
+        x, y, w, h = self.desktop.geometry(panel)
+        return x + w // 2, y + h // 2
+
+    def menu(self, item: str) -> None:
+        """Right-click the icon, then walk down to `item` with the arrow keys and press Return."""
+        x, y = self.icon_centre()
+        self.desktop.run("xdotool", "mousemove", str(x), str(y), "click", "3", check=True)
+        time.sleep(0.6)
+        downs = ["Down"] * (MENU.index(item) + 1)
+        self.desktop.run("xdotool", "key", "--delay", "40", *downs, "Return", check=True)
+
+    def icon_colours(self, shots: Path, name: str) -> dict[str, int]:
+        """Counts of teal, grey and amber pixels in the docked icon (from a real screenshot)."""
+        from PIL import Image
+
+        x, y = self.icon_centre()
+        path = self.desktop.screenshot(shots / f"{name}.png", crop=f"36x36+{x - 18}+{max(0, y - 18)}")
+        counts = {"teal": 0, "grey": 0, "amber": 0}
+        with Image.open(path) as img:
+            for r, g, b in pixels(img):
+                if abs(r - 22) < 25 and abs(g - 122) < 25 and abs(b - 104) < 25:
+                    counts["teal"] += 1
+                elif abs(r - 128) < 15 and abs(g - 134) < 15 and abs(b - 140) < 15:
+                    counts["grey"] += 1
+                elif r > 200 and 120 < g < 190 and b < 80:
+                    counts["amber"] += 1
+        return counts
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                self.send("quit")
+                self.proc.wait(timeout=5)
+            except (OSError, subprocess.TimeoutExpired):
+                self.proc.terminate()
+                try:
+                    self.proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+
+
+def pixels(img: Any) -> list[tuple[int, int, int]]:
+    data = img.convert("RGB").tobytes()
+    return [(data[i], data[i + 1], data[i + 2]) for i in range(0, len(data), 3)]
+
+
+def _skip_without_pygobject() -> None:
+    code = "import gi; gi.require_version('Gtk', '3.0')"
+    if subprocess.run([sys.executable, "-c", code], capture_output=True).returncode != 0:
+        pytest.skip("PyGObject with GTK 3 is not installed: the tray menu needs it (scripts/bootstrap.sh installs it)")
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    folder = Path(os.environ.get("POSTURE_AGENT_SHOTS") or tmp_path / "shots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def start_app(desktop: Desktop, cli: Cli, tmp_path: Path, backend: str = "appindicator") -> App:
+    _skip_without_pygobject()
+    app = App(desktop, cli.home, tmp_path / "events.jsonl", backend)
+    app.wait(lambda e: e["event"] == "tray_ready", timeout=20)
+    assert wait_for(app.docked, timeout=10), "the icon docks in the tray"
+    return app
+
+
+@pytest.fixture
+def app(desktop: Desktop, cli: Cli, tmp_path: Path) -> Iterator[App]:
+    a = start_app(desktop, cli, tmp_path)
+    yield a
+    a.stop()
+
+
+def db_rows(cli: Cli, sql: str) -> list[tuple[Any, ...]]:
+    conn = sqlite3.connect(cli.home / "data" / "posture-agent.db")
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("backend", ["appindicator", "gtk"])
+def test_icon_docks_menu_opens_and_drills_are_ticked(
+    desktop: Desktop, cli: Cli, tmp_path: Path, shots: Path, backend: str
+) -> None:
+    app = start_app(desktop, cli, tmp_path, backend)
+    try:
+        docked = app.wait(lambda e: e["event"] == "tray_ready")
+        assert "pystray" in docked["modules"], "the check looks at the running tray's modules"
+        assert "tkinter" not in docked["modules"] and "matplotlib" not in docked["modules"], (
+            "no window or chart yet, so neither Tk nor matplotlib is loaded"
+        )
+        assert app.icon_colours(shots, f"icon-{backend}")["teal"] > 100, "the normal icon is on the panel"
+
+        x, y = app.icon_centre()
+        desktop.run("xdotool", "mousemove", str(x), str(y), "click", "3", check=True)
+        time.sleep(0.8)
+        from PIL import Image
+
+        menu_shot = desktop.screenshot(shots / f"menu-{backend}.png", crop="420x440+604+0")
+        with Image.open(menu_shot) as img:
+            light = sum(1 for p in pixels(img) if min(p) > 200)
+        assert light > 20000, "a right click opens a menu below the icon"
+        desktop.run("xdotool", "key", "--delay", "40", "Down", "Down", "Return", check=True)
+        app.wait(lambda e: e == {**e, "event": "action", "name": "drills"})
+        app.wait(lambda e: e == {**e, "event": "mapped", "window": "drills"})
+        win = desktop.window("^Today's drills$")
+        assert win is not None
+        # keyboard alone: the first drill has focus, Space ticks it
+        desktop.run("xdotool", "windowfocus", "--sync", win, "key", "space", check=True)
+        app.wait(lambda e: e == {**e, "event": "drill", "name": "wall-alignment"})
+        drills = cli.ok("drills", "--json").json()
+        assert isinstance(drills, dict)
+        done = {d["name"]: d["done"] for d in drills["drills"]}
+        assert done == {"wall-alignment": True, "chin-tuck": False}
+    finally:
+        app.stop()
+    assert app.proc.returncode == 0
+
+
+def test_pause_and_resume_change_icon_and_menu(app: App, shots: Path) -> None:
+    app.menu("Pause")  # Return on "Pause" opens its submenu; Return again picks "30 minutes"
+    time.sleep(0.4)
+    app.desktop.run("xdotool", "key", "Return", check=True)
+    app.wait(lambda e: e == {**e, "event": "action", "name": "pause", "token": "30m"})
+    state = app.wait(lambda e: e["event"] == "state")
+    assert state["icon"] == "paused" and state["lines"] == ["Paused until 12:30"]
+    assert wait_for(lambda: app.icon_colours(shots, "icon-paused")["grey"] > 100, timeout=5), "the icon greys out"
+    assert app.icon_colours(shots, "icon-paused")["teal"] == 0
+    app.menu("Pause")  # the same place now says "Resume"
+    app.wait(lambda e: e["event"] == "action" and e["name"] == "resume")
+    assert wait_for(lambda: app.icon_colours(shots, "icon-resumed")["teal"] > 100, timeout=5)
+
+
+def test_sore_si_joint_starts_protocol_and_icon_turns_amber(app: App, cli: Cli, shots: Path) -> None:
+    assert app.icon_colours(shots, "icon-before")["amber"] == 0
+    app.menu("How's my back?")
+    app.wait(lambda e: e == {**e, "event": "mapped", "window": "soreness"})
+    win = app.desktop.window("^How's my back\\?$")
+    assert win is not None
+    app.desktop.run("xdotool", "windowfocus", "--sync", win, "key", "--delay", "40",
+                    "Tab", "Tab", "Tab", "7", "Return", check=True)
+    app.wait(lambda e: e["event"] == "soreness" and e["values"]["si_joint"] == 7)
+    x, y, w, h = app.desktop.geometry(win)
+    app.desktop.screenshot(shots / "soreness-advice-app.png", crop=f"{w + 20}x{h + 20}+{x - 10}+{y - 10}")
+    state = app.wait(lambda e: e["event"] == "state")
+    assert state["icon"] == "protocol"
+    assert state["lines"][0] == "SI protocol day 1 of 14: no running"
+    assert wait_for(lambda: app.icon_colours(shots, "icon-protocol")["amber"] > 15, timeout=5), "amber badge"
+    advice = cli.ok("advice", "--json").json()
+    assert isinstance(advice, dict) and advice["si_protocol"] is not None
+
+
+def test_prompt_window_click_and_timeout(app: App, cli: Cli, shots: Path) -> None:
+    app.send("prompt desk 120")
+    shown = app.wait(lambda e: e == {**e, "event": "mapped", "window": "checkin"})
+    assert shown["ismapped"] == 1
+    win = app.desktop.window("^Posture check-in$")
+    assert win is not None
+    x, y, w, h = app.desktop.geometry(win)
+    app.desktop.screenshot(shots / "checkin-app.png", crop=f"{w + 20}x{h + 20}+{x - 10}+{y - 10}")
+    app.desktop.run("xdotool", "mousemove", str(x + w // 2), str(y + 85), "click", "1", check=True)  # Slouched
+    app.wait(lambda e: e["event"] == "checkin")
+    assert wait_for(lambda: app.desktop.window("^Posture check-in$") is None, timeout=8)
+    assert db_rows(cli, "select posture, context, prompted from checkins") == [("slouched", "desk", 1)]
+
+    app.send("prompt sofa 2")
+    app.wait(lambda e: e["event"] == "mapped" and e["window"] == "checkin" and e["t"] > shown["t"])
+    app.wait(lambda e: e == {**e, "event": "checkin", "posture": "missed"}, timeout=8)
+    assert app.desktop.window("^Posture check-in$") is None, "the prompt closed itself"
+    assert sorted(db_rows(cli, "select posture, context from checkins")) == [("missed", "sofa"), ("slouched", "desk")]
+
+
+def test_quit_from_the_menu_ends_the_process(app: App) -> None:
+    app.menu("Quit")
+    app.wait(lambda e: e["event"] == "stopped")
+    assert app.proc.wait(timeout=10) == 0
+    assert wait_for(lambda: not app.docked(), timeout=5), "the icon leaves the tray"
+
+
+@pytest.mark.parametrize("backend", ["appindicator", "gtk"])
+def test_icon_docks_when_the_tray_starts_after_the_app(cli: Cli, tmp_path: Path, backend: str) -> None:
+    """At login an autostarted agent can be up before the panel: the icon must dock once it appears
+    (pystray's xorg backend would not; appindicator/gtk follow the tray manager)."""
+    import shutil
+
+    _skip_without_pygobject()
+    root = tmp_path / "late-desktop"
+    d = Desktop(root, with_tray=False).start()
+    trayer = None
+    app = App(d, cli.home, tmp_path / "events.jsonl", backend)
+    try:
+        app.wait(lambda e: e["event"] == "tray_ready", timeout=20)
+        time.sleep(1.0)
+        assert d.panel() is None
+        if shutil.which("trayer") is None:
+            pytest.skip("trayer is not installed (scripts/test.sh installs it as root)")
+        trayer = subprocess.Popen(
+            ["trayer", "--edge", "top", "--align", "right", "--widthtype", "request", "--height", "32",
+             "--SetDockType", "true", "--transparent", "false", "--tint", "0x888888"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=d.env,
+        )
+        assert wait_for(app.docked, timeout=10), "the icon docks in a tray that started later"
+    finally:
+        app.stop()
+        if trayer is not None:
+            trayer.terminate()
+            trayer.wait(timeout=5)
+        d.stop()
