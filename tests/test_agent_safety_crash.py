@@ -223,7 +223,7 @@ def test_agent_killed_while_writing_loses_nothing_and_repeats_nothing(
                 os.kill(pid, signal.SIGKILL)
                 status = zygote.reap(pid)
                 killed = os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
-            text = out.read_text(encoding="utf-8", errors="replace")
+            text = out.read_text(encoding="utf-8", errors="replace") if out.exists() else ""  # killed before it
             kills += killed
             started += "posture-agent running" in text
             blocked += "already running" in text
