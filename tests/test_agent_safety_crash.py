@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -48,7 +49,24 @@ import posture_agent.agent.startup, posture_agent.store.backup, apscheduler.sche
 import apscheduler.triggers.date, apscheduler.triggers.interval, apscheduler.executors.pool
 from posture_agent.clock import FixedClock, SystemClock
 
-def child(argv, at, out):
+def kill_before_write(number):
+    """SIGKILL this process just before its `number`-th write statement or commit."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+    seen = [0]
+    def hit():
+        seen[0] += 1
+        if seen[0] == number:
+            os.kill(os.getpid(), signal.SIGKILL)
+    def on_execute(conn, cursor, statement, *args):
+        if statement.lstrip()[:6].upper() in ("INSERT", "UPDATE", "DELETE"):
+            hit()
+    event.listen(Engine, "before_cursor_execute", on_execute)
+    event.listen(Engine, "commit", lambda conn: hit())
+
+def child(argv, at, kill_at, out):
+    if kill_at:
+        kill_before_write(kill_at)
     fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0); os.dup2(fd, 1); os.dup2(fd, 2)
@@ -65,10 +83,10 @@ def child(argv, at, out):
 for line in sys.stdin:
     request = line.split("\t")
     if request[0] == "run":
-        _, at, out, *argv = [part.strip() for part in request]
+        _, at, kill_at, out, *argv = [part.strip() for part in request]
         pid = os.fork()
         if pid == 0:
-            child(argv, at, out)
+            child(argv, at, int(kill_at), out)
         print(pid, flush=True)
     elif request[0] == "reap":
         _, status = os.waitpid(int(request[1]), 0)
@@ -92,8 +110,10 @@ class Zygote:
             self.proc.stdin.flush()
             return self.proc.stdout.readline().strip()
 
-    def run(self, at: str, out: Path, *argv: str) -> int:
-        return int(self._ask("run", at, str(out), *argv))
+    def run(self, at: str, out: Path, *argv: str, kill_at: int = 0) -> int:
+        """Fork `posture-agent ARGV` at clock `at` ("-": the real clock); with `kill_at` N it
+        SIGKILLs itself just before its Nth write statement or commit."""
+        return int(self._ask("run", at, str(kill_at), str(out), *argv))
 
     def reap(self, pid: int) -> int:
         """Wait for the process to end; its wait status."""
@@ -282,3 +302,81 @@ def test_agent_killed_while_writing_loses_nothing_and_repeats_nothing(
         f"{len(writer.acknowledged)} (refused {writer.refused}), prompts {shown}, "
         f"missed {missed_checkins[0][0]}, daily backups {len(daily)}"
     )
+
+
+def zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc to see the process end")
+def test_agent_killed_before_each_of_its_writes(agent_home: Path, zygote: Zygote, tmp_path: Path) -> None:
+    """Not random: the start-up pass is killed just before its 1st, 2nd, 3rd… write or commit, in
+    turn, each time from the same state, then started again. Whatever the point, the result is the
+    same: the previous prompt closed once as missed, with exactly one `missed` check-in, and the due
+    prompts shown once."""
+    base_home = tmp_path / "base"
+    shutil.copytree(agent_home, base_home)
+    monday = datetime(2030, 1, 7, 16, 40, tzinfo=BERLIN)  # the 16:30 check-in is shown
+    tuesday = datetime(2030, 1, 8, 9, 10, tzinfo=BERLIN)  # it has timed out; the 09:00 one and the drills are due
+    out = tmp_path / "base.out"
+    pid = zygote.run(monday.isoformat(), out, "--home", str(base_home), "start", "--no-tray")
+    db = Paths.resolve(base_home).db_file
+    assert "running" in wait_for_text(out, ("running",), 30, pid)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not (db.exists() and query(db, "SELECT COUNT(*) FROM prompts")[0][0]):
+        time.sleep(0.05)
+    time.sleep(0.3)
+    os.kill(pid, signal.SIGTERM)
+    zygote.reap(pid)
+    assert query(db, "SELECT COUNT(*) FROM prompts WHERE outcome IS NULL") == [(1,)]
+
+    points = 0
+    for kill_at in range(1, 40):
+        home = tmp_path / f"kill-{kill_at}"
+        shutil.copytree(base_home, home)
+        db = Paths.resolve(home).db_file
+        out = tmp_path / f"kill-{kill_at}.out"
+        pid = zygote.run(tuesday.isoformat(), out, "--home", str(home), "start", "--no-tray", kill_at=kill_at)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not zombie(pid):
+            if query(db, "SELECT COUNT(*) FROM prompts WHERE due > '2030-01-08'")[0][0] >= 2 and list(
+                Paths.resolve(home).backup_dir.glob("daily-2030-01-08.db")
+            ):
+                time.sleep(0.3)
+                break
+            time.sleep(0.02)
+        killed = zombie(pid)
+        if not killed:
+            os.kill(pid, signal.SIGTERM)
+        status = zygote.reap(pid)
+        assert not killed or (os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL)
+
+        again = tmp_path / f"again-{kill_at}.out"  # the next start, undisturbed
+        pid = zygote.run(tuesday.isoformat(), again, "--home", str(home), "start", "--no-tray")
+        assert "running" in wait_for_text(again, ("running",), 30, pid), again.read_text()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and query(
+            db, "SELECT COUNT(*) FROM prompts WHERE due > '2030-01-08'"
+        )[0][0] < 2:
+            time.sleep(0.02)
+        time.sleep(0.3)
+        os.kill(pid, signal.SIGTERM)
+        assert zygote.reap(pid) == 0, again.read_text()
+
+        assert query(db, "PRAGMA integrity_check") == [("ok",)]
+        prompts = dict(query(db, "SELECT kind, outcome FROM prompts"))
+        assert prompts == {"checkin-desk": "missed", "drills": None, "checkin-car": None}, (kill_at, prompts)
+        assert query(db, "SELECT COUNT(*) FROM checkins WHERE posture = 'missed'") == [(1,)], (
+            f"killed before write {kill_at}: the miss was recorded twice or not at all"
+        )
+        assert sorted(f.name for f in Paths.resolve(home).backup_dir.glob("daily-*.db")) == [
+            "daily-2030-01-07.db", "daily-2030-01-08.db"
+        ]
+        if not killed:
+            break
+        points += 1
+    assert points >= 4, f"only {points} write points in the start-up pass: the hook did not work"
+    print(f"\nkilled before each of {points} writes of the start-up pass, then restarted: all consistent")
