@@ -161,7 +161,7 @@ class CheckinWriter(threading.Thread):
         super().__init__(daemon=True)
         self.zygote, self.home, self.outdir = zygote, home, outdir
         self.acknowledged: set[str] = set()
-        self.refused = 0
+        self.refused: list[str] = []
         self.stop = threading.Event()
 
     def run(self) -> None:
@@ -175,7 +175,7 @@ class CheckinWriter(threading.Thread):
             if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
                 self.acknowledged.add(json.loads(text)["id"])
             else:
-                self.refused += 1  # e.g. busy for 5 s: said so, nothing acknowledged
+                self.refused.append(text)  # e.g. busy for 5 s: said so, nothing acknowledged
             n += 1
 
 
@@ -272,6 +272,8 @@ def test_agent_killed_while_writing_loses_nothing_and_repeats_nothing(
     db = paths.db_file
     assert query(db, "PRAGMA integrity_check") == [("ok",)]
     stored = {str(r[0]) for r in query(db, "SELECT id FROM checkins")}
+    for text in writer.refused:  # a refused check-in said why in one line
+        assert text.count("\n") == 1 and "Traceback" not in text and "unexpected" not in text, text
     assert len(writer.acknowledged) >= 20, "too few check-ins ran beside the agent to mean anything"
     assert writer.acknowledged <= stored, f"lost: {writer.acknowledged - stored}"
     # no prompt shown twice, no miss recorded twice
@@ -299,7 +301,7 @@ def test_agent_killed_while_writing_loses_nothing_and_repeats_nothing(
     assert not list(paths.backup_dir.glob(".*.tmp*"))
     print(
         f"\nkills {kills}, rounds running when killed {started}, acknowledged check-ins "
-        f"{len(writer.acknowledged)} (refused {writer.refused}), prompts {shown}, "
+        f"{len(writer.acknowledged)} (refused {len(writer.refused)}: {writer.refused}), prompts {shown}, "
         f"missed {missed_checkins[0][0]}, daily backups {len(daily)}"
     )
 

@@ -7,7 +7,8 @@ nothing can drift. Jobs (all `coalesce=True, max_instances=1` with a misfire gra
 - `timeout`: a one-shot when the oldest open prompt times out;
 - `resume`: a one-shot when a pause ends;
 - `housekeeping`: once a minute — config file changed? records changed (a run logged)? a wall-clock
-  jump (sleep, clock set)? Nothing polls more often, so an idle agent sleeps between minutes;
+  jump (sleep, clock set)? a new local day (its backup)? Nothing polls more often, so an idle agent
+  sleeps between minutes;
 - `import`: every few minutes when `[import] folder` is set and the importer is installed.
 """
 
