@@ -112,6 +112,7 @@ class Agent:
         self._last_wall = clock.now()
         self._last_mono = _time.monotonic()
         self._backup_day: date | None = None
+        self._backup_lock = threading.Lock()
         """The local day of the last daily backup pass (one per day: at start, then at housekeeping)."""
 
     # --- the API a tray drives --------------------------------------------------------------
@@ -240,15 +241,20 @@ class Agent:
 
     def daily_backup(self) -> None:
         """Today's backup (SQLite backup API, last 7 kept) on the first pass of each local day."""
-        now = self.clock.now()
-        zone = self.journal.zone
-        day = now.astimezone(zone).date()
-        if day == self._backup_day:
-            return
-        from posture_agent.store.backup import daily_backup
+        if not self._backup_lock.acquire(blocking=False):
+            return  # the start-up pass and a housekeeping minute met: one copy is under way
+        try:
+            now = self.clock.now()
+            zone = self.journal.zone
+            day = now.astimezone(zone).date()
+            if day == self._backup_day:
+                return
+            from posture_agent.store.backup import daily_backup
 
-        self._backup_day = day  # a failed copy is logged by daily_backup and tried again tomorrow
-        daily_backup(self.paths, now, zone)
+            self._backup_day = day  # a failed copy is logged by daily_backup and tried again tomorrow
+            daily_backup(self.paths, now, zone)
+        finally:
+            self._backup_lock.release()
 
     def housekeeping(self) -> None:
         """Once a minute: config changed, records changed, clock jumped (sleep), a new day's backup,
