@@ -456,3 +456,27 @@ def test_doctor_shows_backups_and_the_agent_lock(agent_home: Path) -> None:
     assert "no agent running" in str(after["agent"]["detail"])
     assert f"left by pid {agent.proc.pid}" in str(after["agent"]["detail"])
     assert RunningAgent(agent_home).stop()[0] == 0  # and that stale lock does not block a start
+
+
+def test_agent_in_a_home_with_spaces_and_non_ascii_letters(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Paths a user really has: the lock, the control socket (too long for a socket path: the agent
+    falls back to an abstract one), the daily backup, pause and a refused restore all work."""
+    monkeypatch.setenv("TZ", "Europe/Berlin")
+    home = tmp_path / ("Jürgen Ødegård ñandú " + "long folder name " * 5).strip()
+    home.mkdir()
+    (home / "config.toml").write_text(QUIET, encoding="utf-8")
+    assert run_cli(home, "checkin", "upright").returncode == 0
+    backup = Path(run_cli(home, "backup").stdout.strip())
+    agent = RunningAgent(home)
+    try:
+        paths = Paths.resolve(home)
+        today = datetime.now(ZoneInfo("Europe/Berlin")).date()
+        assert wait_for(lambda: (paths.backup_dir / f"daily-{today.isoformat()}.db").exists(), timeout=15)
+        paused = run_cli(home, "pause", "1h")
+        assert paused.returncode == 0, paused.stderr
+        refused = run_cli(home, "restore", str(backup))
+        assert refused.returncode == 1 and "stop the agent first" in refused.stderr
+        assert run_cli(home, "resume").returncode == 0
+    finally:
+        assert agent.stop()[0] == 0
+    assert run_cli(home, "restore", str(backup)).returncode == 0
