@@ -236,9 +236,16 @@ def test_fixed_config_is_picked_up_by_housekeeping(agent_home: Path) -> None:
         config.write_text(QUIET.replace("= 1\n", "= 7\n"), encoding="utf-8")
         agent.housekeeping()
         assert agent.settings.prompt_timeout_minutes == 7 and agent.settings.desk.days == frozenset()
-        config.write_text(BROKEN + "# broken again\n", encoding="utf-8")
-        agent.housekeeping()
-        assert agent.settings.prompt_timeout_minutes == 7  # a new mistake keeps the last good settings
+        mistakes = (
+            BROKEN + "# broken again\n", '[general]\ntimezone = "Europe/Berlin\n', '[desk]\ndays = ["funday"]\n',
+            '[general]\ntimezone = "Mars/Olympus"\n', "\x00\xff binary junk",
+        )
+        for mistake in mistakes:  # a valid file would reset the timeout to the default 2
+            config.write_text(mistake, encoding="utf-8")
+            written = config.read_bytes()
+            agent.housekeeping()
+            assert agent.settings.prompt_timeout_minutes == 7, mistake  # the last good settings stay
+            assert config.read_bytes() == written  # and the file as the user wrote it
     finally:
         store.close()
 
@@ -480,3 +487,26 @@ def test_agent_in_a_home_with_spaces_and_non_ascii_letters(tmp_path: Path, monke
     finally:
         assert agent.stop()[0] == 0
     assert run_cli(home, "restore", str(backup)).returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ('[general]\ntimezone = "Europe/Berlin\n', "line 2: (syntax)"),
+        ('[general]\ntimezone = "Europe/Berlin"\n\n[desk]\ndays = ["funday"]\n', "line 5: desk.days"),
+        ('[general]\ntimezone = "Mars/Olympus"\n', "line 2: general.timezone"),
+        ("[sofa]\nstart = 25:00\n", "line 2"),
+    ],
+    ids=["syntax", "bad-day", "bad-zone", "bad-time"],
+)
+def test_agent_starts_whatever_the_config_mistake(agent_home: Path, text: str, where: str) -> None:
+    config = agent_home / "config.toml"
+    config.write_text(text, encoding="utf-8")
+    written = config.read_bytes()
+    agent = RunningAgent(agent_home)
+    code, err = agent.stop()
+    assert code == 0
+    first = err.splitlines()[0]
+    assert first.startswith(f"posture-agent: config error in {config}, ") and where in first, first
+    assert "running with the default settings" in first
+    assert config.read_bytes() == written
