@@ -108,11 +108,13 @@ def cmd_start(ctx: Context, args: argparse.Namespace) -> int:
     """Take the home's lock, start the agent, and run until SIGTERM/SIGINT (SIGHUP reloads the config)."""
     from posture_agent.agent.lock import InstanceLock
     from posture_agent.agent.runtime import Agent
+    from posture_agent.agent.startup import prepare
 
     lock = InstanceLock(ctx.paths.runtime_dir)
     lock.acquire()
     try:
-        agent = Agent(ctx.paths, ctx.settings(), ctx.store(), ctx.clock)
+        settings, store = prepare(ctx)  # defaults for a broken config; a damaged database stops here
+        agent = Agent(ctx.paths, settings, store, ctx.clock)
         app = None if args.no_tray else _tray_app()
         if app is not None:
             return int(app.run(ctx, agent) or 0)
