@@ -118,11 +118,11 @@ def cmd_start(ctx: Context, args: argparse.Namespace) -> int:
             return int(app.run(ctx, agent) or 0)
         if not args.no_tray:
             print(
-                "posture-agent: the tray is not available in this version yet; running without it "
+                "posture-agent: the tray could not be loaded (see the log); running without it "
                 "(notifications only). Use --no-tray to skip this message.",
                 file=sys.stderr,
             )
-        return _run_headless(ctx, agent)
+        return run_headless(ctx, agent)
     finally:
         lock.release()
 
@@ -141,7 +141,7 @@ def _tray_app() -> Any:
     return app if hasattr(app, "run") else None
 
 
-def _run_headless(ctx: Context, agent: Any) -> int:
+def run_headless(ctx: Context, agent: Any) -> int:
     stop = threading.Event()
 
     def on_stop(signum: int, _frame: Any) -> None:
