@@ -284,6 +284,11 @@ class App:
     def _weekly_report(self) -> None:
         try:
             target = write_weekly_page(self.agent, self.paths.data_dir / "reports")
+        except ImportError as exc:  # a build without the chart libraries
+            log.warning("the weekly report needs %s, which is not installed", exc.name)
+            self.agent_notify("The weekly report needs charts",
+                              f"{exc.name} is not installed in this build; `posture-agent report` prints the week")
+            return
         except Exception as exc:
             log.exception("the weekly report could not be written")
             self.agent_notify("The weekly report could not be made", f"{type(exc).__name__}: {exc}")
