@@ -37,6 +37,8 @@ Trace = Callable[..., None]
 """`trace(event, **data)`: what the app did (a window mapped, a record stored, the tray's state).
 Logged at debug level; tests and the benchmark record it to follow the app from outside."""
 
+DOCK_WAIT_S = 5.0
+"""How long `start` waits for the icon to be shown before it opens the store and starts the agent."""
 PROMPT_WINDOWS = {"drills": "drills", "circuit": "circuit", "soreness": "soreness"}
 """Prompt kinds that open a window (beside the agent's notification). Ice reminders only notify."""
 
@@ -48,21 +50,40 @@ def _debug_trace(event: str, **data: Any) -> None:
 class App:
     """The wiring. `run()` blocks the calling thread (it becomes the Tk thread) until Quit."""
 
-    def __init__(self, agent: Agent, paths: Paths, backend: str | None = None,
-                 trace: Trace = _debug_trace, open_url: Callable[[str], object] | None = None) -> None:
-        self.agent = agent
+    def __init__(self, paths: Paths, backend: str | None = None, trace: Trace = _debug_trace,
+                 open_url: Callable[[str], object] | None = None) -> None:
         self.paths = paths
         self.trace = trace
         self.open_url = open_url
         self.dispatcher = Dispatcher()
-        self.zone = agent.journal.zone
+        self._agent: Agent | None = None
+        self._tray_started = False
+        self.zone: Any = None
+        """The agent's time zone, once attached."""
         self.windows: dict[str, Any] = {}
         """Open windows by name ("drills", "checkin", …): opening one again raises it."""
         self.checkins: dict[str, Any] = {}
         """Check-in windows by the agent's prompt id, closed when the agent closes the prompt."""
-        self._lock = threading.Lock()
-        # The icon docks first with a plain state; the real one follows once the agent has planned.
+        # The icon can dock before the agent exists (while the store opens); menu items do
+        # nothing until `attach`, and the real state follows from `agent.status()`.
         self.tray = Tray(TrayState(note="Starting…"), self.actions(), backend=backend)
+
+    def start_tray(self) -> App:
+        """Show the icon now, on the tray's thread (before the agent is made: faster to dock)."""
+        self._tray_started = True
+        self.tray.start()
+        threading.Thread(target=self._when_docked, name="docked", daemon=True).start()
+        return self
+
+    def attach(self, agent: Agent) -> None:
+        self._agent = agent
+        self.zone = agent.journal.zone
+
+    @property
+    def agent(self) -> Agent:
+        if self._agent is None:
+            raise RuntimeError("the app has no agent yet")
+        return self._agent
 
     # --- the tray ----------------------------------------------------------------------------------
 
@@ -78,13 +99,17 @@ class App:
         def act(name: str, then: Callable[[], object]) -> Callable[[], None]:
             def run() -> None:
                 self.trace("action", name=name)
+                if self._agent is None:
+                    log.info("menu item %s before the agent is up: ignored", name)
+                    return
                 then()
 
             return run
 
         def pause(token: str) -> None:
             self.trace("action", name="pause", token=token)
-            self.agent.pause_for(token)
+            if self._agent is not None:
+                self._agent.pause_for(token)
 
         return TrayActions(
             checkin_now=act("checkin_now", lambda: self.open("checkin")),
@@ -94,7 +119,7 @@ class App:
             soreness=act("soreness", lambda: self.open("soreness")),
             weekly_report=act("weekly_report", self.weekly_report),
             pause=pause,
-            resume=act("resume", self.agent.resume),
+            resume=act("resume", lambda: self.agent.resume()),
             settings=act("settings", lambda: self.open("settings")),
             about=act("about", lambda: self.open("about")),
             quit=act("quit", self.quit),
@@ -313,12 +338,14 @@ class App:
 
     # --- running -------------------------------------------------------------------------------------
 
-    def run(self, start_agent: bool = True) -> int:
-        """Dock the icon, start the agent, serve windows until Quit (or SIGTERM/SIGINT)."""
-        unsubscribe = self.agent.subscribe(self.on_event)
+    def run(self, agent: Agent, start_agent: bool = True) -> int:
+        """Start the agent (and the tray, unless `start_tray` did), serve windows until Quit
+        (or SIGTERM/SIGINT)."""
+        self.attach(agent)
+        unsubscribe = agent.subscribe(self.on_event)
         tray = self.tray
-        tray.start()
-        threading.Thread(target=self._when_docked, name="docked", daemon=True).start()
+        if not self._tray_started:
+            self.start_tray()
         self._install_signals()
         try:
             if start_agent:
@@ -375,14 +402,28 @@ def write_weekly_page(agent: Agent, folder: Path) -> Path:
     return target
 
 
-def run(ctx: Context, agent: Agent) -> int:
-    """`posture-agent start`: the tray app, or headless when no tray can be shown here."""
+def dock(ctx: Context) -> App | None:
+    """The app with its icon docking, before the agent is made; None (said on stderr) when no
+    tray can be shown here: the agent then runs headless."""
     try:
-        app = App(agent, ctx.paths)
+        app = App(ctx.paths).start_tray()
     except TrayUnavailable as exc:
         print(f"posture-agent: {exc}", file=sys.stderr)
         print("posture-agent: running without a tray (notifications only)", file=sys.stderr)
+        return None
+    # Let the tray's thread have the interpreter until the icon is shown: the store and the agent
+    # import a lot, and the lock they share would slow the docking down by half.
+    if not app.tray.ready.wait(DOCK_WAIT_S):
+        log.warning("the tray icon was not shown within %.0f s; starting the agent anyway", DOCK_WAIT_S)
+    return app
+
+
+def run(ctx: Context, agent: Agent, app: App | None = None) -> int:
+    """`posture-agent start`: the tray app (docked early by `dock`, or now), or headless when no
+    tray can be shown here."""
+    app = app or dock(ctx)
+    if app is None:
         from posture_agent.commands.agent import run_headless
 
         return run_headless(ctx, agent)
-    return app.run()
+    return app.run(agent)

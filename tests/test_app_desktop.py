@@ -56,8 +56,9 @@ class Agent:
     def __init__(self, d: Desktop, home: Path, extra_env: dict[str, str] | None = None) -> None:
         self.d, self.home = d, home
         self.err = home.parent / f"{home.name}-start.err"
-        env = dict(d.env, TZ="UTC", **(extra_env or {}))
+        env = dict(d.env, TZ="UTC")
         env.pop("PYSTRAY_BACKEND", None)
+        env.update(extra_env or {})
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "posture_agent", "--home", str(home), "start"],
             stdout=subprocess.DEVNULL, stderr=self.err.open("wb"), env=env,
@@ -273,6 +274,27 @@ def test_every_menu_window_of_the_real_app(desktop: Desktop, home: Path, shots: 
         page = Path(url.removeprefix("file://")).read_text(encoding="utf-8")
         assert "<svg" in page and str(home) in url
         assert agent.proc.poll() is None
+    finally:
+        agent.stop()
+    assert agent.proc.returncode == 0
+
+
+def test_no_tray_with_a_menu_says_so_and_runs_headless(desktop: Desktop, home: Path) -> None:
+    """pystray's xorg backend has no menu: `start` must say so plainly (and what to install) and
+    run the same agent without a tray, instead of showing an icon that does nothing."""
+    write_config(home)
+    agent = Agent(desktop, home, {"PYSTRAY_BACKEND": "xorg"})
+    try:
+        assert wait_for(lambda: "running without a tray" in agent.stderr(), timeout=20), agent.stderr()
+        err = agent.stderr()
+        assert "PYSTRAY_BACKEND=xorg gives a tray icon without a menu" in err and "--no-tray" in err
+        assert "Traceback" not in err
+        time.sleep(1)
+        assert agent.proc.poll() is None, "the agent keeps running, headless"
+        assert not agent.docked(), "no dead icon in the tray"
+        status = subprocess.run([sys.executable, "-m", "posture_agent", "--home", str(home), "resume", "--json"],
+                                capture_output=True, text=True, timeout=30, check=False)
+        assert status.returncode == 0, status.stderr  # the running agent answers on its control channel
     finally:
         agent.stop()
     assert agent.proc.returncode == 0

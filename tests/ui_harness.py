@@ -42,8 +42,9 @@ class Harness:
         settings = load_settings(self.paths.config_file)
         store = open_store(self.paths.db_file, self.paths.backup_dir)
         self.agent = Agent(self.paths, settings, store, clock)
-        self.app = App(self.agent, self.paths, backend=backend, trace=self.log,
+        self.app = App(self.paths, backend=backend, trace=self.log,
                        open_url=lambda url: self.log("browser", url=url) or True)
+        self.app.attach(self.agent)
 
     def log(self, event: str, **data: Any) -> None:
         with self.lock:
@@ -81,7 +82,7 @@ class Harness:
 
     def run(self) -> int:
         threading.Thread(target=self.read_commands, daemon=True).start()
-        return self.app.run(start_agent=False)
+        return self.app.run(self.agent, start_agent=False)
 
 
 def main() -> None:
