@@ -71,6 +71,7 @@ class App:
     def start_tray(self) -> App:
         """Show the icon now, on the tray's thread (before the agent is made: faster to dock)."""
         self._tray_started = True
+        self._install_signals()  # a SIGTERM while the agent loads still ends in a clean exit 0
         self.tray.start()
         threading.Thread(target=self._when_docked, name="docked", daemon=True).start()
         return self
@@ -346,7 +347,6 @@ class App:
         tray = self.tray
         if not self._tray_started:
             self.start_tray()
-        self._install_signals()
         try:
             if start_agent:
                 self.agent.start()
@@ -373,7 +373,8 @@ class App:
             self.dispatcher.stop()
 
         def on_hup(_signum: int, _frame: Any) -> None:
-            threading.Thread(target=self.agent.reload_config, name="reload", daemon=True).start()
+            if self._agent is not None:
+                threading.Thread(target=self._agent.reload_config, name="reload", daemon=True).start()
 
         signal.signal(signal.SIGTERM, on_stop)
         signal.signal(signal.SIGINT, on_stop)
