@@ -50,9 +50,15 @@ def test_icons_differ_by_state() -> None:
     assert len(set(images.values())) == 3
     paused = draw_fallback("paused")
     assert paused.getpixel((20, 32))[:3] == (128, 134, 140), "paused is grey"
-    protocol = tray_image("protocol")
-    r, g, b, _ = protocol.getpixel((49, 49 - 9))  # inside the badge, off its cross
-    assert r > 200 and 120 < g < 190 and b < 80, "the protocol badge is amber"
+    for protocol in (tray_image("protocol"), draw_fallback("protocol")):  # shipped PNG and drawn glyph
+        rgba = protocol.convert("RGBA").tobytes()
+        amber = sum(1 for i in range(0, len(rgba), 4)
+                    if rgba[i] > 200 and 120 < rgba[i + 1] < 190 and rgba[i + 2] < 80 and rgba[i + 3] > 200)
+        assert amber > 20, "the protocol badge is amber"
+    assert not any(rgba[i] > 200 and 120 < rgba[i + 1] < 190 and rgba[i + 2] < 80
+                   for rgba in [tray_image("normal").convert("RGBA").tobytes()] for i in range(0, len(rgba), 4)), (
+        "the normal icon has no amber"
+    )
     with pytest.raises(ValueError, match="unknown tray state"):
         tray_image("sleepy")
 
