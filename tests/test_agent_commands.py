@@ -127,8 +127,8 @@ def test_start_without_tray_says_so_and_runs_headless(home: Path, monkeypatch: p
         assert "running without a tray" in proc.stdout.readline()
         import importlib.util
 
-        if importlib.util.find_spec("posture_agent.app") is None:
-            assert "the tray is not available in this version yet" in proc.stderr.readline()
+        if importlib.util.find_spec("posture_agent.app") is not None:
+            assert "no graphical desktop here (DISPLAY is not set)" in proc.stderr.readline()
     finally:
         proc.terminate()
         assert proc.wait(timeout=10) == 0

@@ -150,10 +150,6 @@ def test_install_sh_installs_the_real_bundle(bundle: Path, tmp_path: Path) -> No
     assert (home / ".local/share/applications/posture-agent.desktop").is_file()
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("posture_agent.app") is None,
-    reason="posture_agent.app (the tray, issue 5) is not in this tree yet: `start` cannot dock an icon",
-)
 @pytest.mark.desktop
 def test_frozen_start_docks_its_icon(bundle: Path, tmp_path: Path, desktop: Desktop) -> None:
     panel = desktop.panel()
@@ -165,10 +161,15 @@ def test_frozen_start_docks_its_icon(bundle: Path, tmp_path: Path, desktop: Desk
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         docked = wait_for(lambda: desktop.geometry(panel)[2] > width_before, timeout=30)
-        desktop.screenshot(tmp_path / "frozen-tray.png")
+        shots = Path(os.environ.get("POSTURE_AGENT_SHOTS") or tmp_path)
+        desktop.screenshot(shots / "frozen-tray.png", crop="200x40+824+0")
         assert docked, "the frozen app's icon did not dock in the tray"
         assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
-        assert wait_for(lambda: (home / "data").is_dir(), timeout=10), "the agent wrote nothing to its home"
+        assert "posture-agent" in desktop.run("xwininfo", "-tree", "-id", panel).stdout, "our icon, by name"
+        assert wait_for(lambda: (home / "data" / "posture-agent.db").is_file(), timeout=10), "the agent's store"
+        proc.terminate()
+        assert proc.wait(timeout=10) == 0, "SIGTERM stops the frozen app cleanly"
+        assert proc.stderr is not None and b"tray" not in proc.stderr.read(), "no tray fallback message"
     finally:
         proc.terminate()
         try:

@@ -1,7 +1,8 @@
 """The tray on a real virtual desktop (Xvfb, trayer, dunst, a private session bus).
 
-The app runs as its own process (tests/ui_harness.py: the tray on its thread, Tk behind the
-dispatcher, windows storing through a Journal into the home's SQLite file); the test right-clicks
+The app runs as its own process (tests/ui_harness.py: the real `posture_agent.app.App` on a real
+Agent whose clock the test moves, the tray on its thread, Tk behind the dispatcher, windows storing
+through the agent's Journal into the home's SQLite file); the test right-clicks
 the docked icon, picks menu items with the keyboard through xdotool, and reads the results back
 with the command line on the same home.
 """
@@ -98,7 +99,7 @@ class App:
             for r, g, b in pixels(img):
                 if abs(r - 22) < 25 and abs(g - 122) < 25 and abs(b - 104) < 25:
                     counts["teal"] += 1
-                elif max(r, g, b) - min(r, g, b) < 25 and 90 < r < 160:
+                elif 95 <= r <= 145 and max(r, g, b) - min(r, g, b) < 16:  # the neutral grey of "paused"
                     counts["grey"] += 1
                 elif r > 200 and 120 < g < 190 and b < 80:
                     counts["amber"] += 1
@@ -202,7 +203,7 @@ def test_pause_and_resume_change_icon_and_menu(app: App, shots: Path) -> None:
     time.sleep(0.4)
     app.desktop.run("xdotool", "key", "Return", check=True)
     app.wait(lambda e: e == {**e, "event": "action", "name": "pause", "token": "30m"})
-    state = app.wait(lambda e: e["event"] == "state")
+    state = app.wait(lambda e: e["event"] == "state" and e["icon"] != "normal")
     assert state["icon"] == "paused" and state["lines"] == ["Paused until 12:30"]
     assert wait_for(lambda: app.icon_colours(shots, "icon-paused")["grey"] > 100, timeout=5), "the icon greys out"
     assert app.icon_colours(shots, "icon-paused")["teal"] == 0
@@ -222,7 +223,7 @@ def test_sore_si_joint_starts_protocol_and_icon_turns_amber(app: App, cli: Cli, 
     app.wait(lambda e: e["event"] == "soreness" and e["values"]["si_joint"] == 7)
     x, y, w, h = app.desktop.geometry(win)
     app.desktop.screenshot(shots / "soreness-advice-app.png", crop=f"{w + 20}x{h + 20}+{x - 10}+{y - 10}")
-    state = app.wait(lambda e: e["event"] == "state")
+    state = app.wait(lambda e: e["event"] == "state" and e["icon"] != "normal")
     assert state["icon"] == "protocol"
     assert state["lines"][0] == "SI protocol day 1 of 14: no running"
     assert wait_for(lambda: app.icon_colours(shots, "icon-protocol")["amber"] > 15, timeout=5), "amber badge"
@@ -231,7 +232,7 @@ def test_sore_si_joint_starts_protocol_and_icon_turns_amber(app: App, cli: Cli, 
 
 
 def test_prompt_window_click_and_timeout(app: App, cli: Cli, shots: Path) -> None:
-    app.send("prompt desk 120")
+    app.send("due")  # 12:45, the next desk check-in
     shown = app.wait(lambda e: e == {**e, "event": "mapped", "window": "checkin"})
     assert shown["ismapped"] == 1
     win = app.desktop.window("^Posture check-in$")
@@ -242,12 +243,16 @@ def test_prompt_window_click_and_timeout(app: App, cli: Cli, shots: Path) -> Non
     app.wait(lambda e: e["event"] == "checkin")
     assert wait_for(lambda: app.desktop.window("^Posture check-in$") is None, timeout=8)
     assert db_rows(cli, "select posture, context, prompted from checkins") == [("slouched", "desk", 1)]
+    assert db_rows(cli, "select outcome from prompts") == [("answered",)]
 
-    app.send("prompt sofa 2")
+    app.send("due")  # 13:30
     app.wait(lambda e: e["event"] == "mapped" and e["window"] == "checkin" and e["t"] > shown["t"])
-    app.wait(lambda e: e == {**e, "event": "checkin", "posture": "missed"}, timeout=8)
-    assert app.desktop.window("^Posture check-in$") is None, "the prompt closed itself"
-    assert sorted(db_rows(cli, "select posture, context from checkins")) == [("missed", "sofa"), ("slouched", "desk")]
+    app.send("advance 121")  # past the 2-minute timeout: the agent closes the prompt as missed
+    app.wait(lambda e: e == {**e, "event": "closed", "window": "checkin", "why": "prompt closed"}, timeout=8)
+    assert wait_for(lambda: app.desktop.window("^Posture check-in$") is None, timeout=8), "the prompt closed"
+    rows = db_rows(cli, "select posture, context from checkins order by at")
+    assert rows == [("slouched", "desk"), ("missed", "desk")], "missed is stored once, by the agent"
+    assert sorted(db_rows(cli, "select outcome from prompts")) == [("answered",), ("missed",)]
 
 
 def test_quit_from_the_menu_ends_the_process(app: App) -> None:

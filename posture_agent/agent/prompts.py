@@ -86,7 +86,8 @@ class PromptService:
                 record = self.journal.record_prompt_shown(prompt.slot, prompt.due, prompt.context)
                 if record is None:
                     continue  # another path showed it already
-                active = ActivePrompt(record.id, prompt, now)
+                # the stored time: `expire` and the timeout wake-up must agree to the microsecond
+                active = ActivePrompt(record.id, prompt, record.shown_at or now)
                 self.open[record.id] = active
                 late = (now - prompt.due).total_seconds()
                 log.info("prompt %s due %s shown (%.1f s late)", prompt.slot, prompt.due.isoformat(), late)

@@ -107,30 +107,38 @@ def cmd_resume(ctx: Context, args: argparse.Namespace) -> None:
 def cmd_start(ctx: Context, args: argparse.Namespace) -> int:
     """Take the home's lock, start the agent, and run until SIGTERM/SIGINT (SIGHUP reloads the config)."""
     from posture_agent.agent.lock import InstanceLock
-    from posture_agent.agent.runtime import Agent
-    from posture_agent.agent.startup import prepare
 
     lock = InstanceLock(ctx.paths.runtime_dir)
     lock.acquire()
+    shell = None
     try:
+        app = None if args.no_tray else _tray_app()
+        # the icon docks on its own thread while the config and the store open
+        shell = app.dock(ctx) if app is not None else None  # None: it said why on stderr
+        from posture_agent.agent.runtime import Agent  # the store, SQLAlchemy, Alembic: after the icon
+        from posture_agent.agent.startup import prepare
+
         settings, store = prepare(ctx)  # defaults for a broken config; a damaged database stops here
         agent = Agent(ctx.paths, settings, store, ctx.clock)
-        app = None if args.no_tray else _tray_app()
-        if app is not None:
-            return int(app.run(ctx, agent) or 0)
-        if not args.no_tray:
+        if app is not None and shell is not None:
+            return int(app.run(ctx, agent, shell) or 0)
+        if app is None and not args.no_tray:
             print(
-                "posture-agent: the tray is not available in this version yet; running without it "
+                "posture-agent: the tray could not be loaded (see the log); running without it "
                 "(notifications only). Use --no-tray to skip this message.",
                 file=sys.stderr,
             )
-        return _run_headless(ctx, agent)
+        return run_headless(ctx, agent)
+    except BaseException:
+        if shell is not None:  # e.g. the store refused to open: take the icon away before the error
+            shell.tray.stop()
+        raise
     finally:
         lock.release()
 
 
 def _tray_app() -> Any:
-    """The tray shell (`posture_agent.app` with `run(ctx, agent)`), when it is installed."""
+    """The tray shell (`posture_agent.app`: `dock(ctx)`, then `run(ctx, agent, docked)`), when it loads."""
     import importlib
 
     try:
@@ -140,10 +148,10 @@ def _tray_app() -> Any:
     except Exception as exc:  # e.g. no display: the agent still runs, headless
         log.warning("the tray could not start (%s: %s); running without it", type(exc).__name__, exc)
         return None
-    return app if hasattr(app, "run") else None
+    return app if hasattr(app, "run") and hasattr(app, "dock") else None
 
 
-def _run_headless(ctx: Context, agent: Any) -> int:
+def run_headless(ctx: Context, agent: Any) -> int:
     stop = threading.Event()
 
     def on_stop(signum: int, _frame: Any) -> None:

@@ -125,6 +125,12 @@ class Dispatcher:
 
         root.after(POLL_MS, drain)
         root.mainloop()
+        # A window destroyed by posted work (not by one of its own events) is only unmapped once
+        # Tk talks to the X server again: flush now, or it stays on screen while we sleep in get().
+        try:
+            root.update()
+        except Exception:
+            log.debug("Tk update after the last window failed", exc_info=True)
         self.windows_open.clear()
 
     def _destroy_root(self) -> None:

@@ -17,6 +17,8 @@ PAD = 12
 ACCENT = "#167a68"
 ERROR = "#b00020"
 MUTED = "#555555"
+NOTIFICATION_ROOM = 120
+"""Pixels left free above a window shown near a top tray, for the notification that came with it."""
 
 
 def make_root(screen: str | None = None) -> tk.Tk:
@@ -72,8 +74,10 @@ def show(win: tk.Toplevel, where: str = "center", focus: bool = True) -> None:
     if where == "tray":
         margin = 16
         x = sw - w - margin
-        # Windows and KDE keep the tray at the bottom; GNOME, XFCE panels and macOS at the top.
-        y = sh - h - 56 if sys.platform == "win32" else 44
+        # Windows and KDE keep the tray at the bottom; GNOME, XFCE panels and macOS at the top,
+        # where notification daemons (dunst, xfce4-notifyd, macOS) also stack theirs: start below
+        # the first notification so the prompt's own notification does not hide the question.
+        y = sh - h - 56 if sys.platform == "win32" else 44 + NOTIFICATION_ROOM
     else:
         x, y = (sw - w) // 2, max(0, (sh - h) // 3)
     win.geometry(f"+{max(0, x)}+{max(0, y)}")

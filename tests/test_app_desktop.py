@@ -1,0 +1,300 @@
+"""`posture-agent start` as users run it, on a real virtual desktop (Xvfb, trayer, dunst, a private
+session bus): the real command in a subprocess, in real time, with the scheduler, the notifier and
+the tray. Prompts come due from a real config written for the next minutes; the test clicks and
+types with xdotool and reads the results from the SQLite file and the command line.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.desktop import Desktop, desktop, wait_for
+from tests.test_tray_desktop import MENU, pixels
+
+__all__ = ["desktop"]
+
+pytestmark = pytest.mark.desktop
+CHECKIN = "^Posture check-in$"
+
+
+def hm(at: datetime) -> str:
+    return f"{at:%H:%M}"
+
+
+def write_config(home: Path, car: datetime | None = None, desk: datetime | None = None) -> None:
+    """A config (zone UTC) whose only prompts near now are a car check-in at `car` and desk
+    check-ins from `desk` for two minutes; everything else is hours away or off."""
+    far = datetime.now(UTC) + timedelta(hours=6)
+    lines = ['[general]', 'timezone = "UTC"', 'prompt_timeout_minutes = 1',
+             '[sofa]', 'days = []', '[circuit]', 'days = []',
+             '[drills]', f'time = "{hm(far)}"', '[soreness]', f'next_morning = "{hm(far)}"',
+             '[si_protocol]', f'ice_times = ["{hm(far)}"]',
+             '[car]', 'days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]',
+             f'times = ["{hm(car or far)}"]']
+    if desk is not None:
+        lines += ['[desk]', 'days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]',
+                  f'start = "{hm(desk)}"', f'end = "{hm(desk + timedelta(minutes=2))}"', 'every_minutes = 5']
+    else:
+        lines += ['[desk]', 'days = []']
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "config.toml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+class Agent:
+    """`posture-agent --home HOME start` on the virtual desktop."""
+
+    def __init__(self, d: Desktop, home: Path, extra_env: dict[str, str] | None = None) -> None:
+        self.d, self.home = d, home
+        self.err = home.parent / f"{home.name}-start.err"
+        env = dict(d.env, TZ="UTC")
+        env.pop("PYSTRAY_BACKEND", None)
+        env.update(extra_env or {})
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "posture_agent", "--home", str(home), "start"],
+            stdout=subprocess.DEVNULL, stderr=self.err.open("wb"), env=env,
+        )
+
+    def stderr(self) -> str:
+        return self.err.read_text(errors="replace")
+
+    def docked(self) -> bool:
+        panel = self.d.panel()
+        return panel is not None and "posture-agent" in self.d.run("xwininfo", "-tree", "-id", panel).stdout
+
+    def wait_docked(self) -> None:
+        assert wait_for(self.docked, timeout=30), f"the icon docks; stderr: {self.stderr()[-1500:]}"
+
+    def icon_box(self) -> tuple[int, int]:
+        panel = self.d.panel()
+        assert panel is not None
+        x, y, w, h = self.d.geometry(panel)
+        return x + w // 2, y + h // 2
+
+    def right_click(self) -> None:
+        x, y = self.icon_box()
+        self.d.run("xdotool", "mousemove", str(x), str(y), "click", "3", check=True)
+        time.sleep(0.8)
+
+    def menu(self, item: str) -> None:
+        self.right_click()
+        self.d.run("xdotool", "key", "--delay", "40", *(["Down"] * (MENU.index(item) + 1)), "Return", check=True)
+
+    def window(self, title: str, timeout: float = 15) -> str:
+        found: list[str] = []
+
+        def seen() -> bool:
+            w = self.d.window(title)
+            if w:
+                found.append(w)
+            return bool(w)
+
+        assert wait_for(seen, timeout=timeout), f"window {title!r} appears; stderr: {self.stderr()[-1500:]}"
+        return found[-1]
+
+    def shot(self, shots: Path, name: str, win: str) -> Path:
+        x, y, w, h = self.d.geometry(win)
+        return self.d.screenshot(shots / f"{name}.png", crop=f"{w + 20}x{h + 20}+{max(0, x - 10)}+{max(0, y - 10)}")
+
+    def amber_in_icon(self, shots: Path) -> int:
+        from PIL import Image
+
+        x, y = self.icon_box()
+        path = self.d.screenshot(shots / "real-icon-now.png", crop=f"36x36+{x - 18}+{max(0, y - 18)}")
+        with Image.open(path) as img:
+            return sum(1 for r, g, b in pixels(img) if r > 200 and 120 < g < 190 and b < 80)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def rows(home: Path, sql: str) -> list[tuple[Any, ...]]:
+    conn = sqlite3.connect(home / "data" / "posture-agent.db")
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+
+
+def cli_json(home: Path, *args: str) -> Any:
+    import json
+
+    done = subprocess.run([sys.executable, "-m", "posture_agent", "--home", str(home), *args, "--json"],
+                          capture_output=True, text=True, timeout=60, check=True, env=dict(os.environ, TZ="UTC"))
+    return json.loads(done.stdout)
+
+
+def _skip_without_pygobject() -> None:
+    code = "import gi; gi.require_version('Gtk', '3.0')"
+    if subprocess.run([sys.executable, "-c", code], capture_output=True).returncode != 0:
+        pytest.skip("PyGObject with GTK 3 is not installed: the tray menu needs it (scripts/bootstrap.sh installs it)")
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    folder = Path(os.environ.get("POSTURE_AGENT_SHOTS") or tmp_path / "shots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Iterator[Path]:
+    yield tmp_path / "home"
+
+
+def next_minutes(lead: float = 10) -> datetime:
+    """The start of the next minute at least `lead` seconds away; skips near midnight (the config's
+    desk window must not cross it)."""
+    now = datetime.now(UTC)
+    at = (now + timedelta(seconds=lead, minutes=1)).replace(second=0, microsecond=0)
+    if at.date() != (at + timedelta(minutes=4)).date():
+        pytest.skip("too close to midnight UTC for a same-day desk window; run again in a few minutes")
+    return at
+
+
+def test_a_day_in_real_time(desktop: Desktop, home: Path, shots: Path) -> None:
+    """Prompts come due, are notified and answered in one click; a missed one is stored once;
+    drills and a sore SI joint from the menu; Quit; a second start works."""
+    _skip_without_pygobject()
+    car = next_minutes()
+    desk = car + timedelta(minutes=1)
+    write_config(home, car=car, desk=desk)
+    agent = Agent(desktop, home)
+    try:
+        agent.wait_docked()
+        x, y = agent.icon_box()
+        desktop.screenshot(shots / "real-icon.png", crop=f"36x36+{x - 18}+{max(0, y - 18)}")
+        agent.right_click()
+        desktop.screenshot(shots / "real-menu.png", crop="440x460+584+0")
+        desktop.run("xdotool", "key", "Escape", check=True)
+
+        # 1. the car check-in comes due: notification, window, one click
+        win = agent.window(CHECKIN, timeout=(car - datetime.now(UTC)).total_seconds() + 15)
+        assert wait_for(lambda: "How was your posture on the drive?" in desktop.notifications(), timeout=5), (
+            desktop.notifications()[-800:]
+        )
+        agent.shot(shots, "real-checkin", win)
+        wx, wy, ww, _wh = desktop.geometry(win)
+        desktop.run("xdotool", "mousemove", str(wx + ww // 6), str(wy + 85), "click", "1", check=True)  # Upright
+        assert wait_for(lambda: desktop.window(CHECKIN) is None, timeout=8), "one click and it is gone"
+        assert wait_for(lambda: rows(home, "select posture, context, prompted from checkins")
+                        == [("upright", "car", 1)], timeout=5)
+        assert rows(home, "select kind, outcome from prompts") == [("checkin-car", "answered")]
+
+        # 2. drills from the menu, ticked with the keyboard, seen by the command line
+        agent.menu("Today's drills")
+        win = agent.window("^Today's drills$")
+        desktop.run("xdotool", "windowfocus", "--sync", win, "key", "space", check=True)
+        assert wait_for(lambda: cli_json(home, "drills")["drills"][0]["done"] is True, timeout=10)
+        agent.shot(shots, "real-drills", win)
+        desktop.run("xdotool", "windowfocus", "--sync", win, "key", "Escape", check=True)
+
+        # 3. the desk check-in comes due and is left alone: the agent stores `missed`, once
+        win = agent.window(CHECKIN, timeout=(desk - datetime.now(UTC)).total_seconds() + 15)
+        assert "Posture check: how are you sitting?" in desktop.notifications()
+
+        # 4. meanwhile, How's my back? with the SI joint at 7: the protocol starts, the icon turns amber
+        assert agent.amber_in_icon(shots) == 0
+        agent.menu("How's my back?")
+        back = agent.window("^How's my back\\?$")
+        desktop.run("xdotool", "windowfocus", "--sync", back, "key", "--delay", "40",
+                    "Tab", "Tab", "Tab", "7", "Return", check=True)
+        assert wait_for(lambda: cli_json(home, "advice")["si_protocol"] is not None, timeout=10)
+        time.sleep(0.5)
+        agent.shot(shots, "real-soreness-advice", back)
+        assert wait_for(lambda: agent.amber_in_icon(shots) > 15, timeout=10), "the icon shows the protocol"
+        desktop.run("xdotool", "windowfocus", "--sync", back, "key", "Escape", check=True)
+
+        assert wait_for(lambda: desktop.window(CHECKIN) is None, timeout=90), "the prompt closes at its timeout"
+        assert wait_for(lambda: ("checkin-desk", "missed") in rows(home, "select kind, outcome from prompts"),
+                        timeout=10)
+        time.sleep(1.5)
+        missed = rows(home, "select context, prompted from checkins where posture = 'missed'")
+        assert missed == [("desk", 1)], "missed is stored exactly once"
+
+        # 5. Quit from the menu: exit 0, the icon leaves, the lock is released
+        agent.menu("Quit")
+        assert agent.proc.wait(timeout=15) == 0, agent.stderr()[-1500:]
+        assert wait_for(lambda: not agent.docked(), timeout=5)
+    finally:
+        agent.stop()
+    again = Agent(desktop, home)
+    try:
+        again.wait_docked()
+        assert again.proc.poll() is None
+    finally:
+        again.stop()
+    assert again.proc.returncode == 0, "SIGTERM stops the app cleanly"
+
+
+def test_every_menu_window_of_the_real_app(desktop: Desktop, home: Path, shots: Path, tmp_path: Path) -> None:
+    """Each menu item opens its window in the running app (screenshots kept); Weekly report writes
+    the page and hands it to the browser ($BROWSER: a script that notes the address)."""
+    _skip_without_pygobject()
+    write_config(home)
+    opened = tmp_path / "browser.txt"
+    browser = tmp_path / "browser.sh"
+    browser.write_text(f'#!/bin/sh\necho "$1" >> "{opened}"\n', encoding="utf-8")
+    browser.chmod(0o755)
+    agent = Agent(desktop, home, {"BROWSER": str(browser)})
+    try:
+        agent.wait_docked()
+        for item, title, name in (("Check in now", CHECKIN, "checkin-now"),
+                                  ("Strength circuit", "^Strength circuit$", "circuit"),
+                                  ("Log a run", "^Log a run$", "run"),
+                                  ("Settings", "^posture-agent settings$", "settings"),
+                                  ("About", "^About posture-agent$", "about")):
+            agent.menu(item)
+            win = agent.window(title)
+            time.sleep(0.3)
+            agent.shot(shots, f"real-{name}", win)
+            desktop.run("xdotool", "windowfocus", "--sync", win, "key", "Escape", check=True)
+            assert wait_for(lambda t=title: desktop.window(t) is None, timeout=5), f"{item}: Escape closes it"  # type: ignore[misc]
+        assert rows(home, "select count(*) from checkins") == [(0,)], "closing Check in now stores nothing"
+
+        agent.menu("Weekly report")
+        assert wait_for(opened.exists, timeout=60), agent.stderr()[-1500:]
+        url = opened.read_text().strip()
+        assert url.startswith("file://") and url.endswith(".html")
+        page = Path(url.removeprefix("file://")).read_text(encoding="utf-8")
+        assert "<svg" in page and str(home) in url
+        assert agent.proc.poll() is None
+    finally:
+        agent.stop()
+    assert agent.proc.returncode == 0
+
+
+def test_no_tray_with_a_menu_says_so_and_runs_headless(desktop: Desktop, home: Path) -> None:
+    """pystray's xorg backend has no menu: `start` must say so plainly (and what to install) and
+    run the same agent without a tray, instead of showing an icon that does nothing."""
+    write_config(home)
+    agent = Agent(desktop, home, {"PYSTRAY_BACKEND": "xorg"})
+    try:
+        assert wait_for(lambda: "running without a tray" in agent.stderr(), timeout=20), agent.stderr()
+        err = agent.stderr()
+        assert "PYSTRAY_BACKEND=xorg gives a tray icon without a menu" in err and "--no-tray" in err
+        assert "Traceback" not in err
+        time.sleep(1)
+        assert agent.proc.poll() is None, "the agent keeps running, headless"
+        assert not agent.docked(), "no dead icon in the tray"
+        status = subprocess.run([sys.executable, "-m", "posture_agent", "--home", str(home), "resume", "--json"],
+                                capture_output=True, text=True, timeout=30, check=False)
+        assert status.returncode == 0, status.stderr  # the running agent answers on its control channel
+    finally:
+        agent.stop()
+    assert agent.proc.returncode == 0
