@@ -2,10 +2,10 @@
 of a bare pystray script (`import pystray` + a PIL icon), both built in the same run, in the same
 environment, from a clean PyInstaller cache.
 
-Usage: python benchmarks/bundle_bench.py [--no-charts-row]
-Rows: the app as shipped (numpy, matplotlib and test packages excluded); the app with
-`--charts` (matplotlib and numpy kept, for `report --html` in the frozen app); the bare pystray
-script, built plainly (`pyinstaller --onedir`, nothing excluded).
+Usage: python benchmarks/bundle_bench.py
+Rows: the app as shipped (matplotlib and numpy kept for the weekly report's charts; test packages
+and matplotlib's GUI backends excluded); the bare pystray script, built plainly
+(`pyinstaller --onedir`, nothing excluded).
 """
 
 from __future__ import annotations
@@ -50,20 +50,14 @@ def timed(cmd: list[str], cwd: Path) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--no-charts-row", action="store_true", help="skip the build that keeps matplotlib")
-    args = parser.parse_args()
+    argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None).parse_args()
     rows: list[tuple[str, float, int, int, bool]] = []
     with tempfile.TemporaryDirectory(prefix="bundle-bench-") as tmp_name:
         tmp = Path(tmp_name)
-        builds = [("posture-agent (as shipped)", [])]
-        if not args.no_charts_row:
-            builds.append(("posture-agent --charts", ["--charts"]))
-        for label, extra in builds:
-            out = tmp / label.split()[-1].strip("()-")
-            took = timed([sys.executable, str(ROOT / "installer" / "build.py"), "--dist", str(out / "dist"),
-                          "--work", str(out / "work"), *extra], ROOT)
-            rows.append((label, took, *folder_stats(out / "dist" / "posture-agent")))
+        out = tmp / "app"
+        took = timed([sys.executable, str(ROOT / "installer" / "build.py"), "--dist", str(out / "dist"),
+                      "--work", str(out / "work")], ROOT)
+        rows.append(("posture-agent (as shipped)", took, *folder_stats(out / "dist" / "posture-agent")))
         script = tmp / "bare" / "bare.py"
         script.parent.mkdir()
         script.write_text(BARE, encoding="utf-8")

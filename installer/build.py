@@ -6,8 +6,7 @@ Runs PyInstaller on `installer/posture-agent.spec` into `dist/posture-agent/` (m
 installs the folder for the current user. On Windows, compile `installer/windows/posture-agent.iss`
 with Inno Setup afterwards (the script says so). Needs `pip install -e ".[build]"`.
 
-Options: --dist DIR, --work DIR (default dist/ and build/ in the repository), --charts (keep
-matplotlib and numpy for `report --html`; larger bundle).
+Options: --dist DIR, --work DIR (default dist/ and build/ in the repository).
 """
 
 from __future__ import annotations
@@ -34,14 +33,12 @@ def add_linux_menu_files(folder: Path) -> None:
     (folder / "install.sh").chmod(0o755)
 
 
-def build(dist: Path, work: Path, charts: bool = False) -> Path:
+def build(dist: Path, work: Path) -> Path:
     try:
         import PyInstaller  # noqa: F401
     except ImportError:
         sys.exit('PyInstaller is not installed: run `pip install -e ".[build]"` first')
     env = dict(os.environ)
-    if charts:
-        env["POSTURE_AGENT_BUNDLE_CHARTS"] = "1"
     cmd = [sys.executable, "-m", "PyInstaller", str(SPEC), "--noconfirm", "--clean",
            "--distpath", str(dist), "--workpath", str(work), "--log-level", "WARN"]
     subprocess.run(cmd, check=True, env=env, cwd=REPO)
@@ -59,10 +56,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Build the one-folder posture-agent app with PyInstaller.")
     parser.add_argument("--dist", type=Path, default=REPO / "dist")
     parser.add_argument("--work", type=Path, default=REPO / "build")
-    parser.add_argument("--charts", action="store_true", help="keep matplotlib and numpy (report --html charts)")
     args = parser.parse_args()
     started = time.monotonic()
-    folder = build(args.dist.absolute(), args.work.absolute(), args.charts)
+    folder = build(args.dist.absolute(), args.work.absolute())
     took = time.monotonic() - started
     print(f"built {folder} ({folder_size(folder) / 1e6:.0f} MB) in {took:.0f} s")
     if sys.platform == "win32":

@@ -29,7 +29,8 @@ DYNAMIC = {
 }
 
 # Every platform: plug-ins found by name (SQLAlchemy dialect, APScheduler's entry points, Alembic's
-# SQLite support and the logging config used by the migrations' env.py) and the Tk windows.
+# SQLite support and the logging config used by the migrations' env.py), the Tk windows and the
+# chart backends.
 COMMON = [
     "sqlalchemy.dialects.sqlite",
     "sqlalchemy.dialects.sqlite.pysqlite",
@@ -43,13 +44,24 @@ COMMON = [
     "logging.config",
     "tkinter",
     "tkinter.ttk",
+    # the weekly report's charts: matplotlib picks its SVG/Agg backends by name when saving
+    "matplotlib.backends.backend_svg",
+    "matplotlib.backends.backend_agg",
 ]
 
-# Not used by the agent, or only by its tests and tools. numpy comes in through Pillow's optional
-# hooks when it is installed; matplotlib (charts for `report --html`) needs it.
+# Not used by the agent, or only by its tests and tools. matplotlib and numpy stay: the tray's
+# Weekly report draws its charts with them (`report --html`). Their GUI backends do not.
 EXCLUDES = [
-    "numpy",
-    "matplotlib",
+    "matplotlib.backends.backend_qtagg",
+    "matplotlib.backends.backend_qt5agg",
+    "matplotlib.backends.backend_tkagg",
+    "matplotlib.backends.backend_gtk3agg",
+    "matplotlib.backends.backend_gtk4agg",
+    "matplotlib.backends.backend_wxagg",
+    "matplotlib.backends.backend_webagg",
+    "matplotlib.backends.backend_macosx",
+    "matplotlib.tests",
+    "numpy.tests",
     "scipy",
     "pandas",
     "pytest",
@@ -68,7 +80,6 @@ EXCLUDES = [
     "PySide2",
     "PySide6",
 ]
-CHART_PACKAGES = ("numpy", "matplotlib")
 
 
 def platform_key(platform: str) -> str:
@@ -79,5 +90,5 @@ def hidden_imports(platform: str) -> list[str]:
     return [*DYNAMIC[platform_key(platform)], *COMMON]
 
 
-def excludes(with_charts: bool = False) -> list[str]:
-    return [m for m in EXCLUDES if not (with_charts and m in CHART_PACKAGES)]
+def excludes() -> list[str]:
+    return list(EXCLUDES)

@@ -221,12 +221,22 @@ class Journal:
             return None
         return r.PromptShown(rid, kind, due, context, now, None)
 
-    def close_prompt(self, prompt_id: str, outcome: str) -> bool:
-        """Set how an open prompt ended (answered, skipped, missed); False if it was already closed."""
+    def close_prompt(self, prompt_id: str, outcome: str, missed_checkin: tuple[str, datetime] | None = None) -> bool:
+        """Set how an open prompt ended (answered, skipped, missed); False if it was already closed.
+
+        `missed_checkin` (context, at): the `missed` check-in of a timed-out check-in prompt, written
+        in the same transaction and only if this call closed the prompt, so an agent killed between
+        the two writes never records the same miss twice."""
         if outcome not in ("answered", "skipped", "missed"):
             raise UserError(f"prompt outcome {outcome!r} is not one of: answered, skipped, missed")
+        device = self.device
         with self.store.transaction() as s:
-            return q.close_prompt(s, prompt_id, outcome)
+            closed = q.close_prompt(s, prompt_id, outcome)
+            if closed and missed_checkin is not None:
+                context, at = missed_checkin
+                values = {"at": at.astimezone(UTC), "context": context, "posture": "missed", "prompted": True}
+                q.add(s, t.checkins, values, device=device, source="prompt", now=self.now())
+            return closed
 
     def prompts_shown(self, start: datetime | None = None, end: datetime | None = None) -> list[r.PromptShown]:
         with self.store.transaction() as s:

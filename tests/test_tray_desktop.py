@@ -99,7 +99,7 @@ class App:
             for r, g, b in pixels(img):
                 if abs(r - 22) < 25 and abs(g - 122) < 25 and abs(b - 104) < 25:
                     counts["teal"] += 1
-                elif 95 <= r <= 145 and max(r, g, b) - min(r, g, b) < 16:  # the neutral grey of "paused"
+                elif max(r, g, b) - min(r, g, b) < 25 and 90 < r < 160:
                     counts["grey"] += 1
                 elif r > 200 and 120 < g < 190 and b < 80:
                     counts["amber"] += 1

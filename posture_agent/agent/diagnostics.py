@@ -84,12 +84,64 @@ def check_notifications(ctx: Any) -> dict[str, Any]:
 
 
 def check_agent(ctx: Any) -> dict[str, Any]:
+    """The agent lock's state: held (by which PID), free, or left by an agent that was killed (free:
+    the kernel dropped the lock with the process, so it never blocks a new start)."""
     from posture_agent.agent.lock import InstanceLock
 
-    running = InstanceLock(ctx.paths.runtime_dir).held_by_other()
-    detail = "an agent is running for this home" if running else "no agent running (posture-agent start)"
+    lock = InstanceLock(ctx.paths.runtime_dir)
+    if lock.held_by_other():
+        detail = f"an agent is running for this home (pid {lock.holder() or 'unknown'}; lock {lock.path} held)"
+    elif lock.holder():
+        detail = (
+            f"no agent running; lock {lock.path} is free (left by pid {lock.holder()}, which ended "
+            "without cleaning up: harmless, the next start takes it)"
+        )
+    else:
+        detail = f"no agent running (posture-agent start); lock {lock.path} is free"
     return _result("agent", True, detail)
 
 
+STALE_BACKUP_DAYS = 7
+
+
+def _age(seconds: float) -> str:
+    if seconds < 3600:
+        return f"{max(0, int(seconds // 60))} min"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.0f} h"
+    return f"{seconds / 86400:.0f} days"
+
+
+def check_backups(ctx: Any) -> dict[str, Any]:
+    """How many backups there are, the latest good one and its age. Bad when there is data but no
+    good backup, or the latest is more than a week old (the running agent makes one a day)."""
+    from datetime import datetime
+
+    from posture_agent.store.backup import DAILY_PREFIX, list_backups
+
+    paths = ctx.paths
+    found = list_backups(paths.backup_dir)
+    good = [b for b in found if b.ok]
+    daily = [b for b in found if b.path.name.startswith(DAILY_PREFIX)]
+    has_data = paths.db_file.exists() and paths.db_file.stat().st_size > 0
+    fix = "posture-agent backup (now); keep the agent running for a daily one (posture-agent start)"
+    if not good:
+        bad = f", {len(found)} damaged" if found else ""
+        detail = f"no good backup in {paths.backup_dir}{bad}"
+        result = _result("backups", not has_data, detail, fix if has_data else "")
+        result.update(count=len(found), latest=None, age_seconds=None)
+        return result
+    latest = good[0]
+    age = (datetime.now().astimezone() - latest.modified).total_seconds()
+    detail = (
+        f"{len(found)} in {paths.backup_dir} ({len(daily)} daily, {len(found) - len(good)} damaged); "
+        f"latest good: {latest.path.name}, {_age(age)} old"
+    )
+    stale = age > STALE_BACKUP_DAYS * 86400
+    result = _result("backups", not (stale and has_data), detail, fix if stale and has_data else "")
+    result.update(count=len(found), latest=str(latest.path), age_seconds=int(age))
+    return result
+
+
 def doctor_checks() -> Iterable[Check]:
-    return (check_notifications, check_agent)
+    return (check_notifications, check_agent, check_backups)

@@ -52,6 +52,14 @@ class InstanceLock:
                 self._file.close()  # closing drops the OS lock
                 self._file = None
 
+    def holder(self) -> str | None:
+        """The PID written by the process holding the lock, if any was written."""
+        try:
+            text = self.path.read_text(encoding="utf-8").strip()
+        except OSError:
+            return None
+        return text or None
+
     def held_by_other(self) -> bool:
         """Whether another process holds the lock (for `doctor`); never blocks."""
         if not self.path.exists():

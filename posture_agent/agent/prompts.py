@@ -103,9 +103,9 @@ class PromptService:
 
     # --- closing ------------------------------------------------------------------------------
 
-    def close(self, active: ActivePrompt, outcome: str) -> bool:
+    def close(self, active: ActivePrompt, outcome: str, missed_checkin: tuple[str, datetime] | None = None) -> bool:
         with self.lock:
-            closed = self.journal.close_prompt(active.id, outcome)
+            closed = self.journal.close_prompt(active.id, outcome, missed_checkin)
             self.open.pop(active.id, None)
         if closed:
             log.info("prompt %s due %s closed: %s", active.prompt.slot, active.prompt.due.isoformat(), outcome)
@@ -139,11 +139,10 @@ class PromptService:
                 continue
             active = self.open.get(record.id) or ActivePrompt(record.id, self._prompt_of(record), shown)
             outcome = self._outcome_since(record, shown, ends)
+            missed = None
             if outcome == "missed" and group_of(record.kind) == planner.CHECKIN_GROUP:
-                self.journal.record_checkin(
-                    "missed", record.context or "desk", at=min(record.due, now), source="prompt", prompted=True
-                )
-            self.close(active, outcome)
+                missed = (record.context or "desk", min(record.due, now))
+            self.close(active, outcome, missed)
         return next_timeout
 
     def _prompt_of(self, record: r.PromptShown) -> Prompt:

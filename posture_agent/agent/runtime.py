@@ -7,7 +7,8 @@ nothing can drift. Jobs (all `coalesce=True, max_instances=1` with a misfire gra
 - `timeout`: a one-shot when the oldest open prompt times out;
 - `resume`: a one-shot when a pause ends;
 - `housekeeping`: once a minute — config file changed? records changed (a run logged)? a wall-clock
-  jump (sleep, clock set)? Nothing polls more often, so an idle agent sleeps between minutes;
+  jump (sleep, clock set)? a new local day (its backup)? Nothing polls more often, so an idle agent
+  sleeps between minutes;
 - `import`: every few minutes when `[import] folder` is set and the importer is installed.
 """
 
@@ -19,7 +20,7 @@ import threading
 import time as _time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from posture_agent.agent.control import ControlServer
@@ -110,6 +111,9 @@ class Agent:
         self._data_stamp = self._data_files_stamp()
         self._last_wall = clock.now()
         self._last_mono = _time.monotonic()
+        self._backup_day: date | None = None
+        self._backup_lock = threading.Lock()
+        """The local day of the last daily backup pass (one per day: at start, then at housekeeping)."""
 
     # --- the API a tray drives --------------------------------------------------------------
 
@@ -221,6 +225,11 @@ class Agent:
             settings = load_settings(self.paths.config_file)
         except ConfigError as exc:
             log.error("config not reloaded, keeping the previous settings: %s", exc)
+            if self.notifier is not None:
+                self.notifier.notify(
+                    "posture-agent: your config file has a mistake",
+                    f"{exc}; the previous settings stay in use (the file was not changed)",
+                )
             return False
         with self.lock:
             self.service.journal = Journal(self.store, settings, self.clock)
@@ -230,10 +239,29 @@ class Agent:
         self._schedule_import()
         return True
 
+    def daily_backup(self) -> None:
+        """Today's backup (SQLite backup API, last 7 kept) on the first pass of each local day."""
+        if not self._backup_lock.acquire(blocking=False):
+            return  # the start-up pass and a housekeeping minute met: one copy is under way
+        try:
+            now = self.clock.now()
+            zone = self.journal.zone
+            day = now.astimezone(zone).date()
+            if day == self._backup_day:
+                return
+            from posture_agent.store.backup import daily_backup
+
+            self._backup_day = day  # a failed copy is logged by daily_backup and tried again tomorrow
+            daily_backup(self.paths, now, zone)
+        finally:
+            self._backup_lock.release()
+
     def housekeeping(self) -> None:
-        """Once a minute: config changed, records changed, clock jumped (sleep), Windows requests."""
+        """Once a minute: config changed, records changed, clock jumped (sleep), a new day's backup,
+        Windows requests."""
         if self._stamp(self.paths.config_file) != self._config_stamp:
             self.reload_config()
+        self.daily_backup()
         now, mono = self.clock.now(), _time.monotonic()
         drift = (now - self._last_wall).total_seconds() - (mono - self._last_mono)
         self._last_wall, self._last_mono = now, mono
@@ -281,7 +309,7 @@ class Agent:
         if control:
             self.control = ControlServer(self.paths.runtime_dir, self.handle_request)
             self.control.start()
-        self.scheduler.add_job(self._guard(self._on_wake), id="startup")  # runs now
+        self.scheduler.add_job(self._guard(self._on_start), id="startup")  # runs now
         log.info("agent started (pid %d)", os.getpid())
 
     def stop(self) -> None:
@@ -302,6 +330,10 @@ class Agent:
 
         run.__name__ = getattr(job, "__name__", "job")
         return run
+
+    def _on_start(self) -> None:
+        self._on_wake()  # overdue prompts first, then the day's backup
+        self.daily_backup()
 
     def _on_wake(self) -> None:
         self.tick()

@@ -116,8 +116,10 @@ def cmd_start(ctx: Context, args: argparse.Namespace) -> int:
         # the icon docks on its own thread while the config and the store open
         shell = app.dock(ctx) if app is not None else None  # None: it said why on stderr
         from posture_agent.agent.runtime import Agent  # the store, SQLAlchemy, Alembic: after the icon
+        from posture_agent.agent.startup import prepare
 
-        agent = Agent(ctx.paths, ctx.settings(), ctx.store(), ctx.clock)
+        settings, store = prepare(ctx)  # defaults for a broken config; a damaged database stops here
+        agent = Agent(ctx.paths, settings, store, ctx.clock)
         if app is not None and shell is not None:
             return int(app.run(ctx, agent, shell) or 0)
         if app is None and not args.no_tray:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -57,12 +59,37 @@ def cmd_backup(ctx: Context, args: argparse.Namespace) -> None:
     ctx.emit({"path": str(made), "size": made.stat().st_size}, lambda: str(made))
 
 
+@contextmanager
+def agent_stopped(ctx: Context) -> Iterator[None]:
+    """Hold the agent's lock while the database is swapped: a running agent would keep writing to
+    the file moved aside (its answers lost from the restored one), and an agent started during the
+    restore would open a half-swapped database. So: refuse while one runs, and keep one from
+    starting until the restore is done."""
+    from posture_agent.agent.lock import AlreadyRunning, InstanceLock
+
+    lock = InstanceLock(ctx.paths.runtime_dir)
+    try:
+        lock.acquire()
+    except AlreadyRunning:
+        pid = lock.holder() or "unknown"
+        raise AlreadyRunning(
+            f"stop the agent first: an agent is running for this home (pid {pid}) and writes to the "
+            "database; quit it from the tray or `kill "
+            f"{pid}`, then run the restore again. Nothing was changed."
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
 def cmd_restore(ctx: Context, args: argparse.Namespace) -> None:
     from posture_agent.store.backup import restore
 
     if bool(args.file) == bool(args.fresh):
         raise UserError("restore needs a backup FILE or --fresh (see: posture-agent backup --list)")
-    done = restore(ctx.paths, Path(args.file) if args.file else None)
+    with agent_stopped(ctx):
+        done = restore(ctx.paths, Path(args.file) if args.file else None)
     data = {
         "restored_from": str(done.source) if done.source else None,
         "database": str(done.database),

@@ -81,6 +81,7 @@ def daily_backup(paths: Paths, now: datetime, zone: tzinfo | None = None) -> Pat
         return None
     day = (now.astimezone(zone) if zone else now).date()
     target = paths.backup_dir / f"{DAILY_PREFIX}{day.isoformat()}.db"
+    remove_dead_temps(paths.backup_dir)
     if target.exists():
         return None
     try:
@@ -92,6 +93,33 @@ def daily_backup(paths: Paths, now: datetime, zone: tzinfo | None = None) -> Pat
         log.info("daily backup written to %s", made)
         prune_daily(paths.backup_dir)
     return made
+
+
+def remove_dead_temps(backup_dir: Path) -> list[Path]:
+    """Remove half-made backup copies (`.NAME.PID.tmp` and their journals) left by a process that
+    was killed while copying; a live process's copy is left alone."""
+    removed = []
+    for temp in backup_dir.glob(".*.tmp*") if backup_dir.is_dir() else []:
+        parts = temp.name.split(".tmp", 1)[0].rsplit(".", 1)
+        pid = int(parts[1]) if len(parts) == 2 and parts[1].isdigit() else None
+        if pid is None or pid == os.getpid() or _alive(pid):
+            continue
+        temp.unlink(missing_ok=True)
+        removed.append(temp)
+        log.info("removed a half-made backup %s (its process %d is gone)", temp, pid)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if os.name == "nt":
+        return True  # cannot tell cheaply: leave the file
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
 
 
 def prune_daily(backup_dir: Path, keep: int = KEEP_DAILY) -> list[Path]:

@@ -1,0 +1,65 @@
+"""What `posture-agent start` does before the agent runs: the settings and the database, checked the
+way a resident process must check them.
+
+- A broken config file does not stop the agent: it runs with the defaults, and the user is told
+  (stderr, the log and a desktop notification) which file and line are wrong. The file is never
+  rewritten; fixing it is picked up by the agent's config reload (housekeeping or SIGHUP).
+- The database gets the full `quick_check` whatever its size (`open_store(check=True)`). A damaged
+  file is moved aside by the store (never overwritten); a database from a newer version is refused
+  and left untouched. Either way the agent does not start, and the same line that goes to stderr
+  also goes to a desktop notification: an agent started at login has no terminal to print to.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+from posture_agent.config import Settings, ensure_config, load_settings_or_defaults
+from posture_agent.errors import StoreError
+from posture_agent.store.db import Store, open_store
+
+log = logging.getLogger(__name__)
+
+CONFIG_TITLE = "posture-agent: your config file has a mistake"
+STORE_TITLE = "posture-agent did not start: database problem"
+
+
+def tell(title: str, message: str, notifier: Any = None) -> None:
+    """One line on stderr and a desktop notification (best effort: no daemon is not an error here)."""
+    print(f"posture-agent: {message}", file=sys.stderr, flush=True)
+    if notifier is None:
+        from posture_agent.agent.notify import Notifier
+
+        notifier = Notifier()
+    notifier.notify(title, message)
+
+
+def config_problem_line(problem: Exception) -> str:
+    return f"{problem}; running with the default settings until it is fixed (the file was not changed)"
+
+
+def prepare(ctx: Any) -> tuple[Settings, Store]:
+    """Settings (defaults when the file is broken) and the checked store, set on `ctx` as well so
+    the rest of `start` (and a tray) read the same ones. Raises StoreError when the agent must not
+    start (damaged, newer or locked database), after telling the user."""
+    paths = ctx.paths
+    ensure_config(paths.config_file)  # writes the commented defaults only when there is no file
+    settings, problem = load_settings_or_defaults(paths.config_file)
+    if problem is not None:
+        line = config_problem_line(problem)
+        log.error("%s", line)
+        tell(CONFIG_TITLE, line)
+    ctx._settings = settings
+    paths.make_dirs()
+    try:
+        store = open_store(paths.db_file, paths.backup_dir, check=True)
+    except StoreError as exc:
+        log.error("agent not started: %s", exc)
+        from posture_agent.agent.notify import Notifier
+
+        Notifier().notify(STORE_TITLE, str(exc))  # the CLI prints the same line on stderr
+        raise
+    ctx._store = store
+    return settings, store
