@@ -177,6 +177,9 @@ def test_a_day_in_real_time(desktop: Desktop, home: Path, shots: Path) -> None:
     agent = Agent(desktop, home)
     try:
         agent.wait_docked()
+        log = home / "logs" / "posture-agent.log"
+        assert wait_for(lambda: log.exists() and "agent started" in log.read_text(), timeout=20)
+        time.sleep(0.5)
         x, y = agent.icon_box()
         desktop.screenshot(shots / "real-icon.png", crop=f"36x36+{x - 18}+{max(0, y - 18)}")
         agent.right_click()

@@ -92,7 +92,7 @@ class TrayState:
         if self.paused_until is None:
             if self.next_prompt and self.next_at is not None:
                 lines.append(f"Next: {self.next_prompt} at {self.when(self.next_at)}")
-            elif not lines:
+            elif not lines and self.now is not None:  # now=None: the agent's state is not known yet
                 lines.append("No prompts planned")
         if self.note:
             lines.append(self.note)
