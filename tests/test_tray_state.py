@@ -53,8 +53,9 @@ def test_icons_differ_by_state() -> None:
     assert paused.getpixel((20, 32))[:3] == (128, 134, 140), "paused is grey"
 
     def count(state: str, match: Callable[[int, int, int], bool]) -> int:
-        image = tray_image(state).convert("RGBA")
-        return sum(1 for r, g, b, a in image.getdata() if a > 200 and match(r, g, b))
+        raw = tray_image(state).convert("RGBA").tobytes()
+        pixels = zip(raw[0::4], raw[1::4], raw[2::4], raw[3::4], strict=True)
+        return sum(1 for r, g, b, a in pixels if a > 200 and match(r, g, b))
 
     def amber(r: int, g: int, b: int) -> bool:
         return r > 200 and 120 < g < 190 and b < 80
