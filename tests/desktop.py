@@ -113,9 +113,14 @@ class Desktop:
         return "boolean true" in out.stdout
 
     def panel(self) -> str | None:
-        out = self.run("xdotool", "search", "--name", "^panel$")
-        ids = out.stdout.split()
-        return ids[0] if ids else None
+        """The tray host's window. xdotool's search walks every window and can come back empty when
+        one (a menu closing) is destroyed during the walk, so a miss is asked again for a moment."""
+        for _ in range(20):
+            ids = self.run("xdotool", "search", "--name", "^panel$").stdout.split()
+            if ids:
+                return ids[0]
+            time.sleep(0.1)
+        return None
 
     def window(self, name: str) -> str | None:
         out = self.run("xdotool", "search", "--onlyvisible", "--name", name)
