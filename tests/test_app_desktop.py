@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 
 from tests.desktop import Desktop, desktop, wait_for
-from tests.test_tray_desktop import MENU, pixels
+from tests.test_tray_desktop import MENU, pixels, shots, skip_without_pygobject
 
-__all__ = ["desktop"]
+__all__ = ["desktop", "shots"]
 
 pytestmark = pytest.mark.desktop
 CHECKIN = "^Posture check-in$"
@@ -139,19 +139,6 @@ def cli_json(home: Path, *args: str) -> Any:
     return json.loads(done.stdout)
 
 
-def _skip_without_pygobject() -> None:
-    code = "import gi; gi.require_version('Gtk', '3.0')"
-    if subprocess.run([sys.executable, "-c", code], capture_output=True).returncode != 0:
-        pytest.skip("PyGObject with GTK 3 is not installed: the tray menu needs it (scripts/bootstrap.sh installs it)")
-
-
-@pytest.fixture
-def shots(tmp_path: Path) -> Path:
-    folder = Path(os.environ.get("POSTURE_AGENT_SHOTS") or tmp_path / "shots")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
 @pytest.fixture
 def home(tmp_path: Path) -> Iterator[Path]:
     yield tmp_path / "home"
@@ -170,7 +157,7 @@ def next_minutes(lead: float = 10) -> datetime:
 def test_a_day_in_real_time(desktop: Desktop, home: Path, shots: Path) -> None:
     """Prompts come due, are notified and answered in one click; a missed one is stored once;
     drills and a sore SI joint from the menu; Quit; a second start works."""
-    _skip_without_pygobject()
+    skip_without_pygobject()
     car = next_minutes()
     desk = car + timedelta(minutes=1)
     write_config(home, car=car, desk=desk)
@@ -248,7 +235,7 @@ def test_a_day_in_real_time(desktop: Desktop, home: Path, shots: Path) -> None:
 def test_every_menu_window_of_the_real_app(desktop: Desktop, home: Path, shots: Path, tmp_path: Path) -> None:
     """Each menu item opens its window in the running app (screenshots kept); Weekly report writes
     the page and hands it to the browser ($BROWSER: a script that notes the address)."""
-    _skip_without_pygobject()
+    skip_without_pygobject()
     write_config(home)
     opened = tmp_path / "browser.txt"
     browser = tmp_path / "browser.sh"

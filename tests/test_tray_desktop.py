@@ -123,7 +123,7 @@ def pixels(img: Any) -> list[tuple[int, int, int]]:
     return [(data[i], data[i + 1], data[i + 2]) for i in range(0, len(data), 3)]
 
 
-def _skip_without_pygobject() -> None:
+def skip_without_pygobject() -> None:
     code = "import gi; gi.require_version('Gtk', '3.0')"
     if subprocess.run([sys.executable, "-c", code], capture_output=True).returncode != 0:
         pytest.skip("PyGObject with GTK 3 is not installed: the tray menu needs it (scripts/bootstrap.sh installs it)")
@@ -137,7 +137,7 @@ def shots(tmp_path: Path) -> Path:
 
 
 def start_app(desktop: Desktop, cli: Cli, tmp_path: Path, backend: str = "appindicator") -> App:
-    _skip_without_pygobject()
+    skip_without_pygobject()
     app = App(desktop, cli.home, tmp_path / "events.jsonl", backend)
     app.wait(lambda e: e["event"] == "tray_ready", timeout=20)
     assert wait_for(app.docked, timeout=10), "the icon docks in the tray"
@@ -271,7 +271,7 @@ def test_icon_docks_when_the_tray_starts_after_the_app(cli: Cli, tmp_path: Path,
     (pystray's xorg backend would not; appindicator/gtk follow the tray manager)."""
     import shutil
 
-    _skip_without_pygobject()
+    skip_without_pygobject()
     root = tmp_path / "late-desktop"
     d = Desktop(root, with_tray=False).start()
     trayer = None
