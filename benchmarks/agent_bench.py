@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.desktop import Desktop  # noqa: E402
+from tests.desktop import Desktop, stop_process  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -140,15 +140,6 @@ def prompt_latency(home: Path) -> float | None:
     return (datetime.fromisoformat(row[1]) - datetime.fromisoformat(row[0])).total_seconds()
 
 
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -193,7 +184,7 @@ def main() -> int:
         alive = {"posture-agent": agent.poll() is None, "workrave": workrave.poll() is None}
     finally:
         for proc in procs:
-            stop(proc)
+            stop_process(proc)
         desktop.stop()
         shutil.rmtree(root, ignore_errors=True)
 

@@ -36,7 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.desktop import Desktop  # noqa: E402  (the tests' virtual desktop, started by PID)
+from tests.desktop import Desktop, stop_process  # noqa: E402  (the tests' virtual desktop, started by PID)
 
 HEAVY = {"Tk": ("libtk", "_tkinter"), "matplotlib": ("matplotlib/",), "numpy": ("numpy/",)}
 """Shared objects that show a part is loaded, as they appear in /proc/PID/maps."""
@@ -73,15 +73,6 @@ def wait_until(predicate: Callable[[], object], timeout: float, interval: float 
         time.sleep(interval)
     return None
 
-
-def stop(proc: subprocess.Popen[bytes] | subprocess.Popen[str]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def memory(pid: int) -> tuple[float, float]:
@@ -137,13 +128,13 @@ def launch_to_dock(d: Desktop, panel: str, cmd: list[str], env: dict[str, str], 
                                 stderr=subprocess.DEVNULL, text=True, cwd=ROOT)
         took = wait_until(lambda: docked_children(d, panel) > base, timeout=20)
         if took is None:
-            stop(proc)
+            stop_process(proc)
             raise SystemExit(f"{cmd[0]} did not dock within 20 s")
         times.append(time.perf_counter() - start)
         if keep_last and i == runs - 1:
             last = proc
         else:
-            stop(proc)
+            stop_process(proc)
             wait_until(lambda: docked_children(d, panel) == base, timeout=10, interval=0.05)
     return times, last
 
@@ -179,12 +170,12 @@ def main() -> None:
         time.sleep(2)
         our_idle = idle_figures(tray_proc.pid, args.idle)
         modules = loaded_parts(tray_proc.pid)
-        stop(tray_proc)
+        stop_process(tray_proc)
         wr, wr_proc = launch_to_dock(d, panel, ["workrave"], env, args.runs, keep_last=True)
         assert wr_proc is not None
         time.sleep(2)
         wr_idle = idle_figures(wr_proc.pid, args.idle)
-        stop(wr_proc)
+        stop_process(wr_proc)
 
         real_prompt = float("nan")
         if not args.no_real_prompt:
@@ -196,7 +187,7 @@ def main() -> None:
             wait_until(lambda: d.window("^Posture check-in$") is not None,
                        timeout=(car - datetime.now(UTC)).total_seconds() + 10, interval=0.002)
             real_prompt = (datetime.now(UTC) - car).total_seconds()
-            stop(proc)
+            stop_process(proc)
 
         # the whole app: tray + store + journal + dispatcher; then prompts
         home = root / "app-home"
@@ -238,7 +229,7 @@ def main() -> None:
         try:
             app.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            stop(app)
+            stop_process(app)
     finally:
         d.stop()
         shutil.rmtree(root, ignore_errors=True)

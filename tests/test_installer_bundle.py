@@ -20,7 +20,7 @@ import pytest
 
 from posture_agent import __version__
 from posture_agent import autostart as a
-from tests.desktop import Desktop, desktop, wait_for
+from tests.desktop import Desktop, desktop, stop_process, wait_for
 
 __all__ = ["desktop"]
 
@@ -171,9 +171,4 @@ def test_frozen_start_docks_its_icon(bundle: Path, tmp_path: Path, desktop: Desk
         assert proc.wait(timeout=10) == 0, "SIGTERM stops the frozen app cleanly"
         assert proc.stderr is not None and b"tray" not in proc.stderr.read(), "no tray fallback message"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
