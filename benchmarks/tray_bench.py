@@ -4,7 +4,8 @@
 
 1. launch to docked icon: `posture-agent --home H start` (the real app: lock, store, agent,
    tray) vs Workrave, each started `--runs` times; "docked" = its window appears inside the tray
-   host (trayer);
+   host (trayer); with the floor, benchmarks/bare_tray.py (pystray alone) on each backend, whose
+   launch and idle memory are reported too;
 2. prompt due to check-in window on screen (target < 0.5 s):
    - in the real `start`, a car check-in configured for the next minute: from its due time (wall
      clock) until `xdotool` sees the window (one sample; waits up to a minute);
@@ -12,8 +13,9 @@
      event to Tk having mapped the window (measured in the app) and until `xdotool` sees it
      (measured outside); cold (first window: Tk imported, root made) and warm;
 3. the idle `start` process: RSS/PSS, CPU seconds and context switches over `--idle` seconds,
-   beside Workrave; and, from /proc/PID/maps, whether Tk or matplotlib were loaded before any
-   window or chart was needed.
+   beside Workrave (started once before, so that its everyday start is measured: _peers.py);
+   and, from /proc/PID/maps, whether Tk or matplotlib were loaded before any window or chart
+   was needed.
 
 Needs Xvfb, dbus, dunst, trayer, xdotool (scripts/bootstrap.sh test) and Debian's `workrave`.
 """
@@ -36,8 +38,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks._peers import settle_first_run  # noqa: E402
 from tests.desktop import Desktop, stop_process  # noqa: E402  (the tests' virtual desktop, started by PID)
 
+FLOOR_BACKENDS = ("gtk", "appindicator", "xorg")
+"""benchmarks/bare_tray.py is launched with each: what the tray library costs before our code."""
 HEAVY = {"Tk": ("libtk", "_tkinter"), "matplotlib": ("matplotlib/",), "numpy": ("numpy/",)}
 """Shared objects that show a part is loaded, as they appear in /proc/PID/maps."""
 
@@ -171,11 +176,21 @@ def main() -> None:
         our_idle = idle_figures(tray_proc.pid, args.idle)
         modules = loaded_parts(tray_proc.pid)
         stop_process(tray_proc)
+        settle_first_run(["workrave"], env)  # the everyday start, not the first-run setup
         wr, wr_proc = launch_to_dock(d, panel, ["workrave"], env, args.runs, keep_last=True)
         assert wr_proc is not None
         time.sleep(2)
         wr_idle = idle_figures(wr_proc.pid, args.idle)
         stop_process(wr_proc)
+        # the floor: pystray and each backend with a one-item menu, before any code of ours
+        floors: dict[str, tuple[list[float], dict[str, float]]] = {}
+        for backend in FLOOR_BACKENDS:
+            times, bare = launch_to_dock(d, panel, [python, str(ROOT / "benchmarks" / "bare_tray.py"), backend],
+                                         env, args.runs, keep_last=True)
+            assert bare is not None
+            time.sleep(2)
+            floors[backend] = (times, idle_figures(bare.pid, args.idle))
+            stop_process(bare)
 
         real_prompt = float("nan")
         if not args.no_real_prompt:
@@ -240,10 +255,16 @@ def main() -> None:
     print(f"{'launch to docked icon':34} {'median s':>9} {'min s':>7} {'max s':>7}")
     print(f"{'posture-agent start':34} {med(ours):9.3f} {min(ours):7.3f} {max(ours):7.3f}")
     print(f"{'workrave':34} {med(wr):9.3f} {min(wr):7.3f} {max(wr):7.3f}")
+    for backend, (times, _) in floors.items():
+        print(f"{'bare pystray, ' + backend:34} {med(times):9.3f} {min(times):7.3f} {max(times):7.3f}")
     print(f"{'ratio ours / workrave':34} {med(ours) / med(wr):9.2f}")
+    for backend, (times, _) in floors.items():
+        print(f"{'ratio bare ' + backend + ' / workrave':34} {med(times) / med(wr):9.2f}")
     print()
     print(f"{'idle process':34} {'RSS MB':>9} {'PSS MB':>7} {'CPU s/min':>10} {'switches/min':>13}")
-    for name, fig in (("posture-agent start (tray)", our_idle), ("workrave", wr_idle)):
+    rows = [("posture-agent start (tray)", our_idle), ("workrave", wr_idle)]
+    rows += [(f"bare pystray, {backend}", fig) for backend, (_, fig) in floors.items()]
+    for name, fig in rows:
         print(f"{name:34} {fig['rss']:9.1f} {fig['pss']:7.1f} {fig['cpu_per_min']:10.3f} "
               f"{fig['switches_per_min']:13.0f}")
     print(f"{'ratio RSS / workrave':34} {our_idle['rss'] / wr_idle['rss']:9.2f}")
