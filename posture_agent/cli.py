@@ -84,8 +84,22 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: {message} (see: {self.prog} --help)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from posture_agent.commands import COMMAND_MODULES
+def command_in(argv: Sequence[str]) -> str | None:
+    """The command `argv` names, read past the global options; None when it asks for --help first."""
+    args = iter(argv)
+    for arg in args:
+        if arg in ("-h", "--help"):
+            return None
+        if arg == "--home":
+            next(args, None)
+        elif not arg.startswith("-"):
+            return arg
+    return None
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser for `argv`'s command alone when it names one (fewer imports); else for all."""
+    from posture_agent.commands import modules_for
 
     parser = OneLineParser(
         prog="posture-agent",
@@ -97,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help="machine-readable output (see docs/cli.md)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for module in COMMAND_MODULES:
+    for module in modules_for(None if argv is None else command_in(argv)):
         module.register(sub)
     return parser
 
@@ -108,7 +122,8 @@ def add_json(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: Sequence[str] | None = None, clock: Clock | None = None, out: TextIO | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(argv)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse has printed its usage line
