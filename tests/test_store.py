@@ -129,6 +129,40 @@ def test_naive_datetimes_are_refused_by_the_store(tmp_path: Path) -> None:
         store.close()
 
 
+def test_a_new_database_is_the_file_the_migrations_make(tmp_path: Path) -> None:
+    """store/fresh.py replays the head schema; after a new migration this fails until
+    `python -m posture_agent.store.fresh` writes it again."""
+    from posture_agent.store import fresh
+
+    head, migrated = fresh.migrated_schema()
+    assert head == fresh.REVISION == SCHEMA_HEAD
+    db = tmp_path / "posture-agent.db"
+    open_store(db).close()
+    assert fresh.schema_of(db) == migrated  # every table, index and its SQL, in the same order
+    assert read_revision(db) == SCHEMA_HEAD
+    conn = sqlite3.connect(db)
+    try:
+        assert conn.execute("SELECT count(*) FROM meta WHERE key IN ('created_at', 'device_id')").fetchone() == (2,)
+    finally:
+        conn.close()
+
+
+def test_the_first_start_leaves_alembic_unloaded(tmp_path: Path) -> None:
+    """A new home: the database is made without importing Alembic (the agent would keep it all day)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from posture_agent.cli import main\n"
+        f"assert main(['--home', {str(tmp_path)!r}, 'checkin', 'upright']) == 0\n"
+        "print(sorted({k.split('.')[0] for k in sys.modules} & {'alembic', 'mako', 'pygments'}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.splitlines()[-1] == "[]"
+    assert read_revision(tmp_path / "data" / "posture-agent.db") == SCHEMA_HEAD
+
+
 def test_store_module_keeps_alembic_out_of_the_hot_path() -> None:
     import subprocess
     import sys

@@ -1,7 +1,8 @@
 """Opening the database: WAL, foreign keys, a schema brought up to date by Alembic after a backup,
 and a refusal to touch a database written by a newer version.
 
-Alembic is imported only when the schema is not already current, so everyday commands stay fast.
+Alembic is imported only to migrate an older file, so everyday commands stay fast and a new
+database (the first start) does not leave Alembic loaded in the agent all day.
 """
 
 from __future__ import annotations
@@ -233,20 +234,11 @@ def open_store(db_file: Path, backup_dir: Path | None = None, *, check: bool | N
 
 
 def _migrate(db_file: Path, revision: str | None, backup_dir: Path) -> None:
-    from alembic import command
-    from alembic.config import Config
-    from alembic.script import ScriptDirectory
-
-    cfg = Config()
-    cfg.set_main_option("script_location", "posture_agent.store:migrations")
-    script = ScriptDirectory.from_config(cfg)
-    known = {rev.revision for rev in script.walk_revisions()}
-    if revision is not None and revision not in known:
-        raise StoreError(
-            f"{db_file} was written by a newer posture-agent (schema {revision!r}; this version knows "
-            f"up to {script.get_current_head()}). It was left untouched: update posture-agent."
-        )
-    new = not db_file.exists() or db_file.stat().st_size == 0
+    """Bring the file to SCHEMA_HEAD: an empty file from the head schema (store/fresh.py, without
+    importing Alembic), an older one through the Alembic migrations after a backup copy."""
+    new = revision is None and (not db_file.exists() or db_file.stat().st_size == 0)
+    if revision is not None:
+        _refuse_unknown(db_file, revision)
     if not new:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         saved = backup_file(db_file, backup_dir / f"pre-migrate-{revision or 'none'}-{stamp}.db")
@@ -268,8 +260,12 @@ def _migrate(db_file: Path, revision: str | None, backup_dir: Path) -> None:
     event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
     try:
         with engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+            if _is_empty(conn):
+                from posture_agent.store.fresh import create_head_schema
+
+                create_head_schema(conn)
+            else:  # an older schema, or a new one made by a process that started just before us
+                _alembic_upgrade(conn)
             conn.exec_driver_sql(
                 "INSERT OR IGNORE INTO meta(key, value) VALUES ('created_at', ?), ('device_id', ?)",
                 (datetime.now(UTC).isoformat(), uuid.uuid4().hex[:12]),
@@ -278,3 +274,36 @@ def _migrate(db_file: Path, revision: str | None, backup_dir: Path) -> None:
         engine.dispose()
     os.chmod(db_file, 0o600)
     log.info("database %s migrated from %s to %s", db_file, revision, SCHEMA_HEAD)
+
+
+def _is_empty(conn: Connection) -> bool:
+    return conn.exec_driver_sql("SELECT count(*) FROM sqlite_master").scalar() == 0
+
+
+def _alembic_config() -> Any:
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", "posture_agent.store:migrations")
+    return cfg
+
+
+def _refuse_unknown(db_file: Path, revision: str) -> None:
+    """A revision the migrations folder does not know was written by a newer version."""
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(_alembic_config())
+    known = {rev.revision for rev in script.walk_revisions()}
+    if revision not in known:
+        raise StoreError(
+            f"{db_file} was written by a newer posture-agent (schema {revision!r}; this version knows "
+            f"up to {script.get_current_head()}). It was left untouched: update posture-agent."
+        )
+
+
+def _alembic_upgrade(conn: Connection) -> None:
+    from alembic import command
+
+    cfg = _alembic_config()
+    cfg.attributes["connection"] = conn
+    command.upgrade(cfg, "head")
