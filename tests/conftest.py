@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -85,3 +88,16 @@ def cli(home: Path, clock: FixedClock, capsys: pytest.CaptureFixture[str], tz: s
     yield Cli(home, clock, capsys, tz)
     if old is not None:
         os.environ["POSTURE_AGENT_HOME"] = old
+
+
+def modules_after(home: Path, *argv: str) -> set[str]:
+    """The modules a fresh interpreter holds after running one command on `home` (exit 0 checked):
+    what a whole `posture-agent` process would load, without the test runner's own imports."""
+    code = (
+        "import json, sys\n"
+        "from posture_agent.cli import main\n"
+        f"assert main(['--home', {str(home)!r}, *{list(argv)!r}]) == 0\n"
+        "print(json.dumps(sorted(sys.modules)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    return set(json.loads(out.splitlines()[-1]))

@@ -11,6 +11,7 @@ import pytest
 
 from posture_agent.cli import OneLineParser, build_parser, command_in
 from posture_agent.commands import GROUPS, MODULE_OF, modules_for
+from tests.conftest import modules_after
 
 
 def registered(parser: argparse.ArgumentParser) -> dict[str, str]:
@@ -63,12 +64,6 @@ def test_help_and_mistakes_still_list_every_command() -> None:
 
 
 def test_a_command_loads_only_its_own_module(tmp_path: Path) -> None:
-    code = (
-        "import sys\n"
-        "from posture_agent.cli import main\n"
-        f"assert main(['--home', {str(tmp_path)!r}, 'checkin', 'upright']) == 0\n"
-        "print(' '.join(sorted(m for m in sys.modules if m.startswith('posture_agent.commands.'))))\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    loaded = {m.rsplit(".", 1)[1] for m in out.splitlines()[-1].split()}
-    assert loaded & set(GROUPS) == {"records"}, out  # (records brings its helper `imports` for `run import`)
+    loaded = {m.rsplit(".", 1)[1] for m in modules_after(tmp_path, "checkin", "upright")
+              if m.startswith("posture_agent.commands.")}
+    assert loaded & set(GROUPS) == {"records"}, loaded  # (records brings its helper `imports` for `run import`)

@@ -11,6 +11,7 @@ import pytest
 from posture_agent.errors import StoreError
 from posture_agent.store import db as store_db
 from posture_agent.store.db import SCHEMA_HEAD, open_store, read_revision
+from tests.conftest import modules_after
 
 
 def alembic_config() -> object:
@@ -149,17 +150,8 @@ def test_a_new_database_is_the_file_the_migrations_make(tmp_path: Path) -> None:
 
 def test_the_first_start_leaves_alembic_unloaded(tmp_path: Path) -> None:
     """A new home: the database is made without importing Alembic (the agent would keep it all day)."""
-    import subprocess
-    import sys
-
-    code = (
-        "import sys\n"
-        "from posture_agent.cli import main\n"
-        f"assert main(['--home', {str(tmp_path)!r}, 'checkin', 'upright']) == 0\n"
-        "print(sorted({k.split('.')[0] for k in sys.modules} & {'alembic', 'mako', 'pygments'}))\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.splitlines()[-1] == "[]"
+    loaded = modules_after(tmp_path, "checkin", "upright")
+    assert {m.split(".")[0] for m in loaded} & {"alembic", "mako", "pygments"} == set()
     assert read_revision(tmp_path / "data" / "posture-agent.db") == SCHEMA_HEAD
 
 
