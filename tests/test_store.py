@@ -10,22 +10,14 @@ import pytest
 
 from posture_agent.errors import StoreError
 from posture_agent.store import db as store_db
-from posture_agent.store.db import SCHEMA_HEAD, open_store, read_revision
+from posture_agent.store.db import SCHEMA_HEAD, alembic_config, open_store, read_revision
 from tests.conftest import modules_after
-
-
-def alembic_config() -> object:
-    from alembic.config import Config
-
-    cfg = Config()
-    cfg.set_main_option("script_location", "posture_agent.store:migrations")
-    return cfg
 
 
 def test_schema_head_matches_the_migrations_folder() -> None:
     from alembic.script import ScriptDirectory
 
-    script = ScriptDirectory.from_config(alembic_config())  # type: ignore[arg-type]
+    script = ScriptDirectory.from_config(alembic_config())
     assert script.get_current_head() == SCHEMA_HEAD
 
 

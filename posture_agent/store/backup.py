@@ -22,7 +22,14 @@ from pathlib import Path
 from posture_agent.errors import StoreError, UserError
 from posture_agent.paths import Paths
 from posture_agent.store import recovery
-from posture_agent.store.db import BUSY_TIMEOUT_MS, SCHEMA_HEAD, backup_file, open_store, quick_check
+from posture_agent.store.db import (
+    BUSY_TIMEOUT_MS,
+    SCHEMA_HEAD,
+    alembic_config,
+    backup_file,
+    open_store,
+    quick_check,
+)
 
 log = logging.getLogger(__name__)
 
@@ -188,12 +195,9 @@ def latest_good_backup(backup_dir: Path) -> Path | None:
 
 def known_revisions() -> list[str]:
     """Migration ids from oldest to newest (Alembic is imported only here, for restores)."""
-    from alembic.config import Config
     from alembic.script import ScriptDirectory
 
-    cfg = Config()
-    cfg.set_main_option("script_location", "posture_agent.store:migrations")
-    return [rev.revision for rev in reversed(list(ScriptDirectory.from_config(cfg).walk_revisions()))]
+    return [rev.revision for rev in reversed(list(ScriptDirectory.from_config(alembic_config()).walk_revisions()))]
 
 
 def check_backup(path: Path, thorough: bool = True) -> str:

@@ -280,7 +280,8 @@ def _is_empty(conn: Connection) -> bool:
     return conn.exec_driver_sql("SELECT count(*) FROM sqlite_master").scalar() == 0
 
 
-def _alembic_config() -> Any:
+def alembic_config() -> Any:
+    """Alembic's configuration for our migrations folder (imports Alembic: only where it is needed)."""
     from alembic.config import Config
 
     cfg = Config()
@@ -292,7 +293,7 @@ def _refuse_unknown(db_file: Path, revision: str) -> None:
     """A revision the migrations folder does not know was written by a newer version."""
     from alembic.script import ScriptDirectory
 
-    script = ScriptDirectory.from_config(_alembic_config())
+    script = ScriptDirectory.from_config(alembic_config())
     known = {rev.revision for rev in script.walk_revisions()}
     if revision not in known:
         raise StoreError(
@@ -304,6 +305,6 @@ def _refuse_unknown(db_file: Path, revision: str) -> None:
 def _alembic_upgrade(conn: Connection) -> None:
     from alembic import command
 
-    cfg = _alembic_config()
+    cfg = alembic_config()
     cfg.attributes["connection"] = conn
     command.upgrade(cfg, "head")

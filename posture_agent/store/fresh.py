@@ -178,12 +178,12 @@ def schema_of(db_file: Path) -> list[tuple[str, str, str, str | None]]:
 def migrated_schema() -> tuple[str, list[tuple[str, str, str, str | None]]]:
     """The head revision and the schema `alembic upgrade head` makes on an empty file."""
     from alembic import command
-    from alembic.config import Config
     from alembic.script import ScriptDirectory
     from sqlalchemy import create_engine
 
-    cfg = Config()
-    cfg.set_main_option("script_location", "posture_agent.store:migrations")
+    from posture_agent.store.db import alembic_config
+
+    cfg = alembic_config()
     with tempfile.TemporaryDirectory() as folder:
         db_file = Path(folder) / "head.db"
         engine = create_engine(f"sqlite:///{db_file}")
