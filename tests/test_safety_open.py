@@ -348,3 +348,41 @@ def test_file_size_limit_one_line_and_nothing_acknowledged_lost(cli: Cli) -> Non
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     conn.close()
     cli.ok("checkin", "upright")  # without the limit it works again
+
+
+HOT_JOURNAL_WRITER = (
+    "import os, sqlite3, sys\n"
+    "conn = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+    "conn.execute('PRAGMA cache_size=1')  # dirty pages spill into the file: the journal turns hot\n"
+    "conn.execute('BEGIN IMMEDIATE')\n"
+    "conn.execute('CREATE TABLE scratch (x TEXT)')\n"
+    "for _ in range(200):\n"
+    "    conn.execute('INSERT INTO scratch VALUES (?)', ('x' * 3000,))\n"
+    "print('written', flush=True)\n"
+    "sys.stdin.read()\n"
+)
+
+
+def test_a_start_killed_with_a_hot_journal_is_recovered(cli: Cli) -> None:
+    """Killed while the very first start switched the new file to WAL: the file and a hot rollback
+    journal are left, which a read-only open cannot roll back (SQLITE_READONLY_ROLLBACK). The next
+    command rolls it back, makes the schema and saves, instead of calling the folder read-only."""
+    db = cli.home / "data" / "posture-agent.db"
+    db.parent.mkdir(parents=True, exist_ok=True)
+    writer = subprocess.Popen([sys.executable, "-c", HOT_JOURNAL_WRITER, str(db)], text=True,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    assert writer.stdout is not None and writer.stdout.readline().strip() == "written"
+    writer.kill()
+    writer.wait()
+    assert Path(f"{db}-journal").exists()
+    with pytest.raises(sqlite3.OperationalError) as caught:
+        sqlite3.connect(f"file:{db}?mode=ro", uri=True).execute("SELECT count(*) FROM sqlite_master").fetchone()
+    assert caught.value.sqlite_errorname == "SQLITE_READONLY_ROLLBACK"
+
+    cli.ok("checkin", "upright")
+    assert len(ids(db)) == 1
+    conn = sqlite3.connect(db)
+    try:
+        assert conn.execute("SELECT name FROM sqlite_master WHERE name = 'scratch'").fetchone() is None
+    finally:
+        conn.close()

@@ -85,26 +85,40 @@ def make_engine(db_file: Path) -> Engine:
     return engine
 
 
+NEEDS_A_WRITER = frozenset({"SQLITE_READONLY_ROLLBACK", "SQLITE_READONLY_RECOVERY", "SQLITE_READONLY_CANTINIT"})
+"""What a read-only connection answers when a killed writer left a hot journal or WAL to replay."""
+
+
 def read_revision(db_file: Path) -> str | None:
     """The schema revision stored in the file, None for a new or empty database."""
     if not db_file.exists() or db_file.stat().st_size == 0:
         return None
     try:
-        conn = sqlite3.connect(f"file:{db_file}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
         try:
-            row = conn.execute(
-                "SELECT name FROM sqlite_master WHERE type='table' AND name='alembic_version'"
-            ).fetchone()
-            if row is None:
-                return None
-            version = conn.execute("SELECT version_num FROM alembic_version").fetchone()
-            return version[0] if version else None
-        finally:
-            conn.close()
+            return _stored_revision(db_file, "ro")
+        except sqlite3.DatabaseError as exc:
+            if getattr(exc, "sqlite_errorname", "") not in NEEDS_A_WRITER or not os.access(db_file.parent, os.W_OK):
+                raise
+            # e.g. killed while the first start switched the file to WAL: an ordinary open rolls
+            # the journal back, as SQLite does on any open, and then the file can be read
+            log.info("%s: %s; opening it read-write to recover", db_file, exc)
+            return _stored_revision(db_file, "rw")
     except sqlite3.DatabaseError as exc:
         if is_corruption(exc):
             raise
         raise store_error(exc, db_file) or StoreError(f"the database {db_file} cannot be read ({exc})") from None
+
+
+def _stored_revision(db_file: Path, mode: str) -> str | None:
+    conn = sqlite3.connect(f"file:{db_file}?mode={mode}", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+    try:
+        row = conn.execute("SELECT name FROM sqlite_master WHERE type='table' AND name='alembic_version'").fetchone()
+        if row is None:
+            return None
+        version = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+        return version[0] if version else None
+    finally:
+        conn.close()
 
 
 def user_tables(db_file: Path) -> list[str]:
