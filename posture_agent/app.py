@@ -13,7 +13,6 @@ check-in window closing at its countdown stores nothing.
 from __future__ import annotations
 
 import logging
-import signal
 import sys
 import threading
 from collections.abc import Callable
@@ -368,18 +367,13 @@ class App:
         if threading.current_thread() is not threading.main_thread():
             return
 
-        def on_stop(signum: int, _frame: Any) -> None:
-            log.info("signal %d: stopping", signum)
-            self.dispatcher.stop()
+        from posture_agent.agent.signals import route_signals
 
-        def on_hup(_signum: int, _frame: Any) -> None:
+        def reload() -> None:
             if self._agent is not None:
-                threading.Thread(target=self._agent.reload_config, name="reload", daemon=True).start()
+                self._agent.reload_config()
 
-        signal.signal(signal.SIGTERM, on_stop)
-        signal.signal(signal.SIGINT, on_stop)
-        if hasattr(signal, "SIGHUP"):
-            signal.signal(signal.SIGHUP, on_hup)
+        route_signals(self.dispatcher.stop, reload)
 
 
 def loaded_modules() -> list[str]:

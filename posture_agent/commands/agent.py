@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
 import threading
 from datetime import UTC, timedelta
@@ -152,19 +151,10 @@ def _tray_app() -> Any:
 
 
 def run_headless(ctx: Context, agent: Any) -> int:
+    from posture_agent.agent.signals import route_signals
+
     stop = threading.Event()
-
-    def on_stop(signum: int, _frame: Any) -> None:
-        log.info("signal %d: stopping", signum)
-        stop.set()
-
-    def on_hup(_signum: int, _frame: Any) -> None:
-        threading.Thread(target=agent.reload_config, name="reload", daemon=True).start()
-
-    signal.signal(signal.SIGTERM, on_stop)
-    signal.signal(signal.SIGINT, on_stop)
-    if hasattr(signal, "SIGHUP"):
-        signal.signal(signal.SIGHUP, on_hup)
+    route_signals(stop.set, agent.reload_config)
     agent.start()
     status = agent.status()
     nxt = status.next_prompt
