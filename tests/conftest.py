@@ -101,3 +101,16 @@ def modules_after(home: Path, *argv: str) -> set[str]:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     return set(json.loads(out.splitlines()[-1]))
+
+
+def as_newer_version(db: Path) -> bytes:
+    """Mark `db` as written by a newer posture-agent (schema '9999'), with the change checkpointed
+    into the file itself; returns the file's bytes, which a refusal must leave as they are."""
+    conn = sqlite3.connect(db)
+    try:
+        conn.execute("UPDATE alembic_version SET version_num = '9999'")
+        conn.commit()
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        conn.close()
+    return db.read_bytes()

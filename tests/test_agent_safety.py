@@ -28,7 +28,7 @@ from posture_agent.clock import FixedClock
 from posture_agent.config import load_settings_or_defaults
 from posture_agent.paths import Paths
 from posture_agent.store.db import open_store
-from tests.conftest import Cli
+from tests.conftest import Cli, as_newer_version
 from tests.desktop import Desktop, desktop, wait_for
 
 __all__ = ["desktop"]
@@ -165,12 +165,7 @@ def test_damaged_database_at_agent_start(desktop: Desktop, agent_home: Path, dam
 def test_newer_database_refused_untouched_at_agent_start(agent_home: Path) -> None:
     assert run_cli(agent_home, "checkin", "upright").returncode == 0
     paths = Paths.resolve(agent_home)
-    conn = sqlite3.connect(paths.db_file)
-    conn.execute("UPDATE alembic_version SET version_num = '9999'")
-    conn.commit()
-    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    conn.close()
-    before = paths.db_file.read_bytes()
+    before = as_newer_version(paths.db_file)
 
     started = run_cli(agent_home, "start", "--no-tray")
     assert started.returncode == 3

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from posture_agent.paths import Paths
 from posture_agent.store.backup import daily_backup, latest_good_backup
-from tests.conftest import Cli
+from tests.conftest import Cli, as_newer_version
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -120,10 +120,7 @@ def test_restore_refuses_bad_files_and_touches_nothing(cli: Cli, tmp_path: Path)
     conn.close()
     newer = tmp_path / "newer.db"
     newer.write_bytes(Path(cli.ok("backup").out.strip()).read_bytes())
-    conn = sqlite3.connect(newer)
-    conn.execute("UPDATE alembic_version SET version_num='9999'")
-    conn.commit()
-    conn.close()
+    as_newer_version(newer)
     truncated = tmp_path / "truncated.db"
     truncated.write_bytes(newer.read_bytes()[:5000])
     cases = {

@@ -20,7 +20,7 @@ import pytest
 from posture_agent.config import load_settings_or_defaults
 from posture_agent.paths import Paths
 from posture_agent.store.backup import latest_good_backup
-from tests.conftest import Cli
+from tests.conftest import Cli, as_newer_version
 
 
 def one_line(err: str) -> str:
@@ -105,12 +105,7 @@ def test_damaged_database_without_backup_offers_a_fresh_start(cli: Cli) -> None:
 def test_newer_database_is_refused_untouched(cli: Cli) -> None:
     cli.ok("checkin", "upright")
     paths = Paths.resolve(cli.home)
-    conn = sqlite3.connect(paths.db_file)
-    conn.execute("UPDATE alembic_version SET version_num='9999'")
-    conn.commit()
-    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    conn.close()
-    before = paths.db_file.read_bytes()
+    before = as_newer_version(paths.db_file)
     result = cli("checkin", "slouched")
     assert result.code == 3 and "newer posture-agent" in one_line(result.err)
     assert paths.db_file.read_bytes() == before

@@ -11,7 +11,7 @@ import pytest
 from posture_agent.errors import StoreError
 from posture_agent.store import db as store_db
 from posture_agent.store.db import SCHEMA_HEAD, alembic_config, open_store, read_revision
-from tests.conftest import modules_after
+from tests.conftest import as_newer_version, modules_after
 
 
 def test_schema_head_matches_the_migrations_folder() -> None:
@@ -81,11 +81,7 @@ def test_database_with_data_is_migrated_after_a_backup_and_keeps_its_rows(tmp_pa
 def test_database_from_a_newer_version_is_refused_and_untouched(tmp_path: Path) -> None:
     db = tmp_path / "posture-agent.db"
     open_store(db).close()
-    conn = sqlite3.connect(db)
-    conn.execute("UPDATE alembic_version SET version_num = '9999'")
-    conn.commit()
-    conn.close()
-    before = db.read_bytes()
+    before = as_newer_version(db)
     with pytest.raises(StoreError, match=r"newer posture-agent.*schema '9999'.*left untouched"):
         open_store(db, tmp_path / "backups")
     assert db.read_bytes() == before
@@ -98,10 +94,7 @@ def test_newer_database_through_the_cli_is_one_line(cli: object, capsys: pytest.
     assert isinstance(cli, Cli)
     cli.ok("checkin", "upright")
     db = cli.home / "data" / "posture-agent.db"
-    conn = sqlite3.connect(db)
-    conn.execute("UPDATE alembic_version SET version_num = '9999'")
-    conn.commit()
-    conn.close()
+    as_newer_version(db)
     before = cli.db_dump()
     result = cli("checkin", "slouched")
     assert result.code == 3
