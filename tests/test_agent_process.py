@@ -29,12 +29,15 @@ SORENESS_TITLE = "How does your back feel after the run?"
 
 
 def quiet_config(home: Path) -> None:
-    """Only soreness prompts: no check-in windows, no circuit, drills half a day away."""
-    drills = (datetime.now(BERLIN) + timedelta(hours=12)).strftime("%H:%M")
+    """Only the 2-hours-after soreness prompts: no check-ins, no circuit, the drills half a day away
+    and the next-morning soreness question later still, whatever the hour the suite runs at."""
+    now = datetime.now(BERLIN)
+    drills = (now + timedelta(hours=12)).strftime("%H:%M")
+    morning = (now + timedelta(hours=15)).strftime("%H:%M")
     (home / "config.toml").write_text(
         '[general]\ntimezone = "Europe/Berlin"\nprompt_timeout_minutes = 1\n'
         "[desk]\ndays = []\n[sofa]\ndays = []\n[car]\ndays = []\n[circuit]\ndays = []\n"
-        f'[drills]\ntime = "{drills}"\n',
+        f'[drills]\ntime = "{drills}"\n[soreness]\nnext_morning = "{morning}"\n',
         encoding="utf-8",
     )
 
