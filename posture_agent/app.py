@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from posture_agent import __version__
-from posture_agent.agent.events import PROMPT_CLOSED, PROMPT_DUE, STATE_CHANGED, ActivePrompt, Event
+from posture_agent.agent.events import PROMPT_CLOSED, PROMPT_DUE, STATE_CHANGED, WINDOW_WANTED, ActivePrompt, Event
 from posture_agent.ui.dispatcher import Dispatcher
 from posture_agent.ui.tray import Tray, TrayActions, TrayState, TrayUnavailable, tray_state_from
 
@@ -133,11 +133,10 @@ class App:
         if active is None or event.kind == STATE_CHANGED:
             return
         kind = active.prompt.kind
-        if event.kind == PROMPT_DUE:
-            if kind == "checkin":
-                self.show_checkin(active)
-            elif kind in PROMPT_WINDOWS:
-                self.open(PROMPT_WINDOWS[kind], active)
+        if event.kind == WINDOW_WANTED and kind == "checkin":
+            self.show_checkin(active)  # no answer buttons on the notification, or its body clicked
+        elif event.kind == PROMPT_DUE and kind in PROMPT_WINDOWS:
+            self.open(PROMPT_WINDOWS[kind], active)
         elif event.kind == PROMPT_CLOSED and kind == "checkin":
             self.dispatcher.post(lambda _root: self._close_checkin(active.id))
 

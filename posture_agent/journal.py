@@ -238,6 +238,26 @@ class Journal:
                 q.add(s, t.checkins, values, device=device, source="prompt", now=self.now())
             return closed
 
+    def answer_prompt(self, prompt_id: str, outcome: str, checkin: tuple[str, str, datetime | None] | None = None,
+                      ) -> bool:
+        """Close an open prompt as answered or skipped and, for a check-in, store its answer
+        (posture, context, at) in the same transaction; False, and nothing stored, if it was closed."""
+        if outcome not in ("answered", "skipped"):
+            raise UserError(f"prompt answer {outcome!r} is not one of: answered, skipped")
+        values = None
+        if checkin is not None:
+            posture, context, at = checkin
+            if posture not in (*r.POSTURES, "skipped"):
+                raise UserError(f"posture {posture!r} is not one of: {', '.join((*r.POSTURES, 'skipped'))}")
+            if context not in r.CONTEXTS:
+                raise UserError(f"context {context!r} is not one of: {', '.join(r.CONTEXTS)}")
+            values = {"at": self.when(at), "context": context, "posture": posture, "prompted": True}
+        with self.store.transaction() as s:
+            closed = q.close_prompt(s, prompt_id, outcome)
+            if closed and values is not None:
+                q.add(s, t.checkins, values, device=self.device, source="prompt", now=self.now())
+            return closed
+
     def prompts_shown(self, start: datetime | None = None, end: datetime | None = None) -> list[r.PromptShown]:
         with self.store.transaction() as s:
             return q.prompts(s, start, end)

@@ -1,6 +1,12 @@
 """A real virtual desktop for tests: Xvfb, a private session D-Bus, the dunst notification daemon
 and the trayer system tray, each started and stopped by PID.
 
+dunst runs with a config of its own (`dunstrc`): its context menu (`dunstctl context`) goes to a
+`dmenu` stand-in script that picks the line named by `press()`, so a test presses a notification's
+action as a user would, and a left click on a notification invokes its default action and closes it
+(`click_notification()`). Another D-Bus client cannot fake a press: only the server sends
+`ActionInvoked`.
+
 `Desktop.start()` raises `pytest.skip` naming what is missing when a program is not installed
 (scripts/test.sh installs them when run as root), so a machine without them never passes silently.
 """
@@ -19,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-PROGRAMS = ("Xvfb", "dbus-daemon", "dunst", "trayer", "xdotool", "import")
+PROGRAMS = ("Xvfb", "dbus-daemon", "dunst", "dunstctl", "trayer", "xdotool", "import")
 
 
 def missing_programs(programs: tuple[str, ...] = PROGRAMS) -> list[str]:
@@ -58,8 +64,52 @@ class Desktop:
     def dunst_log(self) -> Path:
         return self.root / "dunst.log"
 
+    def _dunst_config(self) -> Path:
+        """A dunstrc whose context menu is a script: it keeps what dunst offered (`dmenu-input`) and
+        answers with the first line containing the text in `dmenu-choice`."""
+        script = self.root / "dmenu.sh"
+        script.write_text(
+            "#!/bin/sh\n"
+            f'cat > "{self.root}/dmenu-input"\n'
+            f'grep -m1 -F -- "$(cat "{self.root}/dmenu-choice")" "{self.root}/dmenu-input"\n',
+            encoding="utf-8",
+        )
+        script.chmod(0o755)
+        config = self.root / "dunstrc"
+        config.write_text(
+            "[global]\n"
+            f"    dmenu = {script}\n"
+            "    mouse_left_click = do_action, close_current\n"
+            "    show_indicators = yes\n",
+            encoding="utf-8",
+        )
+        return config
+
+    def press(self, label: str) -> str:
+        """Press the action labelled `label` of the notifications on screen, through dunst's context
+        menu; returns the menu dunst offered."""
+        (self.root / "dmenu-input").unlink(missing_ok=True)
+        (self.root / "dmenu-choice").write_text(f"#{label} ", encoding="utf-8")
+        self.run("dunstctl", "context", check=True)
+        menu = self.root / "dmenu-input"
+        wait_for(menu.exists, timeout=5)
+        return menu.read_text(errors="replace") if menu.exists() else ""
+
+    def notification_window(self) -> str | None:
+        """dunst's window while a notification is shown."""
+        ids = self.run("xdotool", "search", "--onlyvisible", "--class", "Dunst").stdout.split()
+        return ids[-1] if ids else None
+
+    def click_notification(self) -> None:
+        """A left click on the body of the notification on screen."""
+        win = self.notification_window()
+        assert win is not None, "a notification is on screen"
+        x, y, w, h = self.geometry(win)
+        self.run("xdotool", "mousemove", str(x + w // 2), str(y + h // 2), "click", "1", check=True)
+
     def start(self) -> Desktop:
-        missing = missing_programs(PROGRAMS if self.with_tray else ("Xvfb", "dbus-daemon", "dunst", "xdotool"))
+        bare = ("Xvfb", "dbus-daemon", "dunst", "dunstctl", "xdotool")
+        missing = missing_programs(PROGRAMS if self.with_tray else bare)
         if missing:
             pytest.skip(
                 f"virtual desktop unavailable: missing {', '.join(missing)} (scripts/test.sh installs them as root)"
@@ -96,7 +146,8 @@ class Desktop:
         self.bus_pid = int(pid)
         self.env = env
         log = self.dunst_log.open("wb")
-        self.procs.append(subprocess.Popen(["dunst", "-print"], stdout=log, stderr=subprocess.STDOUT, env=env))
+        self.procs.append(subprocess.Popen(["dunst", "-print", "-config", str(self._dunst_config())],
+                                           stdout=log, stderr=subprocess.STDOUT, env=env))
         if self.with_tray:
             self.procs.append(
                 subprocess.Popen(

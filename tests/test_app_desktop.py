@@ -173,18 +173,18 @@ def test_a_day_in_real_time(desktop: Desktop, home: Path, shots: Path) -> None:
         desktop.screenshot(shots / "real-menu.png", crop="440x460+584+0")
         desktop.run("xdotool", "key", "Escape", check=True)
 
-        # 1. the car check-in comes due: notification, window, one click
-        win = agent.window(CHECKIN, timeout=(car - datetime.now(UTC)).total_seconds() + 15)
-        assert wait_for(lambda: "How was your posture on the drive?" in desktop.notifications(), timeout=5), (
-            desktop.notifications()[-800:]
-        )
-        agent.shot(shots, "real-checkin", win)
-        wx, wy, ww, _wh = desktop.geometry(win)
-        desktop.run("xdotool", "mousemove", str(wx + ww // 6), str(wy + 85), "click", "1", check=True)  # Upright
-        assert wait_for(lambda: desktop.window(CHECKIN) is None, timeout=8), "one click and it is gone"
+        # 1. the car check-in comes due: a notification with answer buttons, one press, no window
+        assert wait_for(lambda: "How was your posture on the drive?" in desktop.notifications(),
+                        timeout=(car - datetime.now(UTC)).total_seconds() + 15), desktop.notifications()[-800:]
+        assert wait_for(lambda: desktop.notification_window() is not None, timeout=5)
+        desktop.screenshot(shots / "real-notification.png", crop="340x120+684+40")
+        menu = desktop.press("Upright")
+        assert "#Upright " in menu and "#Skip " in menu, menu
         assert wait_for(lambda: rows(home, "select posture, context, prompted from checkins")
                         == [("upright", "car", 1)], timeout=5)
         assert rows(home, "select kind, outcome from prompts") == [("checkin-car", "answered")]
+        time.sleep(1)
+        assert desktop.window(CHECKIN) is None, "answered from the notification: no window"
 
         # 2. drills from the menu, ticked with the keyboard, seen by the command line
         agent.menu("Today's drills")
@@ -194,9 +194,14 @@ def test_a_day_in_real_time(desktop: Desktop, home: Path, shots: Path) -> None:
         agent.shot(shots, "real-drills", win)
         desktop.run("xdotool", "windowfocus", "--sync", win, "key", "Escape", check=True)
 
-        # 3. the desk check-in comes due and is left alone: the agent stores `missed`, once
-        win = agent.window(CHECKIN, timeout=(desk - datetime.now(UTC)).total_seconds() + 15)
-        assert "Posture check: how are you sitting?" in desktop.notifications()
+        # 3. the desk check-in comes due; a click on its body opens the window, which is left
+        # alone: the agent stores `missed`, once
+        assert wait_for(lambda: "Posture check: how are you sitting?" in desktop.notifications(),
+                        timeout=(desk - datetime.now(UTC)).total_seconds() + 15)
+        assert wait_for(lambda: desktop.notification_window() is not None, timeout=5)
+        desktop.click_notification()
+        win = agent.window(CHECKIN, timeout=10)
+        agent.shot(shots, "real-checkin", win)
 
         # 4. meanwhile, How's my back? with the SI joint at 7: the protocol starts, the icon turns amber
         assert agent.amber_in_icon(shots) == 0

@@ -19,6 +19,8 @@ log = logging.getLogger(__name__)
 PROMPT_DUE = "prompt_due"
 PROMPT_CLOSED = "prompt_closed"
 STATE_CHANGED = "state_changed"
+WINDOW_WANTED = "window_wanted"
+"""A check-in needs its window: the notification has no answer buttons, or its body was clicked."""
 
 
 @dataclass(frozen=True)
@@ -33,7 +35,7 @@ class ActivePrompt:
 @dataclass(frozen=True)
 class Event:
     kind: str
-    """PROMPT_DUE, PROMPT_CLOSED or STATE_CHANGED."""
+    """PROMPT_DUE, PROMPT_CLOSED, STATE_CHANGED or WINDOW_WANTED."""
     active: ActivePrompt | None = None
     outcome: str | None = None
     """For PROMPT_CLOSED: answered, skipped or missed."""

@@ -1,33 +1,153 @@
-"""Desktop notifications through plyer, subscribed to "prompt due".
+"""Desktop notifications, subscribed to "prompt due" and "prompt closed".
 
-plyer is imported on the first notification, not at start. A missing notification daemon or no
-D-Bus at all is logged once and the agent keeps running: the prompt is still recorded, and the tray
-(or `posture-agent checkin`) can answer it. `posture-agent doctor` says what is missing.
+- A check-in is asked with answer buttons (Upright, Slouched, Standing, Skip) through the
+  freedesktop interface (`agent/freedesktop.py`, jeepney) wherever the server reports the `actions`
+  capability: a press is the answer (`on_choice`), a click on the body asks for the window
+  (`on_open`). No such server (or not Linux): a plain notification, and `ask` returns False so the
+  agent opens the window at once. When the prompt closes another way, its notification is withdrawn.
+- Every other notification is plain, through plyer (imported on the first one, not at start).
+
+A missing notification daemon or no D-Bus at all is logged once and the agent keeps running: the
+prompt is still recorded, and the window (or `posture-agent checkin`) can answer it.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Callable
 from typing import Any
 
-from posture_agent.agent.events import PROMPT_DUE, Event
+from posture_agent.agent.events import PROMPT_CLOSED, PROMPT_DUE, ActivePrompt, Event
+from posture_agent.agent.freedesktop import DEFAULT_ACTION, FreedesktopNotifications, NotificationsUnavailable
+from posture_agent.domain.plan import CHECKIN_GROUP
 
 log = logging.getLogger(__name__)
 
 APP_NAME = "posture-agent"
+CHECKIN_ACTIONS = (("upright", "Upright"), ("slouched", "Slouched"), ("standing", "Standing"), ("skipped", "Skip"))
+"""The answer buttons of a check-in notification: (posture stored, label)."""
+
+OnChoice = Callable[[ActivePrompt, str], None]
+OnOpen = Callable[[ActivePrompt], None]
 
 
 class Notifier:
-    def __init__(self, timeout_seconds: int = 120) -> None:
+    def __init__(self, timeout_seconds: int = 120, on_choice: OnChoice | None = None,
+                 on_open: OnOpen | None = None,
+                 connect: Callable[..., FreedesktopNotifications] = FreedesktopNotifications) -> None:
         self.timeout_seconds = timeout_seconds
+        self.on_choice = on_choice
+        self.on_open = on_open
         self.failed = False
         self.sent = 0
         self._backend: Any = None
+        self._connect = connect
+        self._desktop: FreedesktopNotifications | None = None
+        self._desktop_said = False
+        self._lock = threading.Lock()
+        self._asked: dict[int, ActivePrompt] = {}
+        """Check-in notifications on screen with buttons: the server's id → the prompt."""
+        self._early: dict[int, str] = {}
+        """Presses that arrived before `ask` stored their notification's id (the lock is never held
+        across a bus call: the receiver thread that delivers replies also delivers presses)."""
 
     def __call__(self, event: Event) -> None:
-        if event.kind == PROMPT_DUE and event.active is not None:
-            prompt = event.active.prompt
-            self.notify(prompt.title(), prompt.message())
+        active = event.active
+        if active is None:
+            return
+        if event.kind == PROMPT_DUE and active.prompt.kind != CHECKIN_GROUP:
+            self.notify(active.prompt.title(), active.prompt.message())
+        elif event.kind == PROMPT_CLOSED:
+            self.withdraw(active)
+
+    # --- check-ins with buttons ---------------------------------------------------------------
+
+    def ask(self, active: ActivePrompt) -> bool:
+        """Show a check-in prompt; True when it carries the answer buttons (no window needed)."""
+        prompt = active.prompt
+        desktop = self._desktop_connection()
+        if desktop is not None:
+            try:
+                if "actions" in desktop.capabilities():
+                    nid = desktop.notify(prompt.title(), prompt.message(buttons=True),
+                                         (*CHECKIN_ACTIONS, (DEFAULT_ACTION, "Open")), self.timeout_seconds)
+                    with self._lock:
+                        self._asked[nid] = active
+                        early = self._early.pop(nid, None)
+                    self.sent += 1
+                    self.failed = False
+                    if early is not None:  # pressed before the reply reached this thread
+                        self._pressed(nid, early)
+                    return True
+                log.info("the notification server has no action buttons: the check-in opens a window")
+            except NotificationsUnavailable as exc:
+                log.warning("notification with buttons failed (%s); a plain one and the window instead", exc)
+                self._drop_desktop()
+        self.notify(prompt.title(), prompt.message())
+        return False
+
+    def withdraw(self, active: ActivePrompt) -> None:
+        """The prompt closed (answered elsewhere, timed out): its buttons must not stay on screen."""
+        with self._lock:
+            ids = [nid for nid, a in self._asked.items() if a.id == active.id]
+            for nid in ids:
+                del self._asked[nid]
+            desktop = self._desktop
+        for nid in ids:
+            if desktop is not None:
+                try:
+                    desktop.close_notification(nid)
+                except NotificationsUnavailable as exc:
+                    log.info("could not withdraw notification %d: %s", nid, exc)
+
+    def _pressed(self, nid: int, key: str) -> None:
+        """On the bus receiver's thread: hand the press on at once (no bus call from here: its reply
+        would wait for this very thread). An answered notification is withdrawn when its prompt closes."""
+        with self._lock:
+            active = self._asked.pop(nid, None) if key == DEFAULT_ACTION else self._asked.get(nid)
+            if active is None:
+                self._early[nid] = key  # not ours (then never read), or `ask` is about to store it
+                while len(self._early) > 16:
+                    del self._early[next(iter(self._early))]
+                return
+        log.info("notification %d: %s pressed", nid, key)
+        if key == DEFAULT_ACTION:
+            if self.on_open is not None:
+                self.on_open(active)
+        elif key in dict(CHECKIN_ACTIONS) and self.on_choice is not None:
+            self.on_choice(active, key)
+
+    def _closed(self, nid: int, reason: int) -> None:
+        with self._lock:
+            self._asked.pop(nid, None)  # dismissed or expired: the agent's timeout decides
+
+    def _desktop_connection(self) -> FreedesktopNotifications | None:
+        with self._lock:
+            if self._desktop is not None:
+                return self._desktop
+        try:
+            desktop = self._connect(self._pressed, self._closed).open()
+        except NotificationsUnavailable as exc:
+            if not self._desktop_said:
+                log.info("no notification buttons here (%s): check-ins open a window", exc)
+            self._desktop_said = True
+            return None
+        with self._lock:
+            self._desktop = desktop
+        return desktop
+
+    def _drop_desktop(self) -> None:
+        with self._lock:
+            desktop, self._desktop = self._desktop, None
+            self._asked.clear()
+        if desktop is not None:
+            desktop.close()
+
+    def close(self) -> None:
+        self._drop_desktop()
+
+    # --- plain notifications -------------------------------------------------------------------
 
     def notify(self, title: str, message: str) -> bool:
         try:

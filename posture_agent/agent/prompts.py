@@ -30,6 +30,8 @@ MAX_GRACE = max([*planner.GRACE.values(), timedelta(hours=8)])
 """How far back a tick looks for overdue prompts (desk/sofa grace is their interval, at most 8 h)."""
 LOOKAHEAD = timedelta(days=2)
 """How far ahead the next wake-up is searched; with nothing in it the agent wakes then to look again."""
+HELD_RECHECK = timedelta(seconds=30)
+"""A prompt whose answer is being saved is looked at again this much later (not closed as missed)."""
 
 
 def group_of(slot: str) -> str:
@@ -43,6 +45,8 @@ class PromptService:
         self.lock = threading.RLock()
         self.open: dict[str, ActivePrompt] = {}
         """Prompts shown by this process and not closed yet, by row id."""
+        self.held: set[str] = set()
+        """Prompts whose answer is being saved (retried while the database is busy): never `missed`."""
 
     @property
     def settings(self) -> Settings:
@@ -112,21 +116,44 @@ class PromptService:
             self.bus.publish(Event(PROMPT_CLOSED, active, outcome))
         return closed
 
-    def answer(self, active: ActivePrompt, posture: str | None = None, context: str | None = None) -> None:
-        """The user answered from a window or a notification. A check-in needs a posture."""
+    def answer(self, active: ActivePrompt, posture: str | None = None, context: str | None = None,
+               at: datetime | None = None) -> bool:
+        """The user answered from a window or a notification (a check-in: a posture, given `at`).
+        The answer and the prompt's closing are one transaction; False if it was closed already."""
         prompt = active.prompt
+        checkin = None
         if prompt.kind == planner.CHECKIN_GROUP:
             if posture is None:
                 raise ValueError("a check-in answer needs a posture")
-            self.journal.record_checkin(
-                posture, context or prompt.context or "desk", source="prompt", prompted=True
-            )
-        self.close(active, "skipped" if posture == "skipped" else "answered")
+            checkin = (posture, context or prompt.context or "desk", at)
+        return self._settle(active, "skipped" if posture == "skipped" else "answered", checkin)
 
-    def skip(self, active: ActivePrompt) -> None:
+    def skip(self, active: ActivePrompt) -> bool:
         if active.prompt.kind == planner.CHECKIN_GROUP:
-            self.journal.record_checkin("skipped", active.prompt.context or "desk", source="prompt", prompted=True)
-        self.close(active, "skipped")
+            return self.answer(active, "skipped")
+        return self._settle(active, "skipped", None)
+
+    def _settle(self, active: ActivePrompt, outcome: str, checkin: tuple[str, str, datetime | None] | None) -> bool:
+        prompt = active.prompt
+        with self.lock:
+            closed = self.journal.answer_prompt(active.id, outcome, checkin)
+            self.open.pop(active.id, None)
+        if closed:
+            log.info("prompt %s due %s closed: %s", prompt.slot, prompt.due.isoformat(), outcome)
+            self.bus.publish(Event(PROMPT_CLOSED, active, outcome))
+        else:
+            log.info("prompt %s due %s was already closed: %s not stored", prompt.slot, prompt.due.isoformat(),
+                     checkin[0] if checkin else outcome)
+        return closed
+
+    def hold(self, prompt_id: str) -> None:
+        """An answer to this prompt is being saved: it must not time out meanwhile."""
+        with self.lock:
+            self.held.add(prompt_id)
+
+    def release(self, prompt_id: str) -> None:
+        with self.lock:
+            self.held.discard(prompt_id)
 
     def expire(self, now: datetime) -> datetime | None:
         """Close every open prompt whose time is up; returns when the next open one times out."""
@@ -134,6 +161,8 @@ class PromptService:
         for record in self.journal.open_prompts():
             shown = record.shown_at or record.due
             ends = shown + self.timeout
+            if record.id in self.held:
+                ends = max(ends, now + HELD_RECHECK)
             if ends > now:
                 next_timeout = ends if next_timeout is None else min(next_timeout, ends)
                 continue

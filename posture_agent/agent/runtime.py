@@ -14,22 +14,34 @@ nothing can drift. Jobs (all `coalesce=True, max_instances=1` with a misfire gra
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import threading
 import time as _time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from posture_agent.agent.control import ControlServer
-from posture_agent.agent.events import STATE_CHANGED, ActivePrompt, Event, EventBus, Listener
+from posture_agent.agent.events import (
+    PROMPT_DUE,
+    STATE_CHANGED,
+    WINDOW_WANTED,
+    ActivePrompt,
+    Event,
+    EventBus,
+    Listener,
+)
+from posture_agent.agent.notify import Notifier
 from posture_agent.agent.prompts import PromptService
 from posture_agent.clock import Clock
 from posture_agent.config import ConfigError, Settings, load_settings
 from posture_agent.domain import advice as rules
-from posture_agent.domain.plan import Prompt, wall_time
+from posture_agent.domain.plan import CHECKIN_GROUP, Prompt, wall_time
+from posture_agent.errors import StoreError
 from posture_agent.journal import Journal
 from posture_agent.paths import Paths
 from posture_agent.store.db import Store
@@ -43,6 +55,9 @@ MISFIRE_GRACE_SECONDS = 6 * 3600
 CLOCK_JUMP_SECONDS = 5
 PAUSE_CHOICES = ("30m", "1h", "2h", "tomorrow")
 PAUSE_FILE = "paused-until"
+SAVE_RETRY_SECONDS = 600
+"""How long an answer from a notification is retried while the database stays busy."""
+SAVE_RETRY_PAUSE = (0.5, 1.0, 2.0, 5.0)
 
 
 @dataclass(frozen=True)
@@ -104,7 +119,7 @@ class Agent:
         self.paused_until: datetime | None = self._read_pause()
         self.not_before: datetime | None = None
         """Prompts due before this (e.g. during a pause that ended) are not shown late."""
-        self.notifier: Any = None
+        self.notifier: Notifier | None = None
         self.scheduler: Any = None
         self.control: ControlServer | None = None
         self._config_stamp = self._stamp(paths.config_file)
@@ -114,6 +129,10 @@ class Agent:
         self._backup_day: date | None = None
         self._backup_lock = threading.Lock()
         """The local day of the last daily backup pass (one per day: at start, then at housekeeping)."""
+        self._answers = ThreadPoolExecutor(max_workers=1, thread_name_prefix="answers")
+        """Answers pressed in a notification are saved here, one after another (its thread starts
+        with the first answer)."""
+        self.bus.subscribe(self._present)
 
     # --- the API a tray drives --------------------------------------------------------------
 
@@ -181,6 +200,60 @@ class Agent:
     def skip(self, active: ActivePrompt) -> None:
         self.service.skip(active)
         self._reschedule()
+
+    def answer_later(self, active: ActivePrompt, posture: str) -> None:
+        """An answer pressed in a notification (the receiver's thread): saved on the answers thread,
+        retried while the database is busy; the prompt cannot time out as missed meanwhile."""
+        at = self.clock.now()
+        self.service.hold(active.id)
+        self._answers.submit(self._save_answer, active, posture, at)
+
+    def _save_answer(self, active: ActivePrompt, posture: str, at: datetime) -> None:
+        deadline = _time.monotonic() + SAVE_RETRY_SECONDS
+        try:
+            for attempt in itertools.count():
+                try:
+                    self.service.answer(active, posture, at=at)
+                    break
+                except StoreError as exc:
+                    if _time.monotonic() >= deadline:
+                        log.error("the answer %s to prompt %s could not be saved: %s", posture, active.id, exc)
+                        if self.notifier is not None:
+                            self.notifier.notify("Your answer could not be saved",
+                                                 f"{posture.capitalize()}: {exc}")
+                        return
+                    pause = SAVE_RETRY_PAUSE[min(attempt, len(SAVE_RETRY_PAUSE) - 1)]
+                    log.warning("saving the answer %s failed (%s); trying again in %.1f s", posture, exc, pause)
+                    _time.sleep(pause)
+        except Exception:  # a bug: logged; the prompt then times out as usual
+            log.exception("saving the answer %s to prompt %s failed", posture, active.id)
+        finally:
+            self.service.release(active.id)
+        self._reschedule()
+
+    def _present(self, event: Event) -> None:
+        """A check-in is asked in a notification with answer buttons where the server has them;
+        otherwise (or with no notifier) its window is wanted at once."""
+        active = event.active
+        if event.kind != PROMPT_DUE or active is None or active.prompt.kind != CHECKIN_GROUP:
+            return
+        if self.notifier is None or not self.notifier.ask(active):
+            self.want_window(active)
+
+    def open_notifier(self) -> Notifier:
+        """Desktop notifications for this agent's prompts; check-ins carry answer buttons."""
+        self.notifier = Notifier(timeout_seconds=self.settings.prompt_timeout_minutes * 60,
+                                 on_choice=self.answer_later, on_open=self.open_later)
+        self.subscribe(self.notifier)
+        return self.notifier
+
+    def want_window(self, active: ActivePrompt) -> None:
+        self.bus.publish(Event(WINDOW_WANTED, active))
+
+    def open_later(self, active: ActivePrompt) -> None:
+        """A click on a check-in notification's body (the receiver's thread): its window, from the
+        answers thread, so listeners never run on the bus receiver."""
+        self._answers.submit(self.want_window, active)
 
     # --- time ---------------------------------------------------------------------------------
 
@@ -292,10 +365,7 @@ class Agent:
         from apscheduler.schedulers.background import BackgroundScheduler
 
         if notifications:
-            from posture_agent.agent.notify import Notifier
-
-            self.notifier = Notifier(timeout_seconds=self.settings.prompt_timeout_minutes * 60)
-            self.subscribe(self.notifier)
+            self.open_notifier()
         self.scheduler = BackgroundScheduler(
             timezone=UTC,
             executors={"default": {"type": "threadpool", "max_workers": 2}},
@@ -319,6 +389,9 @@ class Agent:
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=False)
             self.scheduler = None
+        if self.notifier is not None:
+            self.notifier.close()
+        self._answers.shutdown(wait=True)  # an answer being saved is finished first
         log.info("agent stopped")
 
     def _guard(self, job: Callable[[], Any]) -> Callable[[], None]:

@@ -80,15 +80,18 @@ class Prompt:
             "ice": "Ice the SI joint (15-20 minutes)",
         }[self.kind]
 
-    def message(self) -> str:
+    def message(self, buttons: bool = False) -> str:
+        """The notification's body, for a desktop user; `buttons`: it carries the answers as actions."""
         if self.kind == CHECKIN_GROUP:
-            return "Upright, slouched or standing? Answer in the tray or: posture-agent checkin upright"
+            if buttons:
+                return "Upright, slouched or standing? Press your answer (click here for the window)."
+            return "Upright, slouched or standing? Answer in the small window that opened."
         if self.kind == "drills":
-            return "Tick them off in the tray or: posture-agent drill done NAME (list: posture-agent drills)"
+            return "Tick them off in the checklist that opened (later: Today's drills in the tray menu)."
         if self.kind == "circuit":
-            return self.note or "The circuit, twice through. Done? posture-agent circuit done"
+            return self.note or "The circuit, twice through: tick it off in the window that opened."
         if self.kind == "soreness":
-            return "Rate upper, mid, lower back and SI joint 0-10: posture-agent soreness --upper-back N …"
+            return "Rate upper, mid, lower back and SI joint 0-10 in the window that opened."
         return "An ice pack on the SI joint for 15-20 minutes. " + rules.NOT_MEDICAL_ADVICE
 
 

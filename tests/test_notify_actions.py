@@ -1,0 +1,211 @@
+"""A check-in answered from its notification: the real agent on a real SQLite file, its clock
+pinned, its notifications on a private session bus — dunst (which has action buttons) under Xvfb,
+or a small notification service of the test's own that reports no `actions` capability."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from posture_agent.agent.events import PROMPT_DUE, WINDOW_WANTED, Event
+from posture_agent.agent.notify import Notifier
+from posture_agent.store.db import BUSY_TIMEOUT_MS
+from tests.desktop import Desktop, wait_for
+from tests.test_agent_core import Rig, at, rig
+
+__all__ = ["rig"]
+
+jeepney = pytest.importorskip("jeepney", reason="jeepney (a dependency on Linux) is not installed")
+
+
+@pytest.fixture
+def dunst(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Desktop]:
+    d = Desktop(Path(tempfile.mkdtemp(prefix="pa-notify-")), with_tray=False).start()
+    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", d.env["DBUS_SESSION_BUS_ADDRESS"])
+    monkeypatch.setenv("DISPLAY", d.env["DISPLAY"])
+    try:
+        yield d
+    finally:
+        d.stop()
+        shutil.rmtree(d.root, ignore_errors=True)
+
+
+@pytest.fixture
+def notifier(rig: Rig) -> Iterator[Notifier]:
+    """The agent's notifier, closed before its bus goes away."""
+    made = rig.agent.open_notifier()
+    yield made
+    made.close()
+
+
+def checkin_rows(rig: Rig) -> list[tuple[Any, ...]]:
+    return rig.rows("select posture, context, prompted, source from checkins order by at")
+
+
+def kinds(events: list[Event]) -> list[tuple[str, str | None]]:
+    return [(e.kind, e.active.prompt.kind if e.active else None) for e in events]
+
+
+@pytest.mark.desktop
+def test_a_press_in_dunst_stores_the_answer_once_and_no_window(rig: Rig, dunst: Desktop, notifier: Notifier) -> None:
+    shown = rig.tick_at(at(25, 9, 46))
+    assert ("checkin", "desk", "09:45") in shown
+    assert wait_for(lambda: dunst.notification_window() is not None, timeout=5)
+    assert "Press your answer" in dunst.notifications()
+    assert "posture-agent checkin" not in dunst.notifications(), "no shell command for a desktop user"
+    menu = dunst.press("Slouched")
+    for label in ("Upright", "Slouched", "Standing", "Skip", "Open"):
+        assert f"#{label} " in menu, menu
+    assert wait_for(lambda: checkin_rows(rig) == [("slouched", "desk", 1, "prompt")], timeout=5), checkin_rows(rig)
+    assert rig.rows("select kind, outcome from prompts where kind like 'checkin%'") == [("checkin-desk", "answered")]
+    assert wait_for(lambda: dunst.notification_window() is None or "Posture check" not in dunst.press(""),
+                    timeout=5), "the answered notification is withdrawn"
+    dunst.press("Upright")  # nothing left to press: no second answer
+    time.sleep(0.5)
+    assert checkin_rows(rig) == [("slouched", "desk", 1, "prompt")]
+    assert (WINDOW_WANTED, "checkin") not in kinds(rig.events), "no window appears"
+
+
+@pytest.mark.desktop
+def test_a_click_on_the_body_asks_for_the_window(rig: Rig, dunst: Desktop, notifier: Notifier) -> None:
+    rig.tick_at(at(25, 9, 46))
+    assert wait_for(lambda: dunst.notification_window() is not None, timeout=5)
+    dunst.click_notification()
+    assert wait_for(lambda: (WINDOW_WANTED, "checkin") in kinds(rig.events), timeout=5), kinds(rig.events)
+    assert checkin_rows(rig) == [], "a click on the body is not an answer"
+    assert [a.prompt.kind for a in rig.agent.status().open_prompts].count("checkin") == 1
+
+
+# --- a notification service without action buttons ----------------------------------------------
+
+INTROSPECTION = """<node><interface name="org.freedesktop.Notifications">
+<method name="GetCapabilities"><arg type="as" direction="out"/></method>
+<method name="Notify"><arg type="s"/><arg type="u"/><arg type="s"/><arg type="s"/><arg type="s"/>
+<arg type="as"/><arg type="a{sv}"/><arg type="i"/><arg type="u" direction="out"/></method>
+<method name="CloseNotification"><arg type="u"/></method>
+<method name="GetServerInformation"><arg type="s" direction="out"/><arg type="s" direction="out"/>
+<arg type="s" direction="out"/><arg type="s" direction="out"/></method>
+</interface></node>"""
+
+
+class PlainNotificationService:
+    """`org.freedesktop.Notifications` on a private bus, reporting only the `body` capability."""
+
+    def __init__(self, address: str) -> None:
+        from jeepney.io.blocking import open_dbus_connection
+
+        self.conn = open_dbus_connection(bus=address)
+        self.notified: list[tuple[str, list[str]]] = []
+        self.calls: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    def start(self) -> PlainNotificationService:
+        from jeepney import message_bus
+
+        self.conn.send_and_get_reply(message_bus.RequestName("org.freedesktop.Notifications"), timeout=5)
+        self._thread.start()
+        return self
+
+    def _serve(self) -> None:
+        from jeepney import HeaderFields, MessageType, new_method_return
+
+        replies = {
+            "GetCapabilities": ("as", (["body"],)),
+            "GetServerInformation": ("ssss", ("plain", "tests", "1", "1.2")),
+            "Notify": ("u", (7,)),
+            "CloseNotification": ("", ()),
+            "Introspect": ("s", (INTROSPECTION,)),
+        }
+        while not self._stop.is_set():
+            try:
+                msg = self.conn.receive(timeout=0.2)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            if msg.header.message_type != MessageType.method_call:
+                continue
+            member = msg.header.fields.get(HeaderFields.member)
+            self.calls.append(str(member))
+            if member == "Notify":
+                self.notified.append((str(msg.body[3]), list(msg.body[5])))
+            signature, body = replies.get(member, ("", ()))
+            self.conn.send(new_method_return(msg, signature, body))
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self.conn.close()
+
+
+@pytest.fixture
+def plain_bus(monkeypatch: pytest.MonkeyPatch) -> Iterator[PlainNotificationService]:
+    if shutil.which("dbus-daemon") is None:
+        pytest.skip("dbus-daemon is not installed (scripts/test.sh installs it as root)")
+    bus = subprocess.run(["dbus-daemon", "--session", "--fork", "--nopidfile", "--print-address=1",
+                          "--print-pid=1"], capture_output=True, text=True, check=True)
+    address, pid = (line.strip() for line in bus.stdout.split("\n")[:2])
+    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", address)
+    service = PlainNotificationService(address).start()
+    try:
+        yield service
+    finally:
+        service.stop()
+        os.kill(int(pid), signal.SIGTERM)
+
+
+def test_a_server_without_actions_gets_a_plain_notification_and_the_window(
+        rig: Rig, plain_bus: PlainNotificationService, notifier: Notifier) -> None:
+    rig.tick_at(at(25, 9, 46))
+    assert (PROMPT_DUE, "checkin") in kinds(rig.events)
+    assert (WINDOW_WANTED, "checkin") in kinds(rig.events), kinds(rig.events)
+    assert not notifier._asked, "no notification with buttons is waiting for a press"
+    assert "GetCapabilities" in plain_bus.calls
+    # the plain notification itself goes through plyer, whose dbus-python keeps the first session
+    # bus it met in this process: it reaches this bus when the test runs alone
+    assert all(actions == [] for _title, actions in plain_bus.notified), plain_bus.notified
+    assert checkin_rows(rig) == []
+
+
+# --- an answer while another process holds the database -------------------------------------------
+
+def test_an_answer_while_the_database_is_locked_is_stored_once_and_never_missed(rig: Rig) -> None:
+    rig.tick_at(at(25, 9, 46))
+    prompts = {a.prompt.kind: a for a in rig.agent.status().open_prompts}
+    rig.agent.skip(prompts["drills"])  # only the check-in is left to close
+    active = prompts["checkin"]
+    hold_s = BUSY_TIMEOUT_MS / 1000 + 2
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sqlite3, sys, time\n"
+         f"c = sqlite3.connect({str(rig.paths.db_file)!r}, isolation_level=None)\n"
+         "c.execute('BEGIN IMMEDIATE'); print('locked', flush=True)\n"
+         f"time.sleep({hold_s}); c.execute('ROLLBACK')\n"],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        rig.agent.answer_later(active, "upright")  # as a press in the notification does
+        time.sleep(1)
+        rig.tick_at(at(25, 9, 59))  # the prompt's time is up meanwhile: it must not become `missed`
+        assert holder.wait(timeout=hold_s + 10) == 0
+        assert wait_for(lambda: checkin_rows(rig) == [("upright", "desk", 1, "prompt")], timeout=20), (
+            checkin_rows(rig))
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+    rig.tick_at(at(25, 10, 5))
+    assert checkin_rows(rig) == [("upright", "desk", 1, "prompt")], "stored once, nothing missed"
+    assert rig.rows("select kind, outcome from prompts where kind like 'checkin%'") == [("checkin-desk", "answered")]
