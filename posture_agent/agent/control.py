@@ -1,8 +1,11 @@
 """How `posture-agent pause|resume` reach the running agent.
 
 POSIX: a Unix socket in the runtime folder (or, when that path is too long for a socket, an abstract
-Linux socket named after it); one JSON line in, one JSON line out. The listening thread blocks in
-accept(): it never wakes the process by itself.
+Linux socket named after it, which has no file permissions); one JSON line in, one JSON line out.
+Every connection's peer is checked (SO_PEERCRED on Linux, LOCAL_PEERCRED on macOS and the BSDs): one
+from another user is refused before anything is read. Each admitted connection is served on a
+short-lived thread of its own with a deadline, so a client that connects and sends nothing holds
+up no one else. The listening thread blocks in accept(): it never wakes the process by itself.
 Windows: the client leaves a request file in the runtime folder; the agent reads it on its
 once-a-minute housekeeping (so the answer there is "requested", not the new state).
 """
@@ -15,8 +18,10 @@ import json
 import logging
 import os
 import socket
+import struct
 import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,7 +32,25 @@ log = logging.getLogger(__name__)
 
 REQUEST_FILE = "control-request.json"
 MAX_SOCKET_PATH = 100
+REQUEST_DEADLINE_S = 2.0
+"""A connection must deliver its request line within this; then it is dropped."""
+MAX_CONNECTIONS = 8
+"""Connections served at once; more wait in the listen backlog."""
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
+PeerUid = Callable[[socket.socket], int | None]
+LOCAL_PEERCRED = 0x001
+"""macOS / BSD: getsockopt(SOL_LOCAL=0, LOCAL_PEERCRED) gives a `struct xucred`."""
+
+
+def peer_uid(conn: socket.socket) -> int | None:
+    """The user id of the process at the other end of a Unix socket; None when this system cannot say."""
+    if hasattr(socket, "SO_PEERCRED"):  # Linux: struct ucred {pid, uid, gid}
+        raw = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+        return int(struct.unpack("3i", raw)[1])
+    if sys.platform == "darwin" or "bsd" in sys.platform:  # struct xucred {version, uid, ngroups, groups[16]}
+        raw = conn.getsockopt(0, LOCAL_PEERCRED, struct.calcsize("2Ih16I"))
+        return int(struct.unpack_from("2I", raw)[1])
+    return None
 
 
 class NotRunning(UserError):
@@ -46,12 +69,16 @@ def socket_address(runtime_dir: Path) -> str:
 
 
 class ControlServer:
-    def __init__(self, runtime_dir: Path, handler: Handler) -> None:
+    def __init__(self, runtime_dir: Path, handler: Handler, peer: PeerUid = peer_uid) -> None:
         self.runtime_dir = runtime_dir
         self.handler = handler
+        self.peer = peer
         self.address = socket_address(runtime_dir)
         self._sock: socket.socket | None = None
         self._thread: threading.Thread | None = None
+        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        self._handle_lock = threading.Lock()
+        """Requests are handled one at a time (as before), only their reading is concurrent."""
 
     def start(self) -> None:
         if not hasattr(socket, "AF_UNIX"):
@@ -63,7 +90,7 @@ class ControlServer:
         sock.bind(self.address)
         if not self.address.startswith("\0"):
             os.chmod(self.address, 0o600)
-        sock.listen(4)
+        sock.listen(16)
         self._sock = sock
         self._thread = threading.Thread(target=self._serve, name="control", daemon=True)
         self._thread.start()
@@ -75,21 +102,61 @@ class ControlServer:
                 conn, _ = sock.accept()
             except OSError:
                 return  # closed by stop()
-            with conn:
-                try:
-                    conn.settimeout(5)
-                    data = b""
-                    while not data.endswith(b"\n") and len(data) < 65536:
-                        chunk = conn.recv(4096)
-                        if not chunk:
-                            break
-                        data += chunk
-                    reply = self.handler(json.loads(data.decode("utf-8") or "{}"))
-                except Exception as exc:  # a bad request must not stop the agent
-                    log.exception("control request failed")
-                    reply = {"ok": False, "error": str(exc)}
-                with contextlib.suppress(OSError):
-                    conn.sendall((json.dumps(reply, default=str) + "\n").encode("utf-8"))
+            if not self._admitted(conn):
+                conn.close()
+                continue
+            self._slots.acquire()
+            threading.Thread(target=self._serve_one, args=(conn,), name="control-client", daemon=True).start()
+
+    def _admitted(self, conn: socket.socket) -> bool:
+        try:
+            uid = self.peer(conn)
+        except OSError as exc:
+            log.warning("control connection refused: its peer cannot be checked (%s)", exc)
+            return False
+        if uid is not None and uid != os.getuid():
+            log.warning("control connection from uid %d refused (the agent runs as uid %d)", uid, os.getuid())
+            with contextlib.suppress(OSError):
+                conn.sendall(b'{"ok": false, "error": "refused: this agent belongs to another user"}\n')
+            return False
+        return True
+
+    def _serve_one(self, conn: socket.socket) -> None:
+        with conn:
+            try:
+                request = self._read_request(conn)
+                if request is None:
+                    return  # silent or too slow: dropped without an answer
+                with self._handle_lock:
+                    reply = self.handler(request)
+            except Exception as exc:  # a bad request must not stop the agent
+                log.exception("control request failed")
+                reply = {"ok": False, "error": str(exc)}
+            finally:
+                self._slots.release()
+            with contextlib.suppress(OSError):
+                conn.sendall((json.dumps(reply, default=str) + "\n").encode("utf-8"))
+
+    @staticmethod
+    def _read_request(conn: socket.socket) -> dict[str, Any] | None:
+        """One JSON line, read within REQUEST_DEADLINE_S in all; None when it does not come."""
+        deadline = time.monotonic() + REQUEST_DEADLINE_S
+        data = b""
+        while not data.endswith(b"\n") and len(data) < 65536:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                log.info("control connection sent no request within %.0f s: dropped", REQUEST_DEADLINE_S)
+                return None
+            conn.settimeout(left)
+            try:
+                chunk = conn.recv(4096)
+            except TimeoutError:
+                continue
+            if not chunk:
+                break
+            data += chunk
+        request: dict[str, Any] = json.loads(data.decode("utf-8") or "{}")
+        return request
 
     def poll_request_file(self) -> None:
         """The Windows fallback: run a request left as a file, then remove it."""
