@@ -38,6 +38,8 @@ Logged at debug level; tests and the benchmark record it to follow the app from 
 
 DOCK_WAIT_S = 5.0
 """How long `start` waits for the icon to be shown before it opens the store and starts the agent."""
+MIN_CHECKIN_S = 10.0
+"""A check-in window with less time than this left is not shown (its answer would be rushed)."""
 PROMPT_WINDOWS = {"drills": "drills", "circuit": "circuit", "soreness": "soreness"}
 """Prompt kinds that open a window (beside the agent's notification). Ice reminders only notify."""
 
@@ -63,6 +65,10 @@ class App:
         """Open windows by name ("drills", "checkin", …): opening one again raises it."""
         self.checkins: dict[str, Any] = {}
         """Check-in windows by the agent's prompt id, closed when the agent closes the prompt."""
+        self.on_screen: tuple[str, Any] | None = None
+        """The prompt whose window is on screen (its id, the window); UI thread only."""
+        self.waiting: list[tuple[ActivePrompt, Callable[[Any], Any]]] = []
+        """Prompts due while another prompt's window is on screen, in order, with their builders."""
         # The icon can dock before the agent exists (while the store opens); menu items do
         # nothing until `attach`, and the real state follows from `agent.status()`.
         self.tray = Tray(TrayState(note="Starting…"), self.actions(), backend=backend)
@@ -136,19 +142,22 @@ class App:
         if event.kind == WINDOW_WANTED and kind == "checkin":
             self.show_checkin(active)  # no answer buttons on the notification, or its body clicked
         elif event.kind == PROMPT_DUE and kind in PROMPT_WINDOWS:
-            self.open(PROMPT_WINDOWS[kind], active)
-        elif event.kind == PROMPT_CLOSED and kind == "checkin":
-            self.dispatcher.post(lambda _root: self._close_checkin(active.id))
+            name = PROMPT_WINDOWS[kind]
+            self.dispatcher.post(lambda root: self._present(root, active, lambda r: self._open(name, r, active)))
+        elif event.kind == PROMPT_CLOSED:
+            self.dispatcher.post(lambda _root: self._prompt_closed(active.id))
 
     def show_checkin(self, active: ActivePrompt) -> None:
         posted = datetime.now().timestamp()
-        ends = active.shown_at + timedelta(minutes=self.agent.settings.prompt_timeout_minutes)
-        remaining = max(1.0, (ends - self.agent.clock.now()).total_seconds())
+        ends = self.agent.deadline(active)
 
-        def build(root: Any) -> None:
+        def build(root: Any) -> Any:
             from posture_agent.ui.windows.checkin import CheckinPrompt, CheckinWindow
 
-            self._close_checkin(None)  # a newer prompt replaces an older one still on screen
+            remaining = (ends - self.agent.clock.now()).total_seconds()
+            if remaining < MIN_CHECKIN_S:  # waited behind another prompt until too late to answer truly
+                self.trace("closed", window="checkin", prompt=active.id, why="too late")
+                return None
             window = CheckinWindow(
                 root, CheckinPrompt(active.prompt.context or "desk", remaining),
                 on_answer=lambda posture, context: self._answer(active, posture, context),
@@ -158,8 +167,51 @@ class App:
             self.checkins[active.id] = window
             self.trace("mapped", window="checkin", prompt=active.id, ismapped=window.win.winfo_ismapped(),
                        after=datetime.now().timestamp() - posted)
+            return window
 
-        self.dispatcher.post(build)
+        def replace(root: Any) -> None:
+            self._close_checkin(None)  # a newer check-in replaces an older one, on screen or waiting
+            self.waiting = [(a, b) for a, b in self.waiting if a.prompt.kind != "checkin"]
+            self._present(root, active, build)
+
+        self.dispatcher.post(replace)
+
+    def _present(self, root: Any, active: ActivePrompt, build: Callable[[Any], Any]) -> None:
+        """On the UI thread: one prompt's window on screen at a time. Another waits until the one on
+        screen is closed; one whose prompt closes meanwhile (timed out, answered) is never shown."""
+        current = self.on_screen
+        if current is not None and current[1].win.winfo_exists():
+            self.waiting.append((active, build))
+            self.trace("waiting", prompt=active.id, kind=active.prompt.kind, behind=current[0])
+            return
+        window = build(root)
+        if window is None:
+            self._next_prompt(root)
+            return
+        self.on_screen = (active.id, window)
+        win = window.win
+
+        def gone(event: Any) -> None:
+            if str(event.widget) == str(win):
+                root.after_idle(lambda: self._window_gone(root, active.id))
+
+        win.bind("<Destroy>", gone, add="+")
+
+    def _window_gone(self, root: Any, prompt_id: str) -> None:
+        if self.on_screen is not None and self.on_screen[0] == prompt_id:
+            self.on_screen = None
+        self._next_prompt(root)
+
+    def _next_prompt(self, root: Any) -> None:
+        if self.waiting and (self.on_screen is None or not self.on_screen[1].win.winfo_exists()):
+            active, build = self.waiting.pop(0)
+            self._present(root, active, build)
+
+    def _prompt_closed(self, prompt_id: str) -> None:
+        """On the UI thread: a prompt closed (answered anywhere, timed out): its window, waiting or on
+        screen as a check-in, goes."""
+        self.waiting = [(a, b) for a, b in self.waiting if a.id != prompt_id]
+        self._close_checkin(prompt_id)
 
     def _answer(self, active: ActivePrompt, posture: str, context: str) -> None:
         self.agent.answer(active, posture, context)
@@ -184,17 +236,18 @@ class App:
     def open(self, name: str, active: ActivePrompt | None = None) -> None:
         self.dispatcher.post(lambda root: self._open(name, root, active))
 
-    def _open(self, name: str, root: Any, active: ActivePrompt | None) -> None:
+    def _open(self, name: str, root: Any, active: ActivePrompt | None) -> Any:
         existing = self.windows.get(name)
         if name == "checkin" and self.checkins:  # a prompt is on screen: that is the one to answer
             existing = next(iter(self.checkins.values()))
         if existing is not None and existing.win.winfo_exists():
             existing.win.deiconify()
             existing.win.lift()
-            return
+            return existing
         window = getattr(self, f"_build_{name}")(root, active)
         self.windows[name] = window
         self.trace("mapped", window=name, ismapped=window.win.winfo_ismapped())
+        return window
 
     def _build_checkin(self, root: Any, _active: ActivePrompt | None) -> Any:
         """Check in now: an unprompted check-in (nothing is stored when it is closed unanswered)."""

@@ -35,13 +35,13 @@ MENU = ["Check in now", "Today's drills", "Strength circuit", "Log a run", "How'
 
 
 class App:
-    def __init__(self, desktop: Desktop, home: Path, events: Path, backend: str) -> None:
+    def __init__(self, desktop: Desktop, home: Path, events: Path, backend: str, clock: str = PINNED) -> None:
         self.desktop, self.events_file = desktop, events
         env = dict(desktop.env, PYTHONPATH=str(ROOT))
         env.pop("PYSTRAY_BACKEND", None)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "tests.ui_harness", "--home", str(home), "--events", str(events),
-             "--clock", PINNED, "--backend", backend],
+             "--clock", clock, "--backend", backend],
             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=(events.parent / "app.err").open("wb"),
             env=env, cwd=ROOT, text=True,
         )
@@ -136,9 +136,9 @@ def shots(tmp_path: Path) -> Path:
     return folder
 
 
-def start_app(desktop: Desktop, cli: Cli, tmp_path: Path, backend: str = "appindicator") -> App:
+def start_app(desktop: Desktop, cli: Cli, tmp_path: Path, backend: str = "appindicator", clock: str = PINNED) -> App:
     skip_without_pygobject()
-    app = App(desktop, cli.home, tmp_path / "events.jsonl", backend)
+    app = App(desktop, cli.home, tmp_path / "events.jsonl", backend, clock)
     app.wait(lambda e: e["event"] == "tray_ready", timeout=20)
     assert wait_for(app.docked, timeout=10), "the icon docks in the tray"
     return app
@@ -256,6 +256,31 @@ def test_prompt_window_click_and_timeout(app: App, cli: Cli, shots: Path) -> Non
     rows = db_rows(cli, "select posture, context from checkins order by at")
     assert rows == [("slouched", "desk"), ("missed", "desk")], "missed is stored once, by the agent"
     assert sorted(db_rows(cli, "select outcome from prompts")) == [("answered",), ("missed",)]
+
+
+def test_prompts_due_together_come_one_window_at_a_time(desktop: Desktop, cli: Cli, tmp_path: Path,
+                                                        shots: Path) -> None:
+    """At 09:46 the morning drills (07:30, within their grace) and the 09:45 check-in are both due:
+    the drills' window first, the check-in's only when it is closed; never both on screen."""
+    app = start_app(desktop, cli, tmp_path, clock="2026-11-25T09:46:00+01:00")
+    try:
+        app.send("advance 0")
+        app.wait(lambda e: e == {**e, "event": "mapped", "window": "drills"})
+        app.wait(lambda e: e == {**e, "event": "waiting", "kind": "checkin"})
+        drills = app.desktop.window("^Today's drills$")
+        assert drills is not None
+        time.sleep(0.5)
+        assert app.desktop.window("^Posture check-in$") is None, "the check-in waits its turn"
+        app.desktop.screenshot(shots / "one-window-at-a-time.png")
+        app.desktop.run("xdotool", "windowfocus", "--sync", drills, "key", "Escape", check=True)
+        app.wait(lambda e: e == {**e, "event": "mapped", "window": "checkin"})
+        assert wait_for(lambda: app.desktop.window("^Posture check-in$") is not None, timeout=5)
+        assert app.desktop.window("^Today's drills$") is None
+        app.desktop.screenshot(shots / "one-window-at-a-time-next.png")
+        order = [e["window"] for e in app.events() if e["event"] == "mapped"]
+        assert order == ["drills", "checkin"]
+    finally:
+        app.stop()
 
 
 def test_quit_from_the_menu_ends_the_process(app: App) -> None:

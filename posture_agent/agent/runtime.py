@@ -201,6 +201,10 @@ class Agent:
         self.service.skip(active)
         self._reschedule()
 
+    def deadline(self, active: ActivePrompt) -> datetime:
+        """When this prompt times out: a window's countdown ends then."""
+        return active.shown_at + self.service.timeout
+
     def answer_later(self, active: ActivePrompt, posture: str) -> None:
         """An answer pressed in a notification (the receiver's thread): saved on the answers thread,
         retried while the database is busy; the prompt cannot time out as missed meanwhile."""
