@@ -13,6 +13,8 @@ check-in window closing at its countdown stores nothing.
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
 import sys
 import threading
 from collections.abc import Callable
@@ -69,6 +71,9 @@ class App:
         """The prompt whose window is on screen (its id, the window); UI thread only."""
         self.waiting: list[tuple[ActivePrompt, Callable[[Any], Any]]] = []
         """Prompts due while another prompt's window is on screen, in order, with their builders."""
+        # The first GTK client on a display probes GLX and keeps Mesa and libLLVM mapped for good;
+        # the tray draws no GL, so it is told not to, before GTK loads.
+        os.environ.setdefault("GDK_GL", "disable")
         # The icon can dock before the agent exists (while the store opens); menu items do
         # nothing until `attach`, and the real state follows from `agent.status()`.
         self.tray = Tray(TrayState(note="Starting…"), self.actions(), backend=backend)
@@ -360,15 +365,10 @@ class App:
 
     def _weekly_report(self) -> None:
         try:
-            target = write_weekly_page(self.agent, self.paths.data_dir / "reports")
-        except ImportError as exc:  # a build without the chart libraries
-            log.warning("the weekly report needs %s, which is not installed", exc.name)
-            self.agent_notify("The weekly report needs charts",
-                              f"{exc.name} is not installed in this build; `posture-agent report` prints the week")
-            return
-        except Exception as exc:
-            log.exception("the weekly report could not be written")
-            self.agent_notify("The weekly report could not be made", f"{type(exc).__name__}: {exc}")
+            target = write_weekly_page(self.agent, self.paths)
+        except ReportFailed as exc:
+            log.warning("the weekly report could not be written: %s", exc)
+            self.agent_notify("The weekly report could not be made", str(exc))
             return
         self.trace("report", path=str(target))
         opener = self.open_url
@@ -434,18 +434,39 @@ def loaded_modules() -> list[str]:
                   if m in sys.modules)
 
 
-def write_weekly_page(agent: Agent, folder: Path) -> Path:
-    """This week's report page (12 weeks of history, as `report --open` writes it)."""
-    from posture_agent.report.html import write_page
-    from posture_agent.report.trends import build_trends
-    from posture_agent.report.weekly import build_report
+class ReportFailed(Exception):
+    """The child that renders the weekly page failed; the message is its one line for the user."""
 
+
+REPORT_TIMEOUT_S = 120
+
+
+def self_command() -> list[str]:
+    """How to run this program's own command line in a child process (a frozen build is its own
+    executable)."""
+    if getattr(sys, "frozen", False):
+        return [sys.executable]
+    return [sys.executable, "-m", "posture_agent"]
+
+
+def write_weekly_page(agent: Agent, paths: Paths) -> Path:
+    """This week's report page (12 weeks of history, as `report --open` writes it), rendered by a
+    child `posture-agent report`: matplotlib and numpy never enter the resident process."""
     now = agent.clock.now()
     year, week, _ = now.astimezone(agent.journal.zone).isocalendar()
+    label = f"{year}-W{week:02d}"
+    folder = paths.data_dir / "reports"
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    target = folder / f"report-{year}-W{week:02d}.html"
-    report = build_report(agent.store, agent.settings, now, year, week, weeks=12)
-    write_page(target, report, build_trends(agent.store, agent.settings, now))
+    target = folder / f"report-{label}.html"
+    home = ["--home", str(paths.home)] if paths.home is not None else []
+    try:
+        done = subprocess.run([*self_command(), *home, "report", "--week", label, "--html", str(target), "--json"],
+                              capture_output=True, text=True, timeout=REPORT_TIMEOUT_S, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise ReportFailed(f"the report process did not finish ({type(exc).__name__}: {exc})") from exc
+    if done.returncode != 0 or not target.exists():
+        lines = [line for line in done.stderr.splitlines() if line.strip()]
+        raise ReportFailed(lines[-1] if lines else f"the report process ended with exit code {done.returncode}")
     return target
 
 

@@ -34,6 +34,14 @@ class Paths:
         """Lock file and control socket of the running agent."""
         return self.data_dir / "run"
 
+    @property
+    def home(self) -> Path | None:
+        """The `--home` folder these paths were resolved from; None for the platform's folders."""
+        root = self.config_file.parent
+        if self.data_dir == root / "data" and self.log_dir == root / "logs":
+            return root
+        return None
+
     @classmethod
     def resolve(cls, home: str | os.PathLike[str] | None = None) -> Paths:
         """`home` (or POSTURE_AGENT_HOME) holds everything; otherwise the platform's folders."""

@@ -269,6 +269,9 @@ def test_every_menu_window_of_the_real_app(desktop: Desktop, home: Path, shots: 
         page = Path(url.removeprefix("file://")).read_text(encoding="utf-8")
         assert "<svg" in page and str(home) in url
         assert agent.proc.poll() is None
+        maps = Path(f"/proc/{agent.proc.pid}/maps").read_text()
+        for part in ("matplotlib", "numpy", "openblas", "libLLVM"):
+            assert part not in maps, f"{part} is mapped in the resident agent"
     finally:
         agent.stop()
     assert agent.proc.returncode == 0
