@@ -4,13 +4,10 @@ or a small notification service of the test's own that reports no `actions` capa
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +19,7 @@ from posture_agent.agent.events import PROMPT_DUE, WINDOW_WANTED, Event
 from posture_agent.agent.notify import Notifier
 from posture_agent.store.db import BUSY_TIMEOUT_MS
 from tests.desktop import Desktop, wait_for
+from tests.notification_service import NotificationService, private_bus
 from tests.test_agent_core import Rig, at, rig
 
 __all__ = ["rig"]
@@ -89,85 +87,22 @@ def test_a_click_on_the_body_asks_for_the_window(rig: Rig, dunst: Desktop, notif
 
 # --- a notification service without action buttons ----------------------------------------------
 
-INTROSPECTION = """<node><interface name="org.freedesktop.Notifications">
-<method name="GetCapabilities"><arg type="as" direction="out"/></method>
-<method name="Notify"><arg type="s"/><arg type="u"/><arg type="s"/><arg type="s"/><arg type="s"/>
-<arg type="as"/><arg type="a{sv}"/><arg type="i"/><arg type="u" direction="out"/></method>
-<method name="CloseNotification"><arg type="u"/></method>
-<method name="GetServerInformation"><arg type="s" direction="out"/><arg type="s" direction="out"/>
-<arg type="s" direction="out"/><arg type="s" direction="out"/></method>
-</interface></node>"""
-
-
-class PlainNotificationService:
-    """`org.freedesktop.Notifications` on a private bus, reporting only the `body` capability."""
-
-    def __init__(self, address: str) -> None:
-        from jeepney.io.blocking import open_dbus_connection
-
-        self.conn = open_dbus_connection(bus=address)
-        self.notified: list[tuple[str, list[str]]] = []
-        self.calls: list[str] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-
-    def start(self) -> PlainNotificationService:
-        from jeepney import message_bus
-
-        self.conn.send_and_get_reply(message_bus.RequestName("org.freedesktop.Notifications"), timeout=5)
-        self._thread.start()
-        return self
-
-    def _serve(self) -> None:
-        from jeepney import HeaderFields, MessageType, new_method_return
-
-        replies = {
-            "GetCapabilities": ("as", (["body"],)),
-            "GetServerInformation": ("ssss", ("plain", "tests", "1", "1.2")),
-            "Notify": ("u", (7,)),
-            "CloseNotification": ("", ()),
-            "Introspect": ("s", (INTROSPECTION,)),
-        }
-        while not self._stop.is_set():
-            try:
-                msg = self.conn.receive(timeout=0.2)
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            if msg.header.message_type != MessageType.method_call:
-                continue
-            member = msg.header.fields.get(HeaderFields.member)
-            self.calls.append(str(member))
-            if member == "Notify":
-                self.notified.append((str(msg.body[3]), list(msg.body[5])))
-            signature, body = replies.get(member, ("", ()))
-            self.conn.send(new_method_return(msg, signature, body))
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-        self.conn.close()
-
-
 @pytest.fixture
-def plain_bus(monkeypatch: pytest.MonkeyPatch) -> Iterator[PlainNotificationService]:
+def plain_bus(monkeypatch: pytest.MonkeyPatch) -> Iterator[NotificationService]:
+    """A private session bus whose notification service reports no `actions` capability."""
     if shutil.which("dbus-daemon") is None:
         pytest.skip("dbus-daemon is not installed (scripts/test.sh installs it as root)")
-    bus = subprocess.run(["dbus-daemon", "--session", "--fork", "--nopidfile", "--print-address=1",
-                          "--print-pid=1"], capture_output=True, text=True, check=True)
-    address, pid = (line.strip() for line in bus.stdout.split("\n")[:2])
-    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", address)
-    service = PlainNotificationService(address).start()
-    try:
-        yield service
-    finally:
-        service.stop()
-        os.kill(int(pid), signal.SIGTERM)
+    with private_bus() as address:
+        monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", address)
+        service = NotificationService(address, capabilities=("body",)).start()
+        try:
+            yield service
+        finally:
+            service.stop()
 
 
 def test_a_server_without_actions_gets_a_plain_notification_and_the_window(
-        rig: Rig, plain_bus: PlainNotificationService, notifier: Notifier) -> None:
+        rig: Rig, plain_bus: NotificationService, notifier: Notifier) -> None:
     rig.tick_at(at(25, 9, 46))
     assert (PROMPT_DUE, "checkin") in kinds(rig.events)
     assert (WINDOW_WANTED, "checkin") in kinds(rig.events), kinds(rig.events)
