@@ -219,11 +219,11 @@ class App:
         self._close_checkin(prompt_id)
 
     def _answer(self, active: ActivePrompt, posture: str, context: str) -> None:
-        self.agent.answer(active, posture, context)
+        self.agent.answer_later(active, posture, context)  # the same route as a press in the notification
         self.trace("checkin", posture=posture, context=context, prompt=active.id)
 
     def _skip(self, active: ActivePrompt) -> None:
-        self.agent.skip(active)
+        self.agent.answer_later(active, "skipped")
         self.trace("checkin", posture="skipped", prompt=active.id)
 
     def _close_checkin(self, prompt_id: str | None) -> None:

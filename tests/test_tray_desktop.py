@@ -245,7 +245,8 @@ def test_prompt_window_click_and_timeout(app: App, cli: Cli, shots: Path) -> Non
     app.desktop.run("xdotool", "mousemove", str(x + w // 2), str(y + 85), "click", "1", check=True)  # Slouched
     app.wait(lambda e: e["event"] == "checkin")
     assert wait_for(lambda: app.desktop.window("^Posture check-in$") is None, timeout=8)
-    assert db_rows(cli, "select posture, context, prompted from checkins") == [("slouched", "desk", 1)]
+    assert wait_for(lambda: db_rows(cli, "select posture, context, prompted from checkins")
+                    == [("slouched", "desk", 1)], timeout=5), "saved on the agent's answers thread"
     assert db_rows(cli, "select outcome from prompts") == [("answered",)]
 
     app.send("due")  # 13:30

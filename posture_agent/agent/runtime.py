@@ -205,19 +205,20 @@ class Agent:
         """When this prompt times out: a window's countdown ends then."""
         return active.shown_at + self.service.timeout
 
-    def answer_later(self, active: ActivePrompt, posture: str) -> None:
-        """An answer pressed in a notification (the receiver's thread): saved on the answers thread,
-        retried while the database is busy; the prompt cannot time out as missed meanwhile."""
+    def answer_later(self, active: ActivePrompt, posture: str, context: str | None = None) -> None:
+        """A check-in answer from a notification or a window, given now: saved on the answers thread
+        (never the caller's: a busy database freezes no window), retried while the database is
+        busy; the prompt cannot time out as missed meanwhile."""
         at = self.clock.now()
         self.service.hold(active.id)
-        self._answers.submit(self._save_answer, active, posture, at)
+        self._answers.submit(self._save_answer, active, posture, at, context)
 
-    def _save_answer(self, active: ActivePrompt, posture: str, at: datetime) -> None:
+    def _save_answer(self, active: ActivePrompt, posture: str, at: datetime, context: str | None = None) -> None:
         deadline = _time.monotonic() + SAVE_RETRY_SECONDS
         try:
             for attempt in itertools.count():
                 try:
-                    self.service.answer(active, posture, at=at)
+                    self.service.answer(active, posture, context, at=at)
                     break
                 except StoreError as exc:
                     if _time.monotonic() >= deadline:
