@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from posture_agent import __version__
 from posture_agent.agent.events import PROMPT_CLOSED, PROMPT_DUE, STATE_CHANGED, WINDOW_WANTED, ActivePrompt, Event
+from posture_agent.prompt_windows import CheckinProcess, OneAtATime
 from posture_agent.ui.dispatcher import Dispatcher
 from posture_agent.ui.tray import Tray, TrayActions, TrayState, TrayUnavailable, tray_state_from
 
@@ -65,12 +66,12 @@ class App:
         """The agent's time zone, once attached."""
         self.windows: dict[str, Any] = {}
         """Open windows by name ("drills", "checkin", …): opening one again raises it."""
-        self.checkins: dict[str, Any] = {}
-        """Check-in windows by the agent's prompt id, closed when the agent closes the prompt."""
-        self.on_screen: tuple[str, Any] | None = None
-        """The prompt whose window is on screen (its id, the window); UI thread only."""
-        self.waiting: list[tuple[ActivePrompt, Callable[[Any], Any]]] = []
-        """Prompts due while another prompt's window is on screen, in order, with their builders."""
+        self.checkins: dict[str, CheckinProcess] = {}
+        """Check-in windows (each its own process) by the agent's prompt id, closed when the agent
+        closes the prompt."""
+        self._checkins_lock = threading.Lock()
+        self.screen = OneAtATime(trace)
+        """One prompt window on screen at a time; the others wait their turn."""
         # The first GTK client on a display probes GLX and keeps Mesa and libLLVM mapped for good;
         # the tray draws no GL, so it is told not to, before GTK loads.
         os.environ.setdefault("GDK_GL", "disable")
@@ -148,92 +149,66 @@ class App:
             self.show_checkin(active)  # no answer buttons on the notification, or its body clicked
         elif event.kind == PROMPT_DUE and kind in PROMPT_WINDOWS:
             name = PROMPT_WINDOWS[kind]
-            self.dispatcher.post(lambda root: self._present(root, active, lambda r: self._open(name, r, active)))
+            self.screen.offer(active, lambda: self.dispatcher.post(lambda root: self._show_tk(name, root, active)))
         elif event.kind == PROMPT_CLOSED:
-            self.dispatcher.post(lambda _root: self._prompt_closed(active.id))
+            self.screen.drop(lambda a: a.id != active.id)  # waiting: never shown late
+            self._close_checkin(active.id)
 
     def show_checkin(self, active: ActivePrompt) -> None:
-        posted = datetime.now().timestamp()
-        ends = self.agent.deadline(active)
+        """A check-in's window, in a process of its own; a newer check-in replaces an older one,
+        on screen or waiting."""
+        self.screen.drop(lambda a: a.prompt.kind != "checkin")
+        self._close_checkin(None)
+        self.screen.offer(active, lambda: self._start_checkin(active))
 
-        def build(root: Any) -> Any:
-            from posture_agent.ui.windows.checkin import CheckinPrompt, CheckinWindow
-
-            remaining = (ends - self.agent.clock.now()).total_seconds()
-            if remaining < MIN_CHECKIN_S:  # waited behind another prompt until too late to answer truly
-                self.trace("closed", window="checkin", prompt=active.id, why="too late")
-                return None
-            window = CheckinWindow(
-                root, CheckinPrompt(active.prompt.context or "desk", remaining),
-                on_answer=lambda posture, context: self._answer(active, posture, context),
-                on_skip=lambda _context: self._skip(active),
-                on_timeout=lambda: self.trace("closed", window="checkin", why="timeout"),
-            )
-            self.checkins[active.id] = window
-            self.trace("mapped", window="checkin", prompt=active.id, ismapped=window.win.winfo_ismapped(),
-                       after=datetime.now().timestamp() - posted)
-            return window
-
-        def replace(root: Any) -> None:
-            self._close_checkin(None)  # a newer check-in replaces an older one, on screen or waiting
-            self.waiting = [(a, b) for a, b in self.waiting if a.prompt.kind != "checkin"]
-            self._present(root, active, build)
-
-        self.dispatcher.post(replace)
-
-    def _present(self, root: Any, active: ActivePrompt, build: Callable[[Any], Any]) -> None:
-        """On the UI thread: one prompt's window on screen at a time. Another waits until the one on
-        screen is closed; one whose prompt closes meanwhile (timed out, answered) is never shown."""
-        current = self.on_screen
-        if current is not None and current[1].win.winfo_exists():
-            self.waiting.append((active, build))
-            self.trace("waiting", prompt=active.id, kind=active.prompt.kind, behind=current[0])
+    def _start_checkin(self, active: ActivePrompt) -> None:
+        remaining = (self.agent.deadline(active) - self.agent.clock.now()).total_seconds()
+        if remaining < MIN_CHECKIN_S:  # waited behind another prompt until too late to answer truly
+            self.trace("closed", window="checkin", prompt=active.id, why="too late")
+            self.screen.gone(active.id)
             return
-        window = build(root)
-        if window is None:
-            self._next_prompt(root)
+
+        def mapped(after: float) -> None:
+            self.trace("mapped", window="checkin", prompt=active.id, ismapped=1, after=after)
+
+        def gone() -> None:
+            with self._checkins_lock:
+                self.checkins.pop(active.id, None)
+            self.trace("gone", window="checkin", prompt=active.id)
+            self.screen.gone(active.id)
+
+        try:
+            child = CheckinProcess(active, self.paths.runtime_dir, remaining, self.paths.log_file, mapped, gone)
+        except OSError:
+            log.exception("the check-in window could not be started")
+            self.screen.gone(active.id)
             return
-        self.on_screen = (active.id, window)
+        with self._checkins_lock:
+            self.checkins[active.id] = child
+
+    def _show_tk(self, name: str, root: Any, active: ActivePrompt) -> None:
+        """On the UI thread: a prompt's window in this process (drills, circuit, soreness)."""
+        try:
+            window = self._open(name, root, active)
+        except Exception:
+            self.screen.gone(active.id)  # the next prompt's turn all the same
+            raise
         win = window.win
 
         def gone(event: Any) -> None:
             if str(event.widget) == str(win):
-                root.after_idle(lambda: self._window_gone(root, active.id))
+                self.screen.gone(active.id)
 
         win.bind("<Destroy>", gone, add="+")
 
-    def _window_gone(self, root: Any, prompt_id: str) -> None:
-        if self.on_screen is not None and self.on_screen[0] == prompt_id:
-            self.on_screen = None
-        self._next_prompt(root)
-
-    def _next_prompt(self, root: Any) -> None:
-        if self.waiting and (self.on_screen is None or not self.on_screen[1].win.winfo_exists()):
-            active, build = self.waiting.pop(0)
-            self._present(root, active, build)
-
-    def _prompt_closed(self, prompt_id: str) -> None:
-        """On the UI thread: a prompt closed (answered anywhere, timed out): its window, waiting or on
-        screen as a check-in, goes."""
-        self.waiting = [(a, b) for a, b in self.waiting if a.id != prompt_id]
-        self._close_checkin(prompt_id)
-
-    def _answer(self, active: ActivePrompt, posture: str, context: str) -> None:
-        self.agent.answer_later(active, posture, context)  # the same route as a press in the notification
-        self.trace("checkin", posture=posture, context=context, prompt=active.id)
-
-    def _skip(self, active: ActivePrompt) -> None:
-        self.agent.answer_later(active, "skipped")
-        self.trace("checkin", posture="skipped", prompt=active.id)
-
     def _close_checkin(self, prompt_id: str | None) -> None:
-        """On the UI thread: close the window of a prompt the agent closed (timeout, answered
-        elsewhere); None closes every prompted check-in window. Stores nothing."""
-        for pid in [p for p in self.checkins if prompt_id is None or p == prompt_id]:
-            window = self.checkins.pop(pid)
-            if not window.done and window.win.winfo_exists():
-                window.done = True
-                window.win.destroy()
+        """The agent closed this check-in prompt (its timeout, an answer elsewhere); None: every one.
+        Its window goes and stores nothing."""
+        with self._checkins_lock:
+            children = [c for pid, c in self.checkins.items() if prompt_id is None or pid == prompt_id]
+        for child in children:
+            if child.proc.poll() is None:
+                child.close()
                 self.trace("closed", window="checkin", why="prompt closed")
 
     # --- windows (built on the UI thread) ----------------------------------------------------------
@@ -243,8 +218,6 @@ class App:
 
     def _open(self, name: str, root: Any, active: ActivePrompt | None) -> Any:
         existing = self.windows.get(name)
-        if name == "checkin" and self.checkins:  # a prompt is on screen: that is the one to answer
-            existing = next(iter(self.checkins.values()))
         if existing is not None and existing.win.winfo_exists():
             existing.win.deiconify()
             existing.win.lift()

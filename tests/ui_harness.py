@@ -45,6 +45,7 @@ class Harness:
         self.app = App(self.paths, backend=backend, trace=self.log,
                        open_url=lambda url: self.log("browser", url=url) or True)
         self.app.attach(self.agent)
+        self.agent.start_control()  # check-in windows (their own processes) answer through it
 
     def log(self, event: str, **data: Any) -> None:
         with self.lock:

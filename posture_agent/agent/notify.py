@@ -28,7 +28,7 @@ APP_NAME = "posture-agent"
 CHECKIN_ACTIONS = (("upright", "Upright"), ("slouched", "Slouched"), ("standing", "Standing"), ("skipped", "Skip"))
 """The answer buttons of a check-in notification: (posture stored, label)."""
 
-OnChoice = Callable[[ActivePrompt, str], None]
+OnChoice = Callable[[ActivePrompt, str], object]
 OnOpen = Callable[[ActivePrompt], None]
 
 

@@ -20,7 +20,8 @@ import os
 import threading
 import time as _time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -41,7 +42,7 @@ from posture_agent.clock import Clock
 from posture_agent.config import ConfigError, Settings, load_settings
 from posture_agent.domain import advice as rules
 from posture_agent.domain.plan import CHECKIN_GROUP, Prompt, wall_time
-from posture_agent.errors import StoreError
+from posture_agent.errors import StoreError, UserError
 from posture_agent.journal import Journal
 from posture_agent.paths import Paths
 from posture_agent.store.db import Store
@@ -58,6 +59,8 @@ PAUSE_FILE = "paused-until"
 SAVE_RETRY_SECONDS = 600
 """How long an answer from a notification is retried while the database stays busy."""
 SAVE_RETRY_PAUSE = (0.5, 1.0, 2.0, 5.0)
+ANSWER_WAIT_SECONDS = 15
+"""How long a window's `answer` request waits for the save before it is told "still saving"."""
 
 
 @dataclass(frozen=True)
@@ -205,20 +208,23 @@ class Agent:
         """When this prompt times out: a window's countdown ends then."""
         return active.shown_at + self.service.timeout
 
-    def answer_later(self, active: ActivePrompt, posture: str, context: str | None = None) -> None:
+    def answer_later(self, active: ActivePrompt, posture: str, context: str | None = None) -> Future[str | None]:
         """A check-in answer from a notification or a window, given now: saved on the answers thread
         (never the caller's: a busy database freezes no window), retried while the database is
-        busy; the prompt cannot time out as missed meanwhile."""
+        busy; the prompt cannot time out as missed meanwhile. The future gives None once saved, or
+        the reason it was not."""
         at = self.clock.now()
         self.service.hold(active.id)
-        self._answers.submit(self._save_answer, active, posture, at, context)
+        return self._answers.submit(self._save_answer, active, posture, at, context)
 
-    def _save_answer(self, active: ActivePrompt, posture: str, at: datetime, context: str | None = None) -> None:
+    def _save_answer(self, active: ActivePrompt, posture: str, at: datetime, context: str | None = None,
+                     ) -> str | None:
         deadline = _time.monotonic() + SAVE_RETRY_SECONDS
         try:
             for attempt in itertools.count():
                 try:
-                    self.service.answer(active, posture, context, at=at)
+                    if not self.service.answer(active, posture, context, at=at):
+                        return "this check-in was already closed (answered elsewhere, or its time was up)"
                     break
                 except StoreError as exc:
                     if _time.monotonic() >= deadline:
@@ -226,15 +232,19 @@ class Agent:
                         if self.notifier is not None:
                             self.notifier.notify("Your answer could not be saved",
                                                  f"{posture.capitalize()}: {exc}")
-                        return
+                        return str(exc)
                     pause = SAVE_RETRY_PAUSE[min(attempt, len(SAVE_RETRY_PAUSE) - 1)]
                     log.warning("saving the answer %s failed (%s); trying again in %.1f s", posture, exc, pause)
                     _time.sleep(pause)
-        except Exception:  # a bug: logged; the prompt then times out as usual
+                except UserError as exc:  # not a posture or context the store accepts
+                    return str(exc)
+        except Exception as exc:  # a bug: logged; the prompt then times out as usual
             log.exception("saving the answer %s to prompt %s failed", posture, active.id)
+            return f"{type(exc).__name__}: {exc}"
         finally:
             self.service.release(active.id)
         self._reschedule()
+        return None
 
     def _present(self, event: Event) -> None:
         """A check-in is asked in a notification with answer buttons where the server has them;
@@ -382,10 +392,15 @@ class Agent:
         self.scheduler.start()
         self._schedule_import()
         if control:
-            self.control = ControlServer(self.paths.runtime_dir, self.handle_request)
-            self.control.start()
+            self.start_control()
         self.scheduler.add_job(self._guard(self._on_start), id="startup")  # runs now
         log.info("agent started (pid %d)", os.getpid())
+
+    def start_control(self) -> None:
+        """The control socket: `pause`, `resume`, `status`, `reload`, and windows' answers."""
+        self.paths.runtime_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.control = ControlServer(self.paths.runtime_dir, self.handle_request)
+        self.control.start()
 
     def stop(self) -> None:
         if self.control is not None:
@@ -443,7 +458,8 @@ class Agent:
     # --- control channel ----------------------------------------------------------------------
 
     def handle_request(self, request: dict[str, Any]) -> dict[str, Any]:
-        """pause / resume / status / reload from `posture-agent pause|resume` (see control.py)."""
+        """pause / resume / status / reload from `posture-agent pause|resume` (see control.py), and
+        `answer` from a check-in's window process."""
         command = request.get("cmd")
         if command == "pause":
             choice = str(request.get("for", ""))
@@ -454,9 +470,24 @@ class Agent:
             self.resume()
         elif command == "reload":
             self.reload_config()
+        elif command == "answer":
+            return self._answer_request(request)
         elif command != "status":
             return {"ok": False, "error": f"unknown request {command!r}"}
         return {"ok": True, "pid": os.getpid(), **self.status().to_json(self.journal.zone)}
+
+    def _answer_request(self, request: dict[str, Any]) -> dict[str, Any]:
+        """A window's answer to a check-in prompt: the same route as a press in its notification."""
+        active = self.service.open.get(str(request.get("prompt", "")))
+        if active is None:
+            return {"ok": False, "error": "this check-in was already closed (answered elsewhere, or its time was up)"}
+        context = request.get("context")
+        future = self.answer_later(active, str(request.get("posture", "")), None if context is None else str(context))
+        try:
+            problem = future.result(timeout=ANSWER_WAIT_SECONDS)
+        except FutureTimeout:  # still retried on the answers thread: kept, never `missed`
+            return {"ok": True, "saving": True}
+        return {"ok": True} if problem is None else {"ok": False, "error": problem}
 
     # --- small helpers ------------------------------------------------------------------------
 

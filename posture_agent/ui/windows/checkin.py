@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from tkinter import ttk
 
+from posture_agent.errors import UserError
 from posture_agent.ui import style
 
 log = logging.getLogger(__name__)
@@ -84,13 +85,16 @@ class CheckinWindow:
 
         bottom = ttk.Frame(frame)
         bottom.pack(fill="x")
+        self.problem = ttk.Label(frame, style="Error.TLabel", wraplength=420)
+        """Shown above the countdown when an answer could not be saved."""
+        self._bottom = bottom
         self.countdown = ttk.Label(bottom, style="Muted.TLabel")
         self.countdown.pack(side="left")
         ttk.Button(bottom, text="Skip (Esc)", command=self.skip).pack(side="right")
         self._tick()
         style.show(win, where, focus=False)
 
-    # --- outcomes: each happens at most once, and the window goes first ---------------------------
+    # --- outcomes: each happens at most once ------------------------------------------------------
 
     def answer(self, posture: str) -> None:
         self._finish(lambda: self.on_answer(posture, self.context.get()))
@@ -99,17 +103,31 @@ class CheckinWindow:
         self._finish(lambda: self.on_skip(self.context.get()))
 
     def timeout(self) -> None:
-        self._finish(self.on_timeout)
-
-    def _finish(self, callback: Callable[[], object]) -> None:
         if self.done:
             return
         self.done = True
         self.win.destroy()
         try:
-            callback()
+            self.on_timeout()
         except Exception:
-            log.exception("check-in callback failed")
+            log.exception("check-in timeout callback failed")
+
+    def _finish(self, callback: Callable[[], object]) -> None:
+        """The answer is handed on first; the window goes only when that worked. If it was not saved
+        (`UserError`, or anything else) the window says so and stays, with the user's choice kept."""
+        if self.done:
+            return
+        self.done = True
+        try:
+            callback()
+        except Exception as exc:
+            if not isinstance(exc, UserError):
+                log.exception("check-in callback failed")
+            self.done = False
+            self.problem.configure(text=f"Not saved: {exc}. Your answer is still selectable: try again.")
+            self.problem.pack(fill="x", pady=(0, 6), before=self._bottom)
+            return
+        self.win.destroy()
 
     def _tick(self) -> None:
         if self.done:
