@@ -175,7 +175,7 @@ def _within(module: str, *layers: str) -> bool:
 FORBIDDEN = (
     # (who, which layers they must not import, why)
     ("domain", ("*",), "domain is pure: it imports nothing of ours but itself"),
-    ("ui", ("store", "agent", "journal"), "the UI takes data and callbacks; it never opens the data or drives the agent"),
+    ("ui", ("store", "agent", "journal"), "the UI takes data and callbacks, never the data itself or the agent"),
     ("store", ("ui", "agent", "report", "journal", "importers", "commands", "cli", "app"),
      "the store is the bottom layer"),
 )

@@ -80,7 +80,8 @@ def cmd_config(ctx: Context, args: argparse.Namespace) -> None:
 
 def cmd_doctor(ctx: Context, args: argparse.Namespace) -> int:
     """Each check gives ok/problem and, when it fails, what to do about it."""
-    from posture_agent.store.db import SCHEMA_HEAD, read_revision
+    from posture_agent.store.migrate import SCHEMA_HEAD
+    from posture_agent.store.sqlite_file import read_revision
 
     checks: list[dict[str, Any]] = []
 

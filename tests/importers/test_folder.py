@@ -13,7 +13,8 @@ import pytest
 from posture_agent.errors import UserError
 from posture_agent.importers.folder import scan_folder
 from posture_agent.journal import Journal
-from posture_agent.store.db import SCHEMA_HEAD, open_store
+from posture_agent.store.db import open_store
+from posture_agent.store.migrate import SCHEMA_HEAD
 from tests.importers.conftest import write_gpx
 
 START = datetime(2026, 11, 18, 6, 30, tzinfo=UTC)
