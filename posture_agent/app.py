@@ -27,7 +27,7 @@ from posture_agent.ui.tray import Tray, TrayActions, TrayState, TrayUnavailable,
 
 if TYPE_CHECKING:
     from posture_agent.agent.runtime import Agent
-    from posture_agent.cli import Context
+    from posture_agent.context import Context
     from posture_agent.paths import Paths
 
 log = logging.getLogger(__name__)

@@ -9,8 +9,8 @@ import threading
 from datetime import UTC, timedelta
 from typing import Any
 
-from posture_agent.cli import Context, add_json
 from posture_agent.commands.records import iso, local
+from posture_agent.context import Context, add_json
 from posture_agent.errors import UserError
 from posture_agent.timeparse import parse_at
 

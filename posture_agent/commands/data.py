@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from posture_agent.cli import Context, add_json
+from posture_agent.context import Context, add_json
 from posture_agent.errors import UserError
 
 

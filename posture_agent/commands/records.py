@@ -6,8 +6,8 @@ import argparse
 from datetime import datetime, tzinfo
 from typing import Any
 
-from posture_agent.cli import Context, add_json
 from posture_agent.commands import imports
+from posture_agent.context import Context, add_json
 from posture_agent.domain import records as r
 from posture_agent.timeparse import format_duration, parse_at, parse_date, parse_duration
 
