@@ -51,6 +51,10 @@ class Context:
             self._journal = Journal(self.store(), settings, self.clock)
         return self._journal
 
+    def use(self, settings: Any, store: Any) -> None:
+        """Take settings and a store opened elsewhere: `start` checks both its own way."""
+        self._settings, self._store = settings, store
+
     def zone(self) -> Any:
         return self.settings().zone()
 

@@ -117,7 +117,8 @@ def cmd_start(ctx: Context, args: argparse.Namespace) -> int:
         from posture_agent.agent.runtime import Agent  # the store, SQLAlchemy, Alembic: after the icon
         from posture_agent.agent.startup import prepare
 
-        settings, store = prepare(ctx)  # defaults for a broken config; a damaged database stops here
+        settings, store = prepare(ctx.paths)  # defaults for a broken config; a damaged database stops here
+        ctx.use(settings, store)  # the rest of `start` (and the tray) read the same ones
         agent = Agent(ctx.paths, settings, store, ctx.clock)
         if app is not None and shell is not None:
             return int(app.run(ctx, agent, shell) or 0)
