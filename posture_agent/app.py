@@ -412,13 +412,3 @@ def dock(ctx: Context) -> App | None:
         log.warning("the tray icon was not shown within %.0f s; starting the agent anyway", DOCK_WAIT_S)
     return app
 
-
-def run(ctx: Context, agent: Agent, app: App | None = None) -> int:
-    """`posture-agent start`: the tray app (docked early by `dock`, or now), or headless when no
-    tray can be shown here."""
-    app = app or dock(ctx)
-    if app is None:
-        from posture_agent.commands.agent import run_headless
-
-        return run_headless(ctx, agent)
-    return app.run(agent)

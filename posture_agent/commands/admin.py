@@ -142,13 +142,9 @@ def cmd_doctor(ctx: Context, args: argparse.Namespace) -> int:
 
 def _extra_checks() -> list[Any]:
     """Checks contributed by other parts (desktop, notifications), imported only for doctor."""
-    import importlib
+    from posture_agent.agent.diagnostics import doctor_checks
 
-    try:
-        module = importlib.import_module("posture_agent.agent.diagnostics")
-    except ImportError:
-        return []
-    return list(module.doctor_checks())
+    return list(doctor_checks())
 
 
 EXPORT_COLUMNS = (

@@ -121,7 +121,7 @@ def cmd_start(ctx: Context, args: argparse.Namespace) -> int:
         ctx.use(settings, store)  # the rest of `start` (and the tray) read the same ones
         agent = Agent(ctx.paths, settings, store, ctx.clock)
         if app is not None and shell is not None:
-            return int(app.run(ctx, agent, shell) or 0)
+            return int(shell.run(agent))
         if app is None and not args.no_tray:
             print(
                 "posture-agent: the tray could not be loaded (see the log); running without it "
@@ -138,17 +138,16 @@ def cmd_start(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def _tray_app() -> Any:
-    """The tray shell (`posture_agent.app`: `dock(ctx)`, then `run(ctx, agent, docked)`), when it loads."""
-    import importlib
-
+    """The tray shell (`posture_agent.app`: `dock(ctx)`, then the docked app's `run(agent)`), when it
+    loads; imported here, not at the top, so the other agent commands never load the GUI."""
     try:
-        app = importlib.import_module("posture_agent.app")
+        from posture_agent import app
     except ImportError:
         return None
     except Exception as exc:  # e.g. no display: the agent still runs, headless
         log.warning("the tray could not start (%s: %s); running without it", type(exc).__name__, exc)
         return None
-    return app if hasattr(app, "run") and hasattr(app, "dock") else None
+    return app
 
 
 def run_headless(ctx: Context, agent: Any) -> int:
