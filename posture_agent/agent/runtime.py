@@ -21,6 +21,7 @@ import time as _time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from posture_agent.agent.control import ControlServer
@@ -276,12 +277,13 @@ class Agent:
             self.control.poll_request_file()
 
     def import_folder(self) -> None:
+        from posture_agent.importers.folder import scan_folder  # only when a folder is watched
+
         folder = self.settings.import_folder
-        scan = _folder_scanner()
-        if not folder or scan is None:
+        if not folder:
             return
         try:
-            scan(self.journal, folder)
+            scan_folder(self.journal, Path(folder))
         except Exception:  # the importer's own errors must not stop prompts
             log.exception("importing from %s failed", folder)
 
@@ -355,7 +357,7 @@ class Agent:
     def _schedule_import(self) -> None:
         if self.scheduler is None:
             return
-        wanted = bool(self.settings.import_folder) and _folder_scanner() is not None
+        wanted = bool(self.settings.import_folder)
         job = self.scheduler.get_job("import")
         if wanted and job is None:
             self.scheduler.add_job(self._guard(self.import_folder), "interval", minutes=IMPORT_MINUTES, id="import")
@@ -412,14 +414,3 @@ class Agent:
         db = self.paths.db_file
         return tuple(self._stamp(f"{db}{suffix}") for suffix in ("", "-wal"))
 
-
-def _folder_scanner() -> Callable[[Journal, str], Any] | None:
-    """The folder importer, when that part is installed."""
-    import importlib
-
-    try:
-        module = importlib.import_module("posture_agent.importers.folder")
-    except ImportError:
-        return None
-    scan: Callable[[Journal, str], Any] | None = getattr(module, "scan_folder", None)
-    return scan
