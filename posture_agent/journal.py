@@ -1,6 +1,7 @@
-"""The one way in for recording and reading the user's records, shared by the command line, the
-agent and the tray's windows (through callbacks): it validates every input, writes one unit of work
-in one transaction, and answers with plain records. Windows never see a session; this module does.
+"""The one way in for recording the user's records, and what the command line, the agent and the
+tray's windows (through callbacks) read: it validates every input, writes one unit of work in one
+transaction, and answers with plain records. Windows never see a session; this module does.
+Reports and importers read their ranges through store/queries.py, which answers with the same records.
 """
 
 from __future__ import annotations
