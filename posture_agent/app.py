@@ -38,8 +38,6 @@ Logged at debug level; tests and the benchmark record it to follow the app from 
 
 DOCK_WAIT_S = 5.0
 """How long `start` waits for the icon to be shown before it opens the store and starts the agent."""
-PROMPT_WINDOWS = {"drills": "drills", "circuit": "circuit", "soreness": "soreness"}
-"""Prompt kinds that open a window (beside the agent's notification). Ice reminders only notify."""
 
 
 def _debug_trace(event: str, **data: Any) -> None:
@@ -136,8 +134,8 @@ class App:
         if event.kind == PROMPT_DUE:
             if kind == "checkin":
                 self.show_checkin(active)
-            elif kind in PROMPT_WINDOWS:
-                self.open(PROMPT_WINDOWS[kind], active)
+            elif kind in ("drills", "circuit", "soreness"):  # a window of the same name; ice only notifies
+                self.open(kind, active)
         elif event.kind == PROMPT_CLOSED and kind == "checkin":
             self.dispatcher.post(lambda _root: self._close_checkin(active.id))
 

@@ -24,7 +24,6 @@ from posture_agent.errors import UserError
 log = logging.getLogger(__name__)
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-WORKDAYS = DAYS[:5]
 
 
 class ConfigError(UserError):

@@ -356,12 +356,6 @@ def run_totals(runs: Iterable[Run]) -> RunTotals:
     return RunTotals(len(runs), sum(r.distance_km for r in runs), sum((r.duration for r in runs), timedelta()))
 
 
-def runs_in_days(runs: Iterable[Run], days: Sequence[date], zone: tzinfo) -> list[Run]:
-    """Runs belonging to `days` by the local day of their start."""
-    wanted = set(days)
-    return [r for r in runs if local_day(r.start, zone) in wanted]
-
-
 def points_in(points: Sequence[RunPoint], start: datetime, end: datetime) -> list[RunPoint]:
     """Run points whose run starts in [start, end); `points` must be sorted by start."""
     starts = [p.run.start for p in points]

@@ -105,11 +105,6 @@ class Prompt:
         """The `prompts.kind` stored for this prompt; with `due` it is unique, so a prompt shows once."""
         return f"{self.kind}-{self.context}" if self.kind == CHECKIN_GROUP and self.context else self.kind
 
-    @property
-    def group(self) -> str:
-        """Prompts of one group coalesce: only the latest overdue one is shown."""
-        return self.kind
-
     def title(self) -> str:
         return {
             "checkin": {

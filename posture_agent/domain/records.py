@@ -16,7 +16,6 @@ NON_ANSWERS = ("skipped", "missed")
 CONTEXTS = ("desk", "car", "sofa")
 REGIONS = ("upper_back", "mid_back", "lower_back", "si_joint")
 FORM_FLAGS = ("arms_high", "shoulders_tense", "swing_too_big", "swing_too_small", "arms_crossing")
-SOURCES = ("prompt", "tray", "cli", "import")
 
 
 @dataclass(frozen=True)
