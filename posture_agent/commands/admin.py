@@ -10,10 +10,10 @@ from datetime import time
 from typing import Any
 
 from posture_agent import __version__
-from posture_agent.commands.records import iso
 from posture_agent.config import DAYS, ConfigError, load_settings
 from posture_agent.context import Context, add_json
 from posture_agent.domain import records as r
+from posture_agent.timeparse import iso
 
 
 def register(sub: Any) -> None:

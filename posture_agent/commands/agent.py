@@ -9,10 +9,9 @@ import threading
 from datetime import UTC, timedelta
 from typing import Any
 
-from posture_agent.commands.records import iso, local
 from posture_agent.context import Context, add_json
 from posture_agent.errors import UserError
-from posture_agent.timeparse import parse_at
+from posture_agent.timeparse import iso, local, parse_at
 
 log = logging.getLogger(__name__)
 
