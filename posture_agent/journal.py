@@ -25,7 +25,6 @@ from posture_agent.store import tables as t
 from posture_agent.store.db import Store
 
 MAX_DISTANCE_KM = 300.0
-MAX_DURATION = timedelta(hours=48)
 MIN_DURATION = timedelta(minutes=1)
 MAX_SPEED_KMH = 30.0
 FUTURE_TOLERANCE = timedelta(minutes=1)
@@ -288,7 +287,7 @@ def check_run(distance_km: float, duration: timedelta) -> None:
     """Refuse numbers no run can have, naming the allowed range."""
     if not 0 < distance_km <= MAX_DISTANCE_KM:
         raise UserError(f"distance {distance_km:g} km is out of range (more than 0, at most {MAX_DISTANCE_KM:g} km)")
-    if not MIN_DURATION <= duration <= MAX_DURATION:
+    if not MIN_DURATION <= duration <= r.MAX_RUN_DURATION:
         raise UserError(f"duration {duration} is out of range (1 minute to 48 hours)")
     speed = distance_km / (duration.total_seconds() / 3600)
     if speed > MAX_SPEED_KMH:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import csv
 import dataclasses
-import sqlite3
 from datetime import time
 from typing import Any
 
@@ -81,7 +80,7 @@ def cmd_config(ctx: Context, args: argparse.Namespace) -> None:
 def cmd_doctor(ctx: Context, args: argparse.Namespace) -> int:
     """Each check gives ok/problem and, when it fails, what to do about it."""
     from posture_agent.store.migrate import SCHEMA_HEAD
-    from posture_agent.store.sqlite_file import read_revision
+    from posture_agent.store.sqlite_file import quick_check, read_revision
 
     checks: list[dict[str, Any]] = []
 
@@ -104,11 +103,7 @@ def cmd_doctor(ctx: Context, args: argparse.Namespace) -> int:
         if not db.exists():
             check("database", True, f"{db}: not created yet (first record creates it)")
         else:
-            conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-            try:
-                integrity = conn.execute("PRAGMA quick_check").fetchone()[0]
-            finally:
-                conn.close()
+            integrity = quick_check(db)
             current = "current" if revision == SCHEMA_HEAD else f"code expects {SCHEMA_HEAD}"
             check(
                 "database", integrity == "ok" and revision == SCHEMA_HEAD,

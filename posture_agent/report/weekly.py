@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection
 from posture_agent.config import Settings
 from posture_agent.domain import advice as rules
 from posture_agent.domain import figures as f
+from posture_agent.domain import records as r
 from posture_agent.domain.drills import planned_drills
 from posture_agent.domain.records import History
 from posture_agent.store import queries as q
@@ -23,7 +24,6 @@ STREAK_CHUNK_DAYS = 56
 """The streak walks back through the drill history this many days per query."""
 RUN_LOOKBACK = rules.LOOKBACK + timedelta(days=3)
 """Runs before a soreness report that the rest-day rule may look at (a run ends ≤ 24 h before)."""
-MAX_RUN = timedelta(hours=48)
 
 
 @dataclass(frozen=True)
@@ -129,7 +129,7 @@ def build_report(store: Store, settings: Settings, now: datetime, year: int, wee
         drills = q.drills(s, span_start, end)
         circuits = q.circuits(s, span_start, end)
         runs = q.runs(s, span_start - RUN_LOOKBACK, end)
-        soreness = q.soreness(s, span_start - RUN_LOOKBACK, end + MAX_RUN + f.SORENESS_WINDOW)
+        soreness = q.soreness(s, span_start - RUN_LOOKBACK, end + r.MAX_RUN_DURATION + f.SORENESS_WINDOW)
         ends = q.protocol_ends(s, span_start - rules.LOOKBACK, end)
         history = History(runs=tuple(runs), soreness=tuple(soreness), protocol_ends=tuple(ends), first_day=created)
         plan = plan_for(settings, history, zone)

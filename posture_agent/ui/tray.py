@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
+from posture_agent.domain import advice as rules
 from posture_agent.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,6 @@ log = logging.getLogger(__name__)
 APP_NAME = "posture-agent"
 PAUSES = (("30m", "30 minutes"), ("1h", "1 hour"), ("2h", "2 hours"), ("tomorrow", "Until tomorrow"))
 """The pause choices, as the tokens `posture-agent pause` takes and the menu's words."""
-PROTOCOL_DAYS = 14
 
 FIX_LINUX = (
     "install PyGObject and AppIndicator: on Debian/Ubuntu `sudo apt install gir1.2-gtk-3.0 "
@@ -86,7 +86,7 @@ class TrayState:
         if self.paused_until is not None:
             lines.append(f"Paused until {self.when(self.paused_until)}")
         if self.protocol_day is not None:
-            lines.append(f"SI protocol day {self.protocol_day} of {PROTOCOL_DAYS}: no running")
+            lines.append(f"SI protocol day {self.protocol_day} of {rules.PROTOCOL_DAYS}: no running")
         elif self.rest_day:
             lines.append("Rest day: no running today")
         if self.paused_until is None:
