@@ -30,7 +30,8 @@ from posture_agent.agent.prompts import PromptService
 from posture_agent.clock import Clock
 from posture_agent.config import ConfigError, Settings, load_settings
 from posture_agent.domain import advice as rules
-from posture_agent.domain.plan import Prompt, wall_time
+from posture_agent.domain.pause import PAUSE_CHOICES, pause_until
+from posture_agent.domain.plan import Prompt
 from posture_agent.journal import Journal
 from posture_agent.paths import Paths
 from posture_agent.store.db import Store
@@ -42,7 +43,6 @@ IMPORT_MINUTES = 5
 MISFIRE_GRACE_SECONDS = 6 * 3600
 """APScheduler runs a late job up to this late; the prompt service applies each prompt's own grace."""
 CLOCK_JUMP_SECONDS = 5
-PAUSE_CHOICES = ("30m", "1h", "2h", "tomorrow")
 PAUSE_FILE = "paused-until"
 
 
@@ -80,16 +80,6 @@ class Status:
             ],
             "notifications_ok": self.notifications_ok,
         }
-
-
-def pause_until(choice: str, now: datetime, zone: Any) -> datetime:
-    """30m, 1h, 2h, or tomorrow (the start of the next local day)."""
-    spans = {"30m": timedelta(minutes=30), "1h": timedelta(hours=1), "2h": timedelta(hours=2)}
-    if choice in spans:
-        return now + spans[choice]
-    if choice == "tomorrow":
-        return wall_time(now.astimezone(zone).date() + timedelta(days=1), datetime.min.time(), zone)
-    raise ValueError(f"pause {choice!r} is not one of: {', '.join(PAUSE_CHOICES)}")
 
 
 class Agent:

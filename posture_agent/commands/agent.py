@@ -10,13 +10,13 @@ from datetime import UTC, timedelta
 from typing import Any
 
 from posture_agent.context import Context, add_json
+from posture_agent.domain.pause import PAUSE_CHOICES
 from posture_agent.errors import UserError
 from posture_agent.timeparse import iso, local, parse_at
 
 log = logging.getLogger(__name__)
 
 MAX_SCHEDULE_DAYS = 60
-PAUSE_CHOICES = ("30m", "1h", "2h", "tomorrow")
 
 
 def register(sub: Any) -> None:

@@ -21,13 +21,12 @@ from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from posture_agent.domain import advice as rules
+from posture_agent.domain.pause import PAUSES
 from posture_agent.errors import UserError
 
 log = logging.getLogger(__name__)
 
 APP_NAME = "posture-agent"
-PAUSES = (("30m", "30 minutes"), ("1h", "1 hour"), ("2h", "2 hours"), ("tomorrow", "Until tomorrow"))
-"""The pause choices, as the tokens `posture-agent pause` takes and the menu's words."""
 
 FIX_LINUX = (
     "install PyGObject and AppIndicator: on Debian/Ubuntu `sudo apt install gir1.2-gtk-3.0 "
