@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any
 from posture_agent import __version__
 from posture_agent.agent.events import PROMPT_CLOSED, PROMPT_DUE, STATE_CHANGED, ActivePrompt, Event
 from posture_agent.ui.dispatcher import Dispatcher
-from posture_agent.ui.tray import Tray, TrayActions, TrayState, TrayUnavailable, tray_state_from
+from posture_agent.ui.tray import Tray, TrayActions, TrayState, tray_state_from
+from posture_agent.ui.tray_backend import TrayUnavailable
 
 if TYPE_CHECKING:
     from posture_agent.agent.runtime import Agent
