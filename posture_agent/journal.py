@@ -10,7 +10,6 @@ import re
 import socket
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from datetime import time as dtime
 
 from sqlalchemy.engine import Connection
 
@@ -18,6 +17,7 @@ from posture_agent.clock import Clock
 from posture_agent.config import Settings
 from posture_agent.domain import advice as rules
 from posture_agent.domain import records as r
+from posture_agent.domain.days import day_bounds
 from posture_agent.domain.drills import Drill, planned_drills
 from posture_agent.errors import UserError
 from posture_agent.store import queries as q
@@ -74,12 +74,6 @@ class Journal:
             local = at.astimezone(self.zone)
             raise UserError(f"--at {local:%Y-%m-%d %H:%M} is in the future; records are for what happened")
         return at.astimezone(UTC)
-
-    def local_day_bounds(self, day: date) -> tuple[datetime, datetime]:
-        """[start, end) of a local day in UTC (23 or 25 hours long across a DST change)."""
-        start = datetime.combine(day, dtime(0), self.zone)
-        end = datetime.combine(day + timedelta(days=1), dtime(0), self.zone)
-        return start.astimezone(UTC), end.astimezone(UTC)
 
     def today(self) -> date:
         return self.now().astimezone(self.zone).date()
@@ -264,7 +258,7 @@ class Journal:
 
     def drills_for(self, day: date | None = None) -> list[DrillState]:
         day = day or self.today()
-        start, end = self.local_day_bounds(day)
+        start, end = day_bounds(day, self.zone)
         with self.store.transaction() as s:
             history = q.history(s, start - rules.LOOKBACK, end)
         tilts = rules.pelvic_tilts_on(history, self.settings.soreness_threshold, self.zone, day)
