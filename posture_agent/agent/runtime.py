@@ -19,7 +19,6 @@ import os
 import threading
 import time as _time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,11 +26,11 @@ from typing import Any
 from posture_agent.agent.control import ControlServer
 from posture_agent.agent.events import STATE_CHANGED, ActivePrompt, Event, EventBus, Listener
 from posture_agent.agent.prompts import PromptService
+from posture_agent.agent.status import Status
 from posture_agent.clock import Clock
 from posture_agent.config import ConfigError, Settings, load_settings
 from posture_agent.domain import advice as rules
 from posture_agent.domain.pause import PAUSE_CHOICES, pause_until
-from posture_agent.domain.plan import Prompt
 from posture_agent.journal import Journal
 from posture_agent.paths import Paths
 from posture_agent.store.db import Store
@@ -44,42 +43,6 @@ MISFIRE_GRACE_SECONDS = 6 * 3600
 """APScheduler runs a late job up to this late; the prompt service applies each prompt's own grace."""
 CLOCK_JUMP_SECONDS = 5
 PAUSE_FILE = "paused-until"
-
-
-@dataclass(frozen=True)
-class Status:
-    """What a tray shows: the next prompt, the pause, today's rest day and SI protocol day."""
-
-    now: datetime
-    next_prompt: Prompt | None
-    paused_until: datetime | None
-    rest_today: bool
-    si_protocol_day: int | None
-    """Day N of `si_protocol_days`, None when the protocol is not running."""
-    si_protocol_days: int
-    open_prompts: tuple[ActivePrompt, ...]
-    notifications_ok: bool
-
-    def to_json(self, zone: Any) -> dict[str, Any]:
-        def iso(at: datetime | None) -> str | None:
-            return at.astimezone(zone).isoformat(timespec="seconds") if at else None
-
-        nxt = self.next_prompt
-        return {
-            "now": iso(self.now),
-            "next_prompt": None if nxt is None else {
-                "kind": nxt.kind, "context": nxt.context, "due": iso(nxt.due), "title": nxt.title(),
-            },
-            "paused_until": iso(self.paused_until),
-            "rest_today": self.rest_today,
-            "si_protocol_day": self.si_protocol_day,
-            "si_protocol_days": self.si_protocol_days,
-            "open_prompts": [
-                {"id": a.id, "kind": a.prompt.kind, "context": a.prompt.context, "due": iso(a.prompt.due)}
-                for a in self.open_prompts
-            ],
-            "notifications_ok": self.notifications_ok,
-        }
 
 
 class Agent:
