@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import logging
 import os
 import sys
@@ -17,11 +16,21 @@ from typing import Any, NoReturn, TextIO
 from posture_agent import __version__
 from posture_agent.clock import Clock, SystemClock
 from posture_agent.errors import UserError
+from posture_agent.filenames import json_text, printable
+from posture_agent.inputs import refuse_non_file
 from posture_agent.paths import Paths
 
 log = logging.getLogger(__name__)
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_STORE, EXIT_BUG = 0, 1, 2, 3, 70
+
+
+class OutputFailed(Exception):
+    """Printing the result failed (a full disk behind `>`, a closed pipe) after the command ran."""
+
+    def __init__(self, error: OSError, saved: bool) -> None:
+        super().__init__(str(error))
+        self.error, self.saved = error, saved
 
 
 @dataclass
@@ -35,6 +44,8 @@ class Context:
     _settings: Any = None
     _store: Any = None
     _journal: Any = None
+    saved: bool = False
+    """A write was committed: a failure to print the confirmation must not read as "not saved"."""
 
     def settings(self) -> Any:
         if self._settings is None:
@@ -49,8 +60,32 @@ class Context:
             from posture_agent.store.db import open_store
 
             self.paths.make_dirs()
+            refuse_non_file(self.paths.db_file, "the database")
             self._store = open_store(self.paths.db_file, self.paths.backup_dir)
+            self._watch_writes(self._store.engine)
         return self._store
+
+    def _watch_writes(self, engine: Any) -> None:
+        from sqlalchemy import event
+
+        pending = False
+
+        def executed(conn: Any, cursor: Any, statement: Any, params: Any, context: Any, many: bool) -> None:
+            nonlocal pending
+            if context.isinsert or context.isupdate or context.isdelete:
+                pending = pending or cursor.rowcount != 0
+
+        def committed(conn: Any) -> None:
+            nonlocal pending
+            self.saved, pending = self.saved or pending, False
+
+        def rolled_back(conn: Any) -> None:
+            nonlocal pending
+            pending = False
+
+        event.listen(engine, "after_cursor_execute", executed)
+        event.listen(engine, "commit", committed)
+        event.listen(engine, "rollback", rolled_back)
 
     def journal(self) -> Any:
         if self._journal is None:
@@ -66,11 +101,16 @@ class Context:
     def emit(self, data: Any, text: Callable[[], str | Sequence[str]]) -> None:
         """Print `data` as JSON with --json, else the human text."""
         if self.json:
-            json.dump(data, self.out, indent=2, ensure_ascii=False, default=str)
-            self.out.write("\n")
+            shown = json_text(data) + "\n"
         else:
             lines = text()
-            self.out.write((lines if isinstance(lines, str) else "\n".join(lines)) + "\n")
+            joined = lines if isinstance(lines, str) else "\n".join(lines)
+            shown = "\n".join(printable(line) for line in joined.split("\n")) + "\n"
+        try:
+            self.out.write(shown)
+            self.out.flush()
+        except OSError as exc:
+            raise OutputFailed(exc, self.saved) from exc
 
     def close(self) -> None:
         if self._store is not None:
@@ -129,7 +169,7 @@ def main(argv: Sequence[str] | None = None, clock: Clock | None = None, out: Tex
     except SystemExit as exc:  # argparse has printed its usage line
         return int(exc.code or 0)
     paths = Paths.resolve(args.home)
-    with contextlib.suppress(OSError):  # read-only: each command says so when it needs to write
+    with contextlib.suppress(OSError, UserError):  # read-only: each command says so when it needs to write
         paths.make_dirs()  # before the log file, so folders we create are private (0700)
     from posture_agent.logsetup import setup_logging
 
@@ -140,26 +180,45 @@ def main(argv: Sequence[str] | None = None, clock: Clock | None = None, out: Tex
         return int(result or EXIT_OK)
     except UserError as exc:
         log.info("refused %s: %s", args.command, exc)
-        print(f"posture-agent: {exc}", file=sys.stderr)
+        print(f"posture-agent: {printable(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
+    except OutputFailed as exc:
+        return output_failed(ctx, exc)
     except OSError as exc:  # a full disk, a read-only folder: the system's reason and the file, in one line
         log.exception("command %s failed", args.command)
         where = f": {exc.filename}" if exc.filename else ""
-        print(f"posture-agent: {exc.strerror or exc}{where}", file=sys.stderr)
+        print(f"posture-agent: {printable(f'{exc.strerror or exc}{where}')}", file=sys.stderr)
         return EXIT_ERROR
     except Exception as exc:  # the boundary: one line for the user, the traceback in the log
         log.exception("command %s failed", args.command)
         first = (str(exc).splitlines() or [""])[0]  # SQLAlchemy adds "[SQL: …]" lines
         print(
-            f"posture-agent: unexpected error: {exc.__class__.__name__}: {first} "
+            f"posture-agent: unexpected error: {exc.__class__.__name__}: {printable(first)} "
             f"(details in {paths.log_file})",
             file=sys.stderr,
         )
         return EXIT_BUG
     finally:
         ctx.close()
+
+
+def output_failed(ctx: Context, exc: OutputFailed) -> int:
+    """A closed pipe (`| head`) ends quietly; another failure is one line, and a command whose
+    write was committed says it was saved and exits 0, so that a script does not retry it."""
+    log.warning("printing the output failed: %s", exc.error)
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        if ctx.out is sys.stdout:  # what is left in its buffer would fail again at exit
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    if isinstance(exc.error, BrokenPipeError):
+        return EXIT_OK
+    reason = exc.error.strerror or str(exc.error)
+    if exc.saved:
+        print(f"posture-agent: saved; only printing the confirmation failed ({reason})", file=sys.stderr)
+        return EXIT_OK
+    print(f"posture-agent: the output could not be written: {reason}", file=sys.stderr)
+    return EXIT_ERROR
 
 
 def run() -> None:

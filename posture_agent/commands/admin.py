@@ -14,6 +14,7 @@ from posture_agent.cli import Context, add_json
 from posture_agent.commands.records import iso
 from posture_agent.config import DAYS, ConfigError, load_settings
 from posture_agent.domain import records as r
+from posture_agent.logsetup import log_problem
 
 
 def register(sub: Any) -> None:
@@ -122,7 +123,11 @@ def cmd_doctor(ctx: Context, args: argparse.Namespace) -> int:
                 check("records", True, ", ".join(f"{k} {v}" for k, v in counts.items()))
     except Exception as exc:  # doctor reports what it finds, it does not stop at the first problem
         check("database", False, f"{db}: {exc}", "restore a backup: posture-agent restore FILE")
-    check("logs", True, str(paths.log_file))
+    problem = log_problem(paths.log_file)
+    check(
+        "logs", problem is None, f"{paths.log_file}" + (f": {problem}" if problem else ""),
+        "make it a writable file (not a folder) on a disk with free space" if problem else "",
+    )
     for extra in _extra_checks():
         checks.append(extra(ctx))
     ok = all(c["ok"] for c in checks)
