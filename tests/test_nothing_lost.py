@@ -7,6 +7,7 @@ the exit status, exactly one line on stderr, no traceback.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -204,6 +205,40 @@ def test_12_odd_names_are_shown_escaped_and_a_fifo_does_not_hang(home: Path, tmp
     assert digest(db_of(home)) != before
     raw = json.loads(command(home, "--json", "run", "import", str(newline)).stdout)
     assert raw["files"][0]["file"] == str(newline)
+
+
+# --- 4: two first starts at the same moment ------------------------------------------------------------
+
+
+def test_4_a_first_start_waits_for_another_one_switching_the_new_file(tmp_path: Path) -> None:
+    """What the second of two first starts meets: the new file locked by the first. SQLite refuses
+    the switch to WAL at once there (waiting could deadlock), which failed the check-in after 0.4 s
+    with "locked for more than 5 s"; now it waits for the lock, as any write does."""
+    home = tmp_path / "home"
+    (home / "data").mkdir(parents=True)
+    db = db_of(home)
+    os.close(os.open(db, os.O_WRONLY | os.O_CREAT, 0o600))  # the first start has just created it
+    first = sqlite3.connect(db, isolation_level=None)
+    first.execute("BEGIN IMMEDIATE")
+    env = {**os.environ, "TZ": "Europe/Berlin"}
+    second = subprocess.Popen(
+        [sys.executable, "-m", "posture_agent", "--home", str(home), "checkin", "upright"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=tmp_path,
+    )
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        second.wait(timeout=1.0)  # the lock is held a second; giving up before that fails below
+    first.execute("COMMIT")
+    first.close()
+    out, err = second.communicate(timeout=60)
+    assert second.returncode == 0, err.decode()
+    assert err == b"" and out.startswith(b"Check-in saved")
+
+
+def test_4_the_busy_message_says_how_long_it_waited(tmp_path: Path) -> None:
+    from posture_agent.store.db import store_error
+
+    error = store_error(sqlite3.OperationalError("database is locked"), tmp_path / "x.db", waited=0.43)
+    assert error is not None and "kept it locked for 0.4 s;" in str(error)
 
 
 # --- 5: dates at the edges of what the command line accepts ------------------------------------------

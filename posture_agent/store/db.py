@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,14 +45,16 @@ def is_corruption(exc: BaseException) -> bool:
     return "malformed" in text or "not a database" in text
 
 
-def store_error(exc: BaseException, db_file: Path) -> StoreError | None:
-    """One clear line for the database failures a user can meet; None for anything else (a bug)."""
+def store_error(exc: BaseException, db_file: Path, waited: float | None = None) -> StoreError | None:
+    """One clear line for the database failures a user can meet; None for anything else (a bug).
+    `waited`: how long the failed step took, so a busy message says how long it really waited."""
     text = str(getattr(exc, "orig", exc)).lower()
     folder = db_file.parent
     if "locked" in text or "busy" in text:
+        how_long = f"more than {BUSY_TIMEOUT_MS // 1000} s" if waited is None else f"{waited:.1f} s"
         return StoreError(
-            f"the database {db_file} is busy: another posture-agent process kept it locked for more "
-            f"than {BUSY_TIMEOUT_MS // 1000} s; nothing was saved, try again in a moment"
+            f"the database {db_file} is busy: another posture-agent process kept it locked for "
+            f"{how_long}; nothing was saved, try again in a moment"
         )
     if "disk is full" in text or "disk full" in text:
         return StoreError(f"the disk holding {folder} is full: nothing was saved; free some space and try again")
@@ -181,10 +184,11 @@ class Store:
     @contextmanager
     def mapped_errors(self) -> Iterator[None]:
         """A locked, full, read-only or damaged database becomes a StoreError with one clear line."""
+        started = time.monotonic()
         try:
             yield
         except (DBAPIError, sqlite3.DatabaseError) as exc:
-            mapped = store_error(exc, self.db_file)
+            mapped = store_error(exc, self.db_file, time.monotonic() - started)
             if mapped is None:
                 raise
             if is_corruption(exc):
@@ -234,11 +238,12 @@ def open_store(db_file: Path, backup_dir: Path | None = None, *, check: bool | N
         if not is_corruption(exc):
             raise
         recovery.quarantine(db_file, backup_dir, str(exc))
+    started = time.monotonic()
     try:
         if revision != SCHEMA_HEAD:
             _migrate(db_file, revision, backup_dir)
     except (DBAPIError, sqlite3.DatabaseError) as exc:
-        mapped = store_error(exc, db_file)
+        mapped = store_error(exc, db_file, time.monotonic() - started)
         if mapped is None:
             raise
         log.warning("could not prepare %s", db_file, exc_info=True)
@@ -260,11 +265,7 @@ def _migrate(db_file: Path, revision: str | None, backup_dir: Path) -> None:
     db_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     if new:
         os.close(os.open(db_file, os.O_WRONLY | os.O_CREAT, 0o600))  # private from its first byte
-    first = sqlite3.connect(db_file, timeout=BUSY_TIMEOUT_MS / 1000)
-    try:
-        first.execute("PRAGMA journal_mode=WAL")
-    finally:
-        first.close()
+    _switch_to_wal(db_file)
     # pysqlite would commit each CREATE TABLE on its own, so a process killed mid-migration left a
     # half-made schema that no later start could migrate ("table … already exists"). Here the whole
     # upgrade is one BEGIN IMMEDIATE transaction: all or nothing, and a second process starting at
@@ -288,6 +289,27 @@ def _migrate(db_file: Path, revision: str | None, backup_dir: Path) -> None:
         engine.dispose()
     os.chmod(db_file, 0o600)
     log.info("database %s migrated from %s to %s", db_file, revision, SCHEMA_HEAD)
+
+
+WAL_RETRY_SECONDS = 0.02
+
+
+def _switch_to_wal(db_file: Path) -> None:
+    """`PRAGMA journal_mode=WAL`, tried again until the busy timeout: when two first starts switch
+    the same new file at once, SQLite answers "database is locked" at once instead of waiting (the
+    two could deadlock), so its own busy timeout does not cover this step."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        conn = sqlite3.connect(db_file, timeout=BUSY_TIMEOUT_MS / 1000)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if ("locked" not in str(exc) and "busy" not in str(exc)) or time.monotonic() >= deadline:
+                raise
+        finally:
+            conn.close()
+        time.sleep(WAL_RETRY_SECONDS)
 
 
 def _is_empty(conn: Connection) -> bool:
