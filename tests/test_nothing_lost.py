@@ -308,6 +308,34 @@ def test_10_a_folder_where_a_file_belongs_and_the_other_way_round(tmp_path: Path
     assert logs["ok"] is False and "Is a directory" in logs["detail"]
 
 
+# --- 7: backups at the same moment ---------------------------------------------------------------
+
+
+def test_7_six_backups_at_once_are_six_files(home: Path) -> None:
+    env = {**os.environ, "TZ": "Europe/Berlin"}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "posture_agent", "--home", str(home), "--json", "backup"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=home.parent,
+        )
+        for _ in range(6)
+    ]
+    made = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0 and err == b"", err.decode()
+        made.append(json.loads(out)["path"])
+    assert len(set(made)) == 6, made
+    on_disk = sorted(p.name for p in (home / "data" / "backups").iterdir())
+    assert on_disk == sorted(Path(p).name for p in made)
+    for path in made:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            assert conn.execute("SELECT count(*) FROM checkins").fetchone() == (1,)
+        finally:
+            conn.close()
+
+
 # --- 8 and 9: config files -------------------------------------------------------------------------
 
 
