@@ -106,8 +106,12 @@ class Context:
             lines = text()
             joined = lines if isinstance(lines, str) else "\n".join(lines)
             shown = "\n".join(printable(line) for line in joined.split("\n")) + "\n"
+        self.write(shown)
+
+    def write(self, text: str) -> None:
+        """Output as it is (CSV); a failure to print it is an OutputFailed, told apart from the work."""
         try:
-            self.out.write(shown)
+            self.out.write(text)
             self.out.flush()
         except OSError as exc:
             raise OutputFailed(exc, self.saved) from exc

@@ -25,6 +25,7 @@ from posture_agent.clock import FixedClock
 from posture_agent.config import load_settings
 from posture_agent.paths import Paths
 from posture_agent.store.db import open_store
+from posture_agent.ui.tray import tray_state_from
 from tests.importers.conftest import write_gpx
 
 START = datetime(2026, 11, 18, 6, 30, tzinfo=UTC)
@@ -141,6 +142,8 @@ def test_2_the_agent_imports_the_watched_folder_and_reports_a_failing_job(tmp_pa
         job()
         job()
         assert agent.status().failing_jobs == ("import folder",)
+        note = tray_state_from(agent.status(), UTC).note
+        assert note == "The import folder job keeps failing (see posture-agent doctor)"
     finally:
         store.close()
     result = command(home, "--json", "doctor")
@@ -397,11 +400,12 @@ def test_11_a_saved_checkin_is_reported_saved_when_printing_fails(home: Path) ->
     assert refused.returncode == 1 and "could not be written" in one_line(refused)
 
 
-def test_11_a_closed_pipe_ends_quietly(home: Path) -> None:
+@pytest.mark.parametrize("args", [["--json", "export"], ["export", "--format", "csv"], ["checkin", "upright"]])
+def test_11_a_closed_pipe_ends_quietly(home: Path, args: list[str]) -> None:
     read_end, write_end = os.pipe()
     os.close(read_end)  # like `| head -5` that has already exited
     try:
-        result = command(home, "--json", "export", stdout=write_end)
+        result = command(home, *args, stdout=write_end)
     finally:
         os.close(write_end)
     assert result.returncode == 0

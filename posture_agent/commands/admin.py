@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import csv
 import dataclasses
+import io
 import sqlite3
 from datetime import time
 from typing import Any
@@ -188,7 +189,9 @@ def cmd_export(ctx: Context, args: argparse.Namespace) -> None:
         ctx.json = True
         ctx.emit({"version": 1, "records": rows}, lambda: "")
         return
-    writer = csv.DictWriter(ctx.out, fieldnames=EXPORT_COLUMNS, lineterminator="\n")
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=EXPORT_COLUMNS, lineterminator="\n")
     writer.writeheader()
     for row in rows:
         writer.writerow(row)
+    ctx.write(text.getvalue())
