@@ -32,13 +32,14 @@ def _same_file(a: Path, b: Path) -> bool:
 
 def refuse_own_file(target: Path, paths: Paths, option: str) -> None:
     """A UserError when `target` is, by any spelling, one of the user's files or lies among the
-    backups: writing there would destroy what the app keeps."""
+    backups or the running agent's files: writing there would destroy what the app keeps."""
     if any(_same_file(target, own) for own in own_files(paths)):
         raise UserError(f"{option} {target}: is one of posture-agent's own files; give another file name")
-    backups = paths.backup_dir.resolve()
     parent = target.resolve().parent
-    if parent == backups or backups in parent.parents:
-        raise UserError(f"{option} {target}: is in the backups folder; give a file name elsewhere")
+    for folder, name in ((paths.backup_dir, "backups"), (paths.runtime_dir, "running agent's")):
+        kept = folder.resolve()
+        if parent == kept or kept in parent.parents:
+            raise UserError(f"{option} {target}: is in the {name} folder; give a file name elsewhere")
 
 
 def write_atomically(target: Path, text: str, prefix: str = ".output-") -> Path:

@@ -87,13 +87,13 @@ def parse_week(text: str, option: str = "--week") -> tuple[int, int]:
     if match:
         year, week = int(match.group(1)), int(match.group(2))
         try:
-            monday = date.fromisocalendar(year, week, 1)
+            thursday = date.fromisocalendar(year, week, 4)  # always in the ISO year: 1970-W01 is in range
         except ValueError:
             pass
         else:
-            check_in_range(monday, option, text)
+            check_in_range(thursday, option, text)
             return year, week
-    raise UserError(f"--week {text!r} is not an ISO week like 2026-W47")
+    raise UserError(f"{option} {text!r} is not an ISO week like 2026-W47")
 
 
 def format_duration(delta: timedelta) -> str:

@@ -410,11 +410,15 @@ def own_file(home: Path, pick: str) -> Path:
         "symlink": home / "link-to-db.html",
         "hard link": home / "hard-link-to-config.html",
         "relative": Path(os.path.relpath(data / "posture-agent.db")),
+        "agent's pause file": data / "run" / "paused-until",
     }
     target = spelled[pick]
     if pick == "backup" and not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(b"SQLite format 3\x00 a backup")
+    if pick == "agent's pause file" and not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text("2026-11-25T13:00:00+00:00", encoding="utf-8")
     if pick == "rotated log" and not target.exists():
         target.write_text("old log\n", encoding="utf-8")
     if pick == "symlink" and not target.is_symlink():
@@ -425,7 +429,7 @@ def own_file(home: Path, pick: str) -> Path:
 
 
 OWN_FILES = ["db", "wal", "config", "log", "rotated log", "backup", "new file among backups", "dotted",
-             "symlink", "hard link", "relative"]
+             "symlink", "hard link", "relative", "agent's pause file"]
 
 
 @FUZZ
