@@ -23,6 +23,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from posture_agent.agent import jobhealth
 from posture_agent.agent.control import ControlServer
 from posture_agent.agent.events import STATE_CHANGED, ActivePrompt, Event, EventBus, Listener
 from posture_agent.agent.prompts import PromptService
@@ -100,6 +101,7 @@ class Agent:
             si_protocol_days=rules.PROTOCOL_DAYS,
             open_prompts=tuple(self.service.open.values()),
             notifications_ok=not (self.notifier is not None and self.notifier.failed),
+            failing_jobs=tuple(f.job for f in jobhealth.failing(self.paths.runtime_dir)),
         )
 
     def pause(self, until: datetime) -> datetime:
@@ -235,10 +237,7 @@ class Agent:
         folder = self.settings.import_folder
         if not folder:
             return
-        try:
-            scan_folder(self.journal, Path(folder))
-        except Exception:  # the importer's own errors must not stop prompts
-            log.exception("importing from %s failed", folder)
+        scan_folder(self.journal, Path(folder))  # a failure is logged and recorded by _guard, prompts go on
 
     # --- real time ----------------------------------------------------------------------------
 
@@ -246,6 +245,7 @@ class Agent:
         """Start the scheduler thread (and the notifier and control channel)."""
         from apscheduler.schedulers.background import BackgroundScheduler
 
+        jobhealth.clear(self.paths.runtime_dir)
         if notifications:
             from posture_agent.agent.notify import Notifier
 
@@ -277,11 +277,18 @@ class Agent:
         log.info("agent stopped")
 
     def _guard(self, job: Callable[[], Any]) -> Callable[[], None]:
+        name = getattr(job, "__name__", "job").strip("_").replace("_", " ")
+
         def run() -> None:
             try:
                 job()
-            except Exception:  # a failing pass is logged; the next wake-up tries again
+            except Exception as exc:  # a failing pass is logged; the next wake-up tries again
                 log.exception("agent job %s failed", getattr(job, "__name__", job))
+                failed = jobhealth.record_failure(self.paths.runtime_dir, name, exc, self.clock.now())
+                if failed.times == jobhealth.REPEATED:  # said once, in the tray's status
+                    self.bus.publish(Event(STATE_CHANGED))
+            else:
+                jobhealth.record_success(self.paths.runtime_dir, name)
 
         run.__name__ = getattr(job, "__name__", "job")
         return run

@@ -24,6 +24,8 @@ class Status:
     si_protocol_days: int
     open_prompts: tuple[ActivePrompt, ...]
     notifications_ok: bool
+    failing_jobs: tuple[str, ...] = ()
+    """Jobs that failed repeatedly and still do (details: `doctor`)."""
 
     def to_json(self, zone: Any) -> dict[str, Any]:
         def iso(at: datetime | None) -> str | None:
@@ -44,4 +46,5 @@ class Status:
                 for a in self.open_prompts
             ],
             "notifications_ok": self.notifications_ok,
+            "failing_jobs": list(self.failing_jobs),
         }
