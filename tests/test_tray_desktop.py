@@ -37,7 +37,7 @@ MENU = ["Check in now", "Today's drills", "Strength circuit", "Log a run", "How'
 class App:
     def __init__(self, desktop: Desktop, home: Path, events: Path, backend: str) -> None:
         self.desktop, self.events_file = desktop, events
-        env = dict(desktop.env, PYTHONPATH=str(ROOT))
+        env = dict(desktop.env, PYTHONPATH=os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]))
         env.pop("PYSTRAY_BACKEND", None)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "tests.ui_harness", "--home", str(home), "--events", str(events),
