@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -27,6 +28,7 @@ from pathlib import Path
 import pytest
 
 NO_BUS = "unix:path=/nonexistent"
+UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "y": 365 * 86400}
 SITECUSTOMIZE = Path(__file__).with_name("faketime")
 LIBFAKETIME = next(
     iter(sorted(glob.glob("/usr/lib/*/faketime/libfaketime.so.1")) + glob.glob("/usr/lib/faketime/libfaketime.so.1")),
@@ -39,12 +41,13 @@ def suite_offset() -> int:
     if "libfaketime" not in os.environ.get("LD_PRELOAD", ""):
         return 0
     value = os.environ.get("FAKETIME", "")
-    try:
-        return int(value)
-    except ValueError:
+    relative = re.fullmatch(r"([+-]?\d+(?:\.\d+)?)([smhdy]?)", value.strip())
+    if relative is None:
         raise RuntimeError(
-            f"FAKETIME={value!r}: the suite understands only a relative offset in seconds (scripts/faketime-run.sh)"
-        ) from None
+            f"FAKETIME={value!r}: the suite understands only a relative offset such as +5400 or -2d "
+            "(scripts/faketime-run.sh sets one)"
+        )
+    return round(float(relative.group(1)) * UNIT_SECONDS[relative.group(2)])
 
 
 class PinnedClock:
