@@ -75,6 +75,13 @@ class Agent:
     def wait_docked(self) -> None:
         assert wait_for(self.docked, timeout=30), f"the icon docks; stderr: {self.stderr()[-1500:]}"
 
+    def wait_started(self) -> None:
+        """The icon docks before the agent loads; its menu items work once the agent has started."""
+        self.wait_docked()
+        log = self.home / "logs" / "posture-agent.log"
+        assert wait_for(lambda: log.exists() and "agent started" in log.read_text(), timeout=20), self.stderr()[-1500:]
+        time.sleep(0.5)
+
     def icon_box(self) -> tuple[int, int]:
         panel = self.d.panel()
         assert panel is not None
@@ -155,10 +162,7 @@ def test_a_day_in_real_time(desktop: Desktop, home: Path, shots: Path, clock: Pi
     write_config(home, clock, car=car, desk=desk)
     agent = Agent(desktop, home, clock)
     try:
-        agent.wait_docked()
-        log = home / "logs" / "posture-agent.log"
-        assert wait_for(lambda: log.exists() and "agent started" in log.read_text(), timeout=20)
-        time.sleep(0.5)
+        agent.wait_started()
         x, y = agent.icon_box()
         desktop.screenshot(shots / "real-icon.png", crop=f"36x36+{x - 18}+{max(0, y - 18)}")
         agent.right_click()
@@ -237,7 +241,7 @@ def test_every_menu_window_of_the_real_app(
     browser.chmod(0o755)
     agent = Agent(desktop, home, clock, {"BROWSER": str(browser)})
     try:
-        agent.wait_docked()
+        agent.wait_started()
         for item, title, name in (("Check in now", CHECKIN, "checkin-now"),
                                   ("Strength circuit", "^Strength circuit$", "circuit"),
                                   ("Log a run", "^Log a run$", "run"),
