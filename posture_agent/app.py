@@ -6,8 +6,10 @@
 - the agent publishes events on its worker thread; `App.on_event` updates the tray and posts windows.
 
 Windows get plain data and callbacks; the callbacks write through `agent.journal` (or the agent's
-answer/skip), so no UI code opens a session. The agent's own timeout stores a missed check-in: a
-check-in window closing at its countdown stores nothing.
+answer/skip), so no UI code opens a session. A prompted check-in's window is a process of its own
+(`window_process.py`) that answers over the control socket. One prompt window is on screen at a time
+(`prompt_windows.OneAtATime`). The agent's own timeout stores a missed check-in: a check-in window
+closing at its countdown stores nothing.
 """
 
 from __future__ import annotations
@@ -26,11 +28,12 @@ from posture_agent import __version__
 from posture_agent.agent.events import PROMPT_CLOSED, PROMPT_DUE, STATE_CHANGED, WINDOW_WANTED, ActivePrompt, Event
 from posture_agent.prompt_windows import CheckinProcess, OneAtATime
 from posture_agent.ui.dispatcher import Dispatcher
-from posture_agent.ui.tray import Tray, TrayActions, TrayState, TrayUnavailable, tray_state_from
+from posture_agent.ui.tray import Tray, TrayActions, TrayState, tray_state_from
+from posture_agent.ui.tray_backend import TrayUnavailable
 
 if TYPE_CHECKING:
     from posture_agent.agent.runtime import Agent
-    from posture_agent.cli import Context
+    from posture_agent.context import Context
     from posture_agent.paths import Paths
 
 log = logging.getLogger(__name__)
@@ -43,8 +46,6 @@ DOCK_WAIT_S = 5.0
 """How long `start` waits for the icon to be shown before it opens the store and starts the agent."""
 MIN_CHECKIN_S = 10.0
 """A check-in window with less time than this left is not shown (its answer would be rushed)."""
-PROMPT_WINDOWS = {"drills": "drills", "circuit": "circuit", "soreness": "soreness"}
-"""Prompt kinds that open a window (beside the agent's notification). Ice reminders only notify."""
 
 
 def _debug_trace(event: str, **data: Any) -> None:
@@ -147,9 +148,8 @@ class App:
         kind = active.prompt.kind
         if event.kind == WINDOW_WANTED and kind == "checkin":
             self.show_checkin(active)  # no answer buttons on the notification, or its body clicked
-        elif event.kind == PROMPT_DUE and kind in PROMPT_WINDOWS:
-            name = PROMPT_WINDOWS[kind]
-            self.screen.offer(active, lambda: self.dispatcher.post(lambda root: self._show_tk(name, root, active)))
+        elif event.kind == PROMPT_DUE and kind in ("drills", "circuit", "soreness"):  # ice only notifies
+            self.screen.offer(active, lambda: self.dispatcher.post(lambda root: self._show_tk(kind, root, active)))
         elif event.kind == PROMPT_CLOSED:
             self.screen.drop(lambda a: a.id != active.id)  # waiting: never shown late
             self._close_checkin(active.id)
@@ -458,13 +458,3 @@ def dock(ctx: Context) -> App | None:
         log.warning("the tray icon was not shown within %.0f s; starting the agent anyway", DOCK_WAIT_S)
     return app
 
-
-def run(ctx: Context, agent: Agent, app: App | None = None) -> int:
-    """`posture-agent start`: the tray app (docked early by `dock`, or now), or headless when no
-    tray can be shown here."""
-    app = app or dock(ctx)
-    if app is None:
-        from posture_agent.commands.agent import run_headless
-
-        return run_headless(ctx, agent)
-    return app.run(agent)

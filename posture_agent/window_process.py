@@ -68,7 +68,8 @@ def run_checkin(args: argparse.Namespace) -> int:
     def mapped() -> None:
         if not said and window.win.winfo_ismapped():
             said.append(True)
-            print("mapped", flush=True)
+            sys.stdout.write("mapped\n")
+            sys.stdout.flush()
 
     window.win.bind("<Map>", lambda e: mapped() if str(e.widget) == str(window.win) else None, add="+")
     mapped()  # the window may be on screen already (shown while it was built)
@@ -81,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return run_checkin(args)
     except UserError as exc:
-        print(f"posture-agent: {exc}", file=sys.stderr)
+        sys.stderr.write(f"posture-agent: {exc}\n")
         return 1
 
 

@@ -65,12 +65,13 @@ class Desktop:
         return self.root / "dunst.log"
 
     def _dunst_config(self) -> Path:
-        """A dunstrc whose context menu is a script: it keeps what dunst offered (`dmenu-input`) and
-        answers with the first line containing the text in `dmenu-choice`."""
+        """A dunstrc whose context menu is a script: it keeps what dunst offered (`dmenu-input`,
+        written whole) and answers with the first line containing the text in `dmenu-choice`."""
         script = self.root / "dmenu.sh"
         script.write_text(
             "#!/bin/sh\n"
-            f'cat > "{self.root}/dmenu-input"\n'
+            f'cat > "{self.root}/dmenu-input.part"\n'
+            f'mv "{self.root}/dmenu-input.part" "{self.root}/dmenu-input"\n'  # whole, or not there yet
             f'grep -m1 -F -- "$(cat "{self.root}/dmenu-choice")" "{self.root}/dmenu-input"\n',
             encoding="utf-8",
         )
@@ -94,6 +95,11 @@ class Desktop:
         menu = self.root / "dmenu-input"
         wait_for(menu.exists, timeout=5)
         return menu.read_text(errors="replace") if menu.exists() else ""
+
+    def displayed(self) -> int:
+        """How many notifications dunst shows now."""
+        out = self.run("dunstctl", "count", "displayed").stdout.strip()
+        return int(out) if out.isdigit() else 0
 
     def notification_window(self) -> str | None:
         """dunst's window while a notification is shown."""

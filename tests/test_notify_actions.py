@@ -17,7 +17,7 @@ import pytest
 
 from posture_agent.agent.events import PROMPT_DUE, WINDOW_WANTED, Event
 from posture_agent.agent.notify import Notifier
-from posture_agent.store.db import BUSY_TIMEOUT_MS
+from posture_agent.store.sqlite_file import BUSY_TIMEOUT_MS
 from tests.desktop import Desktop, wait_for
 from tests.notification_service import NotificationService, private_bus
 from tests.test_agent_core import Rig, at, rig
@@ -41,10 +41,20 @@ def dunst(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Desktop]:
 
 @pytest.fixture
 def notifier(rig: Rig) -> Iterator[Notifier]:
-    """The agent's notifier, closed before its bus goes away."""
+    """The agent's notifier, closed before its bus goes away. The morning's first prompts (07:30
+    drills, 09:00 car check-in) are shown and skipped before it opens, so the 09:45 check-in is the
+    only notification the test meets."""
+    rig.tick_at(at(25, 9, 1))
+    for active in rig.agent.status().open_prompts:
+        rig.agent.skip(active)
+    rig.events.clear()
     made = rig.agent.open_notifier()
     yield made
     made.close()
+
+
+SKIPPED_EARLIER = [("skipped", "car", 1, "prompt")]
+"""The 09:00 car check-in, skipped before the notifier opened."""
 
 
 def checkin_rows(rig: Rig) -> list[tuple[Any, ...]]:
@@ -59,29 +69,29 @@ def kinds(events: list[Event]) -> list[tuple[str, str | None]]:
 def test_a_press_in_dunst_stores_the_answer_once_and_no_window(rig: Rig, dunst: Desktop, notifier: Notifier) -> None:
     shown = rig.tick_at(at(25, 9, 46))
     assert ("checkin", "desk", "09:45") in shown
-    assert wait_for(lambda: dunst.notification_window() is not None, timeout=5)
+    assert wait_for(lambda: dunst.displayed() == 1, timeout=5)
     assert "Press your answer" in dunst.notifications()
     assert "posture-agent checkin" not in dunst.notifications(), "no shell command for a desktop user"
     menu = dunst.press("Slouched")
     for label in ("Upright", "Slouched", "Standing", "Skip", "Open"):
         assert f"#{label} " in menu, menu
-    assert wait_for(lambda: checkin_rows(rig) == [("slouched", "desk", 1, "prompt")], timeout=5), checkin_rows(rig)
-    assert rig.rows("select kind, outcome from prompts where kind like 'checkin%'") == [("checkin-desk", "answered")]
-    assert wait_for(lambda: dunst.notification_window() is None or "Posture check" not in dunst.press(""),
-                    timeout=5), "the answered notification is withdrawn"
+    answered = [*SKIPPED_EARLIER, ("slouched", "desk", 1, "prompt")]
+    assert wait_for(lambda: checkin_rows(rig) == answered, timeout=5), checkin_rows(rig)
+    assert ("checkin-desk", "answered") in rig.rows("select kind, outcome from prompts")
+    assert wait_for(lambda: dunst.displayed() == 0, timeout=5), "the answered notification is withdrawn"
     dunst.press("Upright")  # nothing left to press: no second answer
     time.sleep(0.5)
-    assert checkin_rows(rig) == [("slouched", "desk", 1, "prompt")]
+    assert checkin_rows(rig) == answered
     assert (WINDOW_WANTED, "checkin") not in kinds(rig.events), "no window appears"
 
 
 @pytest.mark.desktop
 def test_a_click_on_the_body_asks_for_the_window(rig: Rig, dunst: Desktop, notifier: Notifier) -> None:
     rig.tick_at(at(25, 9, 46))
-    assert wait_for(lambda: dunst.notification_window() is not None, timeout=5)
+    assert wait_for(lambda: dunst.displayed() == 1, timeout=5)
     dunst.click_notification()
     assert wait_for(lambda: (WINDOW_WANTED, "checkin") in kinds(rig.events), timeout=5), kinds(rig.events)
-    assert checkin_rows(rig) == [], "a click on the body is not an answer"
+    assert checkin_rows(rig) == SKIPPED_EARLIER, "a click on the body is not an answer"
     assert [a.prompt.kind for a in rig.agent.status().open_prompts].count("checkin") == 1
 
 
@@ -107,11 +117,11 @@ def test_a_server_without_actions_gets_a_plain_notification_and_the_window(
     assert (PROMPT_DUE, "checkin") in kinds(rig.events)
     assert (WINDOW_WANTED, "checkin") in kinds(rig.events), kinds(rig.events)
     assert not notifier._asked, "no notification with buttons is waiting for a press"
+    assert checkin_rows(rig) == SKIPPED_EARLIER
     assert "GetCapabilities" in plain_bus.calls
     # the plain notification itself goes through plyer, whose dbus-python keeps the first session
     # bus it met in this process: it reaches this bus when the test runs alone
     assert all(actions == [] for _title, actions in plain_bus.notified), plain_bus.notified
-    assert checkin_rows(rig) == []
 
 
 # --- an answer while another process holds the database -------------------------------------------

@@ -77,10 +77,10 @@ class PromptService:
             latest_shown[group] = max(latest_shown.get(group, s.due), s.due)
         chosen: dict[str, Prompt] = {}
         for p in candidates:
-            if p.group in latest_shown and p.due <= latest_shown[p.group]:
+            if p.kind in latest_shown and p.due <= latest_shown[p.kind]:
                 continue
-            if p.group not in chosen or p.due >= chosen[p.group].due:
-                chosen[p.group] = p
+            if p.kind not in chosen or p.due >= chosen[p.kind].due:
+                chosen[p.kind] = p
         return sorted(chosen.values())
 
     def show_due(self, now: datetime, not_before: datetime | None = None) -> list[ActivePrompt]:

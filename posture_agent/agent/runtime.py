@@ -22,10 +22,11 @@ import time as _time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+from posture_agent.agent import jobhealth
 from posture_agent.agent.control import ControlServer
 from posture_agent.agent.events import (
     PROMPT_DUE,
@@ -38,10 +39,12 @@ from posture_agent.agent.events import (
 )
 from posture_agent.agent.notify import Notifier
 from posture_agent.agent.prompts import PromptService
+from posture_agent.agent.status import Status
 from posture_agent.clock import Clock
 from posture_agent.config import ConfigError, Settings, load_settings
 from posture_agent.domain import advice as rules
-from posture_agent.domain.plan import CHECKIN_GROUP, Prompt, wall_time
+from posture_agent.domain.pause import PAUSE_CHOICES, pause_until
+from posture_agent.domain.plan import CHECKIN_GROUP
 from posture_agent.errors import StoreError, UserError
 from posture_agent.journal import Journal
 from posture_agent.paths import Paths
@@ -54,59 +57,12 @@ IMPORT_MINUTES = 5
 MISFIRE_GRACE_SECONDS = 6 * 3600
 """APScheduler runs a late job up to this late; the prompt service applies each prompt's own grace."""
 CLOCK_JUMP_SECONDS = 5
-PAUSE_CHOICES = ("30m", "1h", "2h", "tomorrow")
 PAUSE_FILE = "paused-until"
 SAVE_RETRY_SECONDS = 600
 """How long an answer from a notification is retried while the database stays busy."""
 SAVE_RETRY_PAUSE = (0.5, 1.0, 2.0, 5.0)
 ANSWER_WAIT_SECONDS = 15
 """How long a window's `answer` request waits for the save before it is told "still saving"."""
-
-
-@dataclass(frozen=True)
-class Status:
-    """What a tray shows: the next prompt, the pause, today's rest day and SI protocol day."""
-
-    now: datetime
-    next_prompt: Prompt | None
-    paused_until: datetime | None
-    rest_today: bool
-    si_protocol_day: int | None
-    """Day N of `si_protocol_days`, None when the protocol is not running."""
-    si_protocol_days: int
-    open_prompts: tuple[ActivePrompt, ...]
-    notifications_ok: bool
-
-    def to_json(self, zone: Any) -> dict[str, Any]:
-        def iso(at: datetime | None) -> str | None:
-            return at.astimezone(zone).isoformat(timespec="seconds") if at else None
-
-        nxt = self.next_prompt
-        return {
-            "now": iso(self.now),
-            "next_prompt": None if nxt is None else {
-                "kind": nxt.kind, "context": nxt.context, "due": iso(nxt.due), "title": nxt.title(),
-            },
-            "paused_until": iso(self.paused_until),
-            "rest_today": self.rest_today,
-            "si_protocol_day": self.si_protocol_day,
-            "si_protocol_days": self.si_protocol_days,
-            "open_prompts": [
-                {"id": a.id, "kind": a.prompt.kind, "context": a.prompt.context, "due": iso(a.prompt.due)}
-                for a in self.open_prompts
-            ],
-            "notifications_ok": self.notifications_ok,
-        }
-
-
-def pause_until(choice: str, now: datetime, zone: Any) -> datetime:
-    """30m, 1h, 2h, or tomorrow (the start of the next local day)."""
-    spans = {"30m": timedelta(minutes=30), "1h": timedelta(hours=1), "2h": timedelta(hours=2)}
-    if choice in spans:
-        return now + spans[choice]
-    if choice == "tomorrow":
-        return wall_time(now.astimezone(zone).date() + timedelta(days=1), datetime.min.time(), zone)
-    raise ValueError(f"pause {choice!r} is not one of: {', '.join(PAUSE_CHOICES)}")
 
 
 class Agent:
@@ -168,6 +124,7 @@ class Agent:
             si_protocol_days=rules.PROTOCOL_DAYS,
             open_prompts=tuple(self.service.open.values()),
             notifications_ok=not (self.notifier is not None and self.notifier.failed),
+            failing_jobs=tuple(f.job for f in jobhealth.failing(self.paths.runtime_dir)),
         )
 
     def pause(self, until: datetime) -> datetime:
@@ -364,14 +321,12 @@ class Agent:
             self.control.poll_request_file()
 
     def import_folder(self) -> None:
+        from posture_agent.importers.folder import scan_folder  # only when a folder is watched
+
         folder = self.settings.import_folder
-        scan = _folder_scanner()
-        if not folder or scan is None:
+        if not folder:
             return
-        try:
-            scan(self.journal, folder)
-        except Exception:  # the importer's own errors must not stop prompts
-            log.exception("importing from %s failed", folder)
+        scan_folder(self.journal, Path(folder))  # a failure is logged and recorded by _guard, prompts go on
 
     # --- real time ----------------------------------------------------------------------------
 
@@ -379,6 +334,7 @@ class Agent:
         """Start the scheduler thread (and the notifier and control channel)."""
         from apscheduler.schedulers.background import BackgroundScheduler
 
+        jobhealth.clear(self.paths.runtime_dir)
         if notifications:
             self.open_notifier()
         self.scheduler = BackgroundScheduler(
@@ -415,11 +371,18 @@ class Agent:
         log.info("agent stopped")
 
     def _guard(self, job: Callable[[], Any]) -> Callable[[], None]:
+        name = getattr(job, "__name__", "job").strip("_").replace("_", " ")
+
         def run() -> None:
             try:
                 job()
-            except Exception:  # a failing pass is logged; the next wake-up tries again
+            except Exception as exc:  # a failing pass is logged; the next wake-up tries again
                 log.exception("agent job %s failed", getattr(job, "__name__", job))
+                failed = jobhealth.record_failure(self.paths.runtime_dir, name, exc, self.clock.now())
+                if failed.times == jobhealth.REPEATED:  # said once, in the tray's status
+                    self.bus.publish(Event(STATE_CHANGED))
+            else:
+                jobhealth.record_success(self.paths.runtime_dir, name)
 
         run.__name__ = getattr(job, "__name__", "job")
         return run
@@ -448,7 +411,7 @@ class Agent:
     def _schedule_import(self) -> None:
         if self.scheduler is None:
             return
-        wanted = bool(self.settings.import_folder) and _folder_scanner() is not None
+        wanted = bool(self.settings.import_folder)
         job = self.scheduler.get_job("import")
         if wanted and job is None:
             self.scheduler.add_job(self._guard(self.import_folder), "interval", minutes=IMPORT_MINUTES, id="import")
@@ -521,14 +484,3 @@ class Agent:
         db = self.paths.db_file
         return tuple(self._stamp(f"{db}{suffix}") for suffix in ("", "-wal"))
 
-
-def _folder_scanner() -> Callable[[Journal, str], Any] | None:
-    """The folder importer, when that part is installed."""
-    import importlib
-
-    try:
-        module = importlib.import_module("posture_agent.importers.folder")
-    except ImportError:
-        return None
-    scan: Callable[[Journal, str], Any] | None = getattr(module, "scan_folder", None)
-    return scan

@@ -5,15 +5,16 @@ from __future__ import annotations
 import argparse
 import csv
 import dataclasses
-import sqlite3
+import io
 from datetime import time
 from typing import Any
 
 from posture_agent import __version__
-from posture_agent.cli import Context, add_json
-from posture_agent.commands.records import iso
 from posture_agent.config import DAYS, ConfigError, load_settings
+from posture_agent.context import Context, add_json
 from posture_agent.domain import records as r
+from posture_agent.logsetup import log_problem
+from posture_agent.timeparse import iso
 
 
 def register(sub: Any) -> None:
@@ -80,7 +81,8 @@ def cmd_config(ctx: Context, args: argparse.Namespace) -> None:
 
 def cmd_doctor(ctx: Context, args: argparse.Namespace) -> int:
     """Each check gives ok/problem and, when it fails, what to do about it."""
-    from posture_agent.store.db import SCHEMA_HEAD, read_revision
+    from posture_agent.store.migrate import SCHEMA_HEAD
+    from posture_agent.store.sqlite_file import quick_check, read_revision
 
     checks: list[dict[str, Any]] = []
 
@@ -103,11 +105,7 @@ def cmd_doctor(ctx: Context, args: argparse.Namespace) -> int:
         if not db.exists():
             check("database", True, f"{db}: not created yet (first record creates it)")
         else:
-            conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-            try:
-                integrity = conn.execute("PRAGMA quick_check").fetchone()[0]
-            finally:
-                conn.close()
+            integrity = quick_check(db)
             current = "current" if revision == SCHEMA_HEAD else f"code expects {SCHEMA_HEAD}"
             check(
                 "database", integrity == "ok" and revision == SCHEMA_HEAD,
@@ -122,7 +120,11 @@ def cmd_doctor(ctx: Context, args: argparse.Namespace) -> int:
                 check("records", True, ", ".join(f"{k} {v}" for k, v in counts.items()))
     except Exception as exc:  # doctor reports what it finds, it does not stop at the first problem
         check("database", False, f"{db}: {exc}", "restore a backup: posture-agent restore FILE")
-    check("logs", True, str(paths.log_file))
+    problem = log_problem(paths.log_file)
+    check(
+        "logs", problem is None, f"{paths.log_file}" + (f": {problem}" if problem else ""),
+        "make it a writable file (not a folder) on a disk with free space" if problem else "",
+    )
     for extra in _extra_checks():
         checks.append(extra(ctx))
     ok = all(c["ok"] for c in checks)
@@ -141,13 +143,9 @@ def cmd_doctor(ctx: Context, args: argparse.Namespace) -> int:
 
 def _extra_checks() -> list[Any]:
     """Checks contributed by other parts (desktop, notifications), imported only for doctor."""
-    import importlib
+    from posture_agent.agent.diagnostics import doctor_checks
 
-    try:
-        module = importlib.import_module("posture_agent.agent.diagnostics")
-    except ImportError:
-        return []
-    return list(module.doctor_checks())
+    return list(doctor_checks())
 
 
 EXPORT_COLUMNS = (
@@ -183,7 +181,9 @@ def cmd_export(ctx: Context, args: argparse.Namespace) -> None:
         ctx.json = True
         ctx.emit({"version": 1, "records": rows}, lambda: "")
         return
-    writer = csv.DictWriter(ctx.out, fieldnames=EXPORT_COLUMNS, lineterminator="\n")
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=EXPORT_COLUMNS, lineterminator="\n")
     writer.writeheader()
     for row in rows:
         writer.writerow(row)
+    ctx.write(text.getvalue())

@@ -146,9 +146,6 @@ prompts = Table(
 """A prompt the agent showed: when it was due, when shown, and how it ended."""
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
 import_files = Table(
     "import_files", metadata,
     Column("path", Text, primary_key=True),
