@@ -141,10 +141,12 @@ class App:
     # --- the agent's events (its worker thread) ------------------------------------------------------
 
     def on_event(self, event: Event) -> None:
-        self.refresh()
         active = event.active
-        if active is None or event.kind == STATE_CHANGED:
-            return
+        if active is not None and event.kind != STATE_CHANGED:
+            self._prompt_event(event, active)  # the window first: the tray's state can wait a moment
+        self.refresh()
+
+    def _prompt_event(self, event: Event, active: ActivePrompt) -> None:
         kind = active.prompt.kind
         if event.kind == WINDOW_WANTED and kind == "checkin":
             self.show_checkin(active)  # no answer buttons on the notification, or its body clicked

@@ -16,9 +16,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
+import tkinter
 from pathlib import Path
+from typing import Any
 
 from posture_agent.agent.control import send
 from posture_agent.errors import UserError
@@ -45,6 +48,19 @@ def answer_to_agent(runtime: Path, prompt: str, posture: str, context: str) -> N
          timeout=ANSWER_TIMEOUT_S)
 
 
+def quit_on_sigterm(root: Any) -> None:
+    """SIGTERM (the agent closed the prompt another way) ends the window at once. Tk sleeps in C
+    between events, so the signal's wake-up byte goes to a pipe Tk watches: Tk wakes, and Python
+    runs the handler (which also works before the main loop has started)."""
+    signal.signal(signal.SIGTERM, lambda *_: root.after_idle(root.quit))
+    if not hasattr(root.tk, "createfilehandler"):
+        return  # not on Windows, where the agent ends the process instead
+    read_end, write_end = os.pipe()
+    os.set_blocking(write_end, False)
+    signal.set_wakeup_fd(write_end)
+    root.tk.createfilehandler(read_end, tkinter.READABLE, lambda *_: os.read(read_end, 512))
+
+
 def run_checkin(args: argparse.Namespace) -> int:
     from posture_agent.ui.style import make_root
     from posture_agent.ui.windows.checkin import CheckinPrompt, CheckinWindow
@@ -53,8 +69,7 @@ def run_checkin(args: argparse.Namespace) -> int:
     if remaining <= 1:
         return 0  # too late to ask truthfully
     root = make_root()
-    # the agent closed the prompt another way; acted on between Tk events (the countdown ticks each second)
-    signal.signal(signal.SIGTERM, lambda *_: root.after_idle(root.quit))  # also before mainloop runs
+    quit_on_sigterm(root)
     window = CheckinWindow(
         root, CheckinPrompt(args.context, remaining),
         on_answer=lambda posture, context: answer_to_agent(args.runtime, args.prompt, posture, context),

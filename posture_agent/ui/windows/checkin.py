@@ -135,7 +135,11 @@ class CheckinWindow:
         if self.remaining <= 0:
             self.timeout()
             return
-        m, s = divmod(self.remaining, 60)
-        self.countdown.configure(text=f"Closes in {m}:{s:02d} if unanswered")
-        self.remaining -= 1
-        self.win.after(1000, self._tick)
+        # Whole minutes, redrawn once a minute: a second-by-second countdown would wake the window's
+        # process (and Tcl's notifier thread) about ten times a second all the while it is open.
+        minutes = -(-self.remaining // 60)
+        text = f"Closes in {minutes} min if unanswered" if minutes > 1 else "Closes within a minute if unanswered"
+        self.countdown.configure(text=text)
+        step = self.remaining - (minutes - 1) * 60 if minutes > 1 else self.remaining
+        self.remaining -= step
+        self.win.after(step * 1000, self._tick)
