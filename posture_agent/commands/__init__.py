@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-GROUPS = ("records", "agent", "report", "data", "admin", "autostart")
+GROUPS = ("records", "agent", "report", "data", "sync", "admin", "autostart")
 """The modules, in the order `--help` lists their commands."""
 
 MODULE_OF = {
@@ -19,6 +19,7 @@ MODULE_OF = {
     **dict.fromkeys(("backup", "restore"), "data"),
     **dict.fromkeys(("config", "doctor", "export"), "admin"),
     "autostart": "autostart",
+    "sync": "sync",
 }
 """Which module registers each command (tests/test_cli_lazy.py checks it against the modules)."""
 

@@ -1,0 +1,142 @@
+"""Query functions for sharing the history between devices (posture_agent/sync): this device's new
+records since a cursor, other devices' records inserted by UUID, and the sync state, kept in the
+`meta` table so that applying a file and remembering it happen in one transaction.
+
+Only user records travel. `prompts` (which device showed which notification) and `import_files`
+(which files this computer's folder watch read) describe one computer, not the user's history.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, func, insert, literal_column, or_, select
+from sqlalchemy.dialects.sqlite import insert as upsert
+from sqlalchemy.engine import Connection
+
+from posture_agent.store import tables as t
+
+SHARED: dict[str, Table] = {
+    "runs": t.runs,  # first: soreness reports point at runs
+    "checkins": t.checkins,
+    "drill_completions": t.drill_completions,
+    "circuits": t.circuits,
+    "soreness_reports": t.soreness_reports,
+    "protocol_ends": t.protocol_ends,
+}
+"""The tables whose rows go to the shared folder, in the order a file's rows are applied."""
+
+
+def _is_time(table: Table, column: str) -> bool:
+    return isinstance(table.c[column].type, t.UTCDateTime)
+
+
+def to_plain(table: Table, row: dict[str, Any]) -> dict[str, Any]:
+    """A row as JSON-ready values (times as ISO 8601 UTC)."""
+    return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items()}
+
+
+def from_plain(table: Table, row: dict[str, Any]) -> dict[str, Any]:
+    """A row read from a file, for inserting: times parsed, columns this schema lacks left out,
+    columns the file lacks (an older schema) given their default."""
+    out: dict[str, Any] = {}
+    for col in table.c:
+        if col.name in row:
+            value = row[col.name]
+            out[col.name] = datetime.fromisoformat(value) if value is not None and _is_time(table, col.name) else value
+        elif col.default is not None and getattr(col.default, "is_scalar", False):
+            out[col.name] = col.default.arg  # type: ignore[attr-defined]
+        else:
+            out[col.name] = None
+    return out
+
+
+def own_rows_since(
+    conn: Connection, table: Table, after_rowid: int, device_ids: list[str], limit: int,
+) -> tuple[list[dict[str, Any]], int]:
+    """Up to `limit` rows written by this device (its current or former ids) after a rowid, and
+    the rowid to continue from. Rowids, not creation times: a clock set back must not hide a record."""
+    rowid: Any = literal_column("rowid")
+    top = last_rowid(conn, table)
+    mine = _written_by(table, device_ids)
+    stmt = select(rowid, table).where(rowid > after_rowid, mine).order_by(rowid).limit(limit)
+    rows, last = [], after_rowid
+    for row in conn.execute(stmt):
+        values = dict(row._mapping)
+        last = int(values.pop("rowid"))
+        rows.append(to_plain(table, values))
+    return rows, (last if len(rows) == limit else top)
+
+
+def _written_by(table: Table, device_ids: list[str]) -> Any:
+    """Rows stamped by one of these device ids (the journal stamps `name:id`; the name may change)."""
+    return or_(*(table.c.device.endswith(f":{d}", autoescape=True) for d in device_ids))
+
+
+def count_own_since(conn: Connection, table: Table, after_rowid: int, device_ids: list[str]) -> int:
+    rowid: Any = literal_column("rowid")
+    mine = _written_by(table, device_ids)
+    return int(conn.execute(select(func.count()).select_from(table).where(rowid > after_rowid, mine)).scalar() or 0)
+
+
+def last_rowid(conn: Connection, table: Table) -> int:
+    return int(conn.execute(select(literal_column("max(rowid)")).select_from(table)).scalar() or 0)
+
+
+def existing_ids(conn: Connection, table: Table, ids: list[str]) -> set[str]:
+    """Which of `ids` the table already holds."""
+    found: set[str] = set()
+    for i in range(0, len(ids), 500):  # SQLite's limit on bound parameters
+        chunk = ids[i:i + 500]
+        found.update(str(x) for x in conn.execute(select(table.c.id).where(table.c.id.in_(chunk))).scalars())
+    return found
+
+
+def insert_new(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> int:
+    """Insert the rows whose UUID is not here yet (a record is written once and never changes);
+    returns how many were new."""
+    if not rows:
+        return 0
+    have = existing_ids(conn, table, [r["id"] for r in rows])
+    new = [from_plain(table, r) for r in rows if r["id"] not in have]
+    if new:
+        conn.execute(insert(table), new)
+    return len(new)
+
+
+def run_for_fingerprint(conn: Connection, fingerprint: str) -> str | None:
+    """The run already here for an activity file (both computers imported the same file)."""
+    value = conn.execute(select(t.runs.c.id).where(t.runs.c.fingerprint == fingerprint)).scalar()
+    return None if value is None else str(value)
+
+
+def ids_of(conn: Connection, table: Table, ids: set[str]) -> set[str]:
+    return existing_ids(conn, table, sorted(ids))
+
+
+def read_state(conn: Connection, key: str) -> Any:
+    """A JSON value of the sync state, None when absent."""
+    value = conn.execute(select(t.meta.c.value).where(t.meta.c.key == key)).scalar()
+    return None if value is None else json.loads(value)
+
+
+def write_state(conn: Connection, key: str, value: Any) -> None:
+    stmt = upsert(t.meta).values(key=key, value=json.dumps(value, sort_keys=True))
+    conn.execute(stmt.on_conflict_do_update(index_elements=["key"], set_={"value": stmt.excluded.value}))
+
+
+def state_keys(conn: Connection, prefix: str) -> list[str]:
+    rows = conn.execute(select(t.meta.c.key).where(t.meta.c.key.startswith(prefix, autoescape=True)))
+    return [str(k) for k in rows.scalars()]
+
+
+def read_meta(conn: Connection, key: str) -> str | None:
+    value = conn.execute(select(t.meta.c.value).where(t.meta.c.key == key)).scalar()
+    return None if value is None else str(value)
+
+
+def set_meta(conn: Connection, key: str, value: str) -> None:
+    stmt = upsert(t.meta).values(key=key, value=value)
+    conn.execute(stmt.on_conflict_do_update(index_elements=["key"], set_={"value": value}))
