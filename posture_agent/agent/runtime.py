@@ -33,6 +33,7 @@ from posture_agent.domain.plan import Prompt, wall_time
 from posture_agent.journal import Journal
 from posture_agent.paths import Paths
 from posture_agent.store.db import Store
+from posture_agent.sync import engine as sync_engine
 
 log = logging.getLogger(__name__)
 
@@ -258,7 +259,7 @@ class Agent:
 
     def housekeeping(self) -> None:
         """Once a minute: config changed, records changed, clock jumped (sleep), a new day's backup,
-        Windows requests."""
+        Windows requests, a sync round when a shared folder is set up."""
         if self._stamp(self.paths.config_file) != self._config_stamp:
             self.reload_config()
         self.daily_backup()
@@ -274,6 +275,8 @@ class Agent:
             self._reschedule()
         if self.control is not None:
             self.control.poll_request_file()
+        if sync_engine.housekeeping(self.store, self.clock, self.settings.device_name):
+            self.journal.forget_device()
 
     def import_folder(self) -> None:
         folder = self.settings.import_folder

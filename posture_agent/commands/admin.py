@@ -123,6 +123,9 @@ def cmd_doctor(ctx: Context, args: argparse.Namespace) -> int:
     except Exception as exc:  # doctor reports what it finds, it does not stop at the first problem
         check("database", False, f"{db}: {exc}", "restore a backup: posture-agent restore FILE")
     check("logs", True, str(paths.log_file))
+    from posture_agent.commands.sync import doctor_check
+
+    checks.append(doctor_check(ctx))
     for extra in _extra_checks():
         checks.append(extra(ctx))
     ok = all(c["ok"] for c in checks)

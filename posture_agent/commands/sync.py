@@ -84,3 +84,27 @@ def cmd_status(ctx: Context, args: argparse.Namespace) -> int:
 
     ctx.emit(data, text)
     return EXIT_ERROR if data["problem"] else 0
+
+
+def doctor_check(ctx: Context) -> dict[str, Any]:
+    """`doctor`'s line about sync: the folder, the devices heard from, and any problem."""
+    from posture_agent.sync import engine
+
+    def result(ok: bool, detail: str, fix: str = "") -> dict[str, Any]:
+        return {"check": "sync", "ok": ok, "detail": detail, "fix": fix or None}
+
+    if not ctx.paths.db_file.exists():
+        return result(True, "not set up")
+    try:
+        data = engine.status(ctx.store(), ctx.settings().device_name)
+    except UserError as exc:
+        return result(False, str(exc))
+    if data["folder"] is None:
+        return result(True, "not set up (posture-agent sync setup FOLDER)")
+    devices = ", ".join(f"{d['label']} (last heard from {d['last_heard_from'] or 'never'})" for d in data["devices"])
+    detail = f"{data['folder']}: {devices or 'no other device yet'}"
+    if data["unusable"]:
+        detail += f"; {len(data['unusable'])} file(s) unusable (see posture-agent sync status)"
+    if data["problem"]:
+        return result(False, f"{detail}; {data['problem']}", "plug the folder back in, or make it writable")
+    return result(True, detail)

@@ -8,6 +8,7 @@ A folder that is unplugged or read-only never stops the agent: the round says wh
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import socket
@@ -98,6 +99,14 @@ def setup(store: Store, folder: Path, clock: Clock, device_name: str) -> Round:
     return sync_round(store, clock, device_name)
 
 
+def housekeeping(store: Store, clock: Clock, device_name: str) -> bool:
+    """The agent's once-a-minute round (nothing when sync is not set up); True when this home
+    took a new device id, so that the caller stamps new records with it."""
+    if configured_folder(store) is None:
+        return False
+    return sync_round(store, clock, device_name).new_device_id is not None
+
+
 def sync_round(store: Store, clock: Clock, device_name: str) -> Round:
     """Write, then merge. Never raises for the folder's sake: `Round.problem` says what went wrong."""
     folder = configured_folder(store)
@@ -105,15 +114,16 @@ def sync_round(store: Store, clock: Clock, device_name: str) -> Round:
     if folder is None:
         result.problem = "not set up (posture-agent sync setup FOLDER)"
         return result
-    try:
-        if not folder.is_dir():
-            raise FileNotFoundError(2, "not reachable", str(folder))
-        _check_identity(store, folder, clock, device_name, result)
-        _write_own(store, folder, clock, device_name, result)
-        _merge_others(store, folder, clock, device_name, result)
-    except OSError as exc:
-        log.info("sync folder %s: %s", folder, exc, exc_info=True)
-        result.problem = _folder_problem(folder, exc)
+    for step in (_check_identity, _write_own, _merge_others):  # a read-only folder can still be read
+        try:
+            if not folder.is_dir():
+                raise FileNotFoundError(2, "not reachable", str(folder))
+            step(store, folder, clock, device_name, result)
+        except OSError as exc:
+            log.info("sync folder %s: %s", folder, exc, exc_info=True)
+            result.problem = result.problem or _folder_problem(folder, exc)
+            if not folder.is_dir():
+                break
     _remember(store, clock, result)
     return result
 
@@ -122,7 +132,7 @@ def _folder_problem(folder: Path, exc: OSError) -> str:
     if not folder.is_dir():
         return (f"the sync folder {folder} is not reachable (unplugged or unmounted?); "
                 "records stay here until it is back")
-    if not os.access(folder, os.W_OK) or exc.errno in (13, 30):
+    if not os.access(folder, os.W_OK) or exc.errno in (errno.EPERM, errno.EACCES, errno.EROFS):
         return f"the sync folder {folder} is read-only: this computer's new records wait until it is writable"
     return f"the sync folder {folder} cannot be used: {exc.strerror or exc}"
 
@@ -154,7 +164,8 @@ def _check_identity(store: Store, folder: Path, clock: Clock, device_name: str, 
         state = _out_state(conn)
     foreign = False
     for path in _own_files(folder, me.id):
-        if state["written"].get(path.name):
+        known = state["written"].get(path.name)
+        if known and _same_file(path, known):
             continue
         try:
             segment = sg.decode(path)
@@ -178,13 +189,21 @@ def _check_identity(store: Store, folder: Path, clock: Clock, device_name: str, 
         _take_new_id(store, me, result)
 
 
+def _same_file(path: Path, sha256: str) -> bool:
+    """The file this device wrote under that name (its header line alone is read)."""
+    try:
+        return sg.read_header(path).get("sha256") == sha256
+    except sg.BadFile:
+        return False
+
+
 def _take_new_id(store: Store, me: Device, result: Round) -> None:
     new_id = uuid.uuid4().hex[:12]
     with store.transaction() as conn:
-        state = _out_state(conn)
         sharing.set_meta(conn, "device_id", new_id)
-        sharing.write_state(conn, OUT, {"seq": 0, "cursor": state["cursor"], "written": {},
-                                        "carry_ids": [me.id]})
+        # every record stamped with the old id is written again under the new one: a file of this
+        # home's that the other computer's overwrote must not be lost (merging by UUID drops the repeats)
+        sharing.write_state(conn, OUT, {"seq": 0, "cursor": {}, "written": {}, "carry_ids": [me.id]})
     log.warning("another computer writes to the sync folder as device %s: this one is now %s", me.id, new_id)
     result.new_device_id = new_id
 
