@@ -417,3 +417,32 @@ def test_the_agent_syncs_on_its_housekeeping_minute(pair: tuple[Home, Home]) -> 
     exchange(work, sofa)
     full_round(work, sofa)
     assert_converged(work, sofa)
+
+
+def test_the_same_activity_file_imported_on_both_computers_is_one_run(pair: tuple[Home, Home]) -> None:
+    """Both computers imported the same watch file (same fingerprint, two UUIDs): each keeps one
+    run, and the soreness report given on the sofa points at the work machine's copy there."""
+    from posture_agent.config import load_settings
+    from posture_agent.journal import Journal
+    from posture_agent.paths import Paths
+    from posture_agent.store.db import open_store
+
+    work, sofa = pair
+    for h in (work, sofa):
+        paths = Paths.resolve(h.home)
+        store = open_store(paths.db_file, paths.backup_dir)
+        try:
+            journal = Journal(store, load_settings(paths.config_file), h.clock)
+            journal.add_run(datetime(2026, 11, 25, 7, 0, tzinfo=BERLIN), timedelta(minutes=55), 10.2,
+                            source="import", fingerprint="sha256-of-the-same-fit-file")
+        finally:
+            store.close()
+    sofa.cli.ok("soreness", "--upper-back", "3", "--at", "2026-11-25T10:00")
+    rounds = full_round(work, sofa)
+    assert all(not r["unusable"] and not r["pending"] for r in rounds), rounds
+    for h in (work, sofa):
+        assert len(h.rows()["runs"]) == 1 and len(h.rows()["soreness_reports"]) == 1
+        (run,) = h.rows()["runs"]
+        (report,) = h.rows()["soreness_reports"]
+        assert run[-4] in report
+    assert all(r["written"] == 0 and r["merged"] == 0 for r in full_round(work, sofa))
