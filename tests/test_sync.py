@@ -138,6 +138,10 @@ def test_two_homes_converge_and_a_second_round_changes_nothing(pair: tuple[Home,
     assert [d["label"] for d in status["devices"]] == [f"sofa:{sofa.device_id()}"]
     assert status["devices"][0]["last_heard_from"] and status["pending_out"] == 0
     assert status["unusable"] == [] and status["pending"] == []
+    stamps = [(p.stat().st_mtime_ns, p.stat().st_size) for p in work.db.parent.glob("posture-agent.db*")]
+    assert work.sync() == {"written": 0, "merged": 0, "problem": None, "new_device_id": None, "pending": [],
+                           "unusable": []}
+    assert [(p.stat().st_mtime_ns, p.stat().st_size) for p in work.db.parent.glob("posture-agent.db*")] == stamps
 
 
 def test_a_half_written_file_waits_and_local_data_stays(pair: tuple[Home, Home]) -> None:
@@ -446,3 +450,21 @@ def test_the_same_activity_file_imported_on_both_computers_is_one_run(pair: tupl
         (report,) = h.rows()["soreness_reports"]
         assert run[-4] in report
     assert all(r["written"] == 0 and r["merged"] == 0 for r in full_round(work, sofa))
+
+
+def test_a_record_the_database_refuses_stops_only_its_file(pair: tuple[Home, Home]) -> None:
+    work, sofa = pair
+    full_round(work, sofa)
+    odd = sofa.folder / sg.SUBFOLDER / "0123456789ab"
+    odd.mkdir()
+    row = {"id": "6f1c2d8e-0000-4000-8000-000000000002", "at": "2026-11-25T08:00:00+00:00", "context": "desk",
+           "posture": "sideways", "prompted": False, "created_at": "2026-11-25T08:00:00+00:00",
+           "device": "tablet:0123456789ab", "source": "cli"}
+    (odd / sg.segment_name(1)).write_bytes(sg.encode("0123456789ab", 1, "0002", [("checkins", row)]))
+    good = {**row, "id": "6f1c2d8e-0000-4000-8000-000000000003", "posture": "upright"}
+    (odd / sg.segment_name(2)).write_bytes(sg.encode("0123456789ab", 2, "0002", [("checkins", good)]))
+    before = len(sofa.rows()["checkins"])
+    result = sofa.sync()
+    assert result["merged"] == 1 and len(sofa.rows()["checkins"]) == before + 1
+    (note,) = result["unusable"]
+    assert note["file"] == sg.segment_name(1) and "refused" in note["reason"]

@@ -70,7 +70,7 @@ def cmd_status(ctx: Context, args: argparse.Namespace) -> int:
             return ["sync is not set up (posture-agent sync setup FOLDER)"]
         lines = [
             f"folder: {data['folder']}{'' if data['reachable'] else ' (not reachable)'}",
-            f"this computer: {data['device']['label']}; last round {data['last_round'] or 'never'}; "
+            f"this computer: {data['device']['label']}; last change {data['last_change'] or 'never'}; "
             f"{data['pending_out']} record(s) not yet written to the folder",
         ]
         if data["problem"]:

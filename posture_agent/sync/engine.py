@@ -335,6 +335,9 @@ def _merge_others(store: Store, folder: Path, clock: Clock, device_name: str, re
     for key, why in applied.waiting.items():
         peer_id, name = key.split("/", 1)
         result.pending.append(FileNote(peer_id, name, why))
+    for key, why in applied.refused.items():
+        peer_id, name = key.split("/", 1)
+        result.unusable.append(FileNote(peer_id, name, why))
 
 
 def _check(path: Path, peer: str, listed: dict[Any, Any]) -> sg.Segment | FileNote | str:
@@ -360,15 +363,20 @@ def _check(path: Path, peer: str, listed: dict[Any, Any]) -> sg.Segment | FileNo
 
 
 def _remember(store: Store, clock: Clock, result: Round) -> None:
+    """Keep what the round found for `sync status`, and log a problem when it changes (once, not
+    every minute). A round that found nothing new writes nothing: the agent's idle minute must not
+    touch the database (it would take its own write for new records and look again)."""
     with store.transaction() as conn:
         last = sharing.read_state(conn, LAST) or {}
-        result_said = last.get("problem")
-        if result.problem != result_said:
+        said = last.get("problem")
+        if result.problem != said:
             if result.problem:
                 log.warning("sync: %s", result.problem)
-            elif result_said:
+            elif said:
                 log.warning("sync: the folder can be used again")
-        sharing.write_state(conn, LAST, {"at": clock.now().isoformat(), **result.to_json()})
+        found = result.to_json()
+        if {k: v for k, v in last.items() if k != "at"} != found or result.written or result.merged:
+            sharing.write_state(conn, LAST, {"at": clock.now().isoformat(), **found})
 
 
 def status(store: Store, device_name: str) -> dict[str, Any]:
@@ -391,7 +399,7 @@ def status(store: Store, device_name: str) -> dict[str, Any]:
         "folder": str(folder) if folder else None,
         "reachable": reachable,
         "device": {"id": me.id, "label": me.label},
-        "last_round": last.get("at"),
+        "last_change": last.get("at"),
         "problem": problem,
         "pending_out": pending_out(store, device_name) if folder else 0,
         "devices": devices,

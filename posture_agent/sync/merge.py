@@ -9,16 +9,20 @@ report that points at a run not here yet waits (its whole file) until that run's
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError, StatementError
 
 from posture_agent.store import sharing
 from posture_agent.store import tables as t
 from posture_agent.store.db import Store
 from posture_agent.sync.segments import Segment
+
+log = logging.getLogger(__name__)
 
 ALIASES = "sync.run_aliases"
 """{run id from another device: this database's run id} for activity files both computers imported."""
@@ -32,6 +36,8 @@ class Applied:
     new_records: int = 0
     waiting: dict[str, str] = field(default_factory=dict)
     """file key → why it waits (a run it points at has not arrived)."""
+    refused: dict[str, str] = field(default_factory=dict)
+    """file key → why its records cannot go into this database (none of them went in)."""
 
 
 def schema_is_newer(schema: str, head: str) -> bool:
@@ -49,13 +55,21 @@ def apply_all(store: Store, pending: list[tuple[str, Segment]], on_applied: OnAp
     while todo:
         waiting: list[tuple[str, Segment]] = []
         for key, segment in todo:
-            with store.transaction() as conn:
-                new, blocker = _apply(conn, segment)
-                if blocker is None:
-                    on_applied(conn, key, segment, new)
-                    result.new_records += new
-                    result.waiting.pop(key, None)
-                    continue
+            try:
+                with store.transaction() as conn:
+                    new, blocker = _apply(conn, segment)
+                    if blocker is None:
+                        on_applied(conn, key, segment, new)
+                        result.new_records += new
+                        result.waiting.pop(key, None)
+                        continue
+            except (IntegrityError, StatementError, ValueError, TypeError, KeyError) as exc:
+                # another device's bug, or a hand-edited file: this file is refused, the rest merges
+                log.warning("sync: %s refused", key, exc_info=True)
+                first = (str(getattr(exc, "orig", exc)).splitlines() or [""])[0]
+                result.refused[key] = f"a record was refused ({exc.__class__.__name__}: {first[:120]})"
+                result.waiting.pop(key, None)
+                continue
             waiting.append((key, segment))
             result.waiting[key] = blocker
         if len(waiting) == len(todo):
