@@ -468,3 +468,16 @@ def test_a_record_the_database_refuses_stops_only_its_file(pair: tuple[Home, Hom
     assert result["merged"] == 1 and len(sofa.rows()["checkins"]) == before + 1
     (note,) = result["unusable"]
     assert note["file"] == sg.segment_name(1) and "refused" in note["reason"]
+
+
+def test_moving_to_another_folder_writes_the_whole_history_there(pair: tuple[Home, Home], tmp_path: Path) -> None:
+    work, sofa = pair
+    full_round(work, sofa)
+    for h in (work, sofa):
+        h.folder = tmp_path / f"{h.name}-dropbox"
+        h.folder.mkdir()
+        h.cli.ok("sync", "setup", str(h.folder))
+    own = work.folder / sg.SUBFOLDER / work.device_id()
+    assert len(sg.decode(own / sg.segment_name(1)).records) == 1  # its own record, written again
+    full_round(work, sofa)
+    assert_converged(work, sofa)

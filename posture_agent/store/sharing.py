@@ -12,7 +12,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, func, insert, literal_column, or_, select
+from sqlalchemy import Table, delete, func, insert, literal_column, or_, select
 from sqlalchemy.dialects.sqlite import insert as upsert
 from sqlalchemy.engine import Connection
 
@@ -125,6 +125,10 @@ def read_state(conn: Connection, key: str) -> Any:
 def write_state(conn: Connection, key: str, value: Any) -> None:
     stmt = upsert(t.meta).values(key=key, value=json.dumps(value, sort_keys=True))
     conn.execute(stmt.on_conflict_do_update(index_elements=["key"], set_={"value": stmt.excluded.value}))
+
+
+def delete_state(conn: Connection, key: str) -> None:
+    conn.execute(delete(t.meta).where(t.meta.c.key == key))
 
 
 def state_keys(conn: Connection, prefix: str) -> list[str]:

@@ -98,6 +98,10 @@ def setup(store: Store, folder: Path, clock: Clock, device_name: str) -> Round:
     if not os.access(folder, os.W_OK):
         raise UserError(f"{folder} is read-only: this computer must be able to write its own files there")
     with store.transaction() as conn:
+        if sharing.read_state(conn, FOLDER) not in (None, str(folder)):
+            # another folder: it gets this device's whole history, and every device's files are new
+            for key in (OUT, LAST, *sharing.state_keys(conn, IN)):
+                sharing.delete_state(conn, key)
         sharing.write_state(conn, FOLDER, str(folder))
     return sync_round(store, clock, device_name)
 
@@ -305,8 +309,8 @@ def _merge_others(store: Store, folder: Path, clock: Clock, device_name: str, re
         for path in sorted(peer.iterdir()):
             if sg.is_temporary(path.name) or path.name == sg.MANIFEST:
                 continue
-            if sg.CONFLICT_MARK in path.name and path.name.startswith("manifest"):
-                continue  # a conflict copy of an index: the segments themselves are what count
+            if path.name.startswith("manifest") and path.suffix == ".json":
+                continue  # a conflict copy of the index: the segments themselves are what count
             if not sg.SEGMENT.match(path.name):
                 result.unusable.append(FileNote(peer.name, path.name, "not a posture-agent file"))
                 continue
@@ -354,7 +358,7 @@ def _check(path: Path, peer: str, listed: dict[Any, Any]) -> sg.Segment | FileNo
         return FileNote(peer, path.name, f"written by a newer posture-agent (schema {segment.schema}, this one "
                                          f"knows {SCHEMA_HEAD}); kept until this computer is updated")
     expected = listed.get(path.name)
-    if expected and expected != segment.sha256 and sg.CONFLICT_MARK not in path.name:
+    if expected and expected != segment.sha256:
         return "does not match the checksum in its device's manifest: damaged in transit; tried again next round"
     return segment
 

@@ -25,8 +25,6 @@ MANIFEST = "manifest.json"
 SEGMENT = re.compile(r"^seg-(\d{6,})(.*)\.jsonl$")
 """A segment, or a copy of one under another name (a conflict copy, "seg-000001 (1).jsonl"):
 segments verify themselves and merge by UUID, so a copy is read like the original."""
-CONFLICT_MARK = ".sync-conflict-"
-"""Syncthing's name for the losing copy of a file two devices changed at once."""
 
 
 class BadFile(Exception):
