@@ -127,9 +127,12 @@ def main(argv: list[str] | None = None) -> int:
         ratio = results["merge history"] / results["export history"]
         print(f"ratios: merge history / export history = {ratio:.2f} (wall), "
               f"{CPU['merge history'] / CPU['export history']:.2f} (cpu); "
-              f"write history / export history = {results['write history'] / results['export history']:.2f}")
-        print(f"ratios: merge 1 day / export 1 day = {results['merge 1 day'] / results['export 1 day']:.2f}, "
-              f"write 1 day / export 1 day = {results['write 1 day'] / results['export 1 day']:.2f} (wall)")
+              f"write history / export history = {results['write history'] / results['export history']:.2f} (wall), "
+              f"{CPU['write history'] / CPU['export history']:.2f} (cpu)")
+        print(f"ratios: merge 1 day / export 1 day = {results['merge 1 day'] / results['export 1 day']:.2f} (wall), "
+              f"{CPU['merge 1 day'] / CPU['export 1 day']:.2f} (cpu); "
+              f"write 1 day / export 1 day = {results['write 1 day'] / results['export 1 day']:.2f} (wall), "
+              f"{CPU['write 1 day'] / CPU['export 1 day']:.2f} (cpu)")
         print(f"the agent's idle minute (a round with nothing new, in-process, {files} files in the folder): "
               f"best {min(idle) * 1000:.1f} ms, worst {max(idle) * 1000:.1f} ms")
     finally:

@@ -9,10 +9,10 @@ Only user records travel. `prompts` (which device showed which notification) and
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, delete, func, insert, literal_column, or_, select
+from sqlalchemy import Table, delete, func, literal_column, or_, select
 from sqlalchemy.dialects.sqlite import insert as upsert
 from sqlalchemy.engine import Connection
 
@@ -29,27 +29,43 @@ SHARED: dict[str, Table] = {
 """The tables whose rows go to the shared folder, in the order a file's rows are applied."""
 
 
-def _is_time(table: Table, column: str) -> bool:
-    return isinstance(table.c[column].type, t.UTCDateTime)
-
-
 def to_plain(table: Table, row: dict[str, Any]) -> dict[str, Any]:
     """A row as JSON-ready values (times as ISO 8601 UTC)."""
     return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items()}
 
 
-def from_plain(table: Table, row: dict[str, Any]) -> dict[str, Any]:
-    """A row read from a file, for inserting: times parsed, columns this schema lacks left out,
-    columns the file lacks (an older schema) given their default."""
-    out: dict[str, Any] = {}
+def _stored_time(value: str) -> str:
+    """An ISO 8601 time as the store keeps it: naive UTC text with microseconds, the form
+    SQLAlchemy writes and every range query compares against."""
+    at = datetime.fromisoformat(value)
+    if at.tzinfo is None:
+        raise ValueError(f"time without an offset: {value!r}")
+    return at.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+
+
+def _converters(table: Table) -> list[tuple[str, Any, Any]]:
+    """Per column: its name, the default for a file that lacks it (an older schema), how to store it."""
+    out = []
     for col in table.c:
-        if col.name in row:
-            value = row[col.name]
-            out[col.name] = datetime.fromisoformat(value) if value is not None and _is_time(table, col.name) else value
-        elif col.default is not None and getattr(col.default, "is_scalar", False):
-            out[col.name] = col.default.arg  # type: ignore[attr-defined]
-        else:
-            out[col.name] = None
+        scalar = col.default is not None and getattr(col.default, "is_scalar", False)
+        default = col.default.arg if scalar else None  # type: ignore[union-attr]
+        out.append((col.name, default, _stored_time if isinstance(col.type, t.UTCDateTime) else None))
+    return out
+
+
+def from_plain(table: Table, rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """Rows read from a file as parameter tuples in the table's column order: times as stored,
+    columns this schema lacks left out, columns the file lacks (an older schema) given their
+    default. Bound straight to SQLite: for ten years of another device's history SQLAlchemy's
+    per-value processing cost more than the rest of the merge (benchmarks/sync_bench.py)."""
+    columns = _converters(table)
+    out = []
+    for row in rows:
+        values = []
+        for name, default, convert in columns:
+            value = row.get(name, default)
+            values.append(convert(value) if convert is not None and value is not None else value)
+        out.append(tuple(values))
     return out
 
 
@@ -100,9 +116,11 @@ def insert_new(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> in
     if not rows:
         return 0
     have = existing_ids(conn, table, [r["id"] for r in rows])
-    new = [from_plain(table, r) for r in rows if r["id"] not in have]
+    new = from_plain(table, [r for r in rows if r["id"] not in have])
     if new:
-        conn.execute(insert(table), new)
+        names = ", ".join(f'"{c.name}"' for c in table.c)
+        marks = ", ".join("?" for _ in table.c)
+        conn.exec_driver_sql(f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})', new)
     return len(new)
 
 

@@ -243,7 +243,7 @@ def _write_own(store: Store, folder: Path, clock: Clock, device_name: str, resul
         name = sg.segment_name(seq)
         sg.write_atomic(own / name, data)
         state["seq"], state["cursor"] = seq, cursor
-        state["written"][name] = sg.decode(own / name).sha256
+        state["written"][name] = sg.header_of(data)["sha256"]
         with store.transaction() as conn:
             sharing.write_state(conn, OUT, state)
         result.written += len(records)

@@ -74,10 +74,15 @@ def read_header(path: Path) -> dict[str, Any]:
     """The header line alone (cheap: the rest of the file is not read)."""
     with path.open("rb") as f:
         line = f.readline(4096)
-    return _header(line, path)
+    return _header(line)
 
 
-def _header(line: bytes, path: Path) -> dict[str, Any]:
+def header_of(data: bytes) -> dict[str, Any]:
+    """The header of a segment held in memory (one this device just encoded)."""
+    return _header(data.partition(b"\n")[0])
+
+
+def _header(line: bytes) -> dict[str, Any]:
     try:
         header = json.loads(line)
     except ValueError:
@@ -91,7 +96,7 @@ def decode(path: Path) -> Segment:
     """Read and verify a whole segment; BadFile says why it cannot be used (yet)."""
     data = path.read_bytes()
     line, _, body = data.partition(b"\n")
-    header = _header(line, path)
+    header = _header(line)
     if int(header["format"]) > FORMAT:
         raise NewerFile(f"written in file format {header['format']} by a newer posture-agent")
     digest = hashlib.sha256(body).hexdigest()
