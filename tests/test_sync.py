@@ -481,3 +481,31 @@ def test_moving_to_another_folder_writes_the_whole_history_there(pair: tuple[Hom
     assert len(sg.decode(own / sg.segment_name(1)).records) == 1  # its own record, written again
     full_round(work, sofa)
     assert_converged(work, sofa)
+
+
+def test_rounds_at_the_same_moment_lose_nothing(pair: tuple[Home, Home]) -> None:
+    """The agent's round and `sync now` (here: four processes) at once: each round takes the
+    database's write lock before it reads, so segments are numbered one after the other, none is
+    overwritten, and every record reaches the other computer."""
+    import os
+    import sys
+
+    work, sofa = pair
+    full_round(work, sofa)
+    env = dict(os.environ, TZ="Europe/Berlin")
+    for batch in range(3):
+        for i in range(40):
+            work.cli.ok("checkin", "upright", "--at", f"2026-11-2{batch + 1}T{i // 6:02d}:{i % 6}0")
+        procs = [
+            subprocess.Popen([sys.executable, "-m", "posture_agent", "--home", str(work.home), "sync", "now"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+            for _ in range(4)
+        ]
+        for p in procs:
+            _, err = p.communicate(timeout=120)
+            assert p.returncode == 0, err
+    names = [p.name for p in work.files()]
+    assert names == [sg.segment_name(i + 1) for i in range(len(names))]
+    full_round(work, sofa)
+    assert len(sofa.rows()["checkins"]) == 2 + 120
+    assert_converged(work, sofa)

@@ -12,7 +12,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, delete, func, literal_column, or_, select
+from sqlalchemy import Table, delete, func, literal_column, or_, select, update
 from sqlalchemy.dialects.sqlite import insert as upsert
 from sqlalchemy.engine import Connection
 
@@ -152,6 +152,12 @@ def delete_state(conn: Connection, key: str) -> None:
 def state_keys(conn: Connection, prefix: str) -> list[str]:
     rows = conn.execute(select(t.meta.c.key).where(t.meta.c.key.startswith(prefix, autoescape=True)))
     return [str(k) for k in rows.scalars()]
+
+
+def take_write_lock(conn: Connection) -> None:
+    """Start the transaction with a write, so that it holds SQLite's write lock (waiting for it
+    up to the busy timeout) before it reads: two processes' rounds then run one after the other."""
+    conn.execute(update(t.meta).where(t.meta.c.key == "device_id").values(value=t.meta.c.value))
 
 
 def read_meta(conn: Connection, key: str) -> str | None:

@@ -218,40 +218,43 @@ def _take_new_id(store: Store, me: Device, result: Round) -> None:
 
 
 def _write_own(store: Store, folder: Path, clock: Clock, device_name: str, result: Round) -> None:
-    """This device's records not yet in the folder, as new segments, then the manifest."""
+    """This device's records not yet in the folder, as new segments, then the manifest.
+
+    Each segment is written inside a transaction that first takes the database's write lock, so
+    that the agent's round and a `sync now` at the same moment never write the same sequence
+    number; a round with nothing to write takes no lock and writes nothing."""
     if not os.access(folder, os.W_OK):
         raise PermissionError(13, "read-only", str(folder))
     with store.transaction() as conn:
         me = device(conn, device_name)
         state = _out_state(conn)
+        _, cursor = _collect(conn, state["cursor"], [me.id, *state.get("carry_ids", [])])
     own = sg.device_dir(folder, me.id)
-    own.mkdir(parents=True, exist_ok=True)
-    ids = [me.id, *state.get("carry_ids", [])]
-    highest = max((int(m.group(1)) for p in _own_files(folder, me.id) if (m := sg.SEGMENT.match(p.name))), default=0)
     wrote_any = not (own / sg.MANIFEST).exists()
+    if cursor == state["cursor"] and not state.get("carry_ids") and not wrote_any:
+        return
+    own.mkdir(parents=True, exist_ok=True)
     while True:
         with store.transaction() as conn:
-            records, cursor = _collect(conn, state["cursor"], ids)
-        if not records:
-            if state["cursor"] != cursor:  # only other devices' rows since: move past them
-                state["cursor"] = cursor
-                with store.transaction() as conn:
-                    sharing.write_state(conn, OUT, state)
-            break
-        seq = max(state["seq"], highest) + 1
-        data = sg.encode(me.id, seq, SCHEMA_HEAD, records)
-        name = sg.segment_name(seq)
-        sg.write_atomic(own / name, data)
-        state["seq"], state["cursor"] = seq, cursor
-        state["written"][name] = sg.header_of(data)["sha256"]
-        with store.transaction() as conn:
+            sharing.take_write_lock(conn)
+            state = _out_state(conn)
+            records, cursor = _collect(conn, state["cursor"], [me.id, *state.get("carry_ids", [])])
+            if not records:
+                state.pop("carry_ids", None)
+                state["cursor"] = cursor  # past other devices' rows merged since
+                sharing.write_state(conn, OUT, state)
+                break
+            files = _own_files(folder, me.id)
+            highest = max((int(m.group(1)) for p in files if (m := sg.SEGMENT.match(p.name))), default=0)
+            seq = max(state["seq"], highest) + 1
+            data = sg.encode(me.id, seq, SCHEMA_HEAD, records)
+            name = sg.segment_name(seq)
+            sg.write_atomic(own / name, data)
+            state["seq"], state["cursor"] = seq, cursor
+            state["written"][name] = sg.header_of(data)["sha256"]
             sharing.write_state(conn, OUT, state)
         result.written += len(records)
         wrote_any = True
-    if state.get("carry_ids"):
-        state.pop("carry_ids")
-        with store.transaction() as conn:
-            sharing.write_state(conn, OUT, state)
     if wrote_any:
         sg.write_manifest(folder, me.id, me.label, SCHEMA_HEAD, clock.now().isoformat(), state["written"])
 

@@ -56,13 +56,17 @@ def apply_all(store: Store, pending: list[tuple[str, Segment]], on_applied: OnAp
         waiting: list[tuple[str, Segment]] = []
         for key, segment in todo:
             try:
-                with store.transaction() as conn:
-                    new, blocker = _apply(conn, segment)
-                    if blocker is None:
-                        on_applied(conn, key, segment, new)
-                        result.new_records += new
-                        result.waiting.pop(key, None)
-                        continue
+                with store.transaction() as conn:  # reads only: a file that waits writes nothing
+                    _, blocker = _apply(conn, segment, write=False)
+                if blocker is None:
+                    with store.transaction() as conn:
+                        sharing.take_write_lock(conn)  # a `sync now` and the agent's round, one after the other
+                        new, blocker = _apply(conn, segment)
+                        if blocker is None:
+                            on_applied(conn, key, segment, new)
+                            result.new_records += new
+                            result.waiting.pop(key, None)
+                            continue
             except (IntegrityError, StatementError, ValueError, TypeError, KeyError) as exc:
                 # another device's bug, or a hand-edited file: this file is refused, the rest merges
                 log.warning("sync: %s refused", key, exc_info=True)
@@ -78,9 +82,9 @@ def apply_all(store: Store, pending: list[tuple[str, Segment]], on_applied: OnAp
     return result
 
 
-def _apply(conn: Connection, segment: Segment) -> tuple[int, str | None]:
+def _apply(conn: Connection, segment: Segment, write: bool = True) -> tuple[int, str | None]:
     """Insert the segment's new records: (how many were new, None), or (0, why it must wait)
-    with nothing written."""
+    with nothing written. `write=False` only finds out whether it must wait."""
     by_table: dict[str, list[dict[str, Any]]] = {name: [] for name in sharing.SHARED}
     for table, row in segment.records:
         if table in by_table:
@@ -102,6 +106,8 @@ def _apply(conn: Connection, segment: Segment) -> tuple[int, str | None]:
     missing = wanted - sharing.ids_of(conn, t.runs, wanted)
     if missing:
         return 0, f"points at run {sorted(missing)[0][:8]} that has not arrived yet"
+    if not write:
+        return 0, None
     by_table["runs"], by_table["soreness_reports"] = runs, soreness
     new = sum(sharing.insert_new(conn, sharing.SHARED[name], rows) for name, rows in by_table.items())
     if aliases:
