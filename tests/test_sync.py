@@ -401,6 +401,7 @@ def test_the_agent_syncs_on_its_housekeeping_minute(pair: tuple[Home, Home]) -> 
     from posture_agent.config import load_settings
     from posture_agent.paths import Paths
     from posture_agent.store.db import open_store
+    from posture_agent.sync import engine as sync_engine
 
     work, sofa = pair
     full_round(work, sofa)
@@ -416,6 +417,17 @@ def test_the_agent_syncs_on_its_housekeeping_minute(pair: tuple[Home, Home]) -> 
         agent.journal.record_checkin("slouched", at=work.clock.now() - timedelta(minutes=1))
         agent.housekeeping()
         assert work.status()["pending_out"] == 0
+        aside = work.folder.rename(work.folder.with_name("unplugged"))
+        agent.housekeeping()  # keeps working
+        first = sync_engine.housekeeping(store, work.clock, "work")
+        aside.rename(work.folder)
+        assert first.problem and first.news is None  # the agent's minute above said it already
+        back = sync_engine.housekeeping(store, work.clock, "work")
+        assert back.problem is None and back.news is None
+        aside = work.folder.rename(work.folder.with_name("unplugged"))
+        told = [sync_engine.housekeeping(store, work.clock, "work").news for _ in range(3)]
+        aside.rename(work.folder)
+        assert told[0] and "not reachable" in told[0] and told[1:] == [None, None]  # once, not every minute
     finally:
         store.close()
     exchange(work, sofa)

@@ -275,8 +275,11 @@ class Agent:
             self._reschedule()
         if self.control is not None:
             self.control.poll_request_file()
-        if sync_engine.housekeeping(self.store, self.clock, self.settings.device_name):
+        synced = sync_engine.housekeeping(self.store, self.clock, self.settings.device_name)
+        if synced.new_device_id:
             self.journal.forget_device()
+        if synced.news and self.notifier is not None:
+            self.notifier.notify("posture-agent sync", synced.news)
 
     def import_folder(self) -> None:
         folder = self.settings.import_folder

@@ -62,6 +62,8 @@ class Round:
     """Why the folder could not be used (unplugged, read-only), None when it could."""
     new_device_id: str | None = None
     """Set when another computer was found writing as this device: this one took a new id."""
+    news: str | None = None
+    """What the user should hear once: a new problem with the folder, or a new device id."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -106,12 +108,13 @@ def setup(store: Store, folder: Path, clock: Clock, device_name: str) -> Round:
     return sync_round(store, clock, device_name)
 
 
-def housekeeping(store: Store, clock: Clock, device_name: str) -> bool:
-    """The agent's once-a-minute round (nothing when sync is not set up); True when this home
-    took a new device id, so that the caller stamps new records with it."""
+def housekeeping(store: Store, clock: Clock, device_name: str) -> Round:
+    """The agent's once-a-minute round (nothing when sync is not set up). The caller stamps new
+    records with `new_device_id` when set, and tells the user `news` (once: it is set only when
+    something changed, so an unplugged folder is not announced every minute)."""
     if configured_folder(store) is None:
-        return False
-    return sync_round(store, clock, device_name).new_device_id is not None
+        return Round()
+    return sync_round(store, clock, device_name)
 
 
 def sync_round(store: Store, clock: Clock, device_name: str) -> Round:
@@ -379,8 +382,12 @@ def _remember(store: Store, clock: Clock, result: Round) -> None:
         if result.problem != said:
             if result.problem:
                 log.warning("sync: %s", result.problem)
+                result.news = result.problem
             elif said:
                 log.warning("sync: the folder can be used again")
+        if result.new_device_id:
+            result.news = (f"another computer was writing to the sync folder as this one: this computer "
+                           f"is now device {result.new_device_id}")
         found = result.to_json()
         if {k: v for k, v in last.items() if k != "at"} != found or result.written or result.merged:
             sharing.write_state(conn, LAST, {"at": clock.now().isoformat(), **found})
