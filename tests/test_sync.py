@@ -70,10 +70,17 @@ class Home:
         return sorted(p for p in base.iterdir() if p.name != sg.MANIFEST)
 
 
-def copy(src: Home, dst: Home, keep: Callable[[Path], bool] = lambda p: True) -> list[Path]:
+def copy(src: Home, dst: Home, keep: Callable[[Path], bool] = lambda p: True, deletes: bool = False) -> list[Path]:
     """The sync service: every file of `src`'s copy of the folder that `dst`'s copy lacks or has
-    different, copied as it is. Returns the copies made."""
+    different, copied as it is; with `deletes`, the files `src` deleted from its own device's
+    folder are deleted from `dst`'s copy too. Returns the copies made."""
     made = []
+    if deletes and (src.folder / sg.SUBFOLDER / src.device_id()).is_dir():
+        own = src.folder / sg.SUBFOLDER / src.device_id()
+        theirs = dst.folder / own.relative_to(src.folder)
+        for path in theirs.iterdir() if theirs.is_dir() else []:
+            if not (own / path.name).exists():
+                path.unlink()
     for path in sorted((src.folder / sg.SUBFOLDER).rglob("*")):
         if path.is_dir() or sg.is_temporary(path.name) or not keep(path):
             continue
@@ -90,7 +97,7 @@ def exchange(*homes: Home) -> None:
     for src in homes:
         for dst in homes:
             if src is not dst:
-                copy(src, dst)
+                copy(src, dst, deletes=True)
 
 
 def full_round(*homes: Home) -> list[dict[str, Any]]:
@@ -521,3 +528,29 @@ def test_rounds_at_the_same_moment_lose_nothing(pair: tuple[Home, Home]) -> None
     full_round(work, sofa)
     assert len(sofa.rows()["checkins"]) == 2 + 120
     assert_converged(work, sofa)
+
+
+def test_small_segments_are_packed_and_nothing_is_lost(
+    pair: tuple[Home, Home], tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A round a check-in leaves one small file; once there are COMPACT_AT of them they are packed
+    into one and deleted. The sofa, which had merged the small ones, finds nothing new in the pack;
+    a third computer that joins later gets everything from it."""
+    from posture_agent.sync import engine
+
+    monkeypatch.setattr(engine, "COMPACT_AT", 4)
+    work, sofa = pair
+    for i in range(9):
+        work.cli.ok("checkin", "upright", "--at", f"2026-11-25T0{i}:15")
+        work.sync()
+        exchange(work, sofa)
+        sofa.sync()
+    assert len(work.files()) < 4
+    assert sofa.sync()["merged"] == 0
+    assert len(sofa.status()["devices"][0]) and sofa.status()["devices"][0]["files_merged"] <= 4
+    late = Home(tmp_path, "late", FixedClock(START), capsys)
+    late.cli.ok("sync", "setup", str(late.folder))
+    exchange(work, sofa, late)
+    full_round(work, sofa, late)
+    assert len(late.rows()["checkins"]) == 11
+    assert_converged(work, sofa, late)

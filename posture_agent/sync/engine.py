@@ -31,6 +31,10 @@ log = logging.getLogger(__name__)
 FOLDER, OUT, LAST, IN = "sync.folder", "sync.out", "sync.last", "sync.in."
 SEGMENT_RECORDS = 10_000
 """At most this many records a file, so that a sync service never moves one huge file."""
+COMPACT_AT = 64
+"""When this device has this many segments, its oldest small ones are packed into one: peers read
+the new file once and find every record there already, and the sync service drops the old files.
+Without it years of one-record rounds would leave tens of thousands of files in the folder."""
 RECHECKED = 3
 """This device's newest files whose header is read again each round, to notice another computer
 overwriting them under the same id; older ones are trusted by name (a round stays O(new files))."""
@@ -259,7 +263,51 @@ def _write_own(store: Store, folder: Path, clock: Clock, device_name: str, resul
         result.written += len(records)
         wrote_any = True
     if wrote_any:
+        state = _compact(store, own, me) or state
         sg.write_manifest(folder, me.id, me.label, SCHEMA_HEAD, clock.now().isoformat(), state["written"])
+
+
+def _compact(store: Store, own: Path, me: Device) -> dict[str, Any] | None:
+    """Pack this device's oldest small segments into one (up to SEGMENT_RECORDS records) once it
+    has COMPACT_AT of them, then delete them; the new out state, or None when nothing was packed."""
+    with store.transaction() as conn:
+        state = _out_state(conn)
+        names = sorted(n for n in state["written"] if (own / n).exists())
+    if len(names) < COMPACT_AT:
+        return None
+    picked: list[str] = []
+    records: dict[tuple[str, str], dict[str, Any]] = {}
+    for name in names:
+        try:
+            segment = sg.decode(own / name)
+        except sg.BadFile:
+            continue
+        if len(segment.records) >= SEGMENT_RECORDS // 2:
+            continue  # a big one already
+        if len(records) + len(segment.records) > SEGMENT_RECORDS:
+            break
+        picked.append(name)
+        records.update(((table, str(row["id"])), row) for table, row in segment.records)
+    if len(picked) < 2:
+        return None
+    with store.transaction() as conn:
+        sharing.take_write_lock(conn)
+        state = _out_state(conn)
+        if not all(name in state["written"] for name in picked):
+            return None  # another process packed them a moment ago
+        highest = max((int(m.group(1)) for p in own.iterdir() if (m := sg.SEGMENT.match(p.name))), default=0)
+        seq = max(state["seq"], highest) + 1
+        data = sg.encode(me.id, seq, SCHEMA_HEAD, [(table, row) for (table, _), row in records.items()])
+        sg.write_atomic(own / sg.segment_name(seq), data)
+        state["seq"] = seq
+        state["written"][sg.segment_name(seq)] = sg.header_of(data)["sha256"]
+        for name in picked:
+            del state["written"][name]
+        sharing.write_state(conn, OUT, state)
+    for name in picked:
+        (own / name).unlink(missing_ok=True)
+    log.info("sync: packed %d segments into %s", len(picked), sg.segment_name(seq))
+    return state
 
 
 def _collect(conn: Connection, cursor: dict[str, int], ids: list[str]) -> tuple[list[tuple[str, dict[str, Any]]],
@@ -312,7 +360,9 @@ def _merge_others(store: Store, folder: Path, clock: Clock, device_name: str, re
         labels[peer.name] = str(manifest.get("device") or peer.name)
         with store.transaction() as conn:
             applied = _in_state(conn, peer.name)["applied"]
-        for path in sorted(peer.iterdir()):
+        files = sorted(peer.iterdir())
+        _forget_gone(store, peer.name, applied, {p.name for p in files})
+        for path in files:
             if sg.is_temporary(path.name) or path.name == sg.MANIFEST:
                 continue
             if path.name.startswith("manifest") and path.suffix == ".json":
@@ -348,6 +398,20 @@ def _merge_others(store: Store, folder: Path, clock: Clock, device_name: str, re
     for key, why in applied.refused.items():
         peer_id, name = key.split("/", 1)
         result.unusable.append(FileNote(peer_id, name, why))
+
+
+def _forget_gone(store: Store, peer: str, applied: dict[str, str], present: set[str]) -> None:
+    """Drop the notes of files their device has packed into a new one and deleted (the note
+    list would otherwise grow with every file ever seen)."""
+    gone = [name for name in applied if name not in present]
+    if not gone:
+        return
+    with store.transaction() as conn:
+        sharing.take_write_lock(conn)
+        state = _in_state(conn, peer)
+        for name in gone:
+            state["applied"].pop(name, None)
+        sharing.write_state(conn, IN + peer, state)
 
 
 def _check(path: Path, peer: str, listed: dict[Any, Any]) -> sg.Segment | FileNote | str:
