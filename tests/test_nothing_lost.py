@@ -441,3 +441,17 @@ def test_found_a_home_that_is_a_file_is_named(tmp_path: Path) -> None:
     result = command(home, "checkin", "upright")
     assert result.returncode == 2 and "is a file where posture-agent keeps a folder" in one_line(result)
     assert home.read_text(encoding="utf-8") == "mine"
+
+
+def test_found_a_checkin_with_stdout_closed_is_saved_and_says_so(home: Path) -> None:
+    """`checkin upright >&-`: saved, then exit 70 on printing to a missing stdout."""
+    env = {**os.environ, "TZ": "Europe/Berlin"}
+    before = digest(db_of(home))
+    result = subprocess.run(
+        [sys.executable, "-m", "posture_agent", "--home", str(home), "checkin", "upright"],
+        stderr=subprocess.PIPE, env=env, cwd=home.parent, timeout=60, check=False,
+        preexec_fn=lambda: os.close(1),  # the child starts with no stdout at all
+    )
+    assert result.returncode == 0
+    assert "saved; only printing the confirmation failed (standard output is closed)" in one_line(result)
+    assert digest(db_of(home)) != before
