@@ -80,7 +80,7 @@ def main(argv: Sequence[str] | None = None, clock: Clock | None = None, out: Tex
         return int(result or EXIT_OK)
     except UserError as exc:
         log.info("refused %s: %s", args.command, exc)
-        print(f"posture-agent: {printable(str(exc))}", file=sys.stderr)
+        tell(f"posture-agent: {printable(str(exc))}")
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
@@ -89,19 +89,24 @@ def main(argv: Sequence[str] | None = None, clock: Clock | None = None, out: Tex
     except OSError as exc:  # a full disk, a read-only folder: the system's reason and the file, in one line
         log.exception("command %s failed", args.command)
         where = f": {exc.filename}" if exc.filename else ""
-        print(f"posture-agent: {printable(f'{exc.strerror or exc}{where}')}", file=sys.stderr)
+        tell(f"posture-agent: {printable(f'{exc.strerror or exc}{where}')}")
         return EXIT_ERROR
     except Exception as exc:  # the boundary: one line for the user, the traceback in the log
         log.exception("command %s failed", args.command)
         first = (str(exc).splitlines() or [""])[0]  # SQLAlchemy adds "[SQL: …]" lines
-        print(
+        tell(
             f"posture-agent: unexpected error: {exc.__class__.__name__}: {printable(first)} "
             f"(details in {paths.log_file})",
-            file=sys.stderr,
         )
         return EXIT_BUG
     finally:
         ctx.close()
+
+
+def tell(line: str) -> None:
+    """One line on stderr; a closed or full stderr must not turn an answer into a crash."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):  # AttributeError: stderr is None
+        print(line, file=sys.stderr, flush=True)
 
 
 def output_failed(ctx: Context, exc: OutputFailed) -> int:
@@ -115,9 +120,9 @@ def output_failed(ctx: Context, exc: OutputFailed) -> int:
         return EXIT_OK
     reason = exc.error.strerror or str(exc.error)
     if exc.saved:
-        print(f"posture-agent: saved; only printing the confirmation failed ({reason})", file=sys.stderr)
+        tell(f"posture-agent: saved; only printing the confirmation failed ({reason})")
         return EXIT_OK
-    print(f"posture-agent: the output could not be written: {reason}", file=sys.stderr)
+    tell(f"posture-agent: the output could not be written: {reason}")
     return EXIT_ERROR
 
 

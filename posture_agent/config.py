@@ -21,6 +21,7 @@ from posture_agent.domain.drills import Drill, load_catalogue
 from posture_agent.domain.plan import Window
 from posture_agent.errors import UserError
 from posture_agent.inputs import NotARegularFile, read_bounded
+from posture_agent.paths import make_private_dir
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +82,7 @@ def ensure_config(path: Path) -> None:
     The file is created 0600 (its folder 0700 when we create it), readable by the user alone."""
     if path.exists():
         return
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    make_private_dir(path.parent)  # a file in the folder's place: one line naming it
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:

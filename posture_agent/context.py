@@ -5,6 +5,7 @@ settings, store and journal, each opened on first use so a command that needs no
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -105,6 +106,8 @@ class Context:
 
     def write(self, text: str) -> None:
         """Output as it is (CSV); a failure to print it is an OutputFailed, told apart from the work."""
+        if getattr(self.out, "write", None) is None:  # started with stdout closed (`>&-`)
+            raise OutputFailed(OSError(errno.EBADF, "standard output is closed"), self.saved)
         try:
             self.out.write(text)
             self.out.flush()

@@ -15,7 +15,8 @@ class NotARegularFile(OSError):
     """The path names a folder, a pipe, a device or a socket: there is no file content to read."""
 
 
-def _kind(mode: int) -> str | None:
+def kind_problem(mode: int) -> str | None:
+    """What is wrong with a file of this mode for reading or writing content; None for a regular file."""
     if stat.S_ISREG(mode):
         return None
     if stat.S_ISDIR(mode):
@@ -33,18 +34,18 @@ def read_bounded(path: Path, limit: int) -> bytes:
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
     fd = os.open(path, flags)  # O_NONBLOCK: opening a FIFO with no writer returns at once
     with os.fdopen(fd, "rb") as f:
-        problem = _kind(os.fstat(fd).st_mode)
+        problem = kind_problem(os.fstat(fd).st_mode)
         if problem:
             raise NotARegularFile(problem)
         return f.read(limit + 1)
 
 
-def refuse_non_file(path: Path, what: str) -> None:
+def refuse_non_file(path: Path, what: str, hint: str = "move it away and run the command again") -> None:
     """A UserError when something other than a file (a folder, a pipe) stands where `what` should
     be: SQLite would only say "disk I/O error", which sends the user looking at the disk."""
     try:
-        problem = _kind(path.stat().st_mode)
+        problem = kind_problem(path.stat().st_mode)
     except OSError:
         return  # absent (created later) or unreadable (the opener says why)
     if problem:
-        raise UserError(f"{what} {path} {problem}: move it away and run the command again")
+        raise UserError(f"{what} {path} {problem}: {hint}")

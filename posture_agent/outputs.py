@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from posture_agent.errors import UserError
+from posture_agent.inputs import kind_problem
 from posture_agent.paths import Paths
 
 
@@ -31,8 +32,15 @@ def _same_file(a: Path, b: Path) -> bool:
 
 
 def refuse_own_file(target: Path, paths: Paths, option: str) -> None:
-    """A UserError when `target` is, by any spelling, one of the user's files or lies among the
-    backups or the running agent's files: writing there would destroy what the app keeps."""
+    """A UserError when `target` is not a file (a device, a FIFO), or is, by any spelling, one of the
+    user's files, or lies among the backups or the running agent's files: writing there would
+    destroy what the app keeps."""
+    try:
+        problem = kind_problem(target.stat().st_mode)
+    except OSError:
+        problem = None  # does not exist yet: it will be created
+    if problem:  # a rename over a device or a FIFO would replace it, not write to it
+        raise UserError(f"{option} {target}: {problem}; give the name of a file")
     if any(_same_file(target, own) for own in own_files(paths)):
         raise UserError(f"{option} {target}: is one of posture-agent's own files; give another file name")
     parent = target.resolve().parent

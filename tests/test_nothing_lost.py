@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import sqlite3
+import stat
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -410,3 +411,47 @@ def test_11_a_closed_pipe_ends_quietly(home: Path, args: list[str]) -> None:
         os.close(write_end)
     assert result.returncode == 0
     quiet(result)
+
+
+# --- found while trying the rows again ----------------------------------------------------------------
+
+
+def test_found_report_html_at_a_fifo_leaves_it_a_fifo(home: Path, tmp_path: Path) -> None:
+    """A rename over a device or a FIFO replaces the node itself (as root, `--html /dev/full`
+    replaced the device with a page)."""
+    fifo = tmp_path / "out.html"
+    os.mkfifo(fifo)
+    result = command(home, "report", "--html", str(fifo), timeout=30)
+    assert result.returncode == 2 and "is a pipe (FIFO), not a regular file" in one_line(result)
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)
+
+
+def test_found_restore_of_a_fifo_does_not_hang(home: Path, tmp_path: Path) -> None:
+    fifo = tmp_path / "backup.db"
+    os.mkfifo(fifo)
+    before = digest(db_of(home))
+    result = command(home, "restore", str(fifo), timeout=30)
+    assert result.returncode == 2 and "is a pipe (FIFO)" in one_line(result)
+    assert digest(db_of(home)) == before
+
+
+def test_found_a_home_that_is_a_file_is_named(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.write_text("mine", encoding="utf-8")
+    result = command(home, "checkin", "upright")
+    assert result.returncode == 2 and "is a file where posture-agent keeps a folder" in one_line(result)
+    assert home.read_text(encoding="utf-8") == "mine"
+
+
+def test_found_a_checkin_with_stdout_closed_is_saved_and_says_so(home: Path) -> None:
+    """`checkin upright >&-`: saved, then exit 70 on printing to a missing stdout."""
+    env = {**os.environ, "TZ": "Europe/Berlin"}
+    before = digest(db_of(home))
+    result = subprocess.run(
+        [sys.executable, "-m", "posture_agent", "--home", str(home), "checkin", "upright"],
+        stderr=subprocess.PIPE, env=env, cwd=home.parent, timeout=60, check=False,
+        preexec_fn=lambda: os.close(1),  # the child starts with no stdout at all
+    )
+    assert result.returncode == 0
+    assert "saved; only printing the confirmation failed (standard output is closed)" in one_line(result)
+    assert digest(db_of(home)) != before

@@ -49,6 +49,7 @@ from posture_agent.errors import StoreError, UserError
 from posture_agent.journal import Journal
 from posture_agent.paths import Paths
 from posture_agent.store.db import Store
+from posture_agent.sync import engine as sync_engine
 
 log = logging.getLogger(__name__)
 
@@ -303,7 +304,7 @@ class Agent:
 
     def housekeeping(self) -> None:
         """Once a minute: config changed, records changed, clock jumped (sleep), a new day's backup,
-        Windows requests."""
+        Windows requests, a sync round when a shared folder is set up."""
         if self._stamp(self.paths.config_file) != self._config_stamp:
             self.reload_config()
         self.daily_backup()
@@ -319,6 +320,11 @@ class Agent:
             self._reschedule()
         if self.control is not None:
             self.control.poll_request_file()
+        synced = sync_engine.housekeeping(self.store, self.clock, self.settings.device_name)
+        if synced.new_device_id:
+            self.journal.forget_device()
+        if synced.news and self.notifier is not None:
+            self.notifier.notify("posture-agent sync", synced.news)
 
     def import_folder(self) -> None:
         from posture_agent.importers.folder import scan_folder  # only when a folder is watched

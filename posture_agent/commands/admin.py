@@ -142,10 +142,11 @@ def cmd_doctor(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def _extra_checks() -> list[Any]:
-    """Checks contributed by other parts (desktop, notifications), imported only for doctor."""
+    """Checks contributed by other parts (sync, desktop, notifications), imported only for doctor."""
     from posture_agent.agent.diagnostics import doctor_checks
+    from posture_agent.commands.sync import doctor_check
 
-    return list(doctor_checks())
+    return [doctor_check, *doctor_checks()]
 
 
 EXPORT_COLUMNS = (

@@ -10,6 +10,7 @@ from typing import Any
 
 from posture_agent.context import Context, add_json
 from posture_agent.errors import UserError
+from posture_agent.inputs import refuse_non_file
 
 
 def register(sub: Any) -> None:
@@ -88,6 +89,9 @@ def cmd_restore(ctx: Context, args: argparse.Namespace) -> None:
 
     if bool(args.file) == bool(args.fresh):
         raise UserError("restore needs a backup FILE or --fresh (see: posture-agent backup --list)")
+    if args.file:
+        # a FIFO would hang the restore's first read
+        refuse_non_file(Path(args.file), "the backup", "give a backup file (see: posture-agent backup --list)")
     with agent_stopped(ctx):
         done = restore(ctx.paths, Path(args.file) if args.file else None)
     data = {
