@@ -25,6 +25,7 @@ from typing import Any
 
 from posture_agent.agent.control import ControlServer
 from posture_agent.agent.events import STATE_CHANGED, ActivePrompt, Event, EventBus, Listener
+from posture_agent.agent.housekeeping import ClockWatch, data_files_stamp, file_stamp
 from posture_agent.agent.prompts import PromptService
 from posture_agent.agent.status import Status
 from posture_agent.clock import Clock
@@ -41,14 +42,16 @@ HOUSEKEEPING_SECONDS = 60
 IMPORT_MINUTES = 5
 MISFIRE_GRACE_SECONDS = 6 * 3600
 """APScheduler runs a late job up to this late; the prompt service applies each prompt's own grace."""
-CLOCK_JUMP_SECONDS = 5
 PAUSE_FILE = "paused-until"
 
 
 class Agent:
     """The agent's core. Drive it with `tick()` in tests, or `start()` for real time."""
 
-    def __init__(self, paths: Paths, settings: Settings, store: Store, clock: Clock) -> None:
+    def __init__(
+        self, paths: Paths, settings: Settings, store: Store, clock: Clock,
+        monotonic: Callable[[], float] = _time.monotonic,
+    ) -> None:
         self.paths = paths
         self.store = store
         self.clock = clock
@@ -61,10 +64,9 @@ class Agent:
         self.notifier: Any = None
         self.scheduler: Any = None
         self.control: ControlServer | None = None
-        self._config_stamp = self._stamp(paths.config_file)
-        self._data_stamp = self._data_files_stamp()
-        self._last_wall = clock.now()
-        self._last_mono = _time.monotonic()
+        self._config_stamp = file_stamp(paths.config_file)
+        self._data_stamp = data_files_stamp(paths.db_file)
+        self._clock_watch = ClockWatch(clock.now(), monotonic)
         self._backup_day: date | None = None
         self._backup_lock = threading.Lock()
         """The local day of the last daily backup pass (one per day: at start, then at housekeeping)."""
@@ -174,7 +176,7 @@ class Agent:
 
     def reload_config(self) -> bool:
         """Re-read the config file; a broken file is logged and the old settings stay."""
-        self._config_stamp = self._stamp(self.paths.config_file)
+        self._config_stamp = file_stamp(self.paths.config_file)
         try:
             settings = load_settings(self.paths.config_file)
         except ConfigError as exc:
@@ -213,16 +215,15 @@ class Agent:
     def housekeeping(self) -> None:
         """Once a minute: config changed, records changed, clock jumped (sleep), a new day's backup,
         Windows requests."""
-        if self._stamp(self.paths.config_file) != self._config_stamp:
+        if file_stamp(self.paths.config_file) != self._config_stamp:
             self.reload_config()
         self.daily_backup()
-        now, mono = self.clock.now(), _time.monotonic()
-        drift = (now - self._last_wall).total_seconds() - (mono - self._last_mono)
-        self._last_wall, self._last_mono = now, mono
-        stamp = self._data_files_stamp()
-        if abs(drift) > CLOCK_JUMP_SECONDS:
+        drift = self._clock_watch.drift(self.clock.now())
+        stamp = data_files_stamp(self.paths.db_file)
+        jumped = self._clock_watch.jumped(drift)
+        if jumped:
             log.info("wall clock moved %+.0f s against the monotonic clock (sleep or clock change)", drift)
-        if abs(drift) > CLOCK_JUMP_SECONDS or stamp != self._data_stamp:
+        if jumped or stamp != self._data_stamp:
             self._data_stamp = stamp
             self.tick()
             self._reschedule()
@@ -354,16 +355,4 @@ class Agent:
                 path.write_text(until.isoformat(), encoding="utf-8")
         except OSError:
             log.warning("could not keep the pause in %s", path)
-
-    @staticmethod
-    def _stamp(path: Any) -> tuple[int, int] | None:
-        try:
-            st = os.stat(path)
-        except OSError:
-            return None
-        return st.st_mtime_ns, st.st_size
-
-    def _data_files_stamp(self) -> tuple[Any, ...]:
-        db = self.paths.db_file
-        return tuple(self._stamp(f"{db}{suffix}") for suffix in ("", "-wal"))
 
