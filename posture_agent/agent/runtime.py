@@ -9,7 +9,7 @@ nothing can drift. Jobs (all `coalesce=True, max_instances=1` with a misfire gra
 - `housekeeping`: once a minute — config file changed? records changed (a run logged)? a wall-clock
   jump (sleep, clock set)? a new local day (its backup)? Nothing polls more often, so an idle agent
   sleeps between minutes;
-- `import`: every few minutes when `[import] folder` is set and the importer is installed.
+- `import`: every few minutes when `[import] folder` is set.
 """
 
 from __future__ import annotations
