@@ -26,6 +26,7 @@ from typing import Any
 from posture_agent.agent.control import ControlServer
 from posture_agent.agent.events import STATE_CHANGED, ActivePrompt, Event, EventBus, Listener
 from posture_agent.agent.housekeeping import ClockWatch, data_files_stamp, file_stamp
+from posture_agent.agent.pause import Pause
 from posture_agent.agent.prompts import PromptService
 from posture_agent.agent.status import Status
 from posture_agent.clock import Clock
@@ -42,7 +43,6 @@ HOUSEKEEPING_SECONDS = 60
 IMPORT_MINUTES = 5
 MISFIRE_GRACE_SECONDS = 6 * 3600
 """APScheduler runs a late job up to this late; the prompt service applies each prompt's own grace."""
-PAUSE_FILE = "paused-until"
 
 
 class Agent:
@@ -58,9 +58,7 @@ class Agent:
         self.bus = EventBus()
         self.service = PromptService(Journal(store, settings, clock), self.bus)
         self.lock = threading.RLock()
-        self.paused_until: datetime | None = self._read_pause()
-        self.not_before: datetime | None = None
-        """Prompts due before this (e.g. during a pause that ended) are not shown late."""
+        self.pause_state = Pause(paths.runtime_dir)
         self.notifier: Any = None
         self.scheduler: Any = None
         self.control: ControlServer | None = None
@@ -107,8 +105,7 @@ class Agent:
     def pause(self, until: datetime) -> datetime:
         """No prompts until `until`; open prompts still time out. Survives a restart."""
         with self.lock:
-            self.paused_until = until
-            self._write_pause(until)
+            self.pause_state.start(until)
         log.info("paused until %s", until.isoformat())
         self.bus.publish(Event(STATE_CHANGED))
         self._reschedule()
@@ -120,11 +117,7 @@ class Agent:
     def resume(self) -> None:
         """Prompts again from now; those due during the pause are not shown late."""
         with self.lock:
-            was = self.paused_until
-            self.paused_until = None
-            self._write_pause(None)
-            if was is not None:
-                self.not_before = min(was, self.clock.now())
+            self.pause_state.end(self.clock.now())
         log.info("resumed")
         self.bus.publish(Event(STATE_CHANGED))
         self._reschedule()
@@ -142,12 +135,9 @@ class Agent:
 
     def current_pause(self, now: datetime) -> datetime | None:
         with self.lock:
-            if self.paused_until is not None and now >= self.paused_until:
-                self.not_before = self.paused_until
-                self.paused_until = None
-                self._write_pause(None)
+            if self.pause_state.lapse(now):
                 self.bus.publish(Event(STATE_CHANGED))
-            return self.paused_until
+            return self.pause_state.until
 
     def tick(self) -> list[ActivePrompt]:
         """One pass at the clock's now: close timed-out prompts, show what is due. Returns shown."""
@@ -156,7 +146,7 @@ class Agent:
             self.service.expire(now)
             if self.current_pause(now) is not None:
                 return []
-            return self.service.show_due(now, self.not_before)
+            return self.service.show_due(now, self.pause_state.not_before)
 
     def next_wakeups(self) -> dict[str, datetime | None]:
         """When each one-shot job should run next."""
@@ -338,21 +328,4 @@ class Agent:
 
     # --- small helpers ------------------------------------------------------------------------
 
-    def _read_pause(self) -> datetime | None:
-        path = self.paths.runtime_dir / PAUSE_FILE
-        try:
-            return datetime.fromisoformat(path.read_text(encoding="utf-8").strip())
-        except (OSError, ValueError):
-            return None
-
-    def _write_pause(self, until: datetime | None) -> None:
-        path = self.paths.runtime_dir / PAUSE_FILE
-        try:
-            if until is None:
-                path.unlink(missing_ok=True)
-            else:
-                path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-                path.write_text(until.isoformat(), encoding="utf-8")
-        except OSError:
-            log.warning("could not keep the pause in %s", path)
 
