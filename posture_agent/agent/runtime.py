@@ -19,7 +19,7 @@ import os
 import threading
 import time as _time
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from posture_agent.agent.events import STATE_CHANGED, ActivePrompt, Event, Event
 from posture_agent.agent.housekeeping import ClockWatch, data_files_stamp, file_stamp
 from posture_agent.agent.pause import Pause
 from posture_agent.agent.prompts import PromptService
+from posture_agent.agent.scheduler import Jobs
 from posture_agent.agent.status import Status
 from posture_agent.clock import Clock
 from posture_agent.config import ConfigError, Settings, load_settings
@@ -41,8 +42,6 @@ log = logging.getLogger(__name__)
 
 HOUSEKEEPING_SECONDS = 60
 IMPORT_MINUTES = 5
-MISFIRE_GRACE_SECONDS = 6 * 3600
-"""APScheduler runs a late job up to this late; the prompt service applies each prompt's own grace."""
 
 
 class Agent:
@@ -60,7 +59,7 @@ class Agent:
         self.lock = threading.RLock()
         self.pause_state = Pause(paths.runtime_dir)
         self.notifier: Any = None
-        self.scheduler: Any = None
+        self.scheduler: Jobs | None = None
         self.control: ControlServer | None = None
         self._config_stamp = file_stamp(paths.config_file)
         self._data_stamp = data_files_stamp(paths.db_file)
@@ -235,27 +234,19 @@ class Agent:
 
     def start(self, notifications: bool = True, control: bool = True) -> None:
         """Start the scheduler thread (and the notifier and control channel)."""
-        from apscheduler.schedulers.background import BackgroundScheduler
-
         if notifications:
             from posture_agent.agent.notify import Notifier
 
             self.notifier = Notifier(timeout_seconds=self.settings.prompt_timeout_minutes * 60)
             self.subscribe(self.notifier)
-        self.scheduler = BackgroundScheduler(
-            timezone=UTC,
-            executors={"default": {"type": "threadpool", "max_workers": 2}},
-            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": MISFIRE_GRACE_SECONDS},
-        )
-        self.scheduler.add_job(
-            self._guard(self.housekeeping), "interval", seconds=HOUSEKEEPING_SECONDS, id="housekeeping",
-        )
+        self.scheduler = Jobs()
+        self.scheduler.every("housekeeping", self.housekeeping, seconds=HOUSEKEEPING_SECONDS)
         self.scheduler.start()
         self._schedule_import()
         if control:
             self.control = ControlServer(self.paths.runtime_dir, self.handle_request)
             self.control.start()
-        self.scheduler.add_job(self._guard(self._on_start), id="startup")  # runs now
+        self.scheduler.now("startup", self._on_start)
         log.info("agent started (pid %d)", os.getpid())
 
     def stop(self) -> None:
@@ -263,19 +254,9 @@ class Agent:
             self.control.stop()
             self.control = None
         if self.scheduler is not None:
-            self.scheduler.shutdown(wait=False)
+            self.scheduler.shutdown()
             self.scheduler = None
         log.info("agent stopped")
-
-    def _guard(self, job: Callable[[], Any]) -> Callable[[], None]:
-        def run() -> None:
-            try:
-                job()
-            except Exception:  # a failing pass is logged; the next wake-up tries again
-                log.exception("agent job %s failed", getattr(job, "__name__", job))
-
-        run.__name__ = getattr(job, "__name__", "job")
-        return run
 
     def _on_start(self) -> None:
         self._on_wake()  # overdue prompts first, then the day's backup
@@ -289,24 +270,15 @@ class Agent:
         if self.scheduler is None:
             return
         for name, at in self.next_wakeups().items():
-            job_id = f"wake-{name}"
-            if at is None:
-                if self.scheduler.get_job(job_id):
-                    self.scheduler.remove_job(job_id)
-                continue
-            self.scheduler.add_job(
-                self._guard(self._on_wake), "date", run_date=at, id=job_id, replace_existing=True,
-            )
+            self.scheduler.at(f"wake-{name}", self._on_wake, at)
 
     def _schedule_import(self) -> None:
         if self.scheduler is None:
             return
-        wanted = bool(self.settings.import_folder)
-        job = self.scheduler.get_job("import")
-        if wanted and job is None:
-            self.scheduler.add_job(self._guard(self.import_folder), "interval", minutes=IMPORT_MINUTES, id="import")
-        elif not wanted and job is not None:
-            self.scheduler.remove_job("import")
+        if self.settings.import_folder:
+            self.scheduler.every("import", self.import_folder, minutes=IMPORT_MINUTES)
+        else:
+            self.scheduler.cancel("import")
 
     # --- control channel ----------------------------------------------------------------------
 
