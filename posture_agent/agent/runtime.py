@@ -20,12 +20,12 @@ import threading
 import time as _time
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-from posture_agent.agent.control import ControlServer
+from posture_agent.agent.control import ControlServer, answer_request
 from posture_agent.agent.events import STATE_CHANGED, ActivePrompt, Event, EventBus, Listener
 from posture_agent.agent.housekeeping import ClockWatch, data_files_stamp, file_stamp
+from posture_agent.agent.import_job import import_from_folder
 from posture_agent.agent.pause import Pause
 from posture_agent.agent.prompts import PromptService
 from posture_agent.agent.scheduler import Jobs
@@ -33,7 +33,7 @@ from posture_agent.agent.status import Status
 from posture_agent.clock import Clock
 from posture_agent.config import ConfigError, Settings, load_settings
 from posture_agent.domain import advice as rules
-from posture_agent.domain.pause import PAUSE_CHOICES, pause_until
+from posture_agent.domain.pause import pause_until
 from posture_agent.journal import Journal
 from posture_agent.paths import Paths
 from posture_agent.store.db import Store
@@ -220,15 +220,7 @@ class Agent:
             self.control.poll_request_file()
 
     def import_folder(self) -> None:
-        from posture_agent.importers.folder import scan_folder  # only when a folder is watched
-
-        folder = self.settings.import_folder
-        if not folder:
-            return
-        try:
-            scan_folder(self.journal, Path(folder))
-        except Exception:  # the importer's own errors must not stop prompts
-            log.exception("importing from %s failed", folder)
+        import_from_folder(self.journal, self.settings.import_folder)
 
     # --- real time ----------------------------------------------------------------------------
 
@@ -284,19 +276,10 @@ class Agent:
 
     def handle_request(self, request: dict[str, Any]) -> dict[str, Any]:
         """pause / resume / status / reload from `posture-agent pause|resume` (see control.py)."""
-        command = request.get("cmd")
-        if command == "pause":
-            choice = str(request.get("for", ""))
-            if choice not in PAUSE_CHOICES:
-                return {"ok": False, "error": f"pause {choice!r} is not one of: {', '.join(PAUSE_CHOICES)}"}
-            self.pause_for(choice)
-        elif command == "resume":
-            self.resume()
-        elif command == "reload":
-            self.reload_config()
-        elif command != "status":
-            return {"ok": False, "error": f"unknown request {command!r}"}
-        return {"ok": True, "pid": os.getpid(), **self.status().to_json(self.journal.zone)}
+        return answer_request(
+            request, pause_for=self.pause_for, resume=self.resume, reload=self.reload_config,
+            status=lambda: self.status().to_json(self.journal.zone),
+        )
 
     # --- small helpers ------------------------------------------------------------------------
 
