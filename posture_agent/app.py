@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from posture_agent import __version__
 from posture_agent.agent.events import PROMPT_CLOSED, PROMPT_DUE, STATE_CHANGED, ActivePrompt, Event
+from posture_agent.domain.plan import PromptKind
 from posture_agent.ui.dispatcher import Dispatcher
 from posture_agent.ui.tray import Tray, TrayActions, TrayState, tray_state_from
 from posture_agent.ui.tray_backend import TrayUnavailable
@@ -133,11 +134,11 @@ class App:
             return
         kind = active.prompt.kind
         if event.kind == PROMPT_DUE:
-            if kind == "checkin":
+            if kind == PromptKind.CHECKIN:
                 self.show_checkin(active)
-            elif kind in ("drills", "circuit", "soreness"):  # a window of the same name; ice only notifies
+            elif kind in (PromptKind.DRILLS, PromptKind.CIRCUIT, PromptKind.SORENESS):  # a window of that name
                 self.open(kind, active)
-        elif event.kind == PROMPT_CLOSED and kind == "checkin":
+        elif event.kind == PROMPT_CLOSED and kind == PromptKind.CHECKIN:
             self.dispatcher.post(lambda _root: self._close_checkin(active.id))
 
     def show_checkin(self, active: ActivePrompt) -> None:

@@ -21,7 +21,7 @@ from posture_agent.agent.events import PROMPT_CLOSED, PROMPT_DUE, ActivePrompt, 
 from posture_agent.config import Settings
 from posture_agent.domain import plan as planner
 from posture_agent.domain import records as r
-from posture_agent.domain.plan import Prompt
+from posture_agent.domain.plan import Prompt, PromptKind
 from posture_agent.journal import Journal
 
 log = logging.getLogger(__name__)
@@ -146,7 +146,7 @@ class PromptService:
         return next_timeout
 
     def _prompt_of(self, record: r.PromptShown) -> Prompt:
-        return Prompt(record.due, group_of(record.kind), record.context)
+        return Prompt(record.due, PromptKind(group_of(record.kind)), record.context)
 
     def _outcome_since(self, record: r.PromptShown, shown: datetime, ends: datetime) -> str:
         """answered / skipped when the matching record was made while the prompt was open."""

@@ -9,7 +9,7 @@ nothing can drift. Jobs (all `coalesce=True, max_instances=1` with a misfire gra
 - `housekeeping`: once a minute — config file changed? records changed (a run logged)? a wall-clock
   jump (sleep, clock set)? a new local day (its backup)? Nothing polls more often, so an idle agent
   sleeps between minutes;
-- `import`: every few minutes when `[import] folder` is set and the importer is installed.
+- `import`: every few minutes when `[import] folder` is set.
 """
 
 from __future__ import annotations
@@ -19,19 +19,22 @@ import os
 import threading
 import time as _time
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from posture_agent.agent import jobhealth
-from posture_agent.agent.control import ControlServer
+from posture_agent.agent.control import ControlServer, answer_request
 from posture_agent.agent.events import STATE_CHANGED, ActivePrompt, Event, EventBus, Listener
+from posture_agent.agent.housekeeping import ClockWatch, data_files_stamp, file_stamp
+from posture_agent.agent.import_job import import_from_folder
+from posture_agent.agent.pause import Pause
 from posture_agent.agent.prompts import PromptService
+from posture_agent.agent.scheduler import Jobs
 from posture_agent.agent.status import Status
 from posture_agent.clock import Clock
 from posture_agent.config import ConfigError, Settings, load_settings
 from posture_agent.domain import advice as rules
-from posture_agent.domain.pause import PAUSE_CHOICES, pause_until
+from posture_agent.domain.pause import pause_until
 from posture_agent.journal import Journal
 from posture_agent.paths import Paths
 from posture_agent.store.db import Store
@@ -41,32 +44,28 @@ log = logging.getLogger(__name__)
 
 HOUSEKEEPING_SECONDS = 60
 IMPORT_MINUTES = 5
-MISFIRE_GRACE_SECONDS = 6 * 3600
-"""APScheduler runs a late job up to this late; the prompt service applies each prompt's own grace."""
-CLOCK_JUMP_SECONDS = 5
-PAUSE_FILE = "paused-until"
 
 
 class Agent:
     """The agent's core. Drive it with `tick()` in tests, or `start()` for real time."""
 
-    def __init__(self, paths: Paths, settings: Settings, store: Store, clock: Clock) -> None:
+    def __init__(
+        self, paths: Paths, settings: Settings, store: Store, clock: Clock,
+        monotonic: Callable[[], float] = _time.monotonic,
+    ) -> None:
         self.paths = paths
         self.store = store
         self.clock = clock
         self.bus = EventBus()
         self.service = PromptService(Journal(store, settings, clock), self.bus)
         self.lock = threading.RLock()
-        self.paused_until: datetime | None = self._read_pause()
-        self.not_before: datetime | None = None
-        """Prompts due before this (e.g. during a pause that ended) are not shown late."""
+        self.pause_state = Pause(paths.runtime_dir)
         self.notifier: Any = None
-        self.scheduler: Any = None
+        self.scheduler: Jobs | None = None
         self.control: ControlServer | None = None
-        self._config_stamp = self._stamp(paths.config_file)
-        self._data_stamp = self._data_files_stamp()
-        self._last_wall = clock.now()
-        self._last_mono = _time.monotonic()
+        self._config_stamp = file_stamp(paths.config_file)
+        self._data_stamp = data_files_stamp(paths.db_file)
+        self._clock_watch = ClockWatch(clock.now(), monotonic)
         self._backup_day: date | None = None
         self._backup_lock = threading.Lock()
         """The local day of the last daily backup pass (one per day: at start, then at housekeeping)."""
@@ -108,8 +107,7 @@ class Agent:
     def pause(self, until: datetime) -> datetime:
         """No prompts until `until`; open prompts still time out. Survives a restart."""
         with self.lock:
-            self.paused_until = until
-            self._write_pause(until)
+            self.pause_state.start(until)
         log.info("paused until %s", until.isoformat())
         self.bus.publish(Event(STATE_CHANGED))
         self._reschedule()
@@ -121,11 +119,7 @@ class Agent:
     def resume(self) -> None:
         """Prompts again from now; those due during the pause are not shown late."""
         with self.lock:
-            was = self.paused_until
-            self.paused_until = None
-            self._write_pause(None)
-            if was is not None:
-                self.not_before = min(was, self.clock.now())
+            self.pause_state.end(self.clock.now())
         log.info("resumed")
         self.bus.publish(Event(STATE_CHANGED))
         self._reschedule()
@@ -143,12 +137,9 @@ class Agent:
 
     def current_pause(self, now: datetime) -> datetime | None:
         with self.lock:
-            if self.paused_until is not None and now >= self.paused_until:
-                self.not_before = self.paused_until
-                self.paused_until = None
-                self._write_pause(None)
+            if self.pause_state.lapse(now):
                 self.bus.publish(Event(STATE_CHANGED))
-            return self.paused_until
+            return self.pause_state.until
 
     def tick(self) -> list[ActivePrompt]:
         """One pass at the clock's now: close timed-out prompts, show what is due. Returns shown."""
@@ -157,7 +148,7 @@ class Agent:
             self.service.expire(now)
             if self.current_pause(now) is not None:
                 return []
-            return self.service.show_due(now, self.not_before)
+            return self.service.show_due(now, self.pause_state.not_before)
 
     def next_wakeups(self) -> dict[str, datetime | None]:
         """When each one-shot job should run next."""
@@ -177,7 +168,7 @@ class Agent:
 
     def reload_config(self) -> bool:
         """Re-read the config file; a broken file is logged and the old settings stay."""
-        self._config_stamp = self._stamp(self.paths.config_file)
+        self._config_stamp = file_stamp(self.paths.config_file)
         try:
             settings = load_settings(self.paths.config_file)
         except ConfigError as exc:
@@ -216,16 +207,15 @@ class Agent:
     def housekeeping(self) -> None:
         """Once a minute: config changed, records changed, clock jumped (sleep), a new day's backup,
         Windows requests, a sync round when a shared folder is set up."""
-        if self._stamp(self.paths.config_file) != self._config_stamp:
+        if file_stamp(self.paths.config_file) != self._config_stamp:
             self.reload_config()
         self.daily_backup()
-        now, mono = self.clock.now(), _time.monotonic()
-        drift = (now - self._last_wall).total_seconds() - (mono - self._last_mono)
-        self._last_wall, self._last_mono = now, mono
-        stamp = self._data_files_stamp()
-        if abs(drift) > CLOCK_JUMP_SECONDS:
+        drift = self._clock_watch.drift(self.clock.now())
+        stamp = data_files_stamp(self.paths.db_file)
+        jumped = self._clock_watch.jumped(drift)
+        if jumped:
             log.info("wall clock moved %+.0f s against the monotonic clock (sleep or clock change)", drift)
-        if abs(drift) > CLOCK_JUMP_SECONDS or stamp != self._data_stamp:
+        if jumped or stamp != self._data_stamp:
             self._data_stamp = stamp
             self.tick()
             self._reschedule()
@@ -238,39 +228,26 @@ class Agent:
             self.notifier.notify("posture-agent sync", synced.news)
 
     def import_folder(self) -> None:
-        from posture_agent.importers.folder import scan_folder  # only when a folder is watched
-
-        folder = self.settings.import_folder
-        if not folder:
-            return
-        scan_folder(self.journal, Path(folder))  # a failure is logged and recorded by _guard, prompts go on
+        import_from_folder(self.journal, self.settings.import_folder)  # a failure: logged and recorded by _guard
 
     # --- real time ----------------------------------------------------------------------------
 
     def start(self, notifications: bool = True, control: bool = True) -> None:
         """Start the scheduler thread (and the notifier and control channel)."""
-        from apscheduler.schedulers.background import BackgroundScheduler
-
         jobhealth.clear(self.paths.runtime_dir)
         if notifications:
             from posture_agent.agent.notify import Notifier
 
             self.notifier = Notifier(timeout_seconds=self.settings.prompt_timeout_minutes * 60)
             self.subscribe(self.notifier)
-        self.scheduler = BackgroundScheduler(
-            timezone=UTC,
-            executors={"default": {"type": "threadpool", "max_workers": 2}},
-            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": MISFIRE_GRACE_SECONDS},
-        )
-        self.scheduler.add_job(
-            self._guard(self.housekeeping), "interval", seconds=HOUSEKEEPING_SECONDS, id="housekeeping",
-        )
+        self.scheduler = Jobs(self._guard)
+        self.scheduler.every("housekeeping", self.housekeeping, seconds=HOUSEKEEPING_SECONDS)
         self.scheduler.start()
         self._schedule_import()
         if control:
             self.control = ControlServer(self.paths.runtime_dir, self.handle_request)
             self.control.start()
-        self.scheduler.add_job(self._guard(self._on_start), id="startup")  # runs now
+        self.scheduler.now("startup", self._on_start)
         log.info("agent started (pid %d)", os.getpid())
 
     def stop(self) -> None:
@@ -278,7 +255,7 @@ class Agent:
             self.control.stop()
             self.control = None
         if self.scheduler is not None:
-            self.scheduler.shutdown(wait=False)
+            self.scheduler.shutdown()
             self.scheduler = None
         log.info("agent stopped")
 
@@ -311,72 +288,25 @@ class Agent:
         if self.scheduler is None:
             return
         for name, at in self.next_wakeups().items():
-            job_id = f"wake-{name}"
-            if at is None:
-                if self.scheduler.get_job(job_id):
-                    self.scheduler.remove_job(job_id)
-                continue
-            self.scheduler.add_job(
-                self._guard(self._on_wake), "date", run_date=at, id=job_id, replace_existing=True,
-            )
+            self.scheduler.at(f"wake-{name}", self._on_wake, at)
 
     def _schedule_import(self) -> None:
         if self.scheduler is None:
             return
-        wanted = bool(self.settings.import_folder)
-        job = self.scheduler.get_job("import")
-        if wanted and job is None:
-            self.scheduler.add_job(self._guard(self.import_folder), "interval", minutes=IMPORT_MINUTES, id="import")
-        elif not wanted and job is not None:
-            self.scheduler.remove_job("import")
+        if self.settings.import_folder:
+            self.scheduler.every("import", self.import_folder, minutes=IMPORT_MINUTES)
+        else:
+            self.scheduler.cancel("import")
 
     # --- control channel ----------------------------------------------------------------------
 
     def handle_request(self, request: dict[str, Any]) -> dict[str, Any]:
         """pause / resume / status / reload from `posture-agent pause|resume` (see control.py)."""
-        command = request.get("cmd")
-        if command == "pause":
-            choice = str(request.get("for", ""))
-            if choice not in PAUSE_CHOICES:
-                return {"ok": False, "error": f"pause {choice!r} is not one of: {', '.join(PAUSE_CHOICES)}"}
-            self.pause_for(choice)
-        elif command == "resume":
-            self.resume()
-        elif command == "reload":
-            self.reload_config()
-        elif command != "status":
-            return {"ok": False, "error": f"unknown request {command!r}"}
-        return {"ok": True, "pid": os.getpid(), **self.status().to_json(self.journal.zone)}
+        return answer_request(
+            request, pause_for=self.pause_for, resume=self.resume, reload=self.reload_config,
+            status=lambda: self.status().to_json(self.journal.zone),
+        )
 
     # --- small helpers ------------------------------------------------------------------------
 
-    def _read_pause(self) -> datetime | None:
-        path = self.paths.runtime_dir / PAUSE_FILE
-        try:
-            return datetime.fromisoformat(path.read_text(encoding="utf-8").strip())
-        except (OSError, ValueError):
-            return None
-
-    def _write_pause(self, until: datetime | None) -> None:
-        path = self.paths.runtime_dir / PAUSE_FILE
-        try:
-            if until is None:
-                path.unlink(missing_ok=True)
-            else:
-                path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-                path.write_text(until.isoformat(), encoding="utf-8")
-        except OSError:
-            log.warning("could not keep the pause in %s", path)
-
-    @staticmethod
-    def _stamp(path: Any) -> tuple[int, int] | None:
-        try:
-            st = os.stat(path)
-        except OSError:
-            return None
-        return st.st_mtime_ns, st.st_size
-
-    def _data_files_stamp(self) -> tuple[Any, ...]:
-        db = self.paths.db_file
-        return tuple(self._stamp(f"{db}{suffix}") for suffix in ("", "-wal"))
 

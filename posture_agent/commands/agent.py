@@ -11,6 +11,7 @@ from typing import Any
 
 from posture_agent.context import Context, add_json
 from posture_agent.domain.pause import PAUSE_CHOICES
+from posture_agent.domain.plan import PromptKind
 from posture_agent.errors import UserError
 from posture_agent.timeparse import iso, local, parse_at
 
@@ -79,7 +80,7 @@ def cmd_schedule(ctx: Context, args: argparse.Namespace) -> None:
             if at.date() != day:
                 day = at.date()
                 lines.append(f"{at:%A %d %B %Y}")
-            extra = f" ({p.note})" if p.kind == "soreness" and p.note else ""
+            extra = f" ({p.note})" if p.kind == PromptKind.SORENESS and p.note else ""
             lines.append(f"  {at:%H:%M}  {p.kind:<9}{(p.context or ''):<6}{p.title()}{extra}")
         return lines
 

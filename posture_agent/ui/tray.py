@@ -19,6 +19,7 @@ from typing import Any
 
 from posture_agent.domain import advice as rules
 from posture_agent.domain.pause import PAUSES
+from posture_agent.domain.plan import PromptKind
 from posture_agent.ui.tray_backend import choose_backend
 
 log = logging.getLogger(__name__)
@@ -89,8 +90,8 @@ class TrayState:
 
 
 NEXT_WORDS = {
-    "checkin": "check-in", "drills": "drills", "circuit": "strength circuit",
-    "soreness": "back check", "ice": "ice the SI joint",
+    PromptKind.CHECKIN: "check-in", PromptKind.DRILLS: "drills", PromptKind.CIRCUIT: "strength circuit",
+    PromptKind.SORENESS: "back check", PromptKind.ICE: "ice the SI joint",
 }
 
 
