@@ -196,7 +196,9 @@ def test_a_day_in_real_time(desktop: Desktop, home: Path, shots: Path, clock: Pi
 
         # 3. the desk check-in comes due and is left alone: the agent stores `missed`, once
         win = agent.window(CHECKIN, timeout=(desk - clock.now()).total_seconds() + 15)
-        assert "Posture check: how are you sitting?" in desktop.notifications()
+        assert wait_for(lambda: "Posture check: how are you sitting?" in desktop.notifications(), timeout=5), (
+            desktop.notifications()[-800:]
+        )
 
         # 4. meanwhile, How's my back? with the SI joint at 7: the protocol starts, the icon turns amber
         assert agent.amber_in_icon(shots) == 0
