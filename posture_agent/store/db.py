@@ -25,7 +25,7 @@ from posture_agent.errors import StoreError
 
 log = logging.getLogger(__name__)
 
-SCHEMA_HEAD = "0002"
+SCHEMA_HEAD = "0003"
 """The newest migration this code knows; a test checks it matches the migrations folder."""
 
 BUSY_TIMEOUT_MS = 5000
