@@ -6,9 +6,9 @@ nothing can drift. Jobs (all `coalesce=True, max_instances=1` with a misfire gra
 - `prompt`: a one-shot at the next due time; it ticks the prompt service, then re-arms itself;
 - `timeout`: a one-shot when the oldest open prompt times out;
 - `resume`: a one-shot when a pause ends;
-- `housekeeping`: once a minute — config file changed? records changed (a run logged)? a wall-clock
-  jump (sleep, clock set)? a new local day (its backup)? Nothing polls more often, so an idle agent
-  sleeps between minutes;
+- `housekeeping`: once a minute — a prompt held while the user is away: are they back? config file
+  changed? records changed (a run logged)? a wall-clock jump (sleep, clock set)? a new local day
+  (its backup)? Nothing polls more often, so an idle agent sleeps between minutes;
 - `import`: every few minutes when `[import] folder` is set and the importer is installed.
 """
 
@@ -25,13 +25,15 @@ from typing import Any
 
 from posture_agent.agent.control import ControlServer
 from posture_agent.agent.events import STATE_CHANGED, ActivePrompt, Event, EventBus, Listener
-from posture_agent.agent.prompts import PromptService
+from posture_agent.agent.prompts import Held, PromptService
 from posture_agent.clock import Clock
 from posture_agent.config import ConfigError, Settings, load_settings
 from posture_agent.domain import advice as rules
 from posture_agent.domain.plan import Prompt, wall_time
 from posture_agent.journal import Journal
 from posture_agent.paths import Paths
+from posture_agent.presence.base import Check
+from posture_agent.presence.desktop import presence_check
 from posture_agent.store.db import Store
 
 log = logging.getLogger(__name__)
@@ -58,6 +60,8 @@ class Status:
     si_protocol_days: int
     open_prompts: tuple[ActivePrompt, ...]
     notifications_ok: bool
+    held: tuple[Held, ...] = ()
+    """Due prompts held while the user is away or busy, with the reason."""
 
     def to_json(self, zone: Any) -> dict[str, Any]:
         def iso(at: datetime | None) -> str | None:
@@ -78,6 +82,10 @@ class Status:
                 for a in self.open_prompts
             ],
             "notifications_ok": self.notifications_ok,
+            "held": [
+                {"kind": h.prompt.kind, "context": h.prompt.context, "due": iso(h.prompt.due), "reason": h.reason}
+                for h in self.held
+            ],
         }
 
 
@@ -94,12 +102,16 @@ def pause_until(choice: str, now: datetime, zone: Any) -> datetime:
 class Agent:
     """The agent's core. Drive it with `tick()` in tests, or `start()` for real time."""
 
-    def __init__(self, paths: Paths, settings: Settings, store: Store, clock: Clock) -> None:
+    def __init__(
+        self, paths: Paths, settings: Settings, store: Store, clock: Clock, presence: Check | None = None,
+    ) -> None:
+        """`presence`: the away check (tests pin one); None reads this desktop's signals."""
         self.paths = paths
         self.store = store
         self.clock = clock
         self.bus = EventBus()
-        self.service = PromptService(Journal(store, settings, clock), self.bus)
+        self._own_presence = presence is None
+        self.service = PromptService(Journal(store, settings, clock), self.bus, presence or _presence(settings))
         self.lock = threading.RLock()
         self.paused_until: datetime | None = self._read_pause()
         self.not_before: datetime | None = None
@@ -146,6 +158,7 @@ class Agent:
             si_protocol_days=rules.PROTOCOL_DAYS,
             open_prompts=tuple(self.service.open.values()),
             notifications_ok=not (self.notifier is not None and self.notifier.failed),
+            held=tuple(self.service.held.values()),
         )
 
     def pause(self, until: datetime) -> datetime:
@@ -233,6 +246,8 @@ class Agent:
             return False
         with self.lock:
             self.service.journal = Journal(self.store, settings, self.clock)
+            if self._own_presence:
+                self.service.presence = _presence(settings)
         log.info("config reloaded from %s", self.paths.config_file)
         self.bus.publish(Event(STATE_CHANGED))
         self._reschedule()
@@ -268,7 +283,7 @@ class Agent:
         stamp = self._data_files_stamp()
         if abs(drift) > CLOCK_JUMP_SECONDS:
             log.info("wall clock moved %+.0f s against the monotonic clock (sleep or clock change)", drift)
-        if abs(drift) > CLOCK_JUMP_SECONDS or stamp != self._data_stamp:
+        if abs(drift) > CLOCK_JUMP_SECONDS or stamp != self._data_stamp or self.service.held:
             self._data_stamp = stamp
             self.tick()
             self._reschedule()
@@ -423,3 +438,7 @@ def _folder_scanner() -> Callable[[Journal, str], Any] | None:
         return None
     scan: Callable[[Journal, str], Any] | None = getattr(module, "scan_folder", None)
     return scan
+
+
+def _presence(settings: Settings) -> Check:
+    return presence_check(settings.idle_minutes, settings.calendar, settings.zone(), os.environ)
