@@ -74,7 +74,7 @@ def test_macos_idle_through_a_fake() -> None:
 
 def test_which_backends_each_platform_gets(tmp_path: Path) -> None:
     def sources(platform: str, env: dict[str, str], calendar: str = "") -> list[str]:
-        return [s.source for s in signals(5, calendar, UTC, env, platform)]
+        return [s.source for s in signals(300, calendar, UTC, env, platform)]
 
     x11 = sources("linux", {"DISPLAY": ":1"})
     assert "X11 XScreenSaver" in x11 and "X11 _NET_WM_STATE_FULLSCREEN" in x11

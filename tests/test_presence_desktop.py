@@ -6,10 +6,13 @@ screen saver and a notification server in do-not-disturb."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -27,7 +30,9 @@ from posture_agent.presence import dbus as pdbus
 from posture_agent.presence.base import PresenceCheck, SignalUnavailable
 from posture_agent.presence.desktop import signals
 from posture_agent.presence.x11 import X11Connection, X11Fullscreen, X11Idle
-from tests.desktop import Desktop
+from tests.desktop import Desktop, desktop, wait_for
+
+__all__ = ["desktop"]
 
 pytestmark = pytest.mark.desktop
 NOW = datetime(2026, 11, 25, 11, 0, tzinfo=UTC)
@@ -169,7 +174,7 @@ def test_gnome_screen_saver_and_do_not_disturb_stand_ins(private_bus: str, monke
         assert pdbus.NotificationsInhibited(bus).away(NOW) is None
 
         monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", private_bus)  # what the agent's own bus reads
-        check = PresenceCheck(signals(5, "", UTC, {}, "linux"))
+        check = PresenceCheck(signals(300, "", UTC, {}, "linux"))
         assert check(NOW).reason == "idle for 7 min"  # lock and dnd now off; the idle monitor says 7 min
         offered = {(o.kind, o.source) for o in check.offers(NOW) if o.available}
         assert ("lock", "org.freedesktop.ScreenSaver") in offered
@@ -187,3 +192,60 @@ def test_a_service_that_never_answers_is_unavailable_not_a_hang(private_bus: str
             pdbus.ScreenSaverActive(bus_on(private_bus)).away(NOW)  # after the call's 0.5 s timeout
     finally:
         squatter.close()
+
+
+# --- the real app on a pinned clock, with the desktop's real idle time -------------------------
+
+
+def test_the_app_holds_a_desk_check_in_while_idle_and_shows_it_after_input(desktop: Desktop, tmp_path: Path) -> None:
+    code = "import gi; gi.require_version('Gtk', '3.0')"
+    if subprocess.run([sys.executable, "-c", code], capture_output=True).returncode != 0:
+        pytest.skip("PyGObject with GTK 3 is not installed: the tray needs it (scripts/bootstrap.sh installs it)")
+    home, events = tmp_path / "home", tmp_path / "events.jsonl"
+    home.mkdir()
+    (home / "config.toml").write_text('[general]\ntimezone = "Europe/Berlin"\n', encoding="utf-8")
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.Popen(  # 11:59 on a Wednesday in Berlin: the desk check-in falls due at 12:00
+        [sys.executable, "-m", "tests.ui_harness", "--home", str(home), "--events", str(events),
+         "--clock", "2026-11-25T11:59:00+01:00", "--backend", "appindicator", "--idle-seconds", "2"],
+        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=(tmp_path / "app.err").open("wb"),
+        env=dict(desktop.env, PYTHONPATH=str(root)), cwd=root, text=True,
+    )
+    assert proc.stdin is not None
+
+    def send(line: str) -> None:
+        assert proc.stdin is not None
+        proc.stdin.write(line + "\n")
+        proc.stdin.flush()
+
+    def seen(match: Any) -> bool:
+        lines = events.read_text().splitlines() if events.exists() else []
+        return any(match(json.loads(line)) for line in lines if line.strip())
+
+    try:
+        ready = wait_for(lambda: seen(lambda e: e["event"] == "tray_ready"), timeout=20)
+        assert ready, (tmp_path / "app.err").read_text()
+        time.sleep(2.5)  # no input: Xvfb's idle time passes the 2 s limit
+        send("advance 60")
+
+        def held(e: dict[str, Any]) -> bool:  # the tray's status line
+            return e["event"] == "state" and any(line.startswith("Check-in held: idle for") for line in e["lines"])
+
+        assert wait_for(lambda: seen(held), timeout=10), events.read_text()[-2000:]
+        assert not seen(lambda e: e["event"] == "mapped")
+        desktop.run("xdotool", "mousemove", "300", "300", check=True)  # the user is back
+        send("advance 30")
+        assert wait_for(lambda: seen(lambda e: e["event"] == "mapped" and e.get("window") == "checkin"), timeout=10)
+        conn = sqlite3.connect(home / "data" / "posture-agent.db")
+        try:
+            assert conn.execute("SELECT kind, outcome FROM prompts").fetchall() == [("checkin-desk", None)]
+        finally:
+            conn.close()
+    finally:
+        if proc.poll() is None:
+            send("quit")
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()

@@ -154,7 +154,7 @@ def check_presence(ctx: Any) -> dict[str, Any]:
     from posture_agent.presence.desktop import presence_check
 
     settings, _ = load_settings_or_defaults(ctx.paths.config_file)
-    offers = presence_check(settings.idle_minutes, settings.calendar, settings.zone(), os.environ).offers(
+    offers = presence_check(settings.idle_minutes * 60, settings.calendar, settings.zone(), os.environ).offers(
         datetime.now(UTC)
     )
     offered = {kind: [o.source for o in offers if o.available and kind in o.kinds] for kind in KINDS}

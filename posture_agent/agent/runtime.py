@@ -441,4 +441,4 @@ def _folder_scanner() -> Callable[[Journal, str], Any] | None:
 
 
 def _presence(settings: Settings) -> Check:
-    return presence_check(settings.idle_minutes, settings.calendar, settings.zone(), os.environ)
+    return presence_check(settings.idle_minutes * 60, settings.calendar, settings.zone(), os.environ)

@@ -22,10 +22,9 @@ from posture_agent.presence.calendar import CalendarFile
 
 
 def signals(
-    idle_minutes: int, calendar: str, zone: tzinfo,
+    idle_seconds: float, calendar: str, zone: tzinfo,
     environ: Mapping[str, str], platform: str = sys.platform,
 ) -> list[Signal]:
-    idle_seconds = idle_minutes * 60
     out: list[Signal] = []
     if platform.startswith("linux") or platform.startswith("freebsd"):
         bus = dbus.SessionBus()
@@ -45,7 +44,7 @@ def signals(
 
 
 def presence_check(
-    idle_minutes: int, calendar: str, zone: tzinfo,
+    idle_seconds: float, calendar: str, zone: tzinfo,
     environ: Mapping[str, str], platform: str = sys.platform,
 ) -> PresenceCheck:
-    return PresenceCheck(signals(idle_minutes, calendar, zone, environ, platform))
+    return PresenceCheck(signals(idle_seconds, calendar, zone, environ, platform))
