@@ -23,11 +23,12 @@ from typing import TYPE_CHECKING, Any
 from posture_agent import __version__
 from posture_agent.agent.events import PROMPT_CLOSED, PROMPT_DUE, STATE_CHANGED, ActivePrompt, Event
 from posture_agent.ui.dispatcher import Dispatcher
-from posture_agent.ui.tray import Tray, TrayActions, TrayState, TrayUnavailable, tray_state_from
+from posture_agent.ui.tray import Tray, TrayActions, TrayState, tray_state_from
+from posture_agent.ui.tray_backend import TrayUnavailable
 
 if TYPE_CHECKING:
     from posture_agent.agent.runtime import Agent
-    from posture_agent.cli import Context
+    from posture_agent.context import Context
     from posture_agent.paths import Paths
 
 log = logging.getLogger(__name__)
@@ -38,8 +39,6 @@ Logged at debug level; tests and the benchmark record it to follow the app from 
 
 DOCK_WAIT_S = 5.0
 """How long `start` waits for the icon to be shown before it opens the store and starts the agent."""
-PROMPT_WINDOWS = {"drills": "drills", "circuit": "circuit", "soreness": "soreness"}
-"""Prompt kinds that open a window (beside the agent's notification). Ice reminders only notify."""
 
 
 def _debug_trace(event: str, **data: Any) -> None:
@@ -136,8 +135,8 @@ class App:
         if event.kind == PROMPT_DUE:
             if kind == "checkin":
                 self.show_checkin(active)
-            elif kind in PROMPT_WINDOWS:
-                self.open(PROMPT_WINDOWS[kind], active)
+            elif kind in ("drills", "circuit", "soreness"):  # a window of the same name; ice only notifies
+                self.open(kind, active)
         elif event.kind == PROMPT_CLOSED and kind == "checkin":
             self.dispatcher.post(lambda _root: self._close_checkin(active.id))
 
@@ -412,13 +411,3 @@ def dock(ctx: Context) -> App | None:
         log.warning("the tray icon was not shown within %.0f s; starting the agent anyway", DOCK_WAIT_S)
     return app
 
-
-def run(ctx: Context, agent: Agent, app: App | None = None) -> int:
-    """`posture-agent start`: the tray app (docked early by `dock`, or now), or headless when no
-    tray can be shown here."""
-    app = app or dock(ctx)
-    if app is None:
-        from posture_agent.commands.agent import run_headless
-
-        return run_headless(ctx, agent)
-    return app.run(agent)

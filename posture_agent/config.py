@@ -18,12 +18,12 @@ from typing import Any, ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from posture_agent.domain.drills import Drill, load_catalogue
+from posture_agent.domain.plan import Window
 from posture_agent.errors import UserError
 
 log = logging.getLogger(__name__)
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-WORKDAYS = DAYS[:5]
 
 
 class ConfigError(UserError):
@@ -33,16 +33,6 @@ class ConfigError(UserError):
         where = f"{path}" + (f", line {line}" if line else "")
         super().__init__(f"config error in {where}: {key}: {problem}")
         self.path, self.key, self.problem, self.line = path, key, problem, line
-
-
-@dataclass(frozen=True)
-class Window:
-    """Check-ins every `every_minutes` from `start` until `end` on `days` (0 = Monday)."""
-
-    days: frozenset[int]
-    start: time
-    end: time
-    every_minutes: int
 
 
 @dataclass(frozen=True)

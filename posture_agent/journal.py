@@ -1,6 +1,7 @@
-"""The one way in for recording and reading the user's records, shared by the command line, the
-agent and the tray's windows (through callbacks): it validates every input, writes one unit of work
-in one transaction, and answers with plain records. Windows never see a session; this module does.
+"""The one way in for recording the user's records, and what the command line, the agent and the
+tray's windows (through callbacks) read: it validates every input, writes one unit of work in one
+transaction, and answers with plain records. Windows never see a session; this module does.
+Reports and importers read their ranges through store/queries.py, which answers with the same records.
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ import re
 import socket
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from datetime import time as dtime
 
 from sqlalchemy.engine import Connection
 
@@ -17,6 +17,7 @@ from posture_agent.clock import Clock
 from posture_agent.config import Settings
 from posture_agent.domain import advice as rules
 from posture_agent.domain import records as r
+from posture_agent.domain.days import day_bounds
 from posture_agent.domain.drills import Drill, planned_drills
 from posture_agent.errors import UserError
 from posture_agent.store import queries as q
@@ -24,7 +25,6 @@ from posture_agent.store import tables as t
 from posture_agent.store.db import Store
 
 MAX_DISTANCE_KM = 300.0
-MAX_DURATION = timedelta(hours=48)
 MIN_DURATION = timedelta(minutes=1)
 MAX_SPEED_KMH = 30.0
 FUTURE_TOLERANCE = timedelta(minutes=1)
@@ -74,12 +74,6 @@ class Journal:
             local = at.astimezone(self.zone)
             raise UserError(f"--at {local:%Y-%m-%d %H:%M} is in the future; records are for what happened")
         return at.astimezone(UTC)
-
-    def local_day_bounds(self, day: date) -> tuple[datetime, datetime]:
-        """[start, end) of a local day in UTC (23 or 25 hours long across a DST change)."""
-        start = datetime.combine(day, dtime(0), self.zone)
-        end = datetime.combine(day + timedelta(days=1), dtime(0), self.zone)
-        return start.astimezone(UTC), end.astimezone(UTC)
 
     def today(self) -> date:
         return self.now().astimezone(self.zone).date()
@@ -278,7 +272,7 @@ class Journal:
 
     def drills_for(self, day: date | None = None) -> list[DrillState]:
         day = day or self.today()
-        start, end = self.local_day_bounds(day)
+        start, end = day_bounds(day, self.zone)
         with self.store.transaction() as s:
             history = q.history(s, start - rules.LOOKBACK, end)
         tilts = rules.pelvic_tilts_on(history, self.settings.soreness_threshold, self.zone, day)
@@ -301,7 +295,7 @@ def check_run(distance_km: float, duration: timedelta) -> None:
     """Refuse numbers no run can have, naming the allowed range."""
     if not 0 < distance_km <= MAX_DISTANCE_KM:
         raise UserError(f"distance {distance_km:g} km is out of range (more than 0, at most {MAX_DISTANCE_KM:g} km)")
-    if not MIN_DURATION <= duration <= MAX_DURATION:
+    if not MIN_DURATION <= duration <= r.MAX_RUN_DURATION:
         raise UserError(f"duration {duration} is out of range (1 minute to 48 hours)")
     speed = distance_km / (duration.total_seconds() / 3600)
     if speed > MAX_SPEED_KMH:

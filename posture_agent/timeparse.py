@@ -1,4 +1,5 @@
-"""Parsing what users type for times, dates, durations and weeks, with errors that say what is allowed."""
+"""Parsing what users type for times, dates, durations and weeks, with errors that say what is allowed;
+and writing times back the way the command line shows them."""
 
 from __future__ import annotations
 
@@ -91,3 +92,11 @@ def format_duration(delta: timedelta) -> str:
     h, rest = divmod(total, 3600)
     m, s = divmod(rest, 60)
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def iso(at: datetime | None) -> str | None:
+    return at.isoformat(timespec="seconds") if at else None
+
+
+def local(at: datetime, zone: tzinfo) -> str:
+    return at.astimezone(zone).isoformat(timespec="seconds")

@@ -3,6 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh test
-.venv/bin/ruff check posture_agent tests benchmarks
+.venv/bin/ruff check posture_agent tests benchmarks scripts
 .venv/bin/mypy
 exec .venv/bin/pytest "$@"

@@ -349,12 +349,12 @@ def test_restore_is_refused_while_an_agent_runs(agent_home: Path) -> None:
 def test_start_during_a_restore_waits_its_turn(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
     """The restore holds the agent's lock: an agent cannot start on a half-swapped database."""
     from posture_agent.agent.lock import AlreadyRunning, InstanceLock
-    from posture_agent.store import backup as backup_module
+    from posture_agent.store import restore as restore_module
 
     cli.ok("checkin", "upright")
     good = Path(cli.ok("backup").out.strip())
     seen: list[str] = []
-    original = backup_module.restore
+    original = restore_module.restore
 
     def restore_and_try_a_start(paths: Paths, source: Path | None) -> object:
         with pytest.raises(AlreadyRunning) as refused:
@@ -362,7 +362,7 @@ def test_start_during_a_restore_waits_its_turn(cli: Cli, monkeypatch: pytest.Mon
         seen.append(str(refused.value))
         return original(paths, source)
 
-    monkeypatch.setattr(backup_module, "restore", restore_and_try_a_start)
+    monkeypatch.setattr(restore_module, "restore", restore_and_try_a_start)
     cli.ok("restore", str(good))
     assert seen and "already running" in seen[0]
     lock = InstanceLock(Paths.resolve(cli.home).runtime_dir)

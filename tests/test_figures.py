@@ -10,6 +10,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from scipy.stats import rankdata, spearmanr
 
+from posture_agent.domain import correlation as stats
+from posture_agent.domain import days as cal
+from posture_agent.domain import exposure as ex
 from posture_agent.domain import figures as f
 from posture_agent.domain.records import CheckIn, Circuit, DrillDone, Run, Soreness
 
@@ -63,7 +66,7 @@ def test_exposure_window_is_the_48_hours_before_the_start() -> None:
         ci(start - timedelta(minutes=1), "standing"),
         ci(start, "slouched"),  # the start itself: out
     ]
-    exposure = f.exposure_before(run, f.AnswerIndex(checkins))
+    exposure = ex.exposure_before(run, ex.AnswerIndex(checkins))
     assert exposure.rate == pytest.approx(1 / 3) and exposure.answered == 3
     assert exposure.rate == brute_exposure(run, checkins)[0]
 
@@ -73,7 +76,7 @@ def test_fewer_than_three_checkins_means_no_exposure() -> None:
     run = Run("r1", start, timedelta(minutes=50), 10.0)
     checkins = [ci(start - timedelta(hours=5), "slouched"), ci(start - timedelta(hours=4), "slouched"),
                 ci(start - timedelta(hours=3), "missed")]
-    exposure = f.exposure_before(run, f.AnswerIndex(checkins))
+    exposure = ex.exposure_before(run, ex.AnswerIndex(checkins))
     assert exposure.rate is None and exposure.answered == 2
 
 
@@ -84,9 +87,9 @@ def test_exposure_matches_brute_force_on_random_histories() -> None:
                    rng.choice(("upright", "slouched", "standing", "skipped", "missed"))) for _ in range(800)]
     runs = [Run(f"r{i}", base + timedelta(minutes=rng.randrange(0, 60 * 24 * 60)), timedelta(hours=1), 10.0)
             for i in range(120)]
-    index = f.AnswerIndex(checkins)
+    index = ex.AnswerIndex(checkins)
     for run in runs:
-        exposure = f.exposure_before(run, index)
+        exposure = ex.exposure_before(run, index)
         rate, answered = brute_exposure(run, checkins)
         assert exposure.answered == answered
         assert exposure.rate == (pytest.approx(rate) if rate is not None else None)
@@ -99,10 +102,10 @@ def test_soreness_after_is_the_first_report_within_24_hours_of_the_end() -> None
     early = Soreness("s0", end - timedelta(minutes=1), upper_back=9)
     first = Soreness("s1", end + timedelta(hours=2), upper_back=4)
     later = Soreness("s2", end + timedelta(hours=14), upper_back=1)
-    assert f.soreness_after(run, f.SorenessIndex([later, early, first])) == first
-    assert f.soreness_after(run, f.SorenessIndex([Soreness("s3", end + timedelta(hours=24), mid_back=2)])) is not None
+    assert ex.soreness_after(run, ex.SorenessIndex([later, early, first])) == first
+    assert ex.soreness_after(run, ex.SorenessIndex([Soreness("s3", end + timedelta(hours=24), mid_back=2)])) is not None
     too_late = Soreness("s4", end + timedelta(hours=24, seconds=1), mid_back=2)
-    assert f.soreness_after(run, f.SorenessIndex([early, too_late])) is None
+    assert ex.soreness_after(run, ex.SorenessIndex([early, too_late])) is None
 
 
 # --- Spearman -------------------------------------------------------------------------------------
@@ -112,7 +115,7 @@ def test_average_ranks_match_scipy() -> None:
     rng = random.Random(3)
     for _ in range(50):
         values = [float(rng.randint(0, 5)) for _ in range(rng.randint(1, 30))]
-        assert f.average_ranks(values) == pytest.approx(list(rankdata(values)))
+        assert stats.average_ranks(values) == pytest.approx(list(rankdata(values)))
 
 
 def test_spearman_matches_scipy_with_ties() -> None:
@@ -121,7 +124,7 @@ def test_spearman_matches_scipy_with_ties() -> None:
         n = rng.randint(8, 80)
         xs = [rng.choice([0.0, 0.25, 1 / 3, 0.5, 0.75, 1.0]) for _ in range(n)]  # exposure: many ties
         ys = [float(min(10, max(0, round(6 * x + rng.gauss(0, 2))))) for x in xs]  # soreness 0-10
-        rho, reason = f.spearman(xs, ys)
+        rho, reason = stats.spearman(xs, ys)
         if len(set(xs)) == 1 or len(set(ys)) == 1:
             assert rho is None and reason
             continue
@@ -132,17 +135,17 @@ def test_spearman_matches_scipy_with_ties() -> None:
 
 @pytest.mark.parametrize("n", [0, 1, 7])
 def test_fewer_than_eight_runs_gives_null_with_the_reason(n: int) -> None:
-    rho, reason = f.spearman([i / 10 for i in range(n)], [float(i) for i in range(n)])
+    rho, reason = stats.spearman([i / 10 for i in range(n)], [float(i) for i in range(n)])
     assert rho is None
     assert reason is not None and f"only {n} run" in reason and "8" in reason
 
 
 def test_constant_data_gives_null_with_the_reason() -> None:
-    rho, reason = f.spearman([0.5] * 10, [float(i) for i in range(10)])
+    rho, reason = stats.spearman([0.5] * 10, [float(i) for i in range(10)])
     assert rho is None and reason is not None and "exposure" in reason
-    rho, reason = f.spearman([i / 10 for i in range(10)], [3.0] * 10)
+    rho, reason = stats.spearman([i / 10 for i in range(10)], [3.0] * 10)
     assert rho is None and reason is not None and "soreness" in reason
-    rho, _ = f.spearman([i / 10 for i in range(8)], [float(i) for i in range(8)])
+    rho, _ = stats.spearman([i / 10 for i in range(8)], [float(i) for i in range(8)])
     assert rho == pytest.approx(1.0)
 
 
@@ -152,9 +155,9 @@ def test_trend_uses_only_runs_with_both_figures_per_region() -> None:
     for i in range(10):
         run = Run(f"r{i}", base + timedelta(days=2 * i), timedelta(hours=1), 10.0)
         sore = Soreness(f"s{i}", run.end + timedelta(hours=2), upper_back=i, lower_back=None if i % 2 else 2 * i)
-        points.append(f.RunPoint(run, f.Exposure(i / 10 if i != 3 else None, 5), sore))
-    upper = f.trend(points, "upper_back")
-    lower = f.trend(points, "lower_back")
+        points.append(ex.RunPoint(run, ex.Exposure(i / 10 if i != 3 else None, 5), sore))
+    upper = stats.trend(points, "upper_back")
+    lower = stats.trend(points, "lower_back")
     assert upper.n == 9 and upper.rho == pytest.approx(1.0)
     assert lower.n == 5 and lower.rho is None and lower.reason is not None
 
@@ -172,7 +175,7 @@ def drill(at: datetime, name: str) -> DrillDone:
 
 def test_adherence_counts_days_with_every_planned_drill_up_to_today() -> None:
     # database created on Tuesday; today is Friday: Tue, Wed, Thu, Fri are planned (4 days)
-    days = f.week_days(2026, 48)
+    days = cal.week_days(2026, 48)
     first, today = days[1], days[4]
     drills = [
         drill(local(BERLIN, 2026, 11, 23, 7, 30), "wall-alignment"),  # Monday: not planned
@@ -203,14 +206,14 @@ def test_streak_ends_today_or_yesterday_and_stops_at_unplanned_days() -> None:
 
 
 def test_no_planned_day_gives_null_adherence() -> None:
-    days = f.week_days(2026, 40)
+    days = cal.week_days(2026, 40)
     result = f.drill_days(days, [], BERLIN, date(2026, 11, 1), date(2026, 11, 25), plan_daily)
     assert all(not d.is_planned for d in result)
     assert f.adherence(result) is None
 
 
 def test_circuits_planned_on_configured_weekdays_from_the_first_day_up_to_today() -> None:
-    days = f.week_days(2026, 48)  # Mon 23 .. Sun 29 Nov
+    days = cal.week_days(2026, 48)  # Mon 23 .. Sun 29 Nov
     done = [Circuit("c1", local(BERLIN, 2026, 11, 24, 18, 30), 2), Circuit("c0", local(BERLIN, 2026, 11, 22, 18), 2)]
     figures = f.circuit_figures(days, done, BERLIN, {1, 4}, first_day=date(2026, 11, 1), today=date(2026, 11, 25))
     assert figures.planned_days == (date(2026, 11, 24),)  # Friday is still to come
@@ -234,9 +237,9 @@ def test_circuits_planned_on_configured_weekdays_from_the_first_day_up_to_today(
 def test_week_bounds_follow_local_days_across_dst(
     zone: ZoneInfo, year: int, week: int, change_day: date, hours: int
 ) -> None:
-    start, end = f.week_bounds(year, week, zone)
+    start, end = cal.week_bounds(year, week, zone)
     assert end - start == timedelta(days=6, hours=hours)
-    day_start, day_end = f.day_bounds(change_day, zone)
+    day_start, day_end = cal.day_bounds(change_day, zone)
     assert day_end - day_start == timedelta(hours=hours)
     assert start.astimezone(zone).time().hour == 0 and end.astimezone(zone).time().hour == 0
 
@@ -250,14 +253,14 @@ def test_checkins_belong_to_their_local_day_in_a_dst_week() -> None:
     checkins = [ci(sunday_late, "slouched", "sofa"), ci(monday_early, "slouched", "sofa"),
                 ci(twice, "upright", "sofa"), ci(monday_start, "standing", "desk"),
                 ci(monday_start - timedelta(seconds=1), "slouched", "desk")]
-    days = f.week_days(2026, 43)
+    days = cal.week_days(2026, 43)
     figures = f.checkin_figures(checkins, days, BERLIN)
     assert figures.total.answered == 3
     assert figures.by_day[date(2026, 10, 25)]["sofa"].answered == 2
     assert figures.by_day[date(2026, 10, 25)]["sofa"].slouch_rate == pytest.approx(0.5)
     assert figures.by_day[date(2026, 10, 19)]["desk"].standing == 1
     assert figures.by_context["desk"].slouch_rate == 0.0
-    start, end = f.week_bounds(2026, 43, BERLIN)
+    start, end = cal.week_bounds(2026, 43, BERLIN)
     inside = [c for c in checkins if start <= c.at < end]  # the same week as a UTC range query
     assert len(inside) == figures.total.answered
 
@@ -269,7 +272,7 @@ def test_week_totals_in_new_york_dst_week() -> None:
     before = [ci(run.start - timedelta(hours=h), p) for h, p in ((1, "slouched"), (10, "upright"), (47, "slouched"))]
     sore = Soreness("s1", run.end + timedelta(hours=23), upper_back=5)
     next_week_run = Run("r2", datetime(2026, 11, 2, 0, 10, tzinfo=NEW_YORK).astimezone(UTC), timedelta(hours=1), 5.0)
-    points = f.run_points([run, next_week_run], f.AnswerIndex(before), f.SorenessIndex([sore]))
+    points = ex.run_points([run, next_week_run], ex.AnswerIndex(before), ex.SorenessIndex([sore]))
     totals = f.week_totals(
         2026, 44, checkins=before, drills=[], circuits=[], points=points, zone=NEW_YORK,
         first_day=date(2026, 10, 1), today=date(2026, 11, 5), plan=plan_daily, circuit_days={1, 4},

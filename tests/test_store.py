@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 
 from posture_agent.errors import StoreError
-from posture_agent.store import db as store_db
-from posture_agent.store.db import SCHEMA_HEAD, alembic_config, open_store, read_revision
+from posture_agent.store import migrate as store_migrate
+from posture_agent.store.db import open_store
+from posture_agent.store.migrate import SCHEMA_HEAD, alembic_config
+from posture_agent.store.sqlite_file import read_revision
 from tests.conftest import as_newer_version, modules_after
 
 
@@ -117,14 +119,15 @@ def test_naive_datetimes_are_refused_by_the_store(tmp_path: Path) -> None:
 
 def test_a_new_database_is_the_file_the_migrations_make(tmp_path: Path) -> None:
     """store/fresh.py replays the head schema; after a new migration this fails until
-    `python -m posture_agent.store.fresh` writes it again."""
+    `python scripts/fresh_schema.py` writes it again."""
     from posture_agent.store import fresh
+    from scripts.fresh_schema import migrated_schema, schema_of
 
-    head, migrated = fresh.migrated_schema()
+    head, migrated = migrated_schema()
     assert head == fresh.REVISION == SCHEMA_HEAD
     db = tmp_path / "posture-agent.db"
     open_store(db).close()
-    assert fresh.schema_of(db) == migrated  # every table, index and its SQL, in the same order
+    assert schema_of(db) == migrated  # every table, index and its SQL, in the same order
     assert read_revision(db) == SCHEMA_HEAD
     conn = sqlite3.connect(db)
     try:
@@ -155,7 +158,7 @@ def test_store_module_keeps_alembic_out_of_the_hot_path() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
-    assert store_db.SCHEMA_HEAD
+    assert store_migrate.SCHEMA_HEAD
 
 
 def test_a_checkin_process_loads_neither_the_orm_nor_alembic(tmp_path: Path) -> None:

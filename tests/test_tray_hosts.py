@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from posture_agent.ui.tray import SNI_WATCHER, pick_linux_backend
+from posture_agent.ui.tray_backend import SNI_WATCHER, pick_linux_backend
 from tests.desktop import Desktop, desktop
 from tests.test_tray_desktop import skip_without_pygobject
 
@@ -25,7 +25,7 @@ __all__ = ["desktop"]
 
 PROBE = (
     "import json, os\n"
-    "from posture_agent.ui.tray import available_backends, choose_backend, tray_hosts\n"
+    "from posture_agent.ui.tray_backend import available_backends, choose_backend, tray_hosts\n"
     "print(json.dumps({'hosts': sorted(tray_hosts(os.environ)), 'backend': choose_backend(),"
     " 'found': available_backends()}))\n"
 )

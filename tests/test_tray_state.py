@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from posture_agent.ui.icon import STATES, draw_fallback, tray_image
-from posture_agent.ui.tray import TrayState, TrayUnavailable, choose_backend, tray_state_from
+from posture_agent.ui.tray import TrayState, tray_state_from
+from posture_agent.ui.tray_backend import TrayUnavailable, choose_backend
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=BERLIN)
@@ -85,7 +86,7 @@ def test_without_pygobject_the_fix_is_named() -> None:
     """A Python that cannot import gi (as on a stock desktop without the linux-desktop extra)."""
     code = (
         "import sys; sys.modules['gi'] = None\n"
-        "from posture_agent.ui.tray import choose_backend, TrayUnavailable\n"
+        "from posture_agent.ui.tray_backend import choose_backend, TrayUnavailable\n"
         "try:\n    choose_backend('linux', {'DISPLAY': ':9'})\n"
         "except TrayUnavailable as e:\n    print(e)\n"
     )

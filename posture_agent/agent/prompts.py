@@ -91,10 +91,10 @@ class PromptService:
             latest_shown[group] = max(latest_shown.get(group, s.due), s.due)
         chosen: dict[str, Prompt] = {}
         for p in candidates:
-            if p.group in latest_shown and p.due <= latest_shown[p.group]:
+            if p.kind in latest_shown and p.due <= latest_shown[p.kind]:
                 continue
-            if p.group not in chosen or p.due >= chosen[p.group].due:
-                chosen[p.group] = p
+            if p.kind not in chosen or p.due >= chosen[p.kind].due:
+                chosen[p.kind] = p
         return sorted(chosen.values())
 
     def show_due(self, now: datetime, not_before: datetime | None = None) -> list[ActivePrompt]:
@@ -125,7 +125,7 @@ class PromptService:
                 continue
             del self.held[group]
             prompt = held.prompt
-            if now - prompt.due > prompt.grace or any(p.group == group for p in due):
+            if now - prompt.due > prompt.grace or any(p.kind == group for p in due):
                 self.journal.record_prompt_away(prompt.slot, prompt.due, prompt.context)
                 log.info("prompt %s due %s never shown: away (%s)", prompt.slot, prompt.due.isoformat(), held.reason)
         if not due:
@@ -135,11 +135,11 @@ class PromptService:
             self.held.clear()
             return due
         for prompt in due:
-            before = self.held.get(prompt.group)
+            before = self.held.get(prompt.kind)
             if before is None or before.prompt != prompt or before.reason != presence.reason:
                 log.info("prompt %s due %s held: %s", prompt.slot, prompt.due.isoformat(), presence.reason)
             since = before.since if before is not None and before.prompt == prompt else now
-            self.held[prompt.group] = Held(prompt, presence.reason, since)
+            self.held[prompt.kind] = Held(prompt, presence.reason, since)
         return []
 
     def next_due(self, now: datetime) -> datetime | None:

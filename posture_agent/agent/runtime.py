@@ -19,17 +19,18 @@ import os
 import threading
 import time as _time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from posture_agent.agent.control import ControlServer
 from posture_agent.agent.events import STATE_CHANGED, ActivePrompt, Event, EventBus, Listener
-from posture_agent.agent.prompts import Held, PromptService
+from posture_agent.agent.prompts import PromptService
+from posture_agent.agent.status import Status
 from posture_agent.clock import Clock
 from posture_agent.config import ConfigError, Settings, load_settings
 from posture_agent.domain import advice as rules
-from posture_agent.domain.plan import Prompt, wall_time
+from posture_agent.domain.pause import PAUSE_CHOICES, pause_until
 from posture_agent.journal import Journal
 from posture_agent.paths import Paths
 from posture_agent.presence.base import Check
@@ -43,60 +44,7 @@ IMPORT_MINUTES = 5
 MISFIRE_GRACE_SECONDS = 6 * 3600
 """APScheduler runs a late job up to this late; the prompt service applies each prompt's own grace."""
 CLOCK_JUMP_SECONDS = 5
-PAUSE_CHOICES = ("30m", "1h", "2h", "tomorrow")
 PAUSE_FILE = "paused-until"
-
-
-@dataclass(frozen=True)
-class Status:
-    """What a tray shows: the next prompt, the pause, today's rest day and SI protocol day."""
-
-    now: datetime
-    next_prompt: Prompt | None
-    paused_until: datetime | None
-    rest_today: bool
-    si_protocol_day: int | None
-    """Day N of `si_protocol_days`, None when the protocol is not running."""
-    si_protocol_days: int
-    open_prompts: tuple[ActivePrompt, ...]
-    notifications_ok: bool
-    held: tuple[Held, ...] = ()
-    """Due prompts held while the user is away or busy, with the reason."""
-
-    def to_json(self, zone: Any) -> dict[str, Any]:
-        def iso(at: datetime | None) -> str | None:
-            return at.astimezone(zone).isoformat(timespec="seconds") if at else None
-
-        nxt = self.next_prompt
-        return {
-            "now": iso(self.now),
-            "next_prompt": None if nxt is None else {
-                "kind": nxt.kind, "context": nxt.context, "due": iso(nxt.due), "title": nxt.title(),
-            },
-            "paused_until": iso(self.paused_until),
-            "rest_today": self.rest_today,
-            "si_protocol_day": self.si_protocol_day,
-            "si_protocol_days": self.si_protocol_days,
-            "open_prompts": [
-                {"id": a.id, "kind": a.prompt.kind, "context": a.prompt.context, "due": iso(a.prompt.due)}
-                for a in self.open_prompts
-            ],
-            "notifications_ok": self.notifications_ok,
-            "held": [
-                {"kind": h.prompt.kind, "context": h.prompt.context, "due": iso(h.prompt.due), "reason": h.reason}
-                for h in self.held
-            ],
-        }
-
-
-def pause_until(choice: str, now: datetime, zone: Any) -> datetime:
-    """30m, 1h, 2h, or tomorrow (the start of the next local day)."""
-    spans = {"30m": timedelta(minutes=30), "1h": timedelta(hours=1), "2h": timedelta(hours=2)}
-    if choice in spans:
-        return now + spans[choice]
-    if choice == "tomorrow":
-        return wall_time(now.astimezone(zone).date() + timedelta(days=1), datetime.min.time(), zone)
-    raise ValueError(f"pause {choice!r} is not one of: {', '.join(PAUSE_CHOICES)}")
 
 
 class Agent:
@@ -291,12 +239,13 @@ class Agent:
             self.control.poll_request_file()
 
     def import_folder(self) -> None:
+        from posture_agent.importers.folder import scan_folder  # only when a folder is watched
+
         folder = self.settings.import_folder
-        scan = _folder_scanner()
-        if not folder or scan is None:
+        if not folder:
             return
         try:
-            scan(self.journal, folder)
+            scan_folder(self.journal, Path(folder))
         except Exception:  # the importer's own errors must not stop prompts
             log.exception("importing from %s failed", folder)
 
@@ -370,7 +319,7 @@ class Agent:
     def _schedule_import(self) -> None:
         if self.scheduler is None:
             return
-        wanted = bool(self.settings.import_folder) and _folder_scanner() is not None
+        wanted = bool(self.settings.import_folder)
         job = self.scheduler.get_job("import")
         if wanted and job is None:
             self.scheduler.add_job(self._guard(self.import_folder), "interval", minutes=IMPORT_MINUTES, id="import")
@@ -426,18 +375,6 @@ class Agent:
     def _data_files_stamp(self) -> tuple[Any, ...]:
         db = self.paths.db_file
         return tuple(self._stamp(f"{db}{suffix}") for suffix in ("", "-wal"))
-
-
-def _folder_scanner() -> Callable[[Journal, str], Any] | None:
-    """The folder importer, when that part is installed."""
-    import importlib
-
-    try:
-        module = importlib.import_module("posture_agent.importers.folder")
-    except ImportError:
-        return None
-    scan: Callable[[Journal, str], Any] | None = getattr(module, "scan_folder", None)
-    return scan
 
 
 def _presence(settings: Settings) -> Check:

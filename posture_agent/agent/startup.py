@@ -18,6 +18,7 @@ from typing import Any
 
 from posture_agent.config import Settings, ensure_config, load_settings_or_defaults
 from posture_agent.errors import StoreError
+from posture_agent.paths import Paths
 from posture_agent.store.db import Store, open_store
 
 log = logging.getLogger(__name__)
@@ -40,18 +41,15 @@ def config_problem_line(problem: Exception) -> str:
     return f"{problem}; running with the default settings until it is fixed (the file was not changed)"
 
 
-def prepare(ctx: Any) -> tuple[Settings, Store]:
-    """Settings (defaults when the file is broken) and the checked store, set on `ctx` as well so
-    the rest of `start` (and a tray) read the same ones. Raises StoreError when the agent must not
-    start (damaged, newer or locked database), after telling the user."""
-    paths = ctx.paths
+def prepare(paths: Paths) -> tuple[Settings, Store]:
+    """Settings (defaults when the file is broken) and the checked store. Raises StoreError when
+    the agent must not start (damaged, newer or locked database), after telling the user."""
     ensure_config(paths.config_file)  # writes the commented defaults only when there is no file
     settings, problem = load_settings_or_defaults(paths.config_file)
     if problem is not None:
         line = config_problem_line(problem)
         log.error("%s", line)
         tell(CONFIG_TITLE, line)
-    ctx._settings = settings
     paths.make_dirs()
     try:
         store = open_store(paths.db_file, paths.backup_dir, check=True)
@@ -61,5 +59,4 @@ def prepare(ctx: Any) -> tuple[Settings, Store]:
 
         Notifier().notify(STORE_TITLE, str(exc))  # the CLI prints the same line on stderr
         raise
-    ctx._store = store
     return settings, store

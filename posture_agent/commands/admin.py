@@ -5,15 +5,14 @@ from __future__ import annotations
 import argparse
 import csv
 import dataclasses
-import sqlite3
 from datetime import time
 from typing import Any
 
 from posture_agent import __version__
-from posture_agent.cli import Context, add_json
-from posture_agent.commands.records import iso
 from posture_agent.config import DAYS, ConfigError, load_settings
+from posture_agent.context import Context, add_json
 from posture_agent.domain import records as r
+from posture_agent.timeparse import iso
 
 
 def register(sub: Any) -> None:
@@ -80,7 +79,8 @@ def cmd_config(ctx: Context, args: argparse.Namespace) -> None:
 
 def cmd_doctor(ctx: Context, args: argparse.Namespace) -> int:
     """Each check gives ok/problem and, when it fails, what to do about it."""
-    from posture_agent.store.db import SCHEMA_HEAD, read_revision
+    from posture_agent.store.migrate import SCHEMA_HEAD
+    from posture_agent.store.sqlite_file import quick_check, read_revision
 
     checks: list[dict[str, Any]] = []
 
@@ -103,11 +103,7 @@ def cmd_doctor(ctx: Context, args: argparse.Namespace) -> int:
         if not db.exists():
             check("database", True, f"{db}: not created yet (first record creates it)")
         else:
-            conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-            try:
-                integrity = conn.execute("PRAGMA quick_check").fetchone()[0]
-            finally:
-                conn.close()
+            integrity = quick_check(db)
             current = "current" if revision == SCHEMA_HEAD else f"code expects {SCHEMA_HEAD}"
             check(
                 "database", integrity == "ok" and revision == SCHEMA_HEAD,
@@ -141,13 +137,9 @@ def cmd_doctor(ctx: Context, args: argparse.Namespace) -> int:
 
 def _extra_checks() -> list[Any]:
     """Checks contributed by other parts (desktop, notifications), imported only for doctor."""
-    import importlib
+    from posture_agent.agent.diagnostics import doctor_checks
 
-    try:
-        module = importlib.import_module("posture_agent.agent.diagnostics")
-    except ImportError:
-        return []
-    return list(module.doctor_checks())
+    return list(doctor_checks())
 
 
 EXPORT_COLUMNS = (

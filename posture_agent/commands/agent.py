@@ -9,15 +9,14 @@ import threading
 from datetime import UTC, timedelta
 from typing import Any
 
-from posture_agent.cli import Context, add_json
-from posture_agent.commands.records import iso, local
+from posture_agent.context import Context, add_json
+from posture_agent.domain.pause import PAUSE_CHOICES
 from posture_agent.errors import UserError
-from posture_agent.timeparse import parse_at
+from posture_agent.timeparse import iso, local, parse_at
 
 log = logging.getLogger(__name__)
 
 MAX_SCHEDULE_DAYS = 60
-PAUSE_CHOICES = ("30m", "1h", "2h", "tomorrow")
 
 
 def register(sub: Any) -> None:
@@ -134,10 +133,11 @@ def cmd_start(ctx: Context, args: argparse.Namespace) -> int:
         from posture_agent.agent.runtime import Agent  # the store, SQLAlchemy, Alembic: after the icon
         from posture_agent.agent.startup import prepare
 
-        settings, store = prepare(ctx)  # defaults for a broken config; a damaged database stops here
+        settings, store = prepare(ctx.paths)  # defaults for a broken config; a damaged database stops here
+        ctx.use(settings, store)  # the rest of `start` (and the tray) read the same ones
         agent = Agent(ctx.paths, settings, store, ctx.clock)
         if app is not None and shell is not None:
-            return int(app.run(ctx, agent, shell) or 0)
+            return int(shell.run(agent))
         if app is None and not args.no_tray:
             print(
                 "posture-agent: the tray could not be loaded (see the log); running without it "
@@ -154,17 +154,16 @@ def cmd_start(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def _tray_app() -> Any:
-    """The tray shell (`posture_agent.app`: `dock(ctx)`, then `run(ctx, agent, docked)`), when it loads."""
-    import importlib
-
+    """The tray shell (`posture_agent.app`: `dock(ctx)`, then the docked app's `run(agent)`), when it
+    loads; imported here, not at the top, so the other agent commands never load the GUI."""
     try:
-        app = importlib.import_module("posture_agent.app")
+        from posture_agent import app
     except ImportError:
         return None
     except Exception as exc:  # e.g. no display: the agent still runs, headless
         log.warning("the tray could not start (%s: %s); running without it", type(exc).__name__, exc)
         return None
-    return app if hasattr(app, "run") and hasattr(app, "dock") else None
+    return app
 
 
 def run_headless(ctx: Context, agent: Any) -> int:

@@ -6,7 +6,7 @@ import argparse
 import os
 from typing import Any
 
-from posture_agent.cli import Context, add_json
+from posture_agent.context import Context, add_json
 
 
 def register(sub: Any) -> None:

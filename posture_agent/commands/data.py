@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from posture_agent.cli import Context, add_json
+from posture_agent.context import Context, add_json
 from posture_agent.errors import UserError
 
 
@@ -84,7 +84,7 @@ def agent_stopped(ctx: Context) -> Iterator[None]:
 
 
 def cmd_restore(ctx: Context, args: argparse.Namespace) -> None:
-    from posture_agent.store.backup import restore
+    from posture_agent.store.restore import restore
 
     if bool(args.file) == bool(args.fresh):
         raise UserError("restore needs a backup FILE or --fresh (see: posture-agent backup --list)")

@@ -6,7 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from posture_agent.cli import EXIT_ERROR, EXIT_OK, Context, add_json
+from posture_agent.context import Context, add_json
+from posture_agent.errors import EXIT_ERROR, EXIT_OK
 
 
 def register_run_import(run_sub: Any) -> None:

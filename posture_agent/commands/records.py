@@ -6,18 +6,10 @@ import argparse
 from datetime import datetime, tzinfo
 from typing import Any
 
-from posture_agent.cli import Context, add_json
 from posture_agent.commands import imports
+from posture_agent.context import Context, add_json
 from posture_agent.domain import records as r
-from posture_agent.timeparse import format_duration, parse_at, parse_date, parse_duration
-
-
-def iso(at: datetime | None) -> str | None:
-    return at.isoformat(timespec="seconds") if at else None
-
-
-def local(at: datetime, zone: tzinfo) -> str:
-    return at.astimezone(zone).isoformat(timespec="seconds")
+from posture_agent.timeparse import format_duration, iso, local, parse_at, parse_date, parse_duration
 
 
 def at_arg(ctx: Context, args: argparse.Namespace, name: str = "at") -> datetime | None:

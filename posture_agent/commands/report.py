@@ -7,7 +7,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from posture_agent.cli import Context, add_json
+from posture_agent.context import Context, add_json
 from posture_agent.errors import UserError
 from posture_agent.timeparse import parse_week
 

@@ -1,55 +1,21 @@
-"""The report figures of PRODUCT.md §3, as pure functions over plain records.
+"""A week's figures of PRODUCT.md §3 (check-ins, drills, circuits, runs and their totals), as pure
+functions over plain records.
 
 Kept apart from loading and rendering so each figure can be checked by hand against a hand-built
-week. Days are local days in the zone given; stored times are UTC. Lookups over long histories use
-sorted times and bisection (with prefix sums for the slouch counts), never a scan per run.
+week. Days are local days in the zone given (domain/days.py); the runs' sitting and soreness figures
+are domain/exposure.py's, the trend domain/correlation.py's.
 """
 
 from __future__ import annotations
 
-import math
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 
-from posture_agent.domain.records import CONTEXTS, POSTURES, REGIONS, CheckIn, Circuit, DrillDone, Run, Soreness
-
-EXPOSURE_WINDOW = timedelta(hours=48)
-EXPOSURE_MIN_CHECKINS = 3
-SORENESS_WINDOW = timedelta(hours=24)
-TREND_MIN_N = 8
-
-
-# --- days and weeks -------------------------------------------------------------------------------
-
-
-def local_day(at: datetime, zone: tzinfo) -> date:
-    return at.astimezone(zone).date()
-
-
-def day_bounds(day: date, zone: tzinfo) -> tuple[datetime, datetime]:
-    """[start, end) of a local day in UTC: 23 or 25 hours long across a DST change."""
-    start = datetime.combine(day, time(0), zone).astimezone(UTC)
-    end = datetime.combine(day + timedelta(days=1), time(0), zone).astimezone(UTC)
-    return start, end
-
-
-def week_days(year: int, week: int) -> list[date]:
-    """The seven local days of an ISO week, Monday first."""
-    monday = date.fromisocalendar(year, week, 1)
-    return [monday + timedelta(days=i) for i in range(7)]
-
-
-def week_bounds(year: int, week: int, zone: tzinfo) -> tuple[datetime, datetime]:
-    days = week_days(year, week)
-    return day_bounds(days[0], zone)[0], day_bounds(days[-1], zone)[1]
-
-
-def iso_week(day: date) -> str:
-    year, week, _ = day.isocalendar()
-    return f"{year}-W{week:02d}"
-
+from posture_agent.domain.days import iso_week, local_day, week_bounds, week_days
+from posture_agent.domain.exposure import RunPoint
+from posture_agent.domain.records import CONTEXTS, POSTURES, REGIONS, CheckIn, Circuit, DrillDone, Run
 
 # --- slouch rate ----------------------------------------------------------------------------------
 
@@ -107,139 +73,6 @@ def checkin_figures(checkins: Iterable[CheckIn], days: Sequence[date], zone: tzi
     by_day = {day: {ctx: count_checkins(groups[day, ctx]) for ctx in CONTEXTS} for day in days}
     by_context = {ctx: count_checkins(c for c in mine if c.context == ctx) for ctx in CONTEXTS}
     return CheckinFigures(count_checkins(mine), by_context, by_day)
-
-
-# --- exposure before a run, soreness after it ----------------------------------------------------
-
-
-class AnswerIndex:
-    """Answered check-ins sorted by time with a running slouched count: a window is two bisections."""
-
-    def __init__(self, checkins: Iterable[CheckIn]) -> None:
-        answered = sorted((c.at, c.posture == "slouched") for c in checkins if c.posture in POSTURES)
-        self.times = [at for at, _ in answered]
-        self.slouched = [0]
-        for _, s in answered:
-            self.slouched.append(self.slouched[-1] + s)
-
-    def window(self, start: datetime, end: datetime) -> tuple[int, int]:
-        """(answered, slouched) in [start, end)."""
-        i, j = bisect_left(self.times, start), bisect_left(self.times, end)
-        return j - i, self.slouched[j] - self.slouched[i]
-
-
-@dataclass(frozen=True)
-class Exposure:
-    rate: float | None
-    """Slouch rate in the 48 h before the start; None with fewer than 3 answered check-ins."""
-    answered: int
-
-
-def exposure_before(run: Run, index: AnswerIndex) -> Exposure:
-    answered, slouched = index.window(run.start - EXPOSURE_WINDOW, run.start)
-    rate = slouched / answered if answered >= EXPOSURE_MIN_CHECKINS else None
-    return Exposure(rate, answered)
-
-
-class SorenessIndex:
-    """Soreness reports sorted by time, to find the first one after a moment by bisection."""
-
-    def __init__(self, reports: Iterable[Soreness]) -> None:
-        self.reports = sorted(reports, key=lambda s: (s.at, s.id))
-        self.times = [s.at for s in self.reports]
-
-    def first_between(self, start: datetime, end: datetime) -> Soreness | None:
-        """The first report with start <= at <= end."""
-        i = bisect_left(self.times, start)
-        if i < len(self.times) and self.times[i] <= end:
-            return self.reports[i]
-        return None
-
-
-def soreness_after(run: Run, index: SorenessIndex) -> Soreness | None:
-    """The first soreness report in the 24 h after the run ends (both ends included)."""
-    return index.first_between(run.end, run.end + SORENESS_WINDOW)
-
-
-@dataclass(frozen=True)
-class RunPoint:
-    """A run with the slouch exposure before it and the soreness after it."""
-
-    run: Run
-    exposure: Exposure
-    soreness: Soreness | None
-
-    def score(self, region: str) -> int | None:
-        return self.soreness.region(region) if self.soreness else None
-
-
-def run_points(runs: Iterable[Run], answers: AnswerIndex, reports: SorenessIndex) -> list[RunPoint]:
-    return [RunPoint(run, exposure_before(run, answers), soreness_after(run, reports))
-            for run in sorted(runs, key=lambda x: x.start)]
-
-
-# --- the trend: Spearman rank correlation ---------------------------------------------------------
-
-
-def average_ranks(values: Sequence[float]) -> list[float]:
-    """Ranks 1..n, ties sharing the average of the ranks they span."""
-    order = sorted(range(len(values)), key=values.__getitem__)
-    ranks = [0.0] * len(values)
-    i = 0
-    while i < len(order):
-        j = i
-        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
-            j += 1
-        for k in range(i, j + 1):
-            ranks[order[k]] = (i + j) / 2 + 1
-        i = j + 1
-    return ranks
-
-
-def pearson(xs: Sequence[float], ys: Sequence[float]) -> float | None:
-    n = len(xs)
-    if n < 2:
-        return None
-    mx, my = sum(xs) / n, sum(ys) / n
-    sxy = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True))
-    sxx = sum((x - mx) ** 2 for x in xs)
-    syy = sum((y - my) ** 2 for y in ys)
-    if sxx == 0 or syy == 0:
-        return None
-    return max(-1.0, min(1.0, sxy / math.sqrt(sxx * syy)))
-
-
-@dataclass(frozen=True)
-class Trend:
-    region: str
-    rho: float | None
-    n: int
-    reason: str | None
-    """Why rho is None; None when rho is given."""
-
-
-def spearman(xs: Sequence[float], ys: Sequence[float]) -> tuple[float | None, str | None]:
-    """Spearman's rho with average ranks for ties, or None and the reason (n < 8, constant side)."""
-    n = len(xs)
-    if n < TREND_MIN_N:
-        return None, f"only {n} run{'s' if n != 1 else ''} with both figures; at least {TREND_MIN_N} are needed"
-    if len(set(xs)) == 1:
-        return None, "the slouch exposure was the same before every run"
-    if len(set(ys)) == 1:
-        return None, "the soreness score was the same after every run"
-    return pearson(average_ranks(xs), average_ranks(ys)), None
-
-
-def trend(points: Iterable[RunPoint], region: str) -> Trend:
-    """Exposure against soreness in `region`, over runs that have both."""
-    pairs = [(p.exposure.rate, p.score(region)) for p in points]
-    both = [(x, y) for x, y in pairs if x is not None and y is not None]
-    rho, reason = spearman([x for x, _ in both], [float(y) for _, y in both])
-    return Trend(region, rho, len(both), reason)
-
-
-def trends(points: Sequence[RunPoint]) -> dict[str, Trend]:
-    return {region: trend(points, region) for region in REGIONS}
 
 
 # --- drills ---------------------------------------------------------------------------------------
@@ -354,12 +187,6 @@ class RunTotals:
 def run_totals(runs: Iterable[Run]) -> RunTotals:
     runs = list(runs)
     return RunTotals(len(runs), sum(r.distance_km for r in runs), sum((r.duration for r in runs), timedelta()))
-
-
-def runs_in_days(runs: Iterable[Run], days: Sequence[date], zone: tzinfo) -> list[Run]:
-    """Runs belonging to `days` by the local day of their start."""
-    wanted = set(days)
-    return [r for r in runs if local_day(r.start, zone) in wanted]
 
 
 def points_in(points: Sequence[RunPoint], start: datetime, end: datetime) -> list[RunPoint]:

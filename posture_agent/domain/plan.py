@@ -21,13 +21,56 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from posture_agent.domain import advice as rules
 from posture_agent.domain.records import History
 
-if TYPE_CHECKING:
-    from posture_agent.config import Settings
+
+@dataclass(frozen=True)
+class Window:
+    """Check-ins every `every_minutes` from `start` until `end` on `days` (0 = Monday)."""
+
+    days: frozenset[int]
+    start: time
+    end: time
+    every_minutes: int
+
+
+class Settings(Protocol):
+    """What the plan reads of the settings (config.Settings is one): the plan stays pure."""
+
+    @property
+    def soreness_threshold(self) -> int: ...
+    @property
+    def desk(self) -> Window: ...
+    @property
+    def sofa(self) -> Window: ...
+    @property
+    def car_days(self) -> frozenset[int]: ...
+    @property
+    def car_times(self) -> tuple[time, ...]: ...
+    @property
+    def drill_time(self) -> time: ...
+    @property
+    def circuit_days(self) -> frozenset[int]: ...
+    @property
+    def circuit_time(self) -> time: ...
+    @property
+    def circuit_rounds(self) -> int: ...
+    @property
+    def circuit_exercises(self) -> tuple[str, ...]: ...
+    @property
+    def soreness_after_run_hours(self) -> float: ...
+    @property
+    def soreness_next_morning(self) -> time: ...
+    @property
+    def ice_times(self) -> tuple[time, ...]: ...
+    @property
+    def quiet_hours(self) -> tuple[tuple[time, time], ...]: ...
+    @property
+    def weekends_off(self) -> bool: ...
+
 
 KINDS = ("checkin", "drills", "circuit", "soreness", "ice")
 CHECKIN_GROUP = "checkin"
@@ -61,11 +104,6 @@ class Prompt:
     def slot(self) -> str:
         """The `prompts.kind` stored for this prompt; with `due` it is unique, so a prompt shows once."""
         return f"{self.kind}-{self.context}" if self.kind == CHECKIN_GROUP and self.context else self.kind
-
-    @property
-    def group(self) -> str:
-        """Prompts of one group coalesce: only the latest overdue one is shown."""
-        return self.kind
 
     def title(self) -> str:
         return {

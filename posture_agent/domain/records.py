@@ -15,8 +15,9 @@ NON_ANSWERS = ("skipped", "missed")
 """Outcomes of a prompt that are stored but never counted as answers."""
 CONTEXTS = ("desk", "car", "sofa")
 REGIONS = ("upper_back", "mid_back", "lower_back", "si_joint")
+MAX_RUN_DURATION = timedelta(hours=48)
+"""The longest run we accept (journal.py); reports look this far past a run's start for its end."""
 FORM_FLAGS = ("arms_high", "shoulders_tense", "swing_too_big", "swing_too_small", "arms_crossing")
-SOURCES = ("prompt", "tray", "cli", "import")
 
 
 @dataclass(frozen=True)

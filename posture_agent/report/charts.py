@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
+from posture_agent.domain import correlation as stats
+from posture_agent.domain import exposure as ex
 from posture_agent.domain import figures as f
 from posture_agent.domain.records import CONTEXTS, REGIONS
 
@@ -157,7 +159,9 @@ def band_means(points: Sequence[tuple[float, int]], band: float = 0.1, minimum: 
     return [((k + 0.5) * band, sum(v) / len(v)) for k, v in sorted(groups.items()) if len(v) >= minimum]
 
 
-def exposure_scatter(points: Sequence[f.RunPoint], trends: dict[str, f.Trend], highlight: Sequence[f.RunPoint]) -> str:
+def exposure_scatter(
+    points: Sequence[ex.RunPoint], trends: dict[str, stats.Trend], highlight: Sequence[ex.RunPoint]
+) -> str:
     """Each run as a point: slouch exposure before it against soreness after it, per region."""
     fig, axes = _figure(2, 2, figsize=(9.6, 6.6), sharex=True, sharey=True)
     marked = {p.run.id for p in highlight}

@@ -7,6 +7,9 @@ from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from posture_agent.config import Settings
+from posture_agent.domain import correlation as stats
+from posture_agent.domain import days as cal
+from posture_agent.domain import exposure as ex
 from posture_agent.domain import figures as f
 from posture_agent.domain.records import REGIONS
 from posture_agent.store import queries as q
@@ -27,8 +30,8 @@ class Period:
     start: datetime | None
     """None for all history."""
     end: datetime
-    points: tuple[f.RunPoint, ...]
-    trends: dict[str, f.Trend]
+    points: tuple[ex.RunPoint, ...]
+    trends: dict[str, stats.Trend]
 
 
 @dataclass(frozen=True)
@@ -59,7 +62,7 @@ def strength(rho: float) -> str:
     return "a strong link"
 
 
-def describe(t: f.Trend) -> str:
+def describe(t: stats.Trend) -> str:
     """One sentence a runner can read."""
     name = region_words(t.region)
     if t.rho is None:
@@ -75,9 +78,9 @@ def describe(t: f.Trend) -> str:
 
 def recent_start(now: datetime, zone: tzinfo, weeks: int = RECENT_WEEKS) -> datetime:
     """Monday 00:00 local of the first of the last `weeks` ISO weeks (this week included)."""
-    today = f.local_day(now, zone)
+    today = cal.local_day(now, zone)
     monday = today - timedelta(days=today.weekday()) - timedelta(weeks=weeks - 1)
-    return f.day_bounds(monday, zone)[0]
+    return cal.day_bounds(monday, zone)[0]
 
 
 def build_trends(store: Store, settings: Settings, now: datetime) -> TrendReport:
@@ -86,19 +89,19 @@ def build_trends(store: Store, settings: Settings, now: datetime) -> TrendReport
         checkins = q.answered_checkins(s, None, now)
         runs = q.runs(s, None, now)
         soreness = q.soreness(s, None, now)
-    points = f.run_points(runs, f.AnswerIndex(checkins), f.SorenessIndex(soreness))
+    points = ex.run_points(runs, ex.AnswerIndex(checkins), ex.SorenessIndex(soreness))
     since = recent_start(now, zone)
     recent = f.points_in(points, since, now + timedelta(microseconds=1))
     return TrendReport(
         zone,
         now,
-        Period("all_history", None, now, tuple(points), f.trends(points)),
-        Period(f"last_{RECENT_WEEKS}_weeks", since, now, tuple(recent), f.trends(recent)),
+        Period("all_history", None, now, tuple(points), stats.trends(points)),
+        Period(f"last_{RECENT_WEEKS}_weeks", since, now, tuple(recent), stats.trends(recent)),
     )
 
 
 def _day(at: datetime | None, zone: tzinfo) -> str | None:
-    return None if at is None else f.local_day(at, zone).isoformat()
+    return None if at is None else cal.local_day(at, zone).isoformat()
 
 
 def period_json(p: Period, zone: tzinfo) -> dict[str, Any]:
@@ -138,7 +141,7 @@ def trends_text(report: TrendReport) -> list[str]:
     lines = ["Does slouching before a run go with a sorer back after it?", ""]
     for title, period in (("All history", report.all_history), (f"Last {RECENT_WEEKS} weeks", report.recent)):
         first = period.start or (period.points[0].run.start if period.points else None)
-        span = f"since {f.local_day(first, report.zone).isoformat()}" if first else "no runs yet"
+        span = f"since {cal.local_day(first, report.zone).isoformat()}" if first else "no runs yet"
         lines.append(f"{title} ({len(period.points)} runs, {span}):")
         lines.extend(f"  {describe(period.trends[region])}" for region in REGIONS)
         lines.append("")

@@ -13,7 +13,10 @@ from sqlalchemy.engine import Connection
 
 from posture_agent.config import Settings
 from posture_agent.domain import advice as rules
+from posture_agent.domain import days as cal
+from posture_agent.domain import exposure as ex
 from posture_agent.domain import figures as f
+from posture_agent.domain import records as r
 from posture_agent.domain.drills import planned_drills
 from posture_agent.domain.records import History
 from posture_agent.store import queries as q
@@ -23,7 +26,6 @@ STREAK_CHUNK_DAYS = 56
 """The streak walks back through the drill history this many days per query."""
 RUN_LOOKBACK = rules.LOOKBACK + timedelta(days=3)
 """Runs before a soreness report that the rest-day rule may look at (a run ends ≤ 24 h before)."""
-MAX_RUN = timedelta(hours=48)
 
 
 @dataclass(frozen=True)
@@ -81,7 +83,7 @@ class DrillLedger:
         return self.days[day].complete
 
     def _load(self, first: date, last: date) -> None:
-        start, end = f.day_bounds(first, self.zone)[0], f.day_bounds(last, self.zone)[1]
+        start, end = cal.day_bounds(first, self.zone)[0], cal.day_bounds(last, self.zone)[1]
         drills = q.drills(self.conn, start, end)
         sore = q.soreness(self.conn, start - rules.LOOKBACK, end)
         days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
@@ -96,9 +98,9 @@ def advice_week(
     rest, tilts, si = [], [], []
     as_of = now
     for day in days:
-        end = f.day_bounds(day, zone)[1] - timedelta(microseconds=1)
+        end = cal.day_bounds(day, zone)[1] - timedelta(microseconds=1)
         at = min(end, now)
-        if at < f.day_bounds(day, zone)[0]:
+        if at < cal.day_bounds(day, zone)[0]:
             break
         advice = rules.evaluate(history, threshold=settings.soreness_threshold, ice_times=settings.ice_times,
                                 now=at, zone=zone)
@@ -117,24 +119,24 @@ def advice_week(
 def build_report(store: Store, settings: Settings, now: datetime, year: int, week: int, weeks: int = 1) -> WeeklyReport:
     """The report of ISO week `year`-W`week`; with `weeks` > 1 also the totals of the weeks before it."""
     zone = settings.zone()
-    today = f.local_day(now, zone)
+    today = cal.local_day(now, zone)
     monday = date.fromisocalendar(year, week, 1)
     first_monday = monday - timedelta(weeks=weeks - 1)
-    span_start = f.day_bounds(first_monday, zone)[0]
-    end = f.week_bounds(year, week, zone)[1]
+    span_start = cal.day_bounds(first_monday, zone)[0]
+    end = cal.week_bounds(year, week, zone)[1]
     with store.transaction() as s:
         created = q.created_at(s)
-        first_day = f.local_day(created, zone) if created else None
-        checkins = q.checkins(s, span_start - f.EXPOSURE_WINDOW, end)
+        first_day = cal.local_day(created, zone) if created else None
+        checkins = q.checkins(s, span_start - ex.EXPOSURE_WINDOW, end)
         drills = q.drills(s, span_start, end)
         circuits = q.circuits(s, span_start, end)
         runs = q.runs(s, span_start - RUN_LOOKBACK, end)
-        soreness = q.soreness(s, span_start - RUN_LOOKBACK, end + MAX_RUN + f.SORENESS_WINDOW)
+        soreness = q.soreness(s, span_start - RUN_LOOKBACK, end + r.MAX_RUN_DURATION + ex.SORENESS_WINDOW)
         ends = q.protocol_ends(s, span_start - rules.LOOKBACK, end)
         history = History(runs=tuple(runs), soreness=tuple(soreness), protocol_ends=tuple(ends), first_day=created)
         plan = plan_for(settings, history, zone)
         span_runs = [r for r in runs if r.start >= span_start]
-        points = f.run_points(span_runs, f.AnswerIndex(checkins), f.SorenessIndex(soreness))
+        points = ex.run_points(span_runs, ex.AnswerIndex(checkins), ex.SorenessIndex(soreness))
         recent = tuple(
             f.week_totals(
                 *(first_monday + timedelta(weeks=i)).isocalendar()[:2], checkins=checkins, drills=drills,
@@ -167,7 +169,7 @@ def counts_json(c: f.CheckinCounts) -> dict[str, Any]:
     }
 
 
-def point_json(p: f.RunPoint, zone: tzinfo) -> dict[str, Any]:
+def point_json(p: ex.RunPoint, zone: tzinfo) -> dict[str, Any]:
     sore = p.soreness
     return {
         "id": p.run.id,

@@ -4,10 +4,9 @@ WAL database can miss committed answers or catch a half-written page).
 - `daily_backup`: one per local day, the last `KEEP_DAILY` kept; the agent calls it at start and
   once a day, so no command pays for it.
 - `backup_now`: the `backup` command.
-- `check_backup`, `restore`: a restore checks the file first, keeps the current database aside
-  (renamed with a time stamp, never deleted) and swaps the copy in with one atomic rename.
+- `check_backup`: what a restore (store/restore.py) checks before it touches anything.
 
-Pre-migration backups made by `store.db` (`pre-migrate-*.db`) are never pruned here.
+Pre-migration backups made by `store.migrate` (`pre-migrate-*.db`) are never pruned here.
 """
 
 from __future__ import annotations
@@ -21,14 +20,14 @@ from pathlib import Path
 
 from posture_agent.errors import StoreError, UserError
 from posture_agent.paths import Paths
-from posture_agent.store import recovery
-from posture_agent.store.db import (
+from posture_agent.store.migrate import SCHEMA_HEAD, alembic_config
+from posture_agent.store.sqlite_file import (
     BUSY_TIMEOUT_MS,
-    SCHEMA_HEAD,
-    alembic_config,
     backup_file,
-    open_store,
+    fsync_dir,
     quick_check,
+    store_error,
+    unique_path,
 )
 
 log = logging.getLogger(__name__)
@@ -39,20 +38,6 @@ MANUAL_PREFIX = "backup-"
 ASIDE_PREFIX = "before-restore-"
 SQLITE_HEADER = b"SQLite format 3\x00"
 REQUIRED_TABLES = frozenset({"alembic_version", "meta", "checkins"})
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make a rename durable (no-op where directories cannot be opened, e.g. Windows)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _make_backup(db_file: Path, target: Path) -> Path | None:
@@ -73,7 +58,7 @@ def _make_backup(db_file: Path, target: Path) -> Path | None:
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
-    _fsync_dir(target.parent)
+    fsync_dir(target.parent)
     return target
 
 
@@ -144,12 +129,10 @@ def backup_now(paths: Paths, now: datetime) -> Path:
     db_file = paths.db_file
     if not db_file.exists() or db_file.stat().st_size == 0:
         raise UserError(f"there is no database yet at {db_file}: nothing to back up")
-    target = recovery.unique_path(paths.backup_dir, f"{MANUAL_PREFIX}{now.astimezone():%Y%m%d-%H%M%S}")
+    target = unique_path(paths.backup_dir, f"{MANUAL_PREFIX}{now.astimezone():%Y%m%d-%H%M%S}")
     try:
         made = _make_backup(db_file, target)
     except sqlite3.Error as exc:
-        from posture_agent.store.db import store_error
-
         raise store_error(exc, db_file) or StoreError(f"the backup of {db_file} failed: {exc}") from exc
     except OSError as exc:
         raise StoreError(f"the backup could not be written to {paths.backup_dir}: {exc.strerror or exc}") from exc
@@ -245,67 +228,3 @@ def check_backup(path: Path, thorough: bool = True) -> str:
     return revision
 
 
-@dataclass(frozen=True)
-class Restored:
-    source: Path | None
-    database: Path
-    previous: Path | None
-    migrated_from: str | None
-
-
-def _set_aside(paths: Paths) -> Path | None:
-    """Keep the current database (and its WAL, checkpointed when possible) under a new name in the
-    backup folder; it stays readable as a database and is never deleted."""
-    db_file = paths.db_file
-    if not db_file.exists():
-        return None
-    try:  # fold the WAL into the main file so the kept copy is one self-contained file
-        conn = sqlite3.connect(db_file, timeout=BUSY_TIMEOUT_MS / 1000)
-        try:
-            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        finally:
-            conn.close()
-    except sqlite3.Error as exc:
-        log.warning("could not checkpoint %s before setting it aside: %s", db_file, exc)
-    paths.backup_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    aside = recovery.unique_path(paths.backup_dir, f"{ASIDE_PREFIX}{recovery.stamp()}")
-    if os.stat(paths.backup_dir).st_dev == os.stat(db_file.parent).st_dev:
-        recovery.move_with_sidecars(db_file, aside)
-    else:  # another file system: a consistent copy instead of a rename, then the original moves
-        backup_file(db_file, aside)
-        recovery.move_with_sidecars(db_file, recovery.unique_path(db_file.parent, f"{db_file.stem}-{ASIDE_PREFIX}"))
-    _fsync_dir(paths.backup_dir)
-    return aside
-
-
-def restore(paths: Paths, source: Path | None) -> Restored:
-    """Put `source` in place of the database (None: start with an empty one), keeping the current
-    database aside. The source is checked before anything is touched."""
-    db_file = paths.db_file
-    revision = None
-    temp = db_file.with_name(f".{db_file.name}.restore-{os.getpid()}.tmp")
-    if source is not None:
-        source = source.expanduser().absolute()
-        if db_file.exists() and source.exists() and source.samefile(db_file):
-            raise UserError(f"{source} is the database in use; name a backup file to restore")
-        revision = check_backup(source)
-        paths.make_dirs()
-        try:
-            backup_file(source, temp)
-            conn = sqlite3.connect(temp)
-            try:
-                conn.execute("PRAGMA journal_mode=WAL")
-            finally:
-                conn.close()
-        except (sqlite3.Error, OSError) as exc:
-            temp.unlink(missing_ok=True)
-            raise StoreError(f"could not copy {source} into {db_file.parent}: {exc}") from exc
-    previous = _set_aside(paths)
-    if source is not None:
-        os.replace(temp, db_file)
-        _fsync_dir(db_file.parent)
-    recovery.clear_quarantine(db_file)
-    store = open_store(db_file, paths.backup_dir)  # migrates an older backup; creates a fresh one
-    store.close()
-    log.info("restored %s into %s (previous kept as %s)", source, db_file, previous)
-    return Restored(source, db_file, previous, revision if revision != SCHEMA_HEAD else None)

@@ -4,15 +4,12 @@ Running the Alembic migrations on an empty file imports Alembic, Mako and Pygmen
 the agent, started for the first time, then carried all day, and a quarter of a second. Instead an
 empty file gets the statements below, which are what `sqlite_master` holds after `alembic upgrade
 head` on an empty file, in the order they were made, and the head revision. Older files still go
-through the migrations (store/db.py). tests/test_store.py checks that the two paths give the same
-file; after a new migration, `python -m posture_agent.store.fresh` writes this module again.
+through the migrations (store/migrate.py). tests/test_store.py checks that the two paths give the
+same file; after a new migration, `python scripts/fresh_schema.py` writes this module again.
 """
 
 from __future__ import annotations
 
-import sys
-import tempfile
-from pathlib import Path
 from typing import Any
 
 REVISION = "0003"
@@ -162,58 +159,3 @@ def create_head_schema(conn: Any) -> None:
     for statement in STATEMENTS:
         conn.exec_driver_sql(statement)
     conn.exec_driver_sql("INSERT INTO alembic_version (version_num) VALUES (?)", (REVISION,))
-
-
-def schema_of(db_file: Path) -> list[tuple[str, str, str, str | None]]:
-    """type, name, table and SQL of every schema object, in the order they were made."""
-    import sqlite3
-
-    conn = sqlite3.connect(db_file)
-    try:
-        return conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY rowid").fetchall()
-    finally:
-        conn.close()
-
-
-def migrated_schema() -> tuple[str, list[tuple[str, str, str, str | None]]]:
-    """The head revision and the schema `alembic upgrade head` makes on an empty file."""
-    from alembic import command
-    from alembic.script import ScriptDirectory
-    from sqlalchemy import create_engine
-
-    from posture_agent.store.db import alembic_config
-
-    cfg = alembic_config()
-    with tempfile.TemporaryDirectory() as folder:
-        db_file = Path(folder) / "head.db"
-        engine = create_engine(f"sqlite:///{db_file}")
-        try:
-            with engine.begin() as conn:
-                cfg.attributes["connection"] = conn
-                command.upgrade(cfg, "head")
-        finally:
-            engine.dispose()
-        head = ScriptDirectory.from_config(cfg).get_current_head()
-        assert head is not None
-        return head, schema_of(db_file)
-
-
-def _write_module() -> None:
-    head, schema = migrated_schema()
-    source = Path(__file__).read_text(encoding="utf-8")
-    before, rest = source.split('REVISION = "', 1)
-    after = rest.split("\n)\n", 1)[1]
-    lines = [f'REVISION = "{head}"', "", "STATEMENTS = ("]
-    statements = [sql for _, _, _, sql in schema if sql is not None]
-    for sql in statements:
-        pieces = sql.splitlines(keepends=True)
-        if len(pieces) == 1:
-            lines.append(f"    {sql!r},")
-        else:
-            lines += ["    (", *(f"        {piece!r}" for piece in pieces), "    ),"]
-    Path(__file__).write_text(before + "\n".join(lines) + "\n)\n" + after, encoding="utf-8")
-    print(f"{__file__}: schema at {head}, {len(statements)} statements", file=sys.stderr)
-
-
-if __name__ == "__main__":
-    _write_module()

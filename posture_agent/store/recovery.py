@@ -15,12 +15,10 @@ from datetime import datetime
 from pathlib import Path
 
 from posture_agent.errors import StoreError
+from posture_agent.store.backup import latest_good_backup
+from posture_agent.store.sqlite_file import move_with_sidecars, unique_path
 
 log = logging.getLogger(__name__)
-
-SIDECARS = ("-wal", "-shm", "-journal")
-"""SQLite's companion files; they travel with the main file or the main file is not what it was."""
-
 
 class DamagedDatabase(StoreError):
     """The database was found damaged and moved aside; the message says where and what to do."""
@@ -30,33 +28,12 @@ def marker_file(db_file: Path) -> Path:
     return db_file.with_name(db_file.name + ".damaged")
 
 
-def unique_path(folder: Path, stem: str, suffix: str = ".db") -> Path:
-    """A name in `folder` that no file has yet, so nothing is ever overwritten."""
-    candidate = folder / f"{stem}{suffix}"
-    number = 2
-    while candidate.exists() or any(candidate.with_name(candidate.name + s).exists() for s in SIDECARS):
-        candidate = folder / f"{stem}-{number}{suffix}"
-        number += 1
-    return candidate
-
-
-def move_with_sidecars(source: Path, target: Path) -> None:
-    """Rename the database and its -wal/-shm/-journal files together (same folder: atomic each)."""
-    for suffix in SIDECARS:
-        side = source.with_name(source.name + suffix)
-        if side.exists():
-            os.replace(side, target.with_name(target.name + suffix))
-    os.replace(source, target)
-
-
 def stamp() -> str:
     return datetime.now().astimezone().strftime("%Y%m%d-%H%M%S")
 
 
 def restore_hint(backup_dir: Path) -> str:
     """The exact command that puts the newest sound backup back, or how to start empty."""
-    from posture_agent.store.backup import latest_good_backup
-
     latest = latest_good_backup(backup_dir)
     if latest is None:
         return "no backup was found; start with an empty database: posture-agent restore --fresh"

@@ -147,9 +147,6 @@ prompts = Table(
 the user was away and never shown (outcome `away`, no `shown_at`)."""
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
 import_files = Table(
     "import_files", metadata,
     Column("path", Text, primary_key=True),

@@ -67,12 +67,6 @@ class Dispatcher:
         finally:
             self._destroy_root()
 
-    def start_thread(self, name: str = "ui") -> threading.Thread:
-        """Run the dispatcher on a daemon thread of its own (when the main thread is taken)."""
-        thread = threading.Thread(target=self.run, name=name, daemon=True)
-        thread.start()
-        return thread
-
     def _do(self, item: object) -> None:
         try:
             root = self._ensure_root()

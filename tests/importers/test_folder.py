@@ -10,10 +10,15 @@ from pathlib import Path
 
 import pytest
 
+from posture_agent.agent.runtime import Agent
+from posture_agent.clock import FixedClock
+from posture_agent.config import load_settings
 from posture_agent.errors import UserError
 from posture_agent.importers.folder import scan_folder
 from posture_agent.journal import Journal
-from posture_agent.store.db import SCHEMA_HEAD, open_store
+from posture_agent.paths import Paths
+from posture_agent.store.db import open_store
+from posture_agent.store.migrate import SCHEMA_HEAD
 from tests.importers.conftest import write_gpx
 
 START = datetime(2026, 11, 18, 6, 30, tzinfo=UTC)
@@ -34,6 +39,26 @@ def test_new_files_are_imported_once(journal: Journal, tmp_path: Path) -> None:
     assert len(journal.runs()) == 2
     assert scan_folder(journal, folder, settle_seconds=0) == []
     assert len(journal.runs()) == 2
+
+
+def test_the_agent_imports_from_the_folder_its_config_names(tmp_path: Path, clock: FixedClock, tz: str) -> None:
+    folder = tmp_path / "sync"
+    folder.mkdir()
+    path = write_gpx(folder / "a.gpx", START, 50, 10.0)
+    settled = path.stat().st_mtime_ns - 3600 * 10**9  # older than the settle time: a finished sync
+    os.utime(path, ns=(settled, settled))
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "config.toml").write_text(f'[general]\ntimezone = "{tz}"\n[import]\nfolder = "{folder}"\n')
+    paths = Paths.resolve(home)
+    paths.make_dirs()
+    store = open_store(paths.db_file, paths.backup_dir)
+    try:
+        agent = Agent(paths, load_settings(paths.config_file), store, clock)
+        agent.import_folder()
+        assert [round(run.distance_km) for run in agent.journal.runs()] == [10]
+    finally:
+        store.close()
 
 
 def test_rescan_trusts_the_index_and_does_not_read_seen_files(journal: Journal, tmp_path: Path) -> None:

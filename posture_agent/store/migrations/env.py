@@ -1,4 +1,4 @@
-"""Alembic environment: runs on the connection that `store.db` hands over."""
+"""Alembic environment: runs on the connection that `store.migrate` hands over."""
 
 from alembic import context
 

@@ -120,9 +120,6 @@ class SorenessWindow:
         var.set(value)
         return "break"
 
-    def set_value(self, region: str, value: int) -> None:
-        self._set(self.scales[region], self.values[region], value)
-
     # --- saving ----------------------------------------------------------------------------------
 
     def submit(self) -> None:

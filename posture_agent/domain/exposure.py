@@ -1,0 +1,83 @@
+"""Sitting before a run and soreness after it: for each run, the slouch rate of the check-ins answered
+in the 48 hours before it starts and the first soreness report within 24 hours after it ends.
+Lookups use sorted times and bisection (with prefix sums for the slouch counts), never a scan per run.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from posture_agent.domain.records import POSTURES, CheckIn, Run, Soreness
+
+EXPOSURE_WINDOW = timedelta(hours=48)
+EXPOSURE_MIN_CHECKINS = 3
+SORENESS_WINDOW = timedelta(hours=24)
+
+
+class AnswerIndex:
+    """Answered check-ins sorted by time with a running slouched count: a window is two bisections."""
+
+    def __init__(self, checkins: Iterable[CheckIn]) -> None:
+        answered = sorted((c.at, c.posture == "slouched") for c in checkins if c.posture in POSTURES)
+        self.times = [at for at, _ in answered]
+        self.slouched = [0]
+        for _, s in answered:
+            self.slouched.append(self.slouched[-1] + s)
+
+    def window(self, start: datetime, end: datetime) -> tuple[int, int]:
+        """(answered, slouched) in [start, end)."""
+        i, j = bisect_left(self.times, start), bisect_left(self.times, end)
+        return j - i, self.slouched[j] - self.slouched[i]
+
+
+@dataclass(frozen=True)
+class Exposure:
+    rate: float | None
+    """Slouch rate in the 48 h before the start; None with fewer than 3 answered check-ins."""
+    answered: int
+
+
+def exposure_before(run: Run, index: AnswerIndex) -> Exposure:
+    answered, slouched = index.window(run.start - EXPOSURE_WINDOW, run.start)
+    rate = slouched / answered if answered >= EXPOSURE_MIN_CHECKINS else None
+    return Exposure(rate, answered)
+
+
+class SorenessIndex:
+    """Soreness reports sorted by time, to find the first one after a moment by bisection."""
+
+    def __init__(self, reports: Iterable[Soreness]) -> None:
+        self.reports = sorted(reports, key=lambda s: (s.at, s.id))
+        self.times = [s.at for s in self.reports]
+
+    def first_between(self, start: datetime, end: datetime) -> Soreness | None:
+        """The first report with start <= at <= end."""
+        i = bisect_left(self.times, start)
+        if i < len(self.times) and self.times[i] <= end:
+            return self.reports[i]
+        return None
+
+
+def soreness_after(run: Run, index: SorenessIndex) -> Soreness | None:
+    """The first soreness report in the 24 h after the run ends (both ends included)."""
+    return index.first_between(run.end, run.end + SORENESS_WINDOW)
+
+
+@dataclass(frozen=True)
+class RunPoint:
+    """A run with the slouch exposure before it and the soreness after it."""
+
+    run: Run
+    exposure: Exposure
+    soreness: Soreness | None
+
+    def score(self, region: str) -> int | None:
+        return self.soreness.region(region) if self.soreness else None
+
+
+def run_points(runs: Iterable[Run], answers: AnswerIndex, reports: SorenessIndex) -> list[RunPoint]:
+    return [RunPoint(run, exposure_before(run, answers), soreness_after(run, reports))
+            for run in sorted(runs, key=lambda x: x.start)]
