@@ -18,6 +18,7 @@ from posture_agent.config import load_settings
 from posture_agent.paths import Paths
 from posture_agent.presence.base import PresenceCheck, Signal
 from posture_agent.presence.calendar import CalendarFile
+from posture_agent.report.weekly import build_report, report_json
 from posture_agent.store.db import open_store
 from posture_agent.ui.tray import tray_state_from
 
@@ -104,6 +105,8 @@ def test_one_held_past_its_interval_is_stored_away_and_counted_as_nothing(rig: R
     switch.reason = None
     assert rig.tick_at(berlin(2026, 11, 25, 11, 20)) == ["desk@11:15"]
     assert rig.rows("SELECT count(*) FROM checkins") == [(0,)]  # no `missed`, no answer
+    week = report_json(build_report(rig.store, rig.agent.settings, rig.clock.now(), 2026, 48))["checkins"]
+    assert (week["answered"], week["missed"], week["skipped"], week["slouch_rate"]) == (0, 0, 0, None)
 
 
 def test_the_last_check_in_of_the_evening_is_stored_away_when_its_grace_ends(rig: Rig, switch: Switch) -> None:
