@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,6 +15,7 @@ from posture_agent.presence.base import PRESENT, Presence, PresenceCheck, Signal
 from posture_agent.presence.desktop import signals
 from posture_agent.presence.macos import MacIdle
 from posture_agent.presence.windows import WindowsIdle, WindowsNotificationState
+from tests.conftest import Cli
 
 NOW = datetime(2026, 11, 25, 11, 0, tzinfo=UTC)
 
@@ -103,3 +105,35 @@ def test_presence_config_keys(tmp_path: Path) -> None:
         with pytest.raises(ConfigError) as caught:
             load_settings(config)
         assert f"line {line}: {key}:" in str(caught.value)
+
+
+def presence_check_of(cli: Cli) -> dict[str, Any]:
+    result = cli("doctor", "--json")
+    return next(c for c in result.json()["checks"] if c["check"] == "presence")  # type: ignore[index]
+
+
+def test_doctor_without_any_signal_says_prompts_are_shown_regardless(cli: Cli, monkeypatch: pytest.MonkeyPatch,
+                                                                   tmp_path: Path) -> None:
+    for key in ("DISPLAY", "WAYLAND_DISPLAY", "DBUS_SESSION_BUS_ADDRESS"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))  # no bus socket there
+    check = presence_check_of(cli)
+    assert check["ok"] is True
+    assert check["detail"].startswith("offered: none; missing: idle, lock, fullscreen, dnd, calendar")
+    assert check["detail"].endswith("prompts are shown whatever you are doing")
+
+
+def test_doctor_shows_a_broken_calendar_in_one_line(cli: Cli, tmp_path: Path) -> None:
+    ics = tmp_path / "work.ics"
+    ics.write_text("BEGIN:VCALENDAR\nBEGIN:VEVENT\nDTSTART:tomorrow\nEND:VEVENT\nEND:VCALENDAR\n", encoding="utf-8")
+    config = cli.home / "config.toml"
+    config.write_text(config.read_text(encoding="utf-8") + f'[presence]\ncalendar = "{ics}"\n', encoding="utf-8")
+    check = presence_check_of(cli)
+    assert check["ok"] is False
+    assert check["detail"] == f"calendar {ics}, line 3: not a date-time like 20261201T093000: 'tomorrow'"
+    assert "prompts go on" in check["fix"]
+    result = cli("doctor")
+    assert result.code == 1
+    assert f"  BAD presence       calendar {ics}, line 3: not a date-time like 20261201T093000: 'tomorrow'" in (
+        result.out.splitlines()
+    )

@@ -30,7 +30,9 @@ from posture_agent.presence import dbus as pdbus
 from posture_agent.presence.base import PresenceCheck, SignalUnavailable
 from posture_agent.presence.desktop import signals
 from posture_agent.presence.x11 import X11Connection, X11Fullscreen, X11Idle
+from tests.conftest import Cli
 from tests.desktop import Desktop, desktop, wait_for
+from tests.test_presence import presence_check_of
 
 __all__ = ["desktop"]
 
@@ -249,3 +251,19 @@ def test_the_app_holds_a_desk_check_in_while_idle_and_shows_it_after_input(deskt
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+# --- doctor -------------------------------------------------------------------------------------
+
+
+def test_doctor_lists_what_the_virtual_desktop_offers(bare_desktop: Desktop, cli: Cli,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    for key in ("DISPLAY", "DBUS_SESSION_BUS_ADDRESS"):
+        monkeypatch.setenv(key, bare_desktop.env[key])
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    check = presence_check_of(cli)
+    assert check["ok"] is True
+    assert check["detail"].startswith("offered: idle (X11 XScreenSaver)")
+    assert "missing: lock, fullscreen" in check["detail"] and "no calendar file set" in check["detail"]
+    sources = {s["source"]: s["available"] for s in check["signals"]}
+    assert sources["X11 XScreenSaver"] is True and sources["org.freedesktop.ScreenSaver"] is False
