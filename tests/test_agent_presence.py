@@ -21,6 +21,8 @@ from posture_agent.presence.calendar import CalendarFile
 from posture_agent.report.weekly import build_report, report_json
 from posture_agent.store.db import open_store
 from posture_agent.ui.tray import tray_state_from
+from tests.conftest import Cli
+from tests.desktop import wait_for
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -152,3 +154,32 @@ def test_a_broken_calendar_holds_nothing(tmp_path: Path) -> None:
         assert rig.tick_at(berlin(2026, 11, 25, 10, 30)) == ["desk@10:30"]
     finally:
         rig.store.close()
+
+
+def test_schedule_asks_the_running_agent_what_it_holds_and_why(cli: Cli, tmp_path: Path) -> None:
+    ics = tmp_path / "work.ics"
+    ics.write_text(
+        "BEGIN:VCALENDAR\nBEGIN:VEVENT\nSUMMARY:Planning\nDTSTART;TZID=Europe/Berlin:20261125T113000\n"
+        "DURATION:PT90M\nEND:VEVENT\nEND:VCALENDAR\n", encoding="utf-8",
+    )
+    paths = Paths.resolve(cli.home)
+    paths.make_dirs()
+    paths.runtime_dir.mkdir(mode=0o700, exist_ok=True)  # start's instance lock makes it
+    store = open_store(paths.db_file, paths.backup_dir)
+    agent = Agent(paths, load_settings(paths.config_file), store, cli.clock,  # 12:00: a desk check-in is due
+                  presence=PresenceCheck([CalendarFile(ics, BERLIN)]))
+    agent.start(notifications=False, control=True)
+    try:
+        assert wait_for(lambda: agent.service.held, timeout=10)
+        data = cli.ok("schedule", "--json").json()
+        assert isinstance(data, dict)
+        assert data["held"] == [{
+            "kind": "checkin", "context": "desk", "due": "2026-11-25T12:00:00+01:00",
+            "reason": "in a meeting until 13:00",
+        }]
+        assert "Held now: checkin desk due 2026-11-25T12:00:00+01:00 (held: in a meeting until 13:00)" in (
+            cli.ok("schedule").out.splitlines()
+        )
+    finally:
+        agent.stop()
+        store.close()
