@@ -117,6 +117,11 @@ class PromptService:
             self.bus.publish(Event(PROMPT_DUE, active))
         return out
 
+    def held_now(self) -> tuple[Held, ...]:
+        """The prompts held now (read from any thread)."""
+        with self.lock:
+            return tuple(self.held.values())
+
     def _unless_away(self, now: datetime, due: list[Prompt]) -> list[Prompt]:
         """`due`, or nothing (holding it) while the user is away; presence is read only if something
         is due. Held prompts no longer due (out of grace, or overtaken) are stored as `away`."""

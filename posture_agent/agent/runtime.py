@@ -106,7 +106,7 @@ class Agent:
             si_protocol_days=rules.PROTOCOL_DAYS,
             open_prompts=tuple(self.service.open.values()),
             notifications_ok=not (self.notifier is not None and self.notifier.failed),
-            held=tuple(self.service.held.values()),
+            held=self.service.held_now(),
         )
 
     def pause(self, until: datetime) -> datetime:
