@@ -14,8 +14,9 @@ from typing import NoReturn, TextIO
 
 from posture_agent import __version__
 from posture_agent.clock import Clock, SystemClock
-from posture_agent.context import Context
+from posture_agent.context import Context, OutputFailed
 from posture_agent.errors import EXIT_BUG, EXIT_ERROR, EXIT_OK, EXIT_USAGE, UserError
+from posture_agent.filenames import printable
 from posture_agent.paths import Paths
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ def main(argv: Sequence[str] | None = None, clock: Clock | None = None, out: Tex
     except SystemExit as exc:  # argparse has printed its usage line
         return int(exc.code or 0)
     paths = Paths.resolve(args.home)
-    with contextlib.suppress(OSError):  # read-only: each command says so when it needs to write
+    with contextlib.suppress(OSError, UserError):  # read-only: each command says so when it needs to write
         paths.make_dirs()  # before the log file, so folders we create are private (0700)
     from posture_agent.logsetup import setup_logging
 
@@ -79,26 +80,45 @@ def main(argv: Sequence[str] | None = None, clock: Clock | None = None, out: Tex
         return int(result or EXIT_OK)
     except UserError as exc:
         log.info("refused %s: %s", args.command, exc)
-        print(f"posture-agent: {exc}", file=sys.stderr)
+        print(f"posture-agent: {printable(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
+    except OutputFailed as exc:
+        return output_failed(ctx, exc)
     except OSError as exc:  # a full disk, a read-only folder: the system's reason and the file, in one line
         log.exception("command %s failed", args.command)
         where = f": {exc.filename}" if exc.filename else ""
-        print(f"posture-agent: {exc.strerror or exc}{where}", file=sys.stderr)
+        print(f"posture-agent: {printable(f'{exc.strerror or exc}{where}')}", file=sys.stderr)
         return EXIT_ERROR
     except Exception as exc:  # the boundary: one line for the user, the traceback in the log
         log.exception("command %s failed", args.command)
         first = (str(exc).splitlines() or [""])[0]  # SQLAlchemy adds "[SQL: …]" lines
         print(
-            f"posture-agent: unexpected error: {exc.__class__.__name__}: {first} "
+            f"posture-agent: unexpected error: {exc.__class__.__name__}: {printable(first)} "
             f"(details in {paths.log_file})",
             file=sys.stderr,
         )
         return EXIT_BUG
     finally:
         ctx.close()
+
+
+def output_failed(ctx: Context, exc: OutputFailed) -> int:
+    """A closed pipe (`| head`) ends quietly; another failure is one line, and a command whose
+    write was committed says it was saved and exits 0, so that a script does not retry it."""
+    log.warning("printing the output failed: %s", exc.error)
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        if ctx.out is sys.stdout:  # what is left in its buffer would fail again at exit
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    if isinstance(exc.error, BrokenPipeError):
+        return EXIT_OK
+    reason = exc.error.strerror or str(exc.error)
+    if exc.saved:
+        print(f"posture-agent: saved; only printing the confirmation failed ({reason})", file=sys.stderr)
+        return EXIT_OK
+    print(f"posture-agent: the output could not be written: {reason}", file=sys.stderr)
+    return EXIT_ERROR
 
 
 def run() -> None:

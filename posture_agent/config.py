@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from posture_agent.domain.drills import Drill, load_catalogue
 from posture_agent.domain.plan import Window
 from posture_agent.errors import UserError
+from posture_agent.inputs import NotARegularFile, read_bounded
 
 log = logging.getLogger(__name__)
 
@@ -107,10 +108,7 @@ def load_settings(path: Path) -> Settings:
     """Read and validate the user's config file (missing file: the defaults)."""
     if not path.exists():
         return Settings()
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(path, "(file)", f"cannot be read: {exc}") from None
+    text = read_config_text(path)
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -118,6 +116,42 @@ def load_settings(path: Path) -> Settings:
         line = int(match.group(1)) if match else None
         raise ConfigError(path, "(syntax)", str(exc).split(" (at")[0], line) from None
     return _Validator(path, text).settings(raw)
+
+
+MAX_CONFIG_BYTES = 1024 * 1024
+"""A settings file is a few kilobytes; anything past a megabyte is not one (and is refused at once)."""
+BOM = b"\xef\xbb\xbf"
+
+
+def looks_utf16(data: bytes) -> bool:
+    """A UTF-16 byte-order mark, or the zero byte beside every character that UTF-16 gives ASCII."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return True
+    head = data[:64]
+    halves = head[0::2], head[1::2]
+    return len(head) >= 8 and any(h.count(0) == len(h) and o.count(0) == 0 for h, o in (halves, halves[::-1]))
+
+
+def read_config_text(path: Path) -> str:
+    """The file as text: UTF-8, with or without the byte-order mark some editors write. What is not
+    a regular file, is too large, or is in another encoding is refused, naming what it is."""
+    try:
+        data = read_bounded(path, MAX_CONFIG_BYTES)
+    except NotARegularFile as exc:
+        raise ConfigError(path, "(file)", str(exc)) from None
+    except OSError as exc:
+        raise ConfigError(path, "(file)", f"cannot be read: {exc.strerror or exc}") from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(path, "(file)", f"is larger than {MAX_CONFIG_BYTES // 1024} KB: not a settings file")
+    if looks_utf16(data):
+        raise ConfigError(path, "(file)", "is saved as UTF-16 text; save it as UTF-8")
+    if b"\x00" in data:
+        raise ConfigError(path, "(file)", "contains NUL bytes: not a text file")
+    try:
+        return data.removeprefix(BOM).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ConfigError(path, "(file)", f"is not UTF-8 text (byte {exc.start + 1}); save it as UTF-8", line) from None
 
 
 class _Validator:
@@ -191,7 +225,7 @@ class _Validator:
         quiet = raw.get("quiet", {})
         soreness = raw.get("soreness", {})
         presence = raw.get("presence", {})
-        return Settings(
+        settings = Settings(
             timezone=tz,
             soreness_threshold=self.integer(g, "general.soreness_threshold", d.soreness_threshold, 1, 10),
             prompt_timeout_minutes=self.integer(
@@ -222,6 +256,20 @@ class _Validator:
             calendar=self.calendar_file(presence, "presence.calendar", d.calendar),
             catalogue=catalogue,
         )
+        self.timeout_before_next(settings)
+        return settings
+
+    def timeout_before_next(self, s: Settings) -> None:
+        """A check-in must time out before the next one of its window is due: otherwise several are
+        open at once and one answer would close them all."""
+        shortest = min(s.desk, s.sofa, key=lambda w: w.every_minutes)
+        if s.prompt_timeout_minutes >= shortest.every_minutes:
+            name = "desk" if shortest is s.desk else "sofa"
+            raise self.fail(
+                "general.prompt_timeout_minutes",
+                f"must be shorter than the {shortest.every_minutes} minutes between check-ins "
+                f"({name}.every_minutes), got {s.prompt_timeout_minutes}",
+            )
 
     # --- typed readers -------------------------------------------------------------------------
 

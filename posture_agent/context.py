@@ -5,14 +5,23 @@ settings, store and journal, each opened on first use so a command that needs no
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from posture_agent.clock import Clock, SystemClock
+from posture_agent.filenames import json_text, printable
+from posture_agent.inputs import refuse_non_file
 from posture_agent.paths import Paths
+
+
+class OutputFailed(Exception):
+    """Printing the result failed (a full disk behind `>`, a closed pipe) after the command ran."""
+
+    def __init__(self, error: OSError, saved: bool) -> None:
+        super().__init__(str(error))
+        self.error, self.saved = error, saved
 
 
 @dataclass
@@ -26,6 +35,8 @@ class Context:
     _settings: Any = None
     _store: Any = None
     _journal: Any = None
+    saved: bool = False
+    """A write was committed: a failure to print the confirmation must not read as "not saved"."""
 
     def settings(self) -> Any:
         if self._settings is None:
@@ -40,8 +51,32 @@ class Context:
             from posture_agent.store.db import open_store
 
             self.paths.make_dirs()
+            refuse_non_file(self.paths.db_file, "the database")
             self._store = open_store(self.paths.db_file, self.paths.backup_dir)
+            self._watch_writes(self._store.engine)
         return self._store
+
+    def _watch_writes(self, engine: Any) -> None:
+        from sqlalchemy import event
+
+        pending = False
+
+        def executed(conn: Any, cursor: Any, statement: Any, params: Any, context: Any, many: bool) -> None:
+            nonlocal pending
+            if context.isinsert or context.isupdate or context.isdelete:
+                pending = pending or cursor.rowcount != 0
+
+        def committed(conn: Any) -> None:
+            nonlocal pending
+            self.saved, pending = self.saved or pending, False
+
+        def rolled_back(conn: Any) -> None:
+            nonlocal pending
+            pending = False
+
+        event.listen(engine, "after_cursor_execute", executed)
+        event.listen(engine, "commit", committed)
+        event.listen(engine, "rollback", rolled_back)
 
     def journal(self) -> Any:
         if self._journal is None:
@@ -61,11 +96,20 @@ class Context:
     def emit(self, data: Any, text: Callable[[], str | Sequence[str]]) -> None:
         """Print `data` as JSON with --json, else the human text."""
         if self.json:
-            json.dump(data, self.out, indent=2, ensure_ascii=False, default=str)
-            self.out.write("\n")
+            shown = json_text(data) + "\n"
         else:
             lines = text()
-            self.out.write((lines if isinstance(lines, str) else "\n".join(lines)) + "\n")
+            joined = lines if isinstance(lines, str) else "\n".join(lines)
+            shown = "\n".join(printable(line) for line in joined.split("\n")) + "\n"
+        self.write(shown)
+
+    def write(self, text: str) -> None:
+        """Output as it is (CSV); a failure to print it is an OutputFailed, told apart from the work."""
+        try:
+            self.out.write(text)
+            self.out.flush()
+        except OSError as exc:
+            raise OutputFailed(exc, self.saved) from exc
 
     def close(self) -> None:
         if self._store is not None:

@@ -62,6 +62,10 @@ class Journal:
             self._device = f"{name[:40]}:{device_id}"
         return self._device
 
+    def forget_device(self) -> None:
+        """Read the device id again (sync gave this home a new one)."""
+        self._device = None
+
     def now(self) -> datetime:
         return self.clock.now()
 

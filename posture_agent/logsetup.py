@@ -16,16 +16,43 @@ from types import TracebackType
 class PrivateRotatingFileHandler(RotatingFileHandler):
     """The log can name the user's records and folders: created 0600, also after each rotation."""
 
+    failure: str | None = None
+    """Why the last record could not be written (a full disk), for doctor; None while all is well."""
+
     def _open(self) -> io.TextIOWrapper:
         fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         return open(fd, "a", encoding=self.encoding, errors=self.errors)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.failure = None  # set again by handleError if this record cannot be written either
+        super().emit(record)
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        """A log that cannot be written drops the record: never a traceback on the user's stderr."""
+        error = sys.exc_info()[1]
+        self.failure = (getattr(error, "strerror", None) or str(error)) if error else "unknown error"
+
+
+def log_problem(log_file: Path) -> str | None:
+    """Why the log cannot be written now, or None (doctor's check: a dropped log is otherwise silent)."""
+    try:
+        fd = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    except OSError as exc:
+        return f"cannot be opened: {exc.strerror or exc}"
+    os.close(fd)
+    logging.getLogger(__name__).info("log check")
+    for handler in logging.getLogger().handlers:
+        failure = getattr(handler, "failure", None)
+        if failure:
+            return f"cannot be written: {failure}"
+    return None
 
 
 def setup_logging(log_file: Path, level: int = logging.INFO) -> None:
     try:
         log_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         handler: logging.Handler = PrivateRotatingFileHandler(
-            log_file, maxBytes=1_000_000, backupCount=3, encoding="utf-8"
+            log_file, maxBytes=1_000_000, backupCount=3, encoding="utf-8", errors="backslashreplace"
         )
     except OSError:
         handler = logging.NullHandler()  # a read-only log folder must not stop the app

@@ -8,6 +8,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from posture_agent.errors import UserError
+
 APP = "posture-agent"
 
 
@@ -58,6 +60,11 @@ class Paths:
 
 def make_private_dir(folder: Path) -> None:
     """`mkdir -p` where each folder it creates is 0700 (mkdir's `mode` covers only the last one)."""
+    for part in (folder, *folder.parents):
+        if part.exists() and not part.is_dir():
+            raise UserError(f"{part} is a file where posture-agent keeps a folder: move it away or use another --home")
+        if part.exists():
+            break
     missing = [p for p in (folder, *folder.parents) if not p.exists()]
     for part in reversed(missing):
         with contextlib.suppress(FileExistsError):  # another process made it a moment ago

@@ -8,6 +8,16 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 
 from posture_agent.errors import UserError
 
+FIRST_YEAR, LAST_YEAR = 1970, 2200
+"""The years any date or time typed on the command line may fall in: wide enough for every real
+record, narrow enough that a local day, its UTC instants and the weeks around it stay computable."""
+
+
+def check_in_range(day: date, option: str, text: str) -> None:
+    """The one range rule, applied to the date as the user wrote it (with an offset or without)."""
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise UserError(f"{option} {text!r} is out of range (years {FIRST_YEAR} to {LAST_YEAR})")
+
 
 def parse_at(text: str, zone: tzinfo, option: str = "--at") -> datetime:
     """ISO 8601; a time without an offset is local (in `zone`). Returns an aware datetime."""
@@ -20,14 +30,13 @@ def parse_at(text: str, zone: tzinfo, option: str = "--at") -> datetime:
         raise UserError(
             f"{option} {text!r} is not an ISO 8601 time (e.g. 2026-11-24T18:30 or 2026-11-24T18:30+01:00)"
         ) from None
+    check_in_range(parsed.date(), option, text)  # before any conversion, which could overflow
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=zone)
         # a wall time skipped by a DST change does not exist: refuse it rather than guess
         roundtrip = parsed.astimezone(UTC).astimezone(zone).replace(tzinfo=None)
         if roundtrip != parsed.replace(tzinfo=None):
             raise UserError(f"{option} {text!r} does not exist in {zone} (skipped by a clock change)")
-    if not 1970 <= parsed.year <= 2200:
-        raise UserError(f"{option} {text!r} is out of range (years 1970 to 2200)")
     return parsed
 
 
@@ -36,8 +45,7 @@ def parse_date(text: str, option: str = "--date") -> date:
         day = date.fromisoformat(text.strip())
     except ValueError:
         raise UserError(f"{option} {text!r} is not a date YYYY-MM-DD") from None
-    if not 1970 <= day.year <= 2200:  # the same range as --at; days outside overflow in UTC
-        raise UserError(f"{option} {text!r} is out of range (years 1970 to 2200)")
+    check_in_range(day, option, text)
     return day
 
 
@@ -74,17 +82,19 @@ def _parse_duration(text: str, option: str) -> timedelta:
     raise problem
 
 
-def parse_week(text: str) -> tuple[int, int]:
-    """'2026-W47' → (2026, 47), checked against the ISO calendar."""
+def parse_week(text: str, option: str = "--week") -> tuple[int, int]:
+    """'2026-W47' → (2026, 47), checked against the ISO calendar and the accepted years."""
     match = re.fullmatch(r"(\d{4})-?W(\d{1,2})", text.strip(), re.IGNORECASE)
     if match:
         year, week = int(match.group(1)), int(match.group(2))
         try:
-            date.fromisocalendar(year, week, 1)
-            return year, week
+            thursday = date.fromisocalendar(year, week, 4)  # always in the ISO year: 1970-W01 is in range
         except ValueError:
             pass
-    raise UserError(f"--week {text!r} is not an ISO week like 2026-W47")
+        else:
+            check_in_range(thursday, option, text)
+            return year, week
+    raise UserError(f"{option} {text!r} is not an ISO week like 2026-W47")
 
 
 def format_duration(delta: timedelta) -> str:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import Cli
 from tests.desktop import Desktop, desktop
+from tests.processes import PinnedClock
 
 __all__ = ["desktop"]
 
@@ -117,7 +119,7 @@ def _has(program: str) -> bool:
 
 def test_start_without_tray_says_so_and_runs_headless(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (home / "config.toml").write_text('[general]\ntimezone = "Europe/Berlin"\n', encoding="utf-8")
-    env = dict(os.environ, DBUS_SESSION_BUS_ADDRESS="unix:path=/nonexistent", TZ="Europe/Berlin")
+    env = PinnedClock(datetime(2026, 11, 25, 12, 0, tzinfo=UTC)).env(TZ="Europe/Berlin")
     env.pop("DISPLAY", None)
     proc = subprocess.Popen(
         [sys.executable, "-m", "posture_agent", "--home", str(home), "start"],

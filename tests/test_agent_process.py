@@ -1,4 +1,5 @@
-"""The agent as users run it: `posture-agent start --no-tray` in a real subprocess, in real time.
+"""The agent as users run it: `posture-agent start --no-tray` in a real subprocess, in real time,
+on a wall clock pinned to a Wednesday noon in Berlin (tests/processes.py), whatever the hour.
 
 A prompt a few seconds away comes from a real record: a run that ended just under
 `after_run_hours` ago makes the soreness prompt due a few seconds after the agent starts.
@@ -7,12 +8,9 @@ A prompt a few seconds away comes from a real record: a run that ended just unde
 from __future__ import annotations
 
 import json
-import os
 import signal
-import sqlite3
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,182 +19,154 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.desktop import Desktop, desktop, wait_for
+from tests.processes import PinnedClock, RunningAgent, rows, run_cli
 
 __all__ = ["desktop"]
 
 BERLIN = ZoneInfo("Europe/Berlin")
+NOON = datetime(2026, 11, 25, 12, 0, tzinfo=BERLIN)
 SORENESS_TITLE = "How does your back feel after the run?"
+QUIET = (
+    '[general]\ntimezone = "Europe/Berlin"\nprompt_timeout_minutes = 1\n'
+    "[desk]\ndays = []\n[sofa]\ndays = []\n[car]\ndays = []\n[circuit]\ndays = []\n"
+    '[drills]\ntime = "20:00"\n[soreness]\nnext_morning = "08:00"\n'
+)
 
 
-def quiet_config(home: Path) -> None:
-    """Only the 2-hours-after soreness prompts: no check-ins, no circuit, the drills half a day away
-    and the next-morning soreness question later still, whatever the hour the suite runs at."""
-    now = datetime.now(BERLIN)
-    drills = (now + timedelta(hours=12)).strftime("%H:%M")
-    morning = (now + timedelta(hours=15)).strftime("%H:%M")
-    (home / "config.toml").write_text(
-        '[general]\ntimezone = "Europe/Berlin"\nprompt_timeout_minutes = 1\n'
-        "[desk]\ndays = []\n[sofa]\ndays = []\n[car]\ndays = []\n[circuit]\ndays = []\n"
-        f'[drills]\ntime = "{drills}"\n[soreness]\nnext_morning = "{morning}"\n',
-        encoding="utf-8",
-    )
-
-
-def cli(home: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "posture_agent", "--home", str(home), *args],
-        capture_output=True, text=True, timeout=60, env=env,
-    )
-
-
-def add_run_due_in(home: Path, seconds: float, env: dict[str, str] | None = None) -> datetime:
-    """Log a 30-minute run whose 2-hours-after soreness prompt is due `seconds` from now."""
-    due = datetime.now(UTC) + timedelta(seconds=seconds)
+def add_run_due_in(home: Path, seconds: float, clock: PinnedClock, env: dict[str, str] | None = None) -> datetime:
+    """Log a 30-minute run whose 2-hours-after soreness prompt is due `seconds` from `clock`'s now."""
+    due = clock.now() + timedelta(seconds=seconds)
     start = due - timedelta(hours=2, minutes=30)
-    result = cli(home, "run", "add", "--distance-km", "5", "--duration", "30m", "--at", start.isoformat(), env=env)
+    result = run_cli(
+        home, "run", "add", "--distance-km", "5", "--duration", "30m", "--at", start.isoformat(), env=env or clock.env()
+    )
     assert result.returncode == 0, result.stderr
     return due
 
 
-class Running:
-    def __init__(self, home: Path, env: dict[str, str] | None = None) -> None:
-        self.home = home
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "posture_agent", "--home", str(home), "start", "--no-tray"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-        )
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        assert "running" in line, f"agent did not start: {line!r} {self.proc.stderr.read() if self.proc.stderr else ''}"
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode
+@pytest.fixture
+def clock() -> PinnedClock:
+    """Noon: the drills (20:00) are the next prompt, the morning soreness question (08:00) later."""
+    return PinnedClock(NOON)
 
 
 @pytest.fixture
 def agent_home(home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Only the 2-hours-after soreness prompts: no check-ins, no circuit, the drills at 20:00."""
     monkeypatch.setenv("TZ", "Europe/Berlin")
     monkeypatch.delenv("POSTURE_AGENT_HOME", raising=False)
-    quiet_config(home)
+    (home / "config.toml").write_text(QUIET, encoding="utf-8")
     return home
 
 
 @pytest.fixture
-def running(agent_home: Path) -> Iterator[Running]:
-    agent = Running(agent_home, env=dict(os.environ, DBUS_SESSION_BUS_ADDRESS="unix:path=/nonexistent"))
+def running(agent_home: Path, clock: PinnedClock) -> Iterator[RunningAgent]:
+    agent = RunningAgent(agent_home, env=clock.env())
     yield agent
     agent.stop()
 
 
-def prompts(home: Path) -> list[tuple[str, str, str | None, str | None]]:
-    conn = sqlite3.connect(home / "data" / "posture-agent.db")
-    try:
-        return conn.execute("SELECT kind, due, shown_at, outcome FROM prompts ORDER BY due").fetchall()
-    finally:
-        conn.close()
+def prompts(home: Path) -> list[tuple[object, ...]]:
+    return rows(home, "SELECT kind, due, shown_at, outcome FROM prompts ORDER BY due")
 
 
-def test_second_start_says_one_is_running(running: Running) -> None:
-    second = cli(running.home, "start", "--no-tray")
+def test_second_start_says_one_is_running(running: RunningAgent, clock: PinnedClock) -> None:
+    second = run_cli(running.home, "start", "--no-tray", env=clock.env())
     assert second.returncode == 1
     assert "already running" in second.stderr and str(running.proc.pid) in second.stderr
     assert running.proc.poll() is None  # the first one is unaffected
-    assert running.stop() == 0
+    assert running.stop()[0] == 0
 
 
-def test_a_killed_agent_leaves_no_blocking_lock(agent_home: Path) -> None:
-    first = Running(agent_home)
+def test_a_killed_agent_leaves_no_blocking_lock(agent_home: Path, clock: PinnedClock) -> None:
+    first = RunningAgent(agent_home, env=clock.env())
     first.proc.kill()
     first.proc.wait()
-    second = Running(agent_home)  # the lock file is still there, but not locked
-    assert second.stop() == 0
+    second = RunningAgent(agent_home, env=clock.env())  # the lock file is still there, but not locked
+    assert second.stop()[0] == 0
 
 
 def test_pause_and_resume_reach_the_running_agent(agent_home: Path) -> None:
-    due = add_run_due_in(agent_home, 15)
-    agent = Running(agent_home, env=dict(os.environ, DBUS_SESSION_BUS_ADDRESS="unix:path=/nonexistent"))
+    """A soreness prompt falls in the pause; after the resume the drills come due, and the pass that
+    shows them would show the soreness prompt too (it is still in its grace time) if the resume did
+    not keep it out."""
+    clock = PinnedClock(datetime(2026, 11, 25, 11, 59, 30, tzinfo=BERLIN))  # the drills at 12:00, 30 s on
+    (agent_home / "config.toml").write_text(QUIET.replace('"20:00"', '"12:00"'), encoding="utf-8")
+    due = add_run_due_in(agent_home, 12, clock)
+    agent = RunningAgent(agent_home, env=clock.env())
     try:
-        paused = cli(agent_home, "pause", "30m", "--json")
+        paused = run_cli(agent_home, "pause", "30m", "--json", env=clock.env())
         assert paused.returncode == 0, paused.stderr
-        assert datetime.now(UTC) < due, "machine too slow: the pause came after the prompt's time"
+        assert clock.now() < due, "machine too slow: the pause came after the prompt's time"
         until = datetime.fromisoformat(json.loads(paused.stdout)["paused_until"])
-        assert abs((until - datetime.now(UTC)) - timedelta(minutes=30)) < timedelta(seconds=10)
-        time.sleep((due - datetime.now(UTC)).total_seconds() + 3)  # the prompt's time passes in the pause
-        assert prompts(agent_home) == []
-        resumed = cli(agent_home, "resume", "--json")
+        assert abs((until - clock.now()) - timedelta(minutes=30)) < timedelta(seconds=10)
+        assert not wait_for(lambda: prompts(agent_home) != [], timeout=(due - clock.now()).total_seconds() + 3)
+        resumed = run_cli(agent_home, "resume", "--json", env=clock.env())
         assert resumed.returncode == 0, resumed.stderr
         assert json.loads(resumed.stdout)["paused_until"] is None
-        time.sleep(1)
-        assert prompts(agent_home) == []  # what fell in the pause is not shown late
-        # what comes next is in the future (the drills, half a day away)
         nxt = json.loads(resumed.stdout)["next_prompt"]
-        assert nxt["kind"] == "drills" and datetime.fromisoformat(nxt["due"]) > datetime.now(UTC)
+        assert nxt["kind"] == "drills" and datetime.fromisoformat(nxt["due"]) > clock.now()
+        drills = datetime.fromisoformat(nxt["due"])
+        assert wait_for(lambda: prompts(agent_home) != [], timeout=(drills - clock.now()).total_seconds() + 10)
+        assert [r[0] for r in prompts(agent_home)] == ["drills"]  # what fell in the pause is not shown late
     finally:
-        assert agent.stop() == 0
+        assert agent.stop()[0] == 0
     assert not (agent_home / "data" / "run" / "agent.sock").exists()
 
 
-def test_pause_without_a_running_agent_says_so(agent_home: Path) -> None:
-    result = cli(agent_home, "pause", "1h")
+def test_pause_without_a_running_agent_says_so(agent_home: Path, clock: PinnedClock) -> None:
+    result = run_cli(agent_home, "pause", "1h", env=clock.env())
     assert result.returncode == 1
     assert "no agent is running" in result.stderr
-    bad = cli(agent_home, "pause", "3h")
+    bad = run_cli(agent_home, "pause", "3h", env=clock.env())
     assert bad.returncode == 2 and "invalid choice" in bad.stderr
 
 
-def test_no_notification_daemon_does_not_stop_the_agent(agent_home: Path) -> None:
-    due = add_run_due_in(agent_home, 3)
-    agent = Running(agent_home, env=dict(os.environ, DBUS_SESSION_BUS_ADDRESS="unix:path=/nonexistent"))
+def test_no_notification_daemon_does_not_stop_the_agent(agent_home: Path, clock: PinnedClock) -> None:
+    due = add_run_due_in(agent_home, 3, clock)
+    agent = RunningAgent(agent_home, env=clock.env())
     try:
         assert wait_for(lambda: len(prompts(agent_home)) == 1, timeout=15)
         assert prompts(agent_home)[0][0] == "soreness"
         assert agent.proc.poll() is None
     finally:
-        assert agent.stop() == 0
+        assert agent.stop()[0] == 0
     log = (agent_home / "logs" / "posture-agent.log").read_text()
     assert log.count("desktop notifications are unavailable") == 1
-    assert due < datetime.now(UTC)
+    assert due < clock.now()
 
 
 @pytest.mark.desktop
-def test_prompt_reaches_dunst_on_time(desktop: Desktop, agent_home: Path) -> None:
-    env = dict(desktop.env, TZ="Europe/Berlin")
-    due = add_run_due_in(agent_home, 4, env=env)
-    agent = Running(agent_home, env=env)
+def test_prompt_reaches_dunst_on_time(desktop: Desktop, agent_home: Path, clock: PinnedClock) -> None:
+    env = clock.env(desktop.env, TZ="Europe/Berlin")
+    due = add_run_due_in(agent_home, 4, clock, env=env)
+    agent = RunningAgent(agent_home, env=env)
     try:
         assert wait_for(lambda: SORENESS_TITLE in desktop.notifications(), timeout=20), desktop.notifications()
-        rows = prompts(agent_home)
-        assert [r[0] for r in rows] == ["soreness"]
-        shown = datetime.fromisoformat(str(rows[0][2])).replace(tzinfo=UTC)
+        shown_rows = prompts(agent_home)
+        assert [r[0] for r in shown_rows] == ["soreness"]
+        shown = datetime.fromisoformat(str(shown_rows[0][2])).replace(tzinfo=UTC)
         assert shown >= due - timedelta(seconds=1)
         assert "posture-agent" in desktop.notifications()
     finally:
-        assert agent.stop() == 0
+        assert agent.stop()[0] == 0
 
 
-def test_sighup_reloads_the_config_of_the_running_agent(running: Running) -> None:
+def test_sighup_reloads_the_config_of_the_running_agent(running: RunningAgent) -> None:
     from posture_agent.agent.control import send
 
     runtime = running.home / "data" / "run"
     before = send(runtime, {"cmd": "status"})["next_prompt"]
-    assert before["kind"] == "drills"
-    soon = (datetime.now(BERLIN) + timedelta(hours=2)).strftime("%H:%M")
+    assert before["kind"] == "drills" and before["due"][11:16] == "20:00"
     text = (running.home / "config.toml").read_text(encoding="utf-8")
-    (running.home / "config.toml").write_text(text.replace(before["due"][11:16], soon), encoding="utf-8")
+    (running.home / "config.toml").write_text(text.replace('"20:00"', '"14:00"'), encoding="utf-8")
     running.proc.send_signal(signal.SIGHUP)
-    assert wait_for(lambda: send(runtime, {"cmd": "status"})["next_prompt"]["due"][11:16] == soon, timeout=10)
+    assert wait_for(lambda: send(runtime, {"cmd": "status"})["next_prompt"]["due"][11:16] == "14:00", timeout=10)
 
 
-def test_the_resident_agent_stays_lean(agent_home: Path) -> None:
+def test_the_resident_agent_stays_lean(agent_home: Path, clock: PinnedClock) -> None:
     """No charts, Tk, file parsers or migrations loaded in a running agent on a current database."""
-    assert cli(agent_home, "schedule").returncode == 0  # creates and migrates the database first
+    assert run_cli(agent_home, "schedule", env=clock.env()).returncode == 0  # creates and migrates the database
     code = (
         "import sys, time\n"
         "from posture_agent.cli import main\n"
@@ -207,6 +177,5 @@ def test_the_resident_agent_stays_lean(agent_home: Path) -> None:
         " if m in sys.modules]\n"
         "print('HEAVY', heavy)\n"
     )
-    env = dict(os.environ, DBUS_SESSION_BUS_ADDRESS="unix:path=/nonexistent")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=clock.env())
     assert "HEAVY []" in out.stdout, out.stdout + out.stderr

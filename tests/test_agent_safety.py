@@ -30,46 +30,15 @@ from posture_agent.paths import Paths
 from posture_agent.store.db import open_store
 from tests.conftest import Cli, as_newer_version
 from tests.desktop import Desktop, desktop, wait_for
+from tests.processes import PinnedClock, RunningAgent, query, run_cli
 
 __all__ = ["desktop"]
 
-NO_BUS = "unix:path=/nonexistent"
+BERLIN = ZoneInfo("Europe/Berlin")
 QUIET = (
     '[general]\ntimezone = "Europe/Berlin"\nprompt_timeout_minutes = 1\n'
     "[desk]\ndays = []\n[sofa]\ndays = []\n[car]\ndays = []\n[circuit]\ndays = []\n"
 )
-
-
-def run_cli(home: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "posture_agent", "--home", str(home), *args],
-        capture_output=True, text=True, timeout=60, env=env or dict(os.environ, DBUS_SESSION_BUS_ADDRESS=NO_BUS),
-    )
-
-
-class RunningAgent:
-    """`posture-agent start --no-tray` as a user runs it; waits for its "running" line."""
-
-    def __init__(self, home: Path, env: dict[str, str] | None = None) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "posture_agent", "--home", str(home), "start", "--no-tray"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            env=env or dict(os.environ, DBUS_SESSION_BUS_ADDRESS=NO_BUS),
-        )
-        assert self.proc.stdout is not None
-        self.first_line = self.proc.stdout.readline()
-        assert "running" in self.first_line, self.first_line + (self.proc.stderr.read() if self.proc.stderr else "")
-
-    def stop(self) -> tuple[int, str]:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        err = self.proc.stderr.read() if self.proc.stderr else ""
-        return self.proc.returncode, err
 
 
 @pytest.fixture
@@ -81,18 +50,26 @@ def agent_home(home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def running(agent_home: Path) -> Iterator[RunningAgent]:
-    agent = RunningAgent(agent_home)
+def clock() -> PinnedClock:
+    """A Wednesday noon in Berlin for every process a test starts, whatever the hour it runs."""
+    return PinnedClock(datetime(2026, 11, 25, 12, 0, tzinfo=BERLIN))
+
+
+@pytest.fixture
+def env(clock: PinnedClock) -> dict[str, str]:
+    """The pinned clock, no session bus: what the agents and commands here run with."""
+    return clock.env()
+
+
+@pytest.fixture
+def running(agent_home: Path, env: dict[str, str]) -> Iterator[RunningAgent]:
+    agent = RunningAgent(agent_home, env=env)
     yield agent
     agent.stop()
 
 
 def checkin_ids(db: Path) -> set[str]:
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    try:
-        return {str(r[0]) for r in conn.execute("SELECT id FROM checkins")}
-    finally:
-        conn.close()
+    return {str(r[0]) for r in query(db, "SELECT id FROM checkins")}
 
 
 def checkpoint(db: Path) -> None:
@@ -126,8 +103,10 @@ def corrupt_header(db: Path) -> None:
 
 @pytest.mark.desktop
 @pytest.mark.parametrize("damage", [corrupt_header, damage_a_page], ids=["not-a-database", "damaged-page"])
-def test_damaged_database_at_agent_start(desktop: Desktop, agent_home: Path, damage: object) -> None:
-    env = dict(desktop.env, TZ="Europe/Berlin")
+def test_damaged_database_at_agent_start(
+    desktop: Desktop, agent_home: Path, damage: object, clock: PinnedClock
+) -> None:
+    env = clock.env(desktop.env, TZ="Europe/Berlin")
     for posture in ("upright", "slouched") * 10:
         assert run_cli(agent_home, "checkin", posture, env=env).returncode == 0
     good = Path(run_cli(agent_home, "backup", env=env).stdout.strip())
@@ -162,12 +141,12 @@ def test_damaged_database_at_agent_start(desktop: Desktop, agent_home: Path, dam
     assert agent.stop()[0] == 0
 
 
-def test_newer_database_refused_untouched_at_agent_start(agent_home: Path) -> None:
-    assert run_cli(agent_home, "checkin", "upright").returncode == 0
+def test_newer_database_refused_untouched_at_agent_start(agent_home: Path, env: dict[str, str]) -> None:
+    assert run_cli(agent_home, "checkin", "upright", env=env).returncode == 0
     paths = Paths.resolve(agent_home)
     before = as_newer_version(paths.db_file)
 
-    started = run_cli(agent_home, "start", "--no-tray")
+    started = run_cli(agent_home, "start", "--no-tray", env=env)
     assert started.returncode == 3
     line = started.stderr.strip()
     assert "\n" not in line and "newer posture-agent" in line and "untouched" in line
@@ -184,8 +163,10 @@ BROKEN = QUIET.replace("prompt_timeout_minutes = 1", "prompt_timeout_minutes = 5
 
 
 @pytest.mark.desktop
-def test_broken_config_agent_starts_with_defaults_and_says_which_line(desktop: Desktop, agent_home: Path) -> None:
-    env = dict(desktop.env, TZ="Europe/Berlin")
+def test_broken_config_agent_starts_with_defaults_and_says_which_line(
+    desktop: Desktop, agent_home: Path, clock: PinnedClock
+) -> None:
+    env = clock.env(desktop.env, TZ="Europe/Berlin")
     config = agent_home / "config.toml"
     config.write_text(BROKEN, encoding="utf-8")
     original = config.read_bytes()
@@ -292,15 +273,15 @@ def test_one_daily_backup_per_local_day_across_dst(
     assert len(checkin_ids(newest)) >= 24 * (days - 1)  # a real copy of the data, not an empty file
 
 
-def test_agent_makes_todays_backup_at_start(running: RunningAgent, agent_home: Path) -> None:
+def test_agent_makes_todays_backup_at_start(running: RunningAgent, agent_home: Path, clock: PinnedClock) -> None:
     paths = Paths.resolve(agent_home)
-    today = datetime.now(ZoneInfo("Europe/Berlin")).date()
+    today = clock.now().astimezone(BERLIN).date()
     assert wait_for(lambda: (paths.backup_dir / f"daily-{today.isoformat()}.db").exists(), timeout=15)
     assert (paths.backup_dir / f"daily-{today.isoformat()}.db").stat().st_mode & 0o777 == 0o600
 
 
-def test_half_made_backup_of_a_killed_agent_is_cleared(agent_home: Path) -> None:
-    assert run_cli(agent_home, "checkin", "upright").returncode == 0
+def test_half_made_backup_of_a_killed_agent_is_cleared(agent_home: Path, env: dict[str, str]) -> None:
+    assert run_cli(agent_home, "checkin", "upright", env=env).returncode == 0
     paths = Paths.resolve(agent_home)
     paths.backup_dir.mkdir(parents=True, exist_ok=True)
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
@@ -308,7 +289,7 @@ def test_half_made_backup_of_a_killed_agent_is_cleared(agent_home: Path) -> None
     leftover.write_bytes(b"half a copy")
     mine = paths.backup_dir / f".backup-x.db.{os.getpid()}.tmp"  # a live process's copy: left alone
     mine.write_bytes(b"in progress")
-    agent = RunningAgent(agent_home)
+    agent = RunningAgent(agent_home, env=env)
     try:
         assert wait_for(lambda: not leftover.exists(), timeout=15)
     finally:
@@ -319,17 +300,17 @@ def test_half_made_backup_of_a_killed_agent_is_cleared(agent_home: Path) -> None
 # --- restore while an agent runs -----------------------------------------------------------------
 
 
-def test_restore_is_refused_while_an_agent_runs(agent_home: Path) -> None:
+def test_restore_is_refused_while_an_agent_runs(agent_home: Path, env: dict[str, str]) -> None:
     for _ in range(3):
-        assert run_cli(agent_home, "checkin", "upright").returncode == 0
-    backup = Path(run_cli(agent_home, "backup").stdout.strip())
-    assert run_cli(agent_home, "checkin", "slouched").returncode == 0
+        assert run_cli(agent_home, "checkin", "upright", env=env).returncode == 0
+    backup = Path(run_cli(agent_home, "backup", env=env).stdout.strip())
+    assert run_cli(agent_home, "checkin", "slouched", env=env).returncode == 0
     paths = Paths.resolve(agent_home)
-    agent = RunningAgent(agent_home)
+    agent = RunningAgent(agent_home, env=env)
     try:
         before = checkin_ids(paths.db_file)
         for args in (("restore", str(backup)), ("restore", "--fresh")):
-            refused = run_cli(agent_home, *args)
+            refused = run_cli(agent_home, *args, env=env)
             assert refused.returncode == 1, refused.stderr
             line = refused.stderr.strip()
             assert "\n" not in line and line.startswith("posture-agent: stop the agent first:")
@@ -337,10 +318,10 @@ def test_restore_is_refused_while_an_agent_runs(agent_home: Path) -> None:
         assert checkin_ids(paths.db_file) == before
         assert not list(paths.backup_dir.glob("before-restore-*"))
         assert agent.proc.poll() is None
-        assert run_cli(agent_home, "checkin", "standing").returncode == 0  # the agent's database still works
+        assert run_cli(agent_home, "checkin", "standing", env=env).returncode == 0  # the agent's database still works
     finally:
         assert agent.stop()[0] == 0
-    done = run_cli(agent_home, "restore", str(backup))
+    done = run_cli(agent_home, "restore", str(backup), env=env)
     assert done.returncode == 0, done.stderr
     assert checkin_ids(paths.db_file) == checkin_ids(backup)
     assert len(list(paths.backup_dir.glob("before-restore-*.db"))) == 1
@@ -398,12 +379,12 @@ def inodes_in(table: str) -> set[str]:
 
 
 @pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="needs Linux /proc/net to see sockets")
-def test_agent_opens_no_network_port(agent_home: Path) -> None:
-    due = datetime.now(UTC) + timedelta(seconds=2)  # a prompt while we look: the notifier is used too
+def test_agent_opens_no_network_port(agent_home: Path, clock: PinnedClock, env: dict[str, str]) -> None:
+    due = clock.now() + timedelta(seconds=2)  # a prompt while we look: the notifier is used too
     start = due - timedelta(hours=2, minutes=30)
     assert run_cli(agent_home, "run", "add", "--distance-km", "5", "--duration", "30m",
-                   "--at", start.isoformat()).returncode == 0
-    agent = RunningAgent(agent_home)
+                   "--at", start.isoformat(), env=env).returncode == 0
+    agent = RunningAgent(agent_home, env=env)
     try:
         paths = Paths.resolve(agent_home)
         assert send(paths.runtime_dir, {"cmd": "status"})["ok"]
@@ -427,29 +408,32 @@ def test_agent_opens_no_network_port(agent_home: Path) -> None:
 # --- doctor ------------------------------------------------------------------------------------
 
 
-def test_doctor_shows_backups_and_the_agent_lock(agent_home: Path) -> None:
+def test_doctor_shows_backups_and_the_agent_lock(agent_home: Path, clock: PinnedClock, env: dict[str, str]) -> None:
     def checks() -> dict[str, dict[str, object]]:
         import json
 
-        out = run_cli(agent_home, "--json", "doctor")
+        out = run_cli(agent_home, "--json", "doctor", env=env)
         return {c["check"]: c for c in json.loads(out.stdout)["checks"]}
 
-    assert run_cli(agent_home, "checkin", "upright").returncode == 0
+    assert run_cli(agent_home, "checkin", "upright", env=env).returncode == 0
     before = checks()
     assert before["backups"]["ok"] is False and before["backups"]["count"] == 0
     assert "posture-agent backup" in str(before["backups"]["fix"])
     assert "no agent running" in str(before["agent"]["detail"])
 
-    agent = RunningAgent(agent_home)
+    agent = RunningAgent(agent_home, env=env)
     try:
         paths = Paths.resolve(agent_home)
         assert wait_for(lambda: list(paths.backup_dir.glob("daily-*.db")), timeout=15)
         during = checks()
         assert during["backups"]["ok"] is True and during["backups"]["count"] == 1
-        assert "daily-" in str(during["backups"]["latest"]) and int(str(during["backups"]["age_seconds"])) < 120
+        assert "daily-" in str(during["backups"]["latest"])
+        # the backup file's time is real, the doctor's "now" is pinned: the age is off by the skew
+        age = int(str(during["backups"]["age_seconds"])) - clock.skew.total_seconds()
+        assert -5 < age < 120, age
         assert "latest good: daily-" in str(during["backups"]["detail"])
         assert f"pid {agent.proc.pid}" in str(during["agent"]["detail"])
-        text = run_cli(agent_home, "doctor").stdout
+        text = run_cli(agent_home, "doctor", env=env).stdout
         assert "backups" in text and "latest good: daily-" in text and f"pid {agent.proc.pid}" in text
     finally:
         agent.proc.kill()
@@ -457,31 +441,33 @@ def test_doctor_shows_backups_and_the_agent_lock(agent_home: Path) -> None:
     after = checks()
     assert "no agent running" in str(after["agent"]["detail"])
     assert f"left by pid {agent.proc.pid}" in str(after["agent"]["detail"])
-    assert RunningAgent(agent_home).stop()[0] == 0  # and that stale lock does not block a start
+    assert RunningAgent(agent_home, env=env).stop()[0] == 0  # and that stale lock does not block a start
 
 
-def test_agent_in_a_home_with_spaces_and_non_ascii_letters(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_agent_in_a_home_with_spaces_and_non_ascii_letters(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, clock: PinnedClock, env: dict[str, str]
+) -> None:
     """Paths a user really has: the lock, the control socket (too long for a socket path: the agent
     falls back to an abstract one), the daily backup, pause and a refused restore all work."""
     monkeypatch.setenv("TZ", "Europe/Berlin")
     home = tmp_path / ("Jürgen Ødegård ñandú " + "long folder name " * 5).strip()
     home.mkdir()
     (home / "config.toml").write_text(QUIET, encoding="utf-8")
-    assert run_cli(home, "checkin", "upright").returncode == 0
-    backup = Path(run_cli(home, "backup").stdout.strip())
-    agent = RunningAgent(home)
+    assert run_cli(home, "checkin", "upright", env=env).returncode == 0
+    backup = Path(run_cli(home, "backup", env=env).stdout.strip())
+    agent = RunningAgent(home, env=env)
     try:
         paths = Paths.resolve(home)
-        today = datetime.now(ZoneInfo("Europe/Berlin")).date()
+        today = clock.now().astimezone(BERLIN).date()
         assert wait_for(lambda: (paths.backup_dir / f"daily-{today.isoformat()}.db").exists(), timeout=15)
-        paused = run_cli(home, "pause", "1h")
+        paused = run_cli(home, "pause", "1h", env=env)
         assert paused.returncode == 0, paused.stderr
-        refused = run_cli(home, "restore", str(backup))
+        refused = run_cli(home, "restore", str(backup), env=env)
         assert refused.returncode == 1 and "stop the agent first" in refused.stderr
-        assert run_cli(home, "resume").returncode == 0
+        assert run_cli(home, "resume", env=env).returncode == 0
     finally:
         assert agent.stop()[0] == 0
-    assert run_cli(home, "restore", str(backup)).returncode == 0
+    assert run_cli(home, "restore", str(backup), env=env).returncode == 0
 
 
 @pytest.mark.parametrize(
@@ -494,11 +480,11 @@ def test_agent_in_a_home_with_spaces_and_non_ascii_letters(tmp_path: Path, monke
     ],
     ids=["syntax", "bad-day", "bad-zone", "bad-time"],
 )
-def test_agent_starts_whatever_the_config_mistake(agent_home: Path, text: str, where: str) -> None:
+def test_agent_starts_whatever_the_config_mistake(agent_home: Path, text: str, where: str, env: dict[str, str]) -> None:
     config = agent_home / "config.toml"
     config.write_text(text, encoding="utf-8")
     written = config.read_bytes()
-    agent = RunningAgent(agent_home)
+    agent = RunningAgent(agent_home, env=env)
     code, err = agent.stop()
     assert code == 0
     first = err.splitlines()[0]

@@ -10,7 +10,8 @@ command exited 0 and printed its id.
 
 Rounds are forked from a small "zygote" process that has already imported the package, so a round
 costs a fork rather than an interpreter start (hundreds of rounds in well under a minute); a few
-rounds start a fresh interpreter (`python -m posture_agent`) with the real clock, as a login would.
+rounds start a fresh interpreter (`python -m posture_agent`), as a login would, its clock pinned to the
+round's time by libfaketime (tests/processes.py) so that every round meets the prompts of its own time.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import os
 import random
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -33,6 +33,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from posture_agent.paths import Paths
+from tests.processes import PinnedClock, query
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork (POSIX) for the zygote")
 
@@ -197,14 +198,6 @@ def zygote(agent_home: Path) -> Iterator[Zygote]:
     z.close()
 
 
-def query(db: Path, sql: str) -> list[tuple[object, ...]]:
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    try:
-        return conn.execute(sql).fetchall()
-    finally:
-        conn.close()
-
-
 def test_agent_killed_while_writing_loses_nothing_and_repeats_nothing(
     agent_home: Path, zygote: Zygote, tmp_path: Path
 ) -> None:
@@ -220,11 +213,11 @@ def test_agent_killed_while_writing_loses_nothing_and_repeats_nothing(
     try:
         for n, at in enumerate(times[:KILLS]):
             out = outdir / f"agent-{n}.out"
-            if n in fresh_rounds:  # a whole new interpreter, the real clock: what a login runs
+            if n in fresh_rounds:  # a whole new interpreter, as a login runs it, at the round's time
                 proc = subprocess.Popen(
                     [sys.executable, "-m", "posture_agent", "--home", str(agent_home), "start", "--no-tray"],
                     stdout=out.open("w"), stderr=subprocess.STDOUT,
-                    env=dict(os.environ, DBUS_SESSION_BUS_ADDRESS="unix:path=/nonexistent"),
+                    env=PinnedClock(at).env(),
                 )
                 text = wait_for_text(out, ("running", "already running"), 30, proc.pid)
                 time.sleep(rng.uniform(0, 0.05))

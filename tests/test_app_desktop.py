@@ -1,13 +1,13 @@
 """`posture-agent start` as users run it, on a real virtual desktop (Xvfb, trayer, dunst, a private
 session bus): the real command in a subprocess, in real time, with the scheduler, the notifier and
-the tray. Prompts come due from a real config written for the next minutes; the test clicks and
+the tray. Its clock is pinned to a Wednesday morning (tests/processes.py), whatever the hour the
+suite runs at. Prompts come due from a real config written for the next minutes; the test clicks and
 types with xdotool and reads the results from the SQLite file and the command line.
 """
 
 from __future__ import annotations
 
-import os
-import sqlite3
+import json
 import subprocess
 import sys
 import time
@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from tests.desktop import Desktop, desktop, wait_for
+from tests.processes import PinnedClock, rows, run_cli
 from tests.test_tray_desktop import MENU, pixels, shots, skip_without_pygobject
 
 __all__ = ["desktop", "shots"]
@@ -31,10 +32,10 @@ def hm(at: datetime) -> str:
     return f"{at:%H:%M}"
 
 
-def write_config(home: Path, car: datetime | None = None, desk: datetime | None = None) -> None:
+def write_config(home: Path, clock: PinnedClock, car: datetime | None = None, desk: datetime | None = None) -> None:
     """A config (zone UTC) whose only prompts near now are a car check-in at `car` and desk
     check-ins from `desk` for two minutes; everything else is hours away or off."""
-    far = datetime.now(UTC) + timedelta(hours=6)
+    far = clock.now() + timedelta(hours=6)
     lines = ['[general]', 'timezone = "UTC"', 'prompt_timeout_minutes = 1',
              '[sofa]', 'days = []', '[circuit]', 'days = []',
              '[drills]', f'time = "{hm(far)}"', '[soreness]', f'next_morning = "{hm(far)}"',
@@ -53,10 +54,10 @@ def write_config(home: Path, car: datetime | None = None, desk: datetime | None 
 class Agent:
     """`posture-agent --home HOME start` on the virtual desktop."""
 
-    def __init__(self, d: Desktop, home: Path, extra_env: dict[str, str] | None = None) -> None:
+    def __init__(self, d: Desktop, home: Path, clock: PinnedClock, extra_env: dict[str, str] | None = None) -> None:
         self.d, self.home = d, home
         self.err = home.parent / f"{home.name}-start.err"
-        env = dict(d.env, TZ="UTC")
+        env = clock.env(d.env, TZ="UTC")
         env.pop("PYSTRAY_BACKEND", None)
         env.update(extra_env or {})
         self.proc = subprocess.Popen(
@@ -73,6 +74,13 @@ class Agent:
 
     def wait_docked(self) -> None:
         assert wait_for(self.docked, timeout=30), f"the icon docks; stderr: {self.stderr()[-1500:]}"
+
+    def wait_started(self) -> None:
+        """The icon docks before the agent loads; its menu items work once the agent has started."""
+        self.wait_docked()
+        log = self.home / "logs" / "posture-agent.log"
+        assert wait_for(lambda: log.exists() and "agent started" in log.read_text(), timeout=20), self.stderr()[-1500:]
+        time.sleep(0.5)
 
     def icon_box(self) -> tuple[int, int]:
         panel = self.d.panel()
@@ -123,19 +131,9 @@ class Agent:
                 self.proc.wait()
 
 
-def rows(home: Path, sql: str) -> list[tuple[Any, ...]]:
-    conn = sqlite3.connect(home / "data" / "posture-agent.db")
-    try:
-        return conn.execute(sql).fetchall()
-    finally:
-        conn.close()
-
-
-def cli_json(home: Path, *args: str) -> Any:
-    import json
-
-    done = subprocess.run([sys.executable, "-m", "posture_agent", "--home", str(home), *args, "--json"],
-                          capture_output=True, text=True, timeout=60, check=True, env=dict(os.environ, TZ="UTC"))
+def cli_json(home: Path, clock: PinnedClock, *args: str) -> Any:
+    done = run_cli(home, *args, "--json", env=clock.env(TZ="UTC"))
+    assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 
 
@@ -144,29 +142,27 @@ def home(tmp_path: Path) -> Iterator[Path]:
     yield tmp_path / "home"
 
 
-def next_minutes(lead: float = 10) -> datetime:
-    """The start of the next minute at least `lead` seconds away; skips near midnight (the config's
-    desk window must not cross it)."""
-    now = datetime.now(UTC)
-    at = (now + timedelta(seconds=lead, minutes=1)).replace(second=0, microsecond=0)
-    if at.date() != (at + timedelta(minutes=4)).date():
-        pytest.skip("too close to midnight UTC for a same-day desk window; run again in a few minutes")
-    return at
+@pytest.fixture
+def clock() -> PinnedClock:
+    """10:00:30 UTC on a Wednesday: the next minute but one starts 30 s on, far from midnight."""
+    return PinnedClock(datetime(2026, 11, 25, 10, 0, 30, tzinfo=UTC))
 
 
-def test_a_day_in_real_time(desktop: Desktop, home: Path, shots: Path) -> None:
+def next_minutes(clock: PinnedClock, lead: float = 10) -> datetime:
+    """The start of the next minute at least `lead` seconds away on `clock`."""
+    return (clock.now() + timedelta(seconds=lead, minutes=1)).replace(second=0, microsecond=0)
+
+
+def test_a_day_in_real_time(desktop: Desktop, home: Path, shots: Path, clock: PinnedClock) -> None:
     """Prompts come due, are notified and answered in one click; a missed one is stored once;
     drills and a sore SI joint from the menu; Quit; a second start works."""
     skip_without_pygobject()
-    car = next_minutes()
+    car = next_minutes(clock)
     desk = car + timedelta(minutes=1)
-    write_config(home, car=car, desk=desk)
-    agent = Agent(desktop, home)
+    write_config(home, clock, car=car, desk=desk)
+    agent = Agent(desktop, home, clock)
     try:
-        agent.wait_docked()
-        log = home / "logs" / "posture-agent.log"
-        assert wait_for(lambda: log.exists() and "agent started" in log.read_text(), timeout=20)
-        time.sleep(0.5)
+        agent.wait_started()
         x, y = agent.icon_box()
         desktop.screenshot(shots / "real-icon.png", crop=f"36x36+{x - 18}+{max(0, y - 18)}")
         agent.right_click()
@@ -174,7 +170,7 @@ def test_a_day_in_real_time(desktop: Desktop, home: Path, shots: Path) -> None:
         desktop.run("xdotool", "key", "Escape", check=True)
 
         # 1. the car check-in comes due: notification, window, one click
-        win = agent.window(CHECKIN, timeout=(car - datetime.now(UTC)).total_seconds() + 15)
+        win = agent.window(CHECKIN, timeout=(car - clock.now()).total_seconds() + 15)
         assert wait_for(lambda: "How was your posture on the drive?" in desktop.notifications(), timeout=5), (
             desktop.notifications()[-800:]
         )
@@ -190,12 +186,12 @@ def test_a_day_in_real_time(desktop: Desktop, home: Path, shots: Path) -> None:
         agent.menu("Today's drills")
         win = agent.window("^Today's drills$")
         desktop.run("xdotool", "windowfocus", "--sync", win, "key", "space", check=True)
-        assert wait_for(lambda: cli_json(home, "drills")["drills"][0]["done"] is True, timeout=10)
+        assert wait_for(lambda: cli_json(home, clock, "drills")["drills"][0]["done"] is True, timeout=10)
         agent.shot(shots, "real-drills", win)
         desktop.run("xdotool", "windowfocus", "--sync", win, "key", "Escape", check=True)
 
         # 3. the desk check-in comes due and is left alone: the agent stores `missed`, once
-        win = agent.window(CHECKIN, timeout=(desk - datetime.now(UTC)).total_seconds() + 15)
+        win = agent.window(CHECKIN, timeout=(desk - clock.now()).total_seconds() + 15)
         assert "Posture check: how are you sitting?" in desktop.notifications()
 
         # 4. meanwhile, How's my back? with the SI joint at 7: the protocol starts, the icon turns amber
@@ -204,7 +200,7 @@ def test_a_day_in_real_time(desktop: Desktop, home: Path, shots: Path) -> None:
         back = agent.window("^How's my back\\?$")
         desktop.run("xdotool", "windowfocus", "--sync", back, "key", "--delay", "40",
                     "Tab", "Tab", "Tab", "7", "Return", check=True)
-        assert wait_for(lambda: cli_json(home, "advice")["si_protocol"] is not None, timeout=10)
+        assert wait_for(lambda: cli_json(home, clock, "advice")["si_protocol"] is not None, timeout=10)
         time.sleep(0.5)
         agent.shot(shots, "real-soreness-advice", back)
         assert wait_for(lambda: agent.amber_in_icon(shots) > 15, timeout=10), "the icon shows the protocol"
@@ -223,7 +219,7 @@ def test_a_day_in_real_time(desktop: Desktop, home: Path, shots: Path) -> None:
         assert wait_for(lambda: not agent.docked(), timeout=5)
     finally:
         agent.stop()
-    again = Agent(desktop, home)
+    again = Agent(desktop, home, clock)
     try:
         again.wait_docked()
         assert again.proc.poll() is None
@@ -232,18 +228,20 @@ def test_a_day_in_real_time(desktop: Desktop, home: Path, shots: Path) -> None:
     assert again.proc.returncode == 0, "SIGTERM stops the app cleanly"
 
 
-def test_every_menu_window_of_the_real_app(desktop: Desktop, home: Path, shots: Path, tmp_path: Path) -> None:
+def test_every_menu_window_of_the_real_app(
+    desktop: Desktop, home: Path, shots: Path, tmp_path: Path, clock: PinnedClock
+) -> None:
     """Each menu item opens its window in the running app (screenshots kept); Weekly report writes
     the page and hands it to the browser ($BROWSER: a script that notes the address)."""
     skip_without_pygobject()
-    write_config(home)
+    write_config(home, clock)
     opened = tmp_path / "browser.txt"
     browser = tmp_path / "browser.sh"
     browser.write_text(f'#!/bin/sh\necho "$1" >> "{opened}"\n', encoding="utf-8")
     browser.chmod(0o755)
-    agent = Agent(desktop, home, {"BROWSER": str(browser)})
+    agent = Agent(desktop, home, clock, {"BROWSER": str(browser)})
     try:
-        agent.wait_docked()
+        agent.wait_started()
         for item, title, name in (("Check in now", CHECKIN, "checkin-now"),
                                   ("Strength circuit", "^Strength circuit$", "circuit"),
                                   ("Log a run", "^Log a run$", "run"),
@@ -269,11 +267,11 @@ def test_every_menu_window_of_the_real_app(desktop: Desktop, home: Path, shots: 
     assert agent.proc.returncode == 0
 
 
-def test_no_tray_with_a_menu_says_so_and_runs_headless(desktop: Desktop, home: Path) -> None:
+def test_no_tray_with_a_menu_says_so_and_runs_headless(desktop: Desktop, home: Path, clock: PinnedClock) -> None:
     """pystray's xorg backend has no menu: `start` must say so plainly (and what to install) and
     run the same agent without a tray, instead of showing an icon that does nothing."""
-    write_config(home)
-    agent = Agent(desktop, home, {"PYSTRAY_BACKEND": "xorg"})
+    write_config(home, clock)
+    agent = Agent(desktop, home, clock, {"PYSTRAY_BACKEND": "xorg"})
     try:
         assert wait_for(lambda: "running without a tray" in agent.stderr(), timeout=20), agent.stderr()
         err = agent.stderr()
@@ -282,8 +280,7 @@ def test_no_tray_with_a_menu_says_so_and_runs_headless(desktop: Desktop, home: P
         time.sleep(1)
         assert agent.proc.poll() is None, "the agent keeps running, headless"
         assert not agent.docked(), "no dead icon in the tray"
-        status = subprocess.run([sys.executable, "-m", "posture_agent", "--home", str(home), "resume", "--json"],
-                                capture_output=True, text=True, timeout=30, check=False)
+        status = run_cli(home, "resume", "--json", env=clock.env(), timeout=30)
         assert status.returncode == 0, status.stderr  # the running agent answers on its control channel
     finally:
         agent.stop()

@@ -7,6 +7,7 @@ import io
 from typing import Any
 
 from tests.conftest import Cli
+from tests.processes import rows
 
 
 def test_checkin_round_trip_in_local_time(cli: Cli) -> None:
@@ -114,13 +115,9 @@ def test_export_csv_has_every_record(cli: Cli) -> None:
 
 
 def test_every_record_carries_id_time_device_and_source(cli: Cli) -> None:
-    import sqlite3
-
     cli.ok("checkin", "upright")
-    conn = sqlite3.connect(cli.home / "data" / "posture-agent.db")
-    row = conn.execute("SELECT id, created_at, device, source FROM checkins").fetchone()
-    conn.close()
-    assert len(row[0]) == 36 and row[1].startswith("2026-11-25 11:00")
+    [row] = rows(cli.home, "SELECT id, created_at, device, source FROM checkins")
+    assert len(str(row[0])) == 36 and str(row[1]).startswith("2026-11-25 11:00")
     assert ":" in row[2] and row[3] == "cli"
 
 

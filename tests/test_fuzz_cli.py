@@ -1,5 +1,6 @@
 """Every command's inputs, fuzzed: random words, numbers, dates, time zones in the config, file
-contents for restore (and `run import` when it exists).
+contents for restore and `run import`, file names of any bytes, dates across the whole accepted
+range, and the user's own files (database, backups, config, log) as output paths.
 
 The property, for every example: exit 0 with a clean result (no stderr, valid JSON with --json), or
 a non-zero exit with exactly one line on stderr, no traceback, not the "unexpected error" exit, and
@@ -12,7 +13,8 @@ from __future__ import annotations
 import json
 import os
 import string
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from zoneinfo import available_timezones
 
 import pytest
@@ -20,6 +22,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from posture_agent.cli import EXIT_BUG, build_parser
+from posture_agent.timeparse import FIRST_YEAR, LAST_YEAR
 from tests.conftest import Cli
 
 EXAMPLES = int(os.environ.get("POSTURE_AGENT_FUZZ_EXAMPLES", "200"))
@@ -315,3 +318,128 @@ def test_run_id_wildcards_do_not_pick_a_run(cli: Cli) -> None:
         result = cli("soreness", "--upper-back", "4", "--run", pattern)
         assert result.code == 2 and "no run with id" in result.err
     assert cli.db_dump() == before
+
+
+# --- file names of any bytes, dates across the whole accepted range, the user's own files as output ---
+
+names = st.binary(min_size=1, max_size=40).filter(
+    lambda b: b"/" not in b and b"\x00" not in b and b not in (b".", b"..")
+)
+
+
+@pytest.mark.skipif(not HAS_IMPORT, reason="`run import` is not in this build yet")
+@FUZZ
+@example(name=b"bad\xffname.gpx", valid=True)  # found: UnicodeEncodeError storing the file's origin
+@example(name=b"new\nline.gpx", valid=True)
+@example(name=b"esc\x1b[31mred.gpx", valid=False)
+@given(name=names, valid=st.booleans())
+def test_fuzz_run_import_file_names(check: Checker, name: bytes, valid: bool,
+                                    tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Any bytes a file system allows in a name: the file imports (or fails on its content alone),
+    the name comes back exact in JSON and on one line of human output."""
+    from tests.importers.conftest import write_gpx
+
+    folder = os.fsencode(tmp_path_factory.mktemp("names"))
+    path = Path(os.fsdecode(folder + b"/" + name))
+    if valid:
+        write_gpx(path, datetime(2026, 11, 20, 6, 30, tzinfo=UTC), 50, 10.0)
+    else:
+        path.write_bytes(b"<?xml version='1.0'?><gpx>")
+    shown = str(path)
+    check("run", "import", shown)
+    result = check.cli("--json", "run", "import", shown)
+    assert "Traceback" not in result.err
+    files = json.loads(result.out)["files"]
+    assert [os.fsencode(f["file"]) for f in files] == [os.fsencode(path)]
+    human = check.cli("run", "import", shown)
+    assert human.out.count("\n") == 2 and "\x1b" not in human.out, repr(human.out)
+
+
+@st.composite
+def in_range_times(draw: st.DrawFn) -> str:
+    """Any time in the accepted years, with no offset, Z or any offset a zone can have."""
+    moment = draw(st.datetimes(min_value=datetime(FIRST_YEAR, 1, 1), max_value=datetime(LAST_YEAR, 12, 31, 23, 59)))
+    offset = draw(st.sampled_from(["", "Z", "+14:00", "-12:00", "+05:30", "-00:00"]))
+    return moment.isoformat(timespec=draw(st.sampled_from(["minutes", "seconds"]))) + offset
+
+
+def in_range_weeks() -> st.SearchStrategy[str]:
+    return st.dates(min_value=date(FIRST_YEAR, 1, 1), max_value=date(LAST_YEAR, 12, 31)).map(
+        lambda d: f"{d.isocalendar()[0]}-W{d.isocalendar()[1]:02d}"
+    )
+
+
+@FUZZ
+@example(args=["checkin", "upright", "--at", "1970-01-01T00:00"], zone="Europe/Berlin")
+@example(args=["report", "--week", "1970-W01"], zone="Pacific/Kiritimati")
+@example(args=["schedule", "--from", "2200-12-31T23:59", "--days", "14"], zone="Pacific/Pago_Pago")
+@given(
+    args=st.one_of(
+        in_range_times().map(lambda t: ["checkin", "upright", "--at", t]),
+        in_range_times().map(lambda t: ["run", "add", "--distance-km", "5", "--duration", "30:00", "--at", t]),
+        in_range_times().map(lambda t: ["soreness", "--upper-back", "4", "--at", t]),
+        in_range_times().map(lambda t: ["drill", "done", "chin-tuck", "--at", t]),
+        in_range_times().map(lambda t: ["circuit", "done", "--at", t]),
+        in_range_times().map(lambda t: ["advice", "--at", t]),
+        in_range_times().map(lambda t: ["schedule", "--from", t, "--days", "14"]),
+        in_range_weeks().map(lambda w: ["report", "--week", w]),
+        st.dates(min_value=date(FIRST_YEAR, 1, 1), max_value=date(LAST_YEAR, 12, 31)).map(
+            lambda d: ["drills", "--date", d.isoformat()]),
+    ),
+    zone=st.sampled_from(["Europe/Berlin", "America/New_York", "Pacific/Kiritimati", "Pacific/Pago_Pago", "UTC"]),
+)
+def test_fuzz_dates_across_the_accepted_range(check: Checker, args: list[str], zone: str) -> None:
+    """Every date the command line accepts can be computed with, in any zone: saved, or refused in one line
+    (a time in the future), never an overflow."""
+    (check.cli.home / "config.toml").write_text(f'[general]\ntimezone = "{zone}"\n', encoding="utf-8")
+    check(*args, "--json")
+
+
+def own_file(home: Path, pick: str) -> Path:
+    """One of the user's files (or a way to spell it) in `home`, made to exist."""
+    data = home / "data"
+    spelled = {
+        "db": data / "posture-agent.db",
+        "wal": data / "posture-agent.db-wal",
+        "config": home / "config.toml",
+        "log": home / "logs" / "posture-agent.log",
+        "rotated log": home / "logs" / "posture-agent.log.1",
+        "backup": data / "backups" / "backup-fuzz.db",
+        "new file among backups": data / "backups" / "report.html",
+        "dotted": data / "backups" / ".." / "posture-agent.db",
+        "symlink": home / "link-to-db.html",
+        "hard link": home / "hard-link-to-config.html",
+        "relative": Path(os.path.relpath(data / "posture-agent.db")),
+        "agent's pause file": data / "run" / "paused-until",
+    }
+    target = spelled[pick]
+    if pick == "backup" and not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(b"SQLite format 3\x00 a backup")
+    if pick == "agent's pause file" and not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text("2026-11-25T13:00:00+00:00", encoding="utf-8")
+    if pick == "rotated log" and not target.exists():
+        target.write_text("old log\n", encoding="utf-8")
+    if pick == "symlink" and not target.is_symlink():
+        target.symlink_to(data / "posture-agent.db")
+    if pick == "hard link" and not target.exists():
+        os.link(home / "config.toml", target)
+    return target
+
+
+OWN_FILES = ["db", "wal", "config", "log", "rotated log", "backup", "new file among backups", "dotted",
+             "symlink", "hard link", "relative", "agent's pause file"]
+
+
+@FUZZ
+@given(pick=st.sampled_from(OWN_FILES), opts=st.lists(st.sampled_from(["--json", "--open"]), max_size=2, unique=True))
+def test_fuzz_report_html_into_the_users_own_files(check: Checker, pick: str, opts: list[str]) -> None:
+    """`report --html` aimed at the database, a backup, the config or the log, however spelled:
+    refused in one line, and every one of those files left byte for byte as it was."""
+    home = check.cli.home
+    target = own_file(home, pick)
+    kept = {p: p.read_bytes() for p in [*home.rglob("*")] if p.is_file() and not p.name.endswith((".log", "-shm"))}
+    code = check("report", "--html", str(target), *(o for o in opts if o != "--open"))
+    assert code == 2
+    assert {p: p.read_bytes() for p in kept} == kept

@@ -38,8 +38,15 @@ def render(page: Path, tmp: Path, *extra: str) -> subprocess.CompletedProcess[st
     profile.mkdir(exist_ok=True)
     return subprocess.run(
         [chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *extra, page.resolve().as_uri()],
-        capture_output=True, text=True, timeout=90, check=False,
+        capture_output=True, text=True, timeout=90, check=False, env=without_libfaketime(),
     )
+
+
+def without_libfaketime() -> dict[str, str]:
+    """Chromium hangs under libfaketime (a suite run at a fake hour); the page is already written."""
+    env = dict(os.environ)
+    env["LD_PRELOAD"] = ":".join(p for p in env.get("LD_PRELOAD", "").split(":") if p and "libfaketime" not in p)
+    return env
 
 
 @pytest.fixture

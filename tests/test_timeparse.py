@@ -36,3 +36,18 @@ def test_weeks_and_formatting() -> None:
         parse_week("2025-W53")
     assert format_duration(timedelta(hours=1, minutes=2, seconds=3)) == "1:02:03"
     assert format_duration(timedelta(minutes=5, seconds=25)) == "5:25"
+
+
+def test_one_range_for_every_date_and_time() -> None:
+    """The accepted years, checked on what the user typed: the same with or without an offset,
+    and a week by its own ISO year (1970-W01 begins on a Monday of 1969)."""
+    berlin = ZoneInfo("Europe/Berlin")
+    assert parse_week("1970-W01") == (1970, 1)
+    assert parse_week("2200-W52") == (2200, 52)
+    assert parse_at("1970-01-01T00:00", berlin).year == 1970
+    for text in ("0001-01-01T00:00", "0001-01-01T00:00+01:00", "9999-12-31T23:00", "2201-01-01T00:00Z"):
+        with pytest.raises(UserError, match=r"out of range \(years 1970 to 2200\)"):
+            parse_at(text, berlin)
+    for week in ("0001-W01", "1969-W52", "2201-W01"):
+        with pytest.raises(UserError, match="out of range"):
+            parse_week(week)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ import pytest
 
 from tests.conftest import Cli
 from tests.desktop import Desktop, desktop, wait_for
+from tests.processes import rows
 
 __all__ = ["desktop"]
 
@@ -37,7 +37,7 @@ MENU = ["Check in now", "Today's drills", "Strength circuit", "Log a run", "How'
 class App:
     def __init__(self, desktop: Desktop, home: Path, events: Path, backend: str) -> None:
         self.desktop, self.events_file = desktop, events
-        env = dict(desktop.env, PYTHONPATH=str(ROOT))
+        env = dict(desktop.env, PYTHONPATH=os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]))
         env.pop("PYSTRAY_BACKEND", None)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "tests.ui_harness", "--home", str(home), "--events", str(events),
@@ -151,14 +151,6 @@ def app(desktop: Desktop, cli: Cli, tmp_path: Path) -> Iterator[App]:
     a.stop()
 
 
-def db_rows(cli: Cli, sql: str) -> list[tuple[Any, ...]]:
-    conn = sqlite3.connect(cli.home / "data" / "posture-agent.db")
-    try:
-        return conn.execute(sql).fetchall()
-    finally:
-        conn.close()
-
-
 @pytest.mark.parametrize("backend", ["appindicator", "gtk"])
 def test_icon_docks_menu_opens_and_drills_are_ticked(
     desktop: Desktop, cli: Cli, tmp_path: Path, shots: Path, backend: str
@@ -245,17 +237,17 @@ def test_prompt_window_click_and_timeout(app: App, cli: Cli, shots: Path) -> Non
     app.desktop.run("xdotool", "mousemove", str(x + w // 2), str(y + 85), "click", "1", check=True)  # Slouched
     app.wait(lambda e: e["event"] == "checkin")
     assert wait_for(lambda: app.desktop.window("^Posture check-in$") is None, timeout=8)
-    assert db_rows(cli, "select posture, context, prompted from checkins") == [("slouched", "desk", 1)]
-    assert db_rows(cli, "select outcome from prompts") == [("answered",)]
+    assert rows(cli.home, "select posture, context, prompted from checkins") == [("slouched", "desk", 1)]
+    assert rows(cli.home, "select outcome from prompts") == [("answered",)]
 
     app.send("due")  # 13:30
     app.wait(lambda e: e["event"] == "mapped" and e["window"] == "checkin" and e["t"] > shown["t"])
     app.send("advance 121")  # past the 2-minute timeout: the agent closes the prompt as missed
     app.wait(lambda e: e == {**e, "event": "closed", "window": "checkin", "why": "prompt closed"}, timeout=8)
     assert wait_for(lambda: app.desktop.window("^Posture check-in$") is None, timeout=8), "the prompt closed"
-    rows = db_rows(cli, "select posture, context from checkins order by at")
-    assert rows == [("slouched", "desk"), ("missed", "desk")], "missed is stored once, by the agent"
-    assert sorted(db_rows(cli, "select outcome from prompts")) == [("answered",), ("missed",)]
+    stored = rows(cli.home, "select posture, context from checkins order by at")
+    assert stored == [("slouched", "desk"), ("missed", "desk")], "missed is stored once, by the agent"
+    assert sorted(rows(cli.home, "select outcome from prompts")) == [("answered",), ("missed",)]
 
 
 def test_quit_from_the_menu_ends_the_process(app: App) -> None:

@@ -143,6 +143,19 @@ def check_backups(ctx: Any) -> dict[str, Any]:
     return result
 
 
+def check_jobs(ctx: Any) -> dict[str, Any]:
+    """The agent's jobs that keep failing (the watched import folder, the daily backup…)."""
+    from posture_agent.agent import jobhealth
+
+    failing = jobhealth.failing(ctx.paths.runtime_dir)
+    if not failing:
+        return _result("agent jobs", True, "none failing")
+    return _result(
+        "agent jobs", False, "; ".join(f.line() for f in failing),
+        "see the log for the details; fix the cause (e.g. the config key import.folder)",
+    )
+
+
 def check_presence(ctx: Any) -> dict[str, Any]:
     """Which presence signals (idle, lock, fullscreen, dnd, calendar) this desktop offers, each read
     once now. Missing ones are not a fault (the user is then taken as present); a configured calendar
@@ -179,4 +192,4 @@ def check_presence(ctx: Any) -> dict[str, Any]:
 
 
 def doctor_checks() -> Iterable[Check]:
-    return (check_notifications, check_agent, check_backups, check_presence)
+    return (check_notifications, check_agent, check_backups, check_jobs, check_presence)

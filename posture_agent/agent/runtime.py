@@ -23,6 +23,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from posture_agent.agent import jobhealth
 from posture_agent.agent.control import ControlServer
 from posture_agent.agent.events import STATE_CHANGED, ActivePrompt, Event, EventBus, Listener
 from posture_agent.agent.prompts import PromptService
@@ -36,6 +37,7 @@ from posture_agent.paths import Paths
 from posture_agent.presence.base import Check
 from posture_agent.presence.desktop import presence_check
 from posture_agent.store.db import Store
+from posture_agent.sync import engine as sync_engine
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +108,7 @@ class Agent:
             si_protocol_days=rules.PROTOCOL_DAYS,
             open_prompts=tuple(self.service.open.values()),
             notifications_ok=not (self.notifier is not None and self.notifier.failed),
+            failing_jobs=tuple(f.job for f in jobhealth.failing(self.paths.runtime_dir)),
             held=self.service.held_now(),
         )
 
@@ -221,7 +224,7 @@ class Agent:
 
     def housekeeping(self) -> None:
         """Once a minute: config changed, records changed, clock jumped (sleep), a new day's backup,
-        Windows requests."""
+        Windows requests, a sync round when a shared folder is set up."""
         if self._stamp(self.paths.config_file) != self._config_stamp:
             self.reload_config()
         self.daily_backup()
@@ -237,6 +240,11 @@ class Agent:
             self._reschedule()
         if self.control is not None:
             self.control.poll_request_file()
+        synced = sync_engine.housekeeping(self.store, self.clock, self.settings.device_name)
+        if synced.new_device_id:
+            self.journal.forget_device()
+        if synced.news and self.notifier is not None:
+            self.notifier.notify("posture-agent sync", synced.news)
 
     def import_folder(self) -> None:
         from posture_agent.importers.folder import scan_folder  # only when a folder is watched
@@ -244,10 +252,7 @@ class Agent:
         folder = self.settings.import_folder
         if not folder:
             return
-        try:
-            scan_folder(self.journal, Path(folder))
-        except Exception:  # the importer's own errors must not stop prompts
-            log.exception("importing from %s failed", folder)
+        scan_folder(self.journal, Path(folder))  # a failure is logged and recorded by _guard, prompts go on
 
     # --- real time ----------------------------------------------------------------------------
 
@@ -255,6 +260,7 @@ class Agent:
         """Start the scheduler thread (and the notifier and control channel)."""
         from apscheduler.schedulers.background import BackgroundScheduler
 
+        jobhealth.clear(self.paths.runtime_dir)
         if notifications:
             from posture_agent.agent.notify import Notifier
 
@@ -286,11 +292,18 @@ class Agent:
         log.info("agent stopped")
 
     def _guard(self, job: Callable[[], Any]) -> Callable[[], None]:
+        name = getattr(job, "__name__", "job").strip("_").replace("_", " ")
+
         def run() -> None:
             try:
                 job()
-            except Exception:  # a failing pass is logged; the next wake-up tries again
+            except Exception as exc:  # a failing pass is logged; the next wake-up tries again
                 log.exception("agent job %s failed", getattr(job, "__name__", job))
+                failed = jobhealth.record_failure(self.paths.runtime_dir, name, exc, self.clock.now())
+                if failed.times == jobhealth.REPEATED:  # said once, in the tray's status
+                    self.bus.publish(Event(STATE_CHANGED))
+            else:
+                jobhealth.record_success(self.paths.runtime_dir, name)
 
         run.__name__ = getattr(job, "__name__", "job")
         return run

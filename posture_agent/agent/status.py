@@ -25,6 +25,8 @@ class Status:
     si_protocol_days: int
     open_prompts: tuple[ActivePrompt, ...]
     notifications_ok: bool
+    failing_jobs: tuple[str, ...] = ()
+    """Jobs that failed repeatedly and still do (details: `doctor`)."""
     held: tuple[Held, ...] = ()
     """Due prompts held while the user is away or busy, with the reason."""
 
@@ -47,6 +49,7 @@ class Status:
                 for a in self.open_prompts
             ],
             "notifications_ok": self.notifications_ok,
+            "failing_jobs": list(self.failing_jobs),
             "held": [
                 {"kind": h.prompt.kind, "context": h.prompt.context, "due": iso(h.prompt.due), "reason": h.reason}
                 for h in self.held

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
-GROUPS = ("records", "agent", "report", "data", "admin", "autostart")
+GROUPS = ("records", "agent", "report", "data", "sync", "admin", "autostart")
 """The modules, in the order `--help` lists their commands."""
 
 MODULE_OF = {
@@ -20,6 +20,7 @@ MODULE_OF = {
     **dict.fromkeys(("backup", "restore"), "data"),
     **dict.fromkeys(("config", "doctor", "export"), "admin"),
     "autostart": "autostart",
+    "sync": "sync",
 }
 """Which module registers each command (tests/test_cli_lazy.py checks it against the modules)."""
 
@@ -52,6 +53,10 @@ def load(group: str) -> ModuleType:
         from posture_agent.commands import admin
 
         return admin
+    if group == "sync":
+        from posture_agent.commands import sync
+
+        return sync
     if group == "autostart":
         from posture_agent.commands import autostart
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import csv
 import dataclasses
+import io
 from datetime import time
 from typing import Any
 
@@ -12,6 +13,7 @@ from posture_agent import __version__
 from posture_agent.config import DAYS, ConfigError, load_settings
 from posture_agent.context import Context, add_json
 from posture_agent.domain import records as r
+from posture_agent.logsetup import log_problem
 from posture_agent.timeparse import iso
 
 
@@ -118,7 +120,11 @@ def cmd_doctor(ctx: Context, args: argparse.Namespace) -> int:
                 check("records", True, ", ".join(f"{k} {v}" for k, v in counts.items()))
     except Exception as exc:  # doctor reports what it finds, it does not stop at the first problem
         check("database", False, f"{db}: {exc}", "restore a backup: posture-agent restore FILE")
-    check("logs", True, str(paths.log_file))
+    problem = log_problem(paths.log_file)
+    check(
+        "logs", problem is None, f"{paths.log_file}" + (f": {problem}" if problem else ""),
+        "make it a writable file (not a folder) on a disk with free space" if problem else "",
+    )
     for extra in _extra_checks():
         checks.append(extra(ctx))
     ok = all(c["ok"] for c in checks)
@@ -136,10 +142,11 @@ def cmd_doctor(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def _extra_checks() -> list[Any]:
-    """Checks contributed by other parts (desktop, notifications), imported only for doctor."""
+    """Checks contributed by other parts (sync, desktop, notifications), imported only for doctor."""
     from posture_agent.agent.diagnostics import doctor_checks
+    from posture_agent.commands.sync import doctor_check
 
-    return list(doctor_checks())
+    return [doctor_check, *doctor_checks()]
 
 
 EXPORT_COLUMNS = (
@@ -175,7 +182,9 @@ def cmd_export(ctx: Context, args: argparse.Namespace) -> None:
         ctx.json = True
         ctx.emit({"version": 1, "records": rows}, lambda: "")
         return
-    writer = csv.DictWriter(ctx.out, fieldnames=EXPORT_COLUMNS, lineterminator="\n")
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=EXPORT_COLUMNS, lineterminator="\n")
     writer.writeheader()
     for row in rows:
         writer.writerow(row)
+    ctx.write(text.getvalue())

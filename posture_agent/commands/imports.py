@@ -8,6 +8,7 @@ from typing import Any
 
 from posture_agent.context import Context, add_json
 from posture_agent.errors import EXIT_ERROR, EXIT_OK
+from posture_agent.filenames import printable
 
 
 def register_run_import(run_sub: Any) -> None:
@@ -82,7 +83,7 @@ def cmd_run_import(ctx: Context, args: argparse.Namespace) -> int:
     counts = summary(outcomes)
 
     def text() -> list[str]:
-        lines = [f"{o.path}: {o.status.replace('_', ' ')}: {o.detail}" for o in outcomes]
+        lines = [f"{printable(o.path)}: {o.status.replace('_', ' ')}: {o.detail}" for o in outcomes]
         return [*lines, summary_text(counts)]
 
     ctx.emit({"files": [outcome_json(o) for o in outcomes], "summary": counts}, text)

@@ -9,6 +9,7 @@ from typing import Any
 
 from posture_agent.context import Context, add_json
 from posture_agent.errors import UserError
+from posture_agent.outputs import refuse_own_file
 from posture_agent.timeparse import parse_week
 
 HTML_WEEKS = 12
@@ -47,6 +48,7 @@ def html_target(ctx: Context, args: argparse.Namespace, week: str) -> Path | Non
             raise UserError(f"--html {args.html}: is a folder; give a file name such as report.html")
         if not target.parent.is_dir():
             raise UserError(f"--html {args.html}: the folder {target.parent} does not exist")
+        refuse_own_file(target, ctx.paths, "--html")
         return target
     if args.open:
         folder = ctx.paths.data_dir / "reports"

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from posture_agent.errors import UserError
+from posture_agent.filenames import printable, stored
 from posture_agent.importers.importing import Outcome, import_file
 from posture_agent.importers.reader import is_activity_file
 from posture_agent.journal import Journal
@@ -50,12 +51,12 @@ def list_files(folder: Path) -> dict[str, tuple[int, int]]:
     return found
 
 
-def scan_folder(journal: Journal, folder: Path, settle_seconds: float = SETTLE_SECONDS) -> list[Outcome]:
+def scan_folder(journal: Journal, folder: Path | str, settle_seconds: float = SETTLE_SECONDS) -> list[Outcome]:
     """Import the new or changed activity files under `folder`; outcomes of those files only.
 
     Raises UserError when the folder does not exist (an unplugged drive, a typo in the config).
     """
-    folder = folder.expanduser()
+    folder = Path(folder).expanduser()  # the config gives a str
     if not folder.is_dir():
         raise UserError(f"import folder {folder} does not exist or is not a folder (config key import.folder)")
     files = list_files(folder.absolute())
@@ -67,13 +68,13 @@ def scan_folder(journal: Journal, folder: Path, settle_seconds: float = SETTLE_S
         # A modification time in the future (a FAT-formatted watch, a wrong clock) cannot be judged.
         return not 0 <= now_ns - mtime_ns < settle_ns
 
-    todo = sorted(p for p, stamp in files.items() if seen.get(p) != stamp and settled(stamp[1]))
+    todo = sorted(p for p, stamp in files.items() if seen.get(stored(p)) != stamp and settled(stamp[1]))
     outcomes: list[Outcome] = []
     for path in todo:
         outcome = import_file(journal, Path(path))
         size, mtime_ns = files[path]
         with journal.store.transaction() as s:
-            q.remember_import(s, path, size, mtime_ns, outcome.status, outcome.detail, journal.now())
-        log.info("folder import %s: %s: %s", path, outcome.status, outcome.detail)
+            q.remember_import(s, stored(path), size, mtime_ns, outcome.status, outcome.detail, journal.now())
+        log.info("folder import %s: %s: %s", printable(path), outcome.status, outcome.detail)
         outcomes.append(outcome)
     return outcomes

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
-from posture_agent.errors import UserError
+from posture_agent.errors import StoreError, UserError
+from posture_agent.filenames import printable, stored
 from posture_agent.importers.activity import Activity, ParsedFile, ParseError
 from posture_agent.importers.reader import read_file
 from posture_agent.journal import FUTURE_TOLERANCE, MIN_DURATION, Journal, check_run
@@ -170,12 +171,24 @@ def import_files(
     started, so that a parallel read overlaps opening the database."""
     reading = Reading(list(paths), parallel)
     opened = journal if isinstance(journal, Journal) else journal()
-    return [store(opened, path, read) for path, read in reading.results()]
+    return [store_safely(opened, path, read) for path, read in reading.results()]
+
+
+def store_safely(journal: Journal, path: Path, read: FileRead) -> Outcome:
+    """`store`, where an unexpected error fails this file alone (the log has the trace); a broken
+    database (StoreError) still stops the command, since no other file could be stored either."""
+    try:
+        return store(journal, path, read)
+    except StoreError:
+        raise
+    except Exception as exc:
+        log.exception("unexpected error storing %s", printable(str(path)))
+        return Outcome(str(path), FAILED, f"cannot be stored ({exc.__class__.__name__}: {printable(str(exc))})")
 
 
 def import_file(journal: Journal, path: Path) -> Outcome:
     """Read one file and store its running legs; never raises for a bad file."""
-    return store(journal, path, read_one(path))
+    return store_safely(journal, path, read_one(path))
 
 
 def store(journal: Journal, path: Path, read: FileRead) -> Outcome:
@@ -235,7 +248,7 @@ def _store(journal: Journal, leg: LegOutcome, print_: str, path: Path) -> LegOut
     try:
         saved = journal.add_run(
             a.start, a.elapsed, a.distance_km, source="import", sport="running", moving=a.moving,
-            fingerprint=print_, origin=str(path.resolve()),
+            fingerprint=print_, origin=stored(path.resolve()),
         )
     except UserError as exc:
         return LegOutcome(a, FAILED, str(exc))

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from posture_agent.importers.activity import ParsedFile, ParseError
+from posture_agent.inputs import NotARegularFile, read_bounded
 
 MAX_BYTES = 64 * 1024 * 1024
 """Larger than any activity export (a day-long FIT file is a few MB); also caps a gzip's output."""
@@ -35,8 +36,9 @@ class FileData:
 
 def load(path: Path) -> FileData:
     try:
-        with path.open("rb") as f:
-            raw = f.read(MAX_BYTES + 1)
+        raw = read_bounded(path, MAX_BYTES)
+    except NotARegularFile as exc:
+        raise ParseError(str(exc)) from None
     except FileNotFoundError:
         raise ParseError("no such file") from None
     except IsADirectoryError:

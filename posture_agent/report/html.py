@@ -3,12 +3,11 @@ no fonts or images fetched from anywhere, so it opens offline and prints cleanly
 
 from __future__ import annotations
 
-import os
-import tempfile
 from html import escape
 from pathlib import Path
 
 from posture_agent.domain.records import CONTEXTS, REGIONS
+from posture_agent.outputs import write_atomically
 from posture_agent.report import charts
 from posture_agent.report.text import day_label, pct
 from posture_agent.report.trends import CAVEAT, RECENT_WEEKS, TrendReport, describe, region_title
@@ -193,13 +192,4 @@ physiotherapist.</footer>
 
 def write_page(target: Path, report: WeeklyReport, trends: TrendReport) -> Path:
     """Writes the page atomically (a half-written file never replaces a good one)."""
-    text = page(report, trends)
-    fd, tmp = tempfile.mkstemp(prefix=".report-", suffix=".html", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    return write_atomically(target, page(report, trends), prefix=".report-")

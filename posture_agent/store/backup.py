@@ -129,16 +129,33 @@ def backup_now(paths: Paths, now: datetime) -> Path:
     db_file = paths.db_file
     if not db_file.exists() or db_file.stat().st_size == 0:
         raise UserError(f"there is no database yet at {db_file}: nothing to back up")
-    target = unique_path(paths.backup_dir, f"{MANUAL_PREFIX}{now.astimezone():%Y%m%d-%H%M%S}")
+    target = reserve_name(paths.backup_dir, f"{MANUAL_PREFIX}{now.astimezone():%Y%m%d-%H%M%S}")
+    made: Path | None = None
     try:
         made = _make_backup(db_file, target)
     except sqlite3.Error as exc:
         raise store_error(exc, db_file) or StoreError(f"the backup of {db_file} failed: {exc}") from exc
     except OSError as exc:
         raise StoreError(f"the backup could not be written to {paths.backup_dir}: {exc.strerror or exc}") from exc
+    finally:
+        if made is None:
+            target.unlink(missing_ok=True)  # our empty reservation, never anyone's backup
     if made is None:
         raise StoreError(f"the database {db_file} failed its check, so no backup was made: run posture-agent doctor")
     return made
+
+
+def reserve_name(folder: Path, stem: str) -> Path:
+    """A backup name no other process can take too: created empty with O_EXCL, then replaced by the
+    copy (six backups at once used to pick the same free name, and one copy replaced another)."""
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    while True:
+        candidate = unique_path(folder, stem)
+        try:
+            os.close(os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            continue  # taken between the look and the claim: the next free name
+        return candidate
 
 
 @dataclass(frozen=True)

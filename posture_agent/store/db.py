@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -37,10 +38,11 @@ class Store:
     @contextmanager
     def mapped_errors(self) -> Iterator[None]:
         """A locked, full, read-only or damaged database becomes a StoreError with one clear line."""
+        started = time.monotonic()
         try:
             yield
         except (DBAPIError, sqlite3.DatabaseError) as exc:
-            mapped = store_error(exc, self.db_file)
+            mapped = store_error(exc, self.db_file, time.monotonic() - started)
             if mapped is None:
                 raise
             if is_corruption(exc):
@@ -86,11 +88,12 @@ def open_store(db_file: Path, backup_dir: Path | None = None, *, check: bool | N
         if not is_corruption(exc):
             raise
         recovery.quarantine(db_file, backup_dir, str(exc))
+    started = time.monotonic()
     try:
         if revision != SCHEMA_HEAD:
             migrate_to_head(db_file, revision, backup_dir)
     except (DBAPIError, sqlite3.DatabaseError) as exc:
-        mapped = store_error(exc, db_file)
+        mapped = store_error(exc, db_file, time.monotonic() - started)
         if mapped is None:
             raise
         log.warning("could not prepare %s", db_file, exc_info=True)

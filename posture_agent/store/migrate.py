@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
+import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -56,11 +57,7 @@ def migrate_to_head(db_file: Path, revision: str | None, backup_dir: Path) -> No
     db_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     if new:
         os.close(os.open(db_file, os.O_WRONLY | os.O_CREAT, 0o600))  # private from its first byte
-    first = sqlite3.connect(db_file, timeout=BUSY_TIMEOUT_MS / 1000)
-    try:
-        first.execute("PRAGMA journal_mode=WAL")
-    finally:
-        first.close()
+    _switch_to_wal(db_file)
     # pysqlite would commit each CREATE TABLE on its own, so a process killed mid-migration left a
     # half-made schema that no later start could migrate ("table … already exists"). Here the whole
     # upgrade is one BEGIN IMMEDIATE transaction: all or nothing, and a second process starting at
@@ -82,6 +79,27 @@ def migrate_to_head(db_file: Path, revision: str | None, backup_dir: Path) -> No
         engine.dispose()
     os.chmod(db_file, 0o600)
     log.info("database %s migrated from %s to %s", db_file, revision, SCHEMA_HEAD)
+
+
+WAL_RETRY_SECONDS = 0.02
+
+
+def _switch_to_wal(db_file: Path) -> None:
+    """`PRAGMA journal_mode=WAL`, tried again until the busy timeout: when two first starts switch
+    the same new file at once, SQLite answers "database is locked" at once instead of waiting (the
+    two could deadlock), so its own busy timeout does not cover this step."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        conn = sqlite3.connect(db_file, timeout=BUSY_TIMEOUT_MS / 1000)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if ("locked" not in str(exc) and "busy" not in str(exc)) or time.monotonic() >= deadline:
+                raise
+        finally:
+            conn.close()
+        time.sleep(WAL_RETRY_SECONDS)
 
 
 def _is_empty(conn: Connection) -> bool:

@@ -31,14 +31,16 @@ def is_corruption(exc: BaseException) -> bool:
     return "malformed" in text or "not a database" in text
 
 
-def store_error(exc: BaseException, db_file: Path) -> StoreError | None:
-    """One clear line for the database failures a user can meet; None for anything else (a bug)."""
+def store_error(exc: BaseException, db_file: Path, waited: float | None = None) -> StoreError | None:
+    """One clear line for the database failures a user can meet; None for anything else (a bug).
+    `waited`: how long the failed step took, so a busy message says how long it really waited."""
     text = str(getattr(exc, "orig", exc)).lower()
     folder = db_file.parent
     if "locked" in text or "busy" in text:
+        how_long = f"more than {BUSY_TIMEOUT_MS // 1000} s" if waited is None else f"{waited:.1f} s"
         return StoreError(
-            f"the database {db_file} is busy: another posture-agent process kept it locked for more "
-            f"than {BUSY_TIMEOUT_MS // 1000} s; nothing was saved, try again in a moment"
+            f"the database {db_file} is busy: another posture-agent process kept it locked for "
+            f"{how_long}; nothing was saved, try again in a moment"
         )
     if "disk is full" in text or "disk full" in text:
         return StoreError(f"the disk holding {folder} is full: nothing was saved; free some space and try again")

@@ -105,6 +105,9 @@ def tray_state_from(status: Any, zone: tzinfo, note: str = "") -> TrayState:
     held = getattr(status, "held", ())
     if not note and getattr(status, "notifications_ok", True) is False:
         note = "Notifications are not working (see posture-agent doctor)"
+    failing = getattr(status, "failing_jobs", ())
+    if not note and failing:
+        note = f"The {failing[0]} job keeps failing (see posture-agent doctor)"
     return TrayState(
         now=status.now.astimezone(zone),
         next_prompt=NEXT_WORDS.get(nxt.kind, nxt.kind) if nxt is not None else None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -91,6 +92,8 @@ def test_a_file_still_being_written_waits_for_the_next_scan(journal: Journal, tm
     folder = tmp_path / "sync"
     folder.mkdir()
     write_gpx(folder / "a.gpx", START, 50, 10.0)
+    now = time.time_ns()  # the scan's clock: under libfaketime the file's own time is the real one
+    os.utime(folder / "a.gpx", ns=(now, now))
     assert scan_folder(journal, folder, settle_seconds=3600) == []
     assert [o.status for o in scan_folder(journal, folder, settle_seconds=0)] == ["imported"]
 
