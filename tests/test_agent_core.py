@@ -16,6 +16,7 @@ from posture_agent.agent.runtime import Agent
 from posture_agent.clock import FixedClock
 from posture_agent.config import load_settings
 from posture_agent.paths import Paths
+from posture_agent.presence.base import always_present
 from posture_agent.store.db import Store, open_store
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -38,7 +39,8 @@ class Rig:
     def new_agent(self) -> Agent:
         store = open_store(self.paths.db_file, self.paths.backup_dir)
         self.stores.append(store)
-        agent = Agent(self.paths, load_settings(self.paths.config_file), store, self.clock)
+        # the user is taken as present: these tests must not depend on the desktop they run on
+        agent = Agent(self.paths, load_settings(self.paths.config_file), store, self.clock, presence=always_present)
         self.events: list[Event] = []
         agent.subscribe(self.events.append)
         return agent

@@ -6,9 +6,9 @@ nothing can drift. Jobs (all `coalesce=True, max_instances=1` with a misfire gra
 - `prompt`: a one-shot at the next due time; it ticks the prompt service, then re-arms itself;
 - `timeout`: a one-shot when the oldest open prompt times out;
 - `resume`: a one-shot when a pause ends;
-- `housekeeping`: once a minute — config file changed? records changed (a run logged)? a wall-clock
-  jump (sleep, clock set)? a new local day (its backup)? Nothing polls more often, so an idle agent
-  sleeps between minutes;
+- `housekeeping`: once a minute — a prompt held while the user is away: are they back? config file
+  changed? records changed (a run logged)? a wall-clock jump (sleep, clock set)? a new local day
+  (its backup)? Nothing polls more often, so an idle agent sleeps between minutes;
 - `import`: every few minutes when `[import] folder` is set.
 """
 
@@ -37,6 +37,8 @@ from posture_agent.domain import advice as rules
 from posture_agent.domain.pause import pause_until
 from posture_agent.journal import Journal
 from posture_agent.paths import Paths
+from posture_agent.presence.base import Check
+from posture_agent.presence.desktop import presence_check
 from posture_agent.store.db import Store
 from posture_agent.sync import engine as sync_engine
 
@@ -50,14 +52,16 @@ class Agent:
     """The agent's core. Drive it with `tick()` in tests, or `start()` for real time."""
 
     def __init__(
-        self, paths: Paths, settings: Settings, store: Store, clock: Clock,
+        self, paths: Paths, settings: Settings, store: Store, clock: Clock, presence: Check | None = None,
         monotonic: Callable[[], float] = _time.monotonic,
     ) -> None:
+        """`presence`: the away check (tests pin one); None reads this desktop's signals."""
         self.paths = paths
         self.store = store
         self.clock = clock
         self.bus = EventBus()
-        self.service = PromptService(Journal(store, settings, clock), self.bus)
+        self._own_presence = presence is None
+        self.service = PromptService(Journal(store, settings, clock), self.bus, presence or _presence(settings))
         self.lock = threading.RLock()
         self.pause_state = Pause(paths.runtime_dir)
         self.notifier: Any = None
@@ -102,6 +106,7 @@ class Agent:
             open_prompts=tuple(self.service.open.values()),
             notifications_ok=not (self.notifier is not None and self.notifier.failed),
             failing_jobs=tuple(f.job for f in jobhealth.failing(self.paths.runtime_dir)),
+            held=self.service.held_now(),
         )
 
     def pause(self, until: datetime) -> datetime:
@@ -181,6 +186,8 @@ class Agent:
             return False
         with self.lock:
             self.service.journal = Journal(self.store, settings, self.clock)
+            if self._own_presence:
+                self.service.presence = _presence(settings)
         log.info("config reloaded from %s", self.paths.config_file)
         self.bus.publish(Event(STATE_CHANGED))
         self._reschedule()
@@ -215,7 +222,7 @@ class Agent:
         jumped = self._clock_watch.jumped(drift)
         if jumped:
             log.info("wall clock moved %+.0f s against the monotonic clock (sleep or clock change)", drift)
-        if jumped or stamp != self._data_stamp:
+        if jumped or stamp != self._data_stamp or self.service.held:
             self._data_stamp = stamp
             self.tick()
             self._reschedule()
@@ -310,3 +317,6 @@ class Agent:
     # --- small helpers ------------------------------------------------------------------------
 
 
+
+def _presence(settings: Settings) -> Check:
+    return presence_check(settings.idle_minutes * 60, settings.calendar, settings.zone(), os.environ)

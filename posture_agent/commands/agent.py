@@ -66,15 +66,21 @@ def cmd_schedule(ctx: Context, args: argparse.Namespace) -> None:
     journal = ctx.journal()
     history = journal.history(planner.history_start(start), end)
     prompts = planner.plan(ctx.settings(), history, zone, start, end)
+    held = held_now(ctx)
     data = {
         "from": iso(start), "to": iso(end), "timezone": str(zone),
         "prompts": [prompt_json(p, zone) for p in prompts],
+        "held": held,
     }
 
     def text() -> list[str]:
+        lines: list[str] = [
+            f"Held now: {h['kind']}{' ' + h['context'] if h['context'] else ''} due {h['due']} (held: {h['reason']})"
+            for h in held
+        ]
         if not prompts:
-            return [f"No prompts from {start.astimezone(zone):%a %d %b %H:%M} for {args.days} day(s)."]
-        lines, day = [], None
+            return [*lines, f"No prompts from {start.astimezone(zone):%a %d %b %H:%M} for {args.days} day(s)."]
+        day = None
         for p in prompts:
             at = p.due.astimezone(zone)
             if at.date() != day:
@@ -85,6 +91,17 @@ def cmd_schedule(ctx: Context, args: argparse.Namespace) -> None:
         return lines
 
     ctx.emit(data, text)
+
+
+def held_now(ctx: Context) -> list[dict[str, Any]]:
+    """The prompts the running agent holds now because the user is away (none when none runs)."""
+    from posture_agent.agent.control import send
+
+    try:
+        reply = send(ctx.paths.runtime_dir, {"cmd": "status"}, timeout=2)
+    except UserError:
+        return []
+    return list(reply.get("held", []))
 
 
 def cmd_pause(ctx: Context, args: argparse.Namespace) -> None:
