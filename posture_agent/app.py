@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from posture_agent import __version__
 from posture_agent.agent.events import PROMPT_CLOSED, PROMPT_DUE, STATE_CHANGED, WINDOW_WANTED, ActivePrompt, Event
+from posture_agent.domain.plan import PromptKind
 from posture_agent.prompt_windows import CheckinProcess, OneAtATime
 from posture_agent.ui.dispatcher import Dispatcher
 from posture_agent.ui.tray import Tray, TrayActions, TrayState, tray_state_from
@@ -148,12 +149,12 @@ class App:
 
     def _prompt_event(self, event: Event, active: ActivePrompt) -> None:
         kind = active.prompt.kind
-        if event.kind == WINDOW_WANTED and kind == "checkin":
+        if event.kind == WINDOW_WANTED and kind == PromptKind.CHECKIN:
             self.show_checkin(active)  # no answer buttons on the notification, or its body clicked
-        elif event.kind == PROMPT_DUE and kind in ("drills", "circuit", "soreness"):  # ice only notifies
+        elif event.kind == PROMPT_DUE and kind in (PromptKind.DRILLS, PromptKind.CIRCUIT, PromptKind.SORENESS):
             self.screen.offer(active, lambda: self.dispatcher.post(lambda root: self._show_tk(kind, root, active)))
         elif event.kind == PROMPT_CLOSED:
-            self.screen.drop(lambda a: a.id != active.id)  # waiting: never shown late
+            self.screen.drop(lambda a: a.id != active.id)  # waiting: never shown late; ice only notifies
             self._close_checkin(active.id)
 
     def show_checkin(self, active: ActivePrompt) -> None:

@@ -61,6 +61,10 @@ class Settings:
     quiet_hours: tuple[tuple[time, time], ...] = ()
     weekends_off: bool = False
     import_folder: str = ""
+    idle_minutes: int = 5
+    """Input idle this long means the user is away: prompts are held (presence/)."""
+    calendar: str = ""
+    """A local .ics file whose meetings hold prompts; empty: none."""
     catalogue: dict[str, Drill] = field(default_factory=load_catalogue)
 
     def zone(self) -> tzinfo:
@@ -165,6 +169,7 @@ class _Validator:
         "si_protocol": {"ice_times"},
         "quiet": {"hours", "weekends_off"},
         "import": {"folder"},
+        "presence": {"idle_minutes", "calendar"},
         "catalogue": None,
     }
 
@@ -220,6 +225,7 @@ class _Validator:
         car = raw.get("car", {})
         quiet = raw.get("quiet", {})
         soreness = raw.get("soreness", {})
+        presence = raw.get("presence", {})
         settings = Settings(
             timezone=tz,
             soreness_threshold=self.integer(g, "general.soreness_threshold", d.soreness_threshold, 1, 10),
@@ -247,6 +253,8 @@ class _Validator:
             quiet_hours=self.ranges(quiet, "quiet.hours"),
             weekends_off=self.boolean(quiet, "quiet.weekends_off", d.weekends_off),
             import_folder=self.string(raw.get("import", {}), "import.folder", d.import_folder),
+            idle_minutes=self.integer(presence, "presence.idle_minutes", d.idle_minutes, 1, 240),
+            calendar=self.calendar_file(presence, "presence.calendar", d.calendar),
             catalogue=catalogue,
         )
         self.timeout_before_next(settings)
@@ -271,6 +279,18 @@ class _Validator:
         if not isinstance(value, str):
             raise self.fail(key, f"must be a text in quotes, got {value!r}")
         return value.strip()
+
+    def calendar_file(self, table: dict[str, Any], key: str, default: str) -> str:
+        """An absolute (or ~) path to an .ics file; one missing now is only reported by doctor."""
+        value = self.string(table, key, default)
+        if not value:
+            return ""
+        path = Path(value).expanduser()
+        if not path.is_absolute():
+            raise self.fail(key, f"must be a full path to an .ics file, got {value!r}")
+        if path.is_dir():
+            raise self.fail(key, f"is a folder, not an .ics file: {value!r}")
+        return str(path)
 
     def boolean(self, table: dict[str, Any], key: str, default: bool) -> bool:
         value = table.get(key.split(".")[-1], default)

@@ -219,6 +219,20 @@ class Journal:
             return None
         return r.PromptShown(rid, kind, due, context, now, None)
 
+    def record_prompt_away(self, kind: str, due: datetime, context: str | None) -> bool:
+        """A prompt held while the user was away and dropped unseen: stored closed as `away` (no
+        check-in is written, so it is neither an answer nor a miss). False if already stored."""
+        from sqlalchemy.exc import IntegrityError
+
+        now = self.now()
+        try:
+            with self.store.transaction() as s:
+                values = {"kind": kind, "due": due, "context": context, "shown_at": None, "outcome": "away"}
+                q.add(s, t.prompts, values, device=self.device, source="prompt", now=now)
+        except IntegrityError:
+            return False
+        return True
+
     def close_prompt(self, prompt_id: str, outcome: str, missed_checkin: tuple[str, datetime] | None = None) -> bool:
         """Set how an open prompt ended (answered, skipped, missed); False if it was already closed.
 

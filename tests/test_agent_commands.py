@@ -20,7 +20,8 @@ __all__ = ["desktop"]
 def test_schedule_json_shape(cli: Cli) -> None:
     data = cli.ok("schedule", "--from", "2026-11-24T00:00", "--days", "1", "--json").json()
     assert isinstance(data, dict)
-    assert set(data) == {"from", "to", "timezone", "prompts"}
+    assert set(data) == {"from", "to", "timezone", "prompts", "held"}
+    assert data["held"] == []  # no agent runs: nothing is held
     assert data["from"] == "2026-11-23T23:00:00+00:00" and data["to"] == "2026-11-24T23:00:00+00:00"
     assert data["timezone"] == "Europe/Berlin"
     prompts = data["prompts"]

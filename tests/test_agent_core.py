@@ -16,6 +16,7 @@ from posture_agent.agent.runtime import Agent
 from posture_agent.clock import FixedClock
 from posture_agent.config import load_settings
 from posture_agent.paths import Paths
+from posture_agent.presence.base import always_present
 from posture_agent.store.db import Store, open_store
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -38,7 +39,8 @@ class Rig:
     def new_agent(self) -> Agent:
         store = open_store(self.paths.db_file, self.paths.backup_dir)
         self.stores.append(store)
-        agent = Agent(self.paths, load_settings(self.paths.config_file), store, self.clock)
+        # the user is taken as present: these tests must not depend on the desktop they run on
+        agent = Agent(self.paths, load_settings(self.paths.config_file), store, self.clock, presence=always_present)
         self.events: list[Event] = []
         agent.subscribe(self.events.append)
         return agent
@@ -197,3 +199,24 @@ def test_a_run_logged_meanwhile_brings_its_soreness_prompt(rig: Rig, cli: object
     assert main(args, clock=rig.clock) == 0
     shown = rig.tick_at(at(25, 19, 51))
     assert ("soreness", None, "19:50") in shown
+
+
+def test_housekeeping_shows_what_is_due_after_a_clock_jump_only(rig: Rig) -> None:
+    """The monotonic clock is pinned too: the same 47 minutes on both clocks are no jump (the
+    scheduler's own jobs show prompts then); 47 minutes on the wall clock alone are a sleep."""
+    mono = [1000.0]
+    store = open_store(rig.paths.db_file, rig.paths.backup_dir)
+    rig.stores.append(store)
+    agent = Agent(rig.paths, load_settings(rig.paths.config_file), store, rig.clock, monotonic=lambda: mono[0])
+    shown: list[Event] = []
+    agent.subscribe(shown.append)
+    rig.clock.at = at(25, 10, 31).astimezone(ZoneInfo("UTC"))  # the 10:30 desk check-in is due
+    mono[0] += 47 * 60
+    agent.housekeeping()
+    assert [e for e in shown if e.kind == PROMPT_DUE] == []
+    rig.clock.at = at(25, 11, 16).astimezone(ZoneInfo("UTC"))  # 11:15 due; the machine slept
+    mono[0] += 1
+    agent.housekeeping()
+    due = [(e.active.prompt.kind, f"{e.active.prompt.due.astimezone(BERLIN):%H:%M}")
+           for e in shown if e.kind == PROMPT_DUE and e.active]
+    assert ("checkin", "11:15") in due and ("drills", "07:30") in due  # the drills are within their grace

@@ -75,11 +75,15 @@ class Agent:
     def wait_docked(self) -> None:
         assert wait_for(self.docked, timeout=30), f"the icon docks; stderr: {self.stderr()[-1500:]}"
 
+    def wait_agent(self) -> None:
+        """The agent behind the tray has started: its scheduler and control channel are up."""
+        log = self.home / "logs" / "posture-agent.log"
+        assert wait_for(lambda: log.exists() and "agent started" in log.read_text(), timeout=20), self.stderr()[-1500:]
+
     def wait_started(self) -> None:
         """The icon docks before the agent loads; its menu items work once the agent has started."""
         self.wait_docked()
-        log = self.home / "logs" / "posture-agent.log"
-        assert wait_for(lambda: log.exists() and "agent started" in log.read_text(), timeout=20), self.stderr()[-1500:]
+        self.wait_agent()
         time.sleep(0.5)
 
     def icon_box(self) -> tuple[int, int]:
@@ -285,6 +289,7 @@ def test_no_tray_with_a_menu_says_so_and_runs_headless(desktop: Desktop, home: P
         err = agent.stderr()
         assert "PYSTRAY_BACKEND=xorg gives a tray icon without a menu" in err and "--no-tray" in err
         assert "Traceback" not in err
+        agent.wait_agent()  # the message comes before the agent has loaded
         time.sleep(1)
         assert agent.proc.poll() is None, "the agent keeps running, headless"
         assert not agent.docked(), "no dead icon in the tray"

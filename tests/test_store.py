@@ -178,3 +178,39 @@ def test_a_checkin_process_loads_neither_the_orm_nor_alembic(tmp_path: Path) -> 
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "[]"
+
+
+def test_migration_0003_keeps_the_prompts_and_lets_them_end_away(tmp_path: Path) -> None:
+    from alembic import command
+    from sqlalchemy import create_engine
+
+    cfg = alembic_config()
+    db = tmp_path / "old.db"
+    engine = create_engine(f"sqlite:///{db}")
+    row = ("p1", "2026-01-01 10:00:00", "d", "prompt", "checkin-desk", "2026-01-01 09:45:00", "desk",
+           "2026-01-01 09:45:01", "missed")
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn  # type: ignore[attr-defined]
+        command.upgrade(cfg, "0002")
+        conn.exec_driver_sql(
+            "INSERT INTO prompts (id, created_at, device, source, kind, due, context, shown_at, outcome) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", row,
+        )
+        with pytest.raises(Exception, match="CHECK constraint failed"), conn.begin_nested():
+            conn.exec_driver_sql("UPDATE prompts SET outcome = 'away'")
+    engine.dispose()
+    open_store(db, tmp_path / "backups").close()
+    assert read_revision(db) == SCHEMA_HEAD
+    conn2 = sqlite3.connect(db)
+    try:
+        assert conn2.execute("SELECT id, created_at, device, source, kind, due, context, shown_at, outcome "
+                             "FROM prompts").fetchall() == [row]
+        conn2.execute("INSERT INTO prompts (id, created_at, device, source, kind, due, context, shown_at, outcome) "
+                      "VALUES ('p2', '2026-01-01', 'd', 'prompt', 'checkin-desk', '2026-01-01 10:30:00', 'desk', "
+                      "NULL, 'away')")
+        with pytest.raises(sqlite3.IntegrityError):
+            conn2.execute("UPDATE prompts SET outcome = 'gone' WHERE id = 'p2'")
+        assert conn2.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'prompts' "
+                             "AND name = 'ix_prompts_due'").fetchall() == [("ix_prompts_due",)]
+    finally:
+        conn2.close()

@@ -3,19 +3,21 @@ clock in the test's hands: the scheduler is not started, time moves only when to
 runs one agent pass (`agent.tick()`), as the scheduler would at that moment. The desktop tests and
 benchmarks/tray_bench.py run it as a separate process:
 
-    python -m tests.ui_harness --home DIR --events FILE [--clock ISO] [--backend gtk] [--no-tray]
+    python -m tests.ui_harness --home DIR --events FILE [--clock ISO] [--backend gtk] [--idle-seconds S]
 
 Commands on stdin, one a line: `due` (move the clock to the next prompt's time and tick),
 `advance SECONDS` (move the clock and tick), `open checkin|drills|circuit|run|soreness|settings|
 about`, `quit`. What the app does (`App.trace`) is appended to the events file as JSON lines
 ({"t": unix time, "event": ...}), so a test can wait for it. `posture-agent start` is the same App
-with the system clock and the scheduler.
+with the system clock and the scheduler. `--idle-seconds` puts the presence check's idle limit below
+the config's whole minutes (the desktop's real signals, read as `start` reads them).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import threading
 import time
@@ -28,11 +30,14 @@ from posture_agent.app import App
 from posture_agent.clock import FixedClock, SystemClock
 from posture_agent.config import ensure_config, load_settings
 from posture_agent.paths import Paths
+from posture_agent.presence.desktop import presence_check
 from posture_agent.store.db import open_store
 
 
 class Harness:
-    def __init__(self, home: Path, events: Path, clock: FixedClock, backend: str | None) -> None:
+    def __init__(
+        self, home: Path, events: Path, clock: FixedClock, backend: str | None, idle_seconds: float | None = None,
+    ) -> None:
         self.paths = Paths.resolve(home)
         self.paths.make_dirs()
         self.events = events.open("a", encoding="utf-8")
@@ -41,7 +46,10 @@ class Harness:
         ensure_config(self.paths.config_file)
         settings = load_settings(self.paths.config_file)
         store = open_store(self.paths.db_file, self.paths.backup_dir)
-        self.agent = Agent(self.paths, settings, store, clock)
+        presence = None
+        if idle_seconds is not None:
+            presence = presence_check(idle_seconds, settings.calendar, settings.zone(), os.environ)
+        self.agent = Agent(self.paths, settings, store, clock, presence)
         self.app = App(self.paths, backend=backend, trace=self.log,
                        open_url=lambda url: self.log("browser", url=url) or True)
         self.app.attach(self.agent)
@@ -92,9 +100,10 @@ def main() -> None:
     parser.add_argument("--events", required=True, type=Path)
     parser.add_argument("--clock", help="start the clock at this ISO time (default: now)")
     parser.add_argument("--backend")
+    parser.add_argument("--idle-seconds", type=float)
     args = parser.parse_args()
     start = datetime.fromisoformat(args.clock) if args.clock else SystemClock().now()
-    sys.exit(Harness(args.home, args.events, FixedClock(start), args.backend).run())
+    sys.exit(Harness(args.home, args.events, FixedClock(start), args.backend, args.idle_seconds).run())
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""How `posture-agent pause|resume` reach the running agent.
+"""How `posture-agent pause|resume` reach the running agent, and what each request means (`answer_request`).
 
 POSIX: a Unix socket in the runtime folder (or, when that path is too long for a socket, an abstract
 Linux socket named after it, which has no file permissions); one JSON line in, one JSON line out.
@@ -26,6 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from posture_agent.domain.pause import PAUSE_CHOICES
 from posture_agent.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,27 @@ class NotRunning(UserError):
 
     def __init__(self) -> None:
         super().__init__("no agent is running for this home: start it with `posture-agent start`")
+
+
+def answer_request(
+    request: dict[str, Any], *, pause_for: Callable[[str], object], resume: Callable[[], object],
+    reload: Callable[[], object], status: Callable[[], dict[str, Any]],
+) -> dict[str, Any]:
+    """What a request means: pause (one of the pause choices), resume, reload or status; the answer
+    is the agent's status after it, or why the request was refused."""
+    command = request.get("cmd")
+    if command == "pause":
+        choice = str(request.get("for", ""))
+        if choice not in PAUSE_CHOICES:
+            return {"ok": False, "error": f"pause {choice!r} is not one of: {', '.join(PAUSE_CHOICES)}"}
+        pause_for(choice)
+    elif command == "resume":
+        resume()
+    elif command == "reload":
+        reload()
+    elif command != "status":
+        return {"ok": False, "error": f"unknown request {command!r}"}
+    return {"ok": True, "pid": os.getpid(), **status()}
 
 
 def socket_address(runtime_dir: Path) -> str:

@@ -156,5 +156,40 @@ def check_jobs(ctx: Any) -> dict[str, Any]:
     )
 
 
+def check_presence(ctx: Any) -> dict[str, Any]:
+    """Which presence signals (idle, lock, fullscreen, dnd, calendar) this desktop offers, each read
+    once now. Missing ones are not a fault (the user is then taken as present); a configured calendar
+    that cannot be read is, with its one line (file, line, problem)."""
+    from datetime import UTC, datetime
+
+    from posture_agent.config import load_settings_or_defaults
+    from posture_agent.presence.base import KINDS
+    from posture_agent.presence.desktop import presence_check
+
+    settings, _ = load_settings_or_defaults(ctx.paths.config_file)
+    offers = presence_check(settings.idle_minutes * 60, settings.calendar, settings.zone(), os.environ).offers(
+        datetime.now(UTC)
+    )
+    offered = {kind: [o.source for o in offers if o.available and kind in o.kinds] for kind in KINDS}
+    missing = [kind for kind in KINDS if not offered[kind]]
+    parts = [f"{kind} ({', '.join(sources)})" for kind, sources in offered.items() if sources]
+    detail = f"offered: {'; '.join(parts) or 'none'}"
+    if missing:
+        detail += f"; missing: {', '.join(missing)}"
+        if "calendar" in missing and not settings.calendar:
+            detail += " (no calendar file set: [presence] calendar)"
+    if not parts:
+        detail += ": prompts are shown whatever you are doing"
+    broken = [o for o in offers if o.kind == "calendar" and not o.available]
+    result = _result(
+        "presence", not broken, broken[0].detail if broken else detail,
+        "fix the calendar file or set [presence] calendar = \"\" (prompts go on meanwhile)" if broken else "",
+    )
+    result["signals"] = [
+        {"kind": o.kind, "source": o.source, "available": o.available, "detail": o.detail or None} for o in offers
+    ]
+    return result
+
+
 def doctor_checks() -> Iterable[Check]:
-    return (check_notifications, check_agent, check_backups, check_jobs)
+    return (check_notifications, check_agent, check_backups, check_jobs, check_presence)

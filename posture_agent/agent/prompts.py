@@ -7,6 +7,10 @@ the scheduler only calls it at the right moments.
 - Coalescing: of the prompts of one group (all check-ins; drills; circuit; soreness; ice) that are
   overdue and still within their grace time, only the latest is shown, and none older than one
   already shown. A laptop waking after three check-ins gets one; a clock set back gets none again.
+- Presence (docs/presence.md): when something is due, the presence check is read once; while the
+  user is away or busy the prompt is held (not recorded, re-checked at the next tick) and shown
+  when they are back if it is still within its grace. One that falls out of its grace, or is
+  overtaken by a newer prompt of its group, unseen, is stored as `away`.
 - A prompt open for `prompt_timeout_minutes` is closed: answered or skipped if a matching record was
   made meanwhile (by any command or window), else missed (a check-in stored as `missed`).
 """
@@ -15,14 +19,16 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from posture_agent.agent.events import PROMPT_CLOSED, PROMPT_DUE, ActivePrompt, Event, EventBus
+from posture_agent.agent.events import PROMPT_CLOSED, PROMPT_DUE, STATE_CHANGED, ActivePrompt, Event, EventBus
 from posture_agent.config import Settings
 from posture_agent.domain import plan as planner
 from posture_agent.domain import records as r
-from posture_agent.domain.plan import Prompt
+from posture_agent.domain.plan import Prompt, PromptKind
 from posture_agent.journal import Journal
+from posture_agent.presence.base import Check, always_present
 
 log = logging.getLogger(__name__)
 
@@ -38,14 +44,26 @@ def group_of(slot: str) -> str:
     return slot.split("-", 1)[0]
 
 
+@dataclass(frozen=True)
+class Held:
+    """A due prompt not shown because the user is away or busy, and why ("screen locked")."""
+
+    prompt: Prompt
+    reason: str
+    since: datetime
+
+
 class PromptService:
-    def __init__(self, journal: Journal, bus: EventBus) -> None:
+    def __init__(self, journal: Journal, bus: EventBus, presence: Check = always_present) -> None:
         self.journal = journal
         self.bus = bus
+        self.presence = presence
         self.lock = threading.RLock()
         self.open: dict[str, ActivePrompt] = {}
         """Prompts shown by this process and not closed yet, by row id."""
-        self.held: set[str] = set()
+        self.held: dict[str, Held] = {}
+        """Prompts due but held while the user is away, by group."""
+        self.saving: set[str] = set()
         """Prompts whose answer is being saved (retried while the database is busy): never `missed`."""
 
     @property
@@ -86,7 +104,8 @@ class PromptService:
     def show_due(self, now: datetime, not_before: datetime | None = None) -> list[ActivePrompt]:
         with self.lock:
             out = []
-            for prompt in self.due(now, not_before):
+            held_before = dict(self.held)
+            for prompt in self._unless_away(now, self.due(now, not_before)):
                 record = self.journal.record_prompt_shown(prompt.slot, prompt.due, prompt.context)
                 if record is None:
                     continue  # another path showed it already
@@ -96,9 +115,41 @@ class PromptService:
                 late = (now - prompt.due).total_seconds()
                 log.info("prompt %s due %s shown (%.1f s late)", prompt.slot, prompt.due.isoformat(), late)
                 out.append(active)
+        if self.held != held_before:
+            self.bus.publish(Event(STATE_CHANGED))  # the tray's "held: …" line
         for active in out:
             self.bus.publish(Event(PROMPT_DUE, active))
         return out
+
+    def held_now(self) -> tuple[Held, ...]:
+        """The prompts held now (read from any thread)."""
+        with self.lock:
+            return tuple(self.held.values())
+
+    def _unless_away(self, now: datetime, due: list[Prompt]) -> list[Prompt]:
+        """`due`, or nothing (holding it) while the user is away; presence is read only if something
+        is due. Held prompts no longer due (out of grace, or overtaken) are stored as `away`."""
+        for group, held in list(self.held.items()):
+            if held.prompt in due:
+                continue
+            del self.held[group]
+            prompt = held.prompt
+            if now - prompt.due > prompt.grace or any(p.kind == group for p in due):
+                self.journal.record_prompt_away(prompt.slot, prompt.due, prompt.context)
+                log.info("prompt %s due %s never shown: away (%s)", prompt.slot, prompt.due.isoformat(), held.reason)
+        if not due:
+            return []
+        presence = self.presence(now)
+        if not presence.away:
+            self.held.clear()
+            return due
+        for prompt in due:
+            before = self.held.get(prompt.kind)
+            if before is None or before.prompt != prompt or before.reason != presence.reason:
+                log.info("prompt %s due %s held: %s", prompt.slot, prompt.due.isoformat(), presence.reason)
+            since = before.since if before is not None and before.prompt == prompt else now
+            self.held[prompt.kind] = Held(prompt, presence.reason, since)
+        return []
 
     def next_due(self, now: datetime) -> datetime | None:
         """When the next prompt after `now` is due (None: nothing within LOOKAHEAD)."""
@@ -149,11 +200,11 @@ class PromptService:
     def hold(self, prompt_id: str) -> None:
         """An answer to this prompt is being saved: it must not time out meanwhile."""
         with self.lock:
-            self.held.add(prompt_id)
+            self.saving.add(prompt_id)
 
     def release(self, prompt_id: str) -> None:
         with self.lock:
-            self.held.discard(prompt_id)
+            self.saving.discard(prompt_id)
 
     def expire(self, now: datetime) -> datetime | None:
         """Close every open prompt whose time is up; returns when the next open one times out."""
@@ -161,7 +212,7 @@ class PromptService:
         for record in self.journal.open_prompts():
             shown = record.shown_at or record.due
             ends = shown + self.timeout
-            if record.id in self.held:
+            if record.id in self.saving:
                 ends = max(ends, now + HELD_RECHECK)
             if ends > now:
                 next_timeout = ends if next_timeout is None else min(next_timeout, ends)
@@ -175,7 +226,7 @@ class PromptService:
         return next_timeout
 
     def _prompt_of(self, record: r.PromptShown) -> Prompt:
-        return Prompt(record.due, group_of(record.kind), record.context)
+        return Prompt(record.due, PromptKind(group_of(record.kind)), record.context)
 
     def _outcome_since(self, record: r.PromptShown, shown: datetime, ends: datetime) -> str:
         """answered / skipped when the matching record was made while the prompt was open."""

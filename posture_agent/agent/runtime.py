@@ -6,10 +6,10 @@ nothing can drift. Jobs (all `coalesce=True, max_instances=1` with a misfire gra
 - `prompt`: a one-shot at the next due time; it ticks the prompt service, then re-arms itself;
 - `timeout`: a one-shot when the oldest open prompt times out;
 - `resume`: a one-shot when a pause ends;
-- `housekeeping`: once a minute — config file changed? records changed (a run logged)? a wall-clock
-  jump (sleep, clock set)? a new local day (its backup)? Nothing polls more often, so an idle agent
-  sleeps between minutes;
-- `import`: every few minutes when `[import] folder` is set and the importer is installed.
+- `housekeeping`: once a minute — a prompt held while the user is away: are they back? config file
+  changed? records changed (a run logged)? a wall-clock jump (sleep, clock set)? a new local day
+  (its backup)? Nothing polls more often, so an idle agent sleeps between minutes;
+- `import`: every few minutes when `[import] folder` is set.
 """
 
 from __future__ import annotations
@@ -22,12 +22,11 @@ import time as _time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from posture_agent.agent import jobhealth
-from posture_agent.agent.control import ControlServer
+from posture_agent.agent.control import ControlServer, answer_request
 from posture_agent.agent.events import (
     PROMPT_DUE,
     STATE_CHANGED,
@@ -37,17 +36,23 @@ from posture_agent.agent.events import (
     EventBus,
     Listener,
 )
+from posture_agent.agent.housekeeping import ClockWatch, data_files_stamp, file_stamp
+from posture_agent.agent.import_job import import_from_folder
 from posture_agent.agent.notify import Notifier
+from posture_agent.agent.pause import Pause
 from posture_agent.agent.prompts import PromptService
+from posture_agent.agent.scheduler import Jobs
 from posture_agent.agent.status import Status
 from posture_agent.clock import Clock
 from posture_agent.config import ConfigError, Settings, load_settings
 from posture_agent.domain import advice as rules
-from posture_agent.domain.pause import PAUSE_CHOICES, pause_until
+from posture_agent.domain.pause import pause_until
 from posture_agent.domain.plan import CHECKIN_GROUP
 from posture_agent.errors import StoreError, UserError
 from posture_agent.journal import Journal
 from posture_agent.paths import Paths
+from posture_agent.presence.base import Check
+from posture_agent.presence.desktop import presence_check
 from posture_agent.store.db import Store
 from posture_agent.sync import engine as sync_engine
 
@@ -55,10 +60,6 @@ log = logging.getLogger(__name__)
 
 HOUSEKEEPING_SECONDS = 60
 IMPORT_MINUTES = 5
-MISFIRE_GRACE_SECONDS = 6 * 3600
-"""APScheduler runs a late job up to this late; the prompt service applies each prompt's own grace."""
-CLOCK_JUMP_SECONDS = 5
-PAUSE_FILE = "paused-until"
 SAVE_RETRY_SECONDS = 600
 """How long an answer from a notification is retried while the database stays busy."""
 SAVE_RETRY_PAUSE = (0.5, 1.0, 2.0, 5.0)
@@ -69,26 +70,30 @@ ANSWER_WAIT_SECONDS = 15
 class Agent:
     """The agent's core. Drive it with `tick()` in tests, or `start()` for real time."""
 
-    def __init__(self, paths: Paths, settings: Settings, store: Store, clock: Clock) -> None:
+    def __init__(
+        self, paths: Paths, settings: Settings, store: Store, clock: Clock, presence: Check | None = None,
+        monotonic: Callable[[], float] = _time.monotonic,
+    ) -> None:
+        """`presence`: the away check (tests pin one); None reads this desktop's signals."""
         self.paths = paths
         self.store = store
         self.clock = clock
         self.bus = EventBus()
-        self.service = PromptService(Journal(store, settings, clock), self.bus)
+        self._own_presence = presence is None
+        self.service = PromptService(Journal(store, settings, clock), self.bus, presence or _presence(settings))
         self.lock = threading.RLock()
-        self.paused_until: datetime | None = self._read_pause()
-        self.not_before: datetime | None = None
-        """Prompts due before this (e.g. during a pause that ended) are not shown late."""
+        self.pause_state = Pause(paths.runtime_dir)
         self.notifier: Notifier | None = None
-        self.scheduler: Any = None
+        self.scheduler: Jobs | None = None
         self.control: ControlServer | None = None
-        self._config_stamp = self._stamp(paths.config_file)
-        self._data_stamp = self._data_files_stamp()
-        self._last_wall = clock.now()
-        self._last_mono = _time.monotonic()
+        self._config_stamp = file_stamp(paths.config_file)
+        self._data_stamp = data_files_stamp(paths.db_file)
+        self._clock_watch = ClockWatch(clock.now(), monotonic)
         self._backup_day: date | None = None
         self._backup_lock = threading.Lock()
         """The local day of the last daily backup pass (one per day: at start, then at housekeeping)."""
+        self._last_tick: datetime | None = None
+        """The clock's time at the last pass (`tick`)."""
         self._answers = ThreadPoolExecutor(max_workers=1, thread_name_prefix="answers")
         """Answers pressed in a notification are saved here, one after another (its thread starts
         with the first answer)."""
@@ -126,13 +131,13 @@ class Agent:
             open_prompts=tuple(self.service.open.values()),
             notifications_ok=not (self.notifier is not None and self.notifier.failed),
             failing_jobs=tuple(f.job for f in jobhealth.failing(self.paths.runtime_dir)),
+            held=self.service.held_now(),
         )
 
     def pause(self, until: datetime) -> datetime:
         """No prompts until `until`; open prompts still time out. Survives a restart."""
         with self.lock:
-            self.paused_until = until
-            self._write_pause(until)
+            self.pause_state.start(until)
         log.info("paused until %s", until.isoformat())
         self.bus.publish(Event(STATE_CHANGED))
         self._reschedule()
@@ -144,11 +149,7 @@ class Agent:
     def resume(self) -> None:
         """Prompts again from now; those due during the pause are not shown late."""
         with self.lock:
-            was = self.paused_until
-            self.paused_until = None
-            self._write_pause(None)
-            if was is not None:
-                self.not_before = min(was, self.clock.now())
+            self.pause_state.end(self.clock.now())
         log.info("resumed")
         self.bus.publish(Event(STATE_CHANGED))
         self._reschedule()
@@ -232,27 +233,27 @@ class Agent:
 
     def current_pause(self, now: datetime) -> datetime | None:
         with self.lock:
-            if self.paused_until is not None and now >= self.paused_until:
-                self.not_before = self.paused_until
-                self.paused_until = None
-                self._write_pause(None)
+            if self.pause_state.lapse(now):
                 self.bus.publish(Event(STATE_CHANGED))
-            return self.paused_until
+            return self.pause_state.until
 
     def tick(self) -> list[ActivePrompt]:
         """One pass at the clock's now: close timed-out prompts, show what is due. Returns shown."""
         with self.lock:
             now = self.clock.now()
+            self._last_tick = now
             self.service.expire(now)
             if self.current_pause(now) is not None:
                 return []
-            return self.service.show_due(now, self.not_before)
+            return self.service.show_due(now, self.pause_state.not_before)
 
     def next_wakeups(self) -> dict[str, datetime | None]:
         """When each one-shot job should run next."""
         now = self.clock.now()
         paused = self.current_pause(now)
-        nxt = self.service.next_due(max(now, paused) if paused else now)
+        # from the last pass's time: a prompt that fell due while that pass ran is woken for at once
+        since = min(now, self._last_tick) if self._last_tick is not None else now
+        nxt = self.service.next_due(max(since, paused) if paused else since)
         timeouts = [a.shown_at + self.service.timeout for a in self.service.open.values()]
         for record in self.journal.open_prompts():
             timeouts.append((record.shown_at or record.due) + self.service.timeout)
@@ -266,7 +267,7 @@ class Agent:
 
     def reload_config(self) -> bool:
         """Re-read the config file; a broken file is logged and the old settings stay."""
-        self._config_stamp = self._stamp(self.paths.config_file)
+        self._config_stamp = file_stamp(self.paths.config_file)
         try:
             settings = load_settings(self.paths.config_file)
         except ConfigError as exc:
@@ -279,6 +280,8 @@ class Agent:
             return False
         with self.lock:
             self.service.journal = Journal(self.store, settings, self.clock)
+            if self._own_presence:
+                self.service.presence = _presence(settings)
         log.info("config reloaded from %s", self.paths.config_file)
         self.bus.publish(Event(STATE_CHANGED))
         self._reschedule()
@@ -305,16 +308,15 @@ class Agent:
     def housekeeping(self) -> None:
         """Once a minute: config changed, records changed, clock jumped (sleep), a new day's backup,
         Windows requests, a sync round when a shared folder is set up."""
-        if self._stamp(self.paths.config_file) != self._config_stamp:
+        if file_stamp(self.paths.config_file) != self._config_stamp:
             self.reload_config()
         self.daily_backup()
-        now, mono = self.clock.now(), _time.monotonic()
-        drift = (now - self._last_wall).total_seconds() - (mono - self._last_mono)
-        self._last_wall, self._last_mono = now, mono
-        stamp = self._data_files_stamp()
-        if abs(drift) > CLOCK_JUMP_SECONDS:
+        drift = self._clock_watch.drift(self.clock.now())
+        stamp = data_files_stamp(self.paths.db_file)
+        jumped = self._clock_watch.jumped(drift)
+        if jumped:
             log.info("wall clock moved %+.0f s against the monotonic clock (sleep or clock change)", drift)
-        if abs(drift) > CLOCK_JUMP_SECONDS or stamp != self._data_stamp:
+        if jumped or stamp != self._data_stamp or self.service.held:
             self._data_stamp = stamp
             self.tick()
             self._reschedule()
@@ -327,35 +329,22 @@ class Agent:
             self.notifier.notify("posture-agent sync", synced.news)
 
     def import_folder(self) -> None:
-        from posture_agent.importers.folder import scan_folder  # only when a folder is watched
-
-        folder = self.settings.import_folder
-        if not folder:
-            return
-        scan_folder(self.journal, Path(folder))  # a failure is logged and recorded by _guard, prompts go on
+        import_from_folder(self.journal, self.settings.import_folder)  # a failure: logged and recorded by _guard
 
     # --- real time ----------------------------------------------------------------------------
 
     def start(self, notifications: bool = True, control: bool = True) -> None:
         """Start the scheduler thread (and the notifier and control channel)."""
-        from apscheduler.schedulers.background import BackgroundScheduler
-
         jobhealth.clear(self.paths.runtime_dir)
         if notifications:
             self.open_notifier()
-        self.scheduler = BackgroundScheduler(
-            timezone=UTC,
-            executors={"default": {"type": "threadpool", "max_workers": 2}},
-            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": MISFIRE_GRACE_SECONDS},
-        )
-        self.scheduler.add_job(
-            self._guard(self.housekeeping), "interval", seconds=HOUSEKEEPING_SECONDS, id="housekeeping",
-        )
+        self.scheduler = Jobs(self._guard)
+        self.scheduler.every("housekeeping", self.housekeeping, seconds=HOUSEKEEPING_SECONDS)
         self.scheduler.start()
         self._schedule_import()
         if control:
             self.start_control()
-        self.scheduler.add_job(self._guard(self._on_start), id="startup")  # runs now
+        self.scheduler.now("startup", self._on_start)
         log.info("agent started (pid %d)", os.getpid())
 
     def start_control(self) -> None:
@@ -369,7 +358,7 @@ class Agent:
             self.control.stop()
             self.control = None
         if self.scheduler is not None:
-            self.scheduler.shutdown(wait=False)
+            self.scheduler.shutdown()
             self.scheduler = None
         if self.notifier is not None:
             self.notifier.close()
@@ -405,45 +394,27 @@ class Agent:
         if self.scheduler is None:
             return
         for name, at in self.next_wakeups().items():
-            job_id = f"wake-{name}"
-            if at is None:
-                if self.scheduler.get_job(job_id):
-                    self.scheduler.remove_job(job_id)
-                continue
-            self.scheduler.add_job(
-                self._guard(self._on_wake), "date", run_date=at, id=job_id, replace_existing=True,
-            )
+            self.scheduler.at(f"wake-{name}", self._on_wake, at)
 
     def _schedule_import(self) -> None:
         if self.scheduler is None:
             return
-        wanted = bool(self.settings.import_folder)
-        job = self.scheduler.get_job("import")
-        if wanted and job is None:
-            self.scheduler.add_job(self._guard(self.import_folder), "interval", minutes=IMPORT_MINUTES, id="import")
-        elif not wanted and job is not None:
-            self.scheduler.remove_job("import")
+        if self.settings.import_folder:
+            self.scheduler.every("import", self.import_folder, minutes=IMPORT_MINUTES)
+        else:
+            self.scheduler.cancel("import")
 
     # --- control channel ----------------------------------------------------------------------
 
     def handle_request(self, request: dict[str, Any]) -> dict[str, Any]:
         """pause / resume / status / reload from `posture-agent pause|resume` (see control.py), and
         `answer` from a check-in's window process."""
-        command = request.get("cmd")
-        if command == "pause":
-            choice = str(request.get("for", ""))
-            if choice not in PAUSE_CHOICES:
-                return {"ok": False, "error": f"pause {choice!r} is not one of: {', '.join(PAUSE_CHOICES)}"}
-            self.pause_for(choice)
-        elif command == "resume":
-            self.resume()
-        elif command == "reload":
-            self.reload_config()
-        elif command == "answer":
+        if request.get("cmd") == "answer":
             return self._answer_request(request)
-        elif command != "status":
-            return {"ok": False, "error": f"unknown request {command!r}"}
-        return {"ok": True, "pid": os.getpid(), **self.status().to_json(self.journal.zone)}
+        return answer_request(
+            request, pause_for=self.pause_for, resume=self.resume, reload=self.reload_config,
+            status=lambda: self.status().to_json(self.journal.zone),
+        )
 
     def _answer_request(self, request: dict[str, Any]) -> dict[str, Any]:
         """A window's answer to a check-in prompt: the same route as a press in its notification."""
@@ -460,33 +431,7 @@ class Agent:
 
     # --- small helpers ------------------------------------------------------------------------
 
-    def _read_pause(self) -> datetime | None:
-        path = self.paths.runtime_dir / PAUSE_FILE
-        try:
-            return datetime.fromisoformat(path.read_text(encoding="utf-8").strip())
-        except (OSError, ValueError):
-            return None
 
-    def _write_pause(self, until: datetime | None) -> None:
-        path = self.paths.runtime_dir / PAUSE_FILE
-        try:
-            if until is None:
-                path.unlink(missing_ok=True)
-            else:
-                path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-                path.write_text(until.isoformat(), encoding="utf-8")
-        except OSError:
-            log.warning("could not keep the pause in %s", path)
 
-    @staticmethod
-    def _stamp(path: Any) -> tuple[int, int] | None:
-        try:
-            st = os.stat(path)
-        except OSError:
-            return None
-        return st.st_mtime_ns, st.st_size
-
-    def _data_files_stamp(self) -> tuple[Any, ...]:
-        db = self.paths.db_file
-        return tuple(self._stamp(f"{db}{suffix}") for suffix in ("", "-wal"))
-
+def _presence(settings: Settings) -> Check:
+    return presence_check(settings.idle_minutes * 60, settings.calendar, settings.zone(), os.environ)

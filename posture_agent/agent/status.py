@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from posture_agent.agent.events import ActivePrompt
+from posture_agent.agent.prompts import Held
 from posture_agent.domain.plan import Prompt
 
 
@@ -26,6 +27,8 @@ class Status:
     notifications_ok: bool
     failing_jobs: tuple[str, ...] = ()
     """Jobs that failed repeatedly and still do (details: `doctor`)."""
+    held: tuple[Held, ...] = ()
+    """Due prompts held while the user is away or busy, with the reason."""
 
     def to_json(self, zone: Any) -> dict[str, Any]:
         def iso(at: datetime | None) -> str | None:
@@ -47,4 +50,8 @@ class Status:
             ],
             "notifications_ok": self.notifications_ok,
             "failing_jobs": list(self.failing_jobs),
+            "held": [
+                {"kind": h.prompt.kind, "context": h.prompt.context, "due": iso(h.prompt.due), "reason": h.reason}
+                for h in self.held
+            ],
         }

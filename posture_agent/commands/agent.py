@@ -11,6 +11,7 @@ from typing import Any
 
 from posture_agent.context import Context, add_json
 from posture_agent.domain.pause import PAUSE_CHOICES
+from posture_agent.domain.plan import PromptKind
 from posture_agent.errors import UserError
 from posture_agent.timeparse import iso, local, parse_at
 
@@ -65,25 +66,42 @@ def cmd_schedule(ctx: Context, args: argparse.Namespace) -> None:
     journal = ctx.journal()
     history = journal.history(planner.history_start(start), end)
     prompts = planner.plan(ctx.settings(), history, zone, start, end)
+    held = held_now(ctx)
     data = {
         "from": iso(start), "to": iso(end), "timezone": str(zone),
         "prompts": [prompt_json(p, zone) for p in prompts],
+        "held": held,
     }
 
     def text() -> list[str]:
+        lines: list[str] = [
+            f"Held now: {h['kind']}{' ' + h['context'] if h['context'] else ''} due {h['due']} (held: {h['reason']})"
+            for h in held
+        ]
         if not prompts:
-            return [f"No prompts from {start.astimezone(zone):%a %d %b %H:%M} for {args.days} day(s)."]
-        lines, day = [], None
+            return [*lines, f"No prompts from {start.astimezone(zone):%a %d %b %H:%M} for {args.days} day(s)."]
+        day = None
         for p in prompts:
             at = p.due.astimezone(zone)
             if at.date() != day:
                 day = at.date()
                 lines.append(f"{at:%A %d %B %Y}")
-            extra = f" ({p.note})" if p.kind == "soreness" and p.note else ""
+            extra = f" ({p.note})" if p.kind == PromptKind.SORENESS and p.note else ""
             lines.append(f"  {at:%H:%M}  {p.kind:<9}{(p.context or ''):<6}{p.title()}{extra}")
         return lines
 
     ctx.emit(data, text)
+
+
+def held_now(ctx: Context) -> list[dict[str, Any]]:
+    """The prompts the running agent holds now because the user is away (none when none runs)."""
+    from posture_agent.agent.control import send
+
+    try:
+        reply = send(ctx.paths.runtime_dir, {"cmd": "status"}, timeout=2)
+    except UserError:
+        return []
+    return list(reply.get("held", []))
 
 
 def cmd_pause(ctx: Context, args: argparse.Namespace) -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from enum import StrEnum
 from typing import Protocol
 
 from posture_agent.domain import advice as rules
@@ -72,8 +73,20 @@ class Settings(Protocol):
     def weekends_off(self) -> bool: ...
 
 
-KINDS = ("checkin", "drills", "circuit", "soreness", "ice")
-CHECKIN_GROUP = "checkin"
+class PromptKind(StrEnum):
+    """What a prompt asks for; the values are what the prompts table, the JSON output and the
+    control channel carry."""
+
+    CHECKIN = "checkin"
+    DRILLS = "drills"
+    CIRCUIT = "circuit"
+    SORENESS = "soreness"
+    ICE = "ice"
+
+
+KINDS = tuple(PromptKind)
+"""In the order prompts due at the same instant are listed."""
+CHECKIN_GROUP = PromptKind.CHECKIN
 """Check-ins of every context coalesce together: after a sleep the user gets one, not one per context."""
 
 GRACE = {
@@ -92,7 +105,7 @@ class Prompt:
     """One prompt the agent will show. `due` is in UTC."""
 
     due: datetime
-    kind: str
+    kind: PromptKind
     context: str | None = None
     """desk, sofa or car for a check-in."""
     run_id: str | None = None
@@ -103,19 +116,19 @@ class Prompt:
     @property
     def slot(self) -> str:
         """The `prompts.kind` stored for this prompt; with `due` it is unique, so a prompt shows once."""
-        return f"{self.kind}-{self.context}" if self.kind == CHECKIN_GROUP and self.context else self.kind
+        return f"{self.kind}-{self.context}" if self.kind == CHECKIN_GROUP and self.context else str(self.kind)
 
     def title(self) -> str:
         return {
-            "checkin": {
+            PromptKind.CHECKIN: {
                 "desk": "Posture check: how are you sitting?",
                 "sofa": "Posture check on the sofa",
                 "car": "How was your posture on the drive?",
             }.get(self.context or "", "Posture check"),
-            "drills": "Time for today's alignment drills",
-            "circuit": "Back-strength circuit today",
-            "soreness": "How does your back feel after the run?",
-            "ice": "Ice the SI joint (15-20 minutes)",
+            PromptKind.DRILLS: "Time for today's alignment drills",
+            PromptKind.CIRCUIT: "Back-strength circuit today",
+            PromptKind.SORENESS: "How does your back feel after the run?",
+            PromptKind.ICE: "Ice the SI joint (15-20 minutes)",
         }[self.kind]
 
     def message(self, buttons: bool = False) -> str:
@@ -124,11 +137,11 @@ class Prompt:
             if buttons:
                 return "Upright, slouched or standing? Press your answer (click here for the window)."
             return "Upright, slouched or standing? Answer in the small window that opened."
-        if self.kind == "drills":
+        if self.kind == PromptKind.DRILLS:
             return "Tick them off in the checklist that opened (later: Today's drills in the tray menu)."
-        if self.kind == "circuit":
+        if self.kind == PromptKind.CIRCUIT:
             return self.note or "The circuit, twice through: tick it off in the window that opened."
-        if self.kind == "soreness":
+        if self.kind == PromptKind.SORENESS:
             return "Rate upper, mid, lower back and SI joint 0-10 in the window that opened."
         return "An ice pack on the SI joint for 15-20 minutes. " + rules.NOT_MEDICAL_ADVICE
 
@@ -205,18 +218,19 @@ def _candidates(settings: Settings, history: History, zone: tzinfo, days: Iterab
             if weekday in window.days:
                 grace = timedelta(minutes=window.every_minutes)
                 for at in _window_times(window.start, window.end, window.every_minutes):
-                    yield Prompt(wall_time(day, at, zone), "checkin", context, grace=grace)
+                    yield Prompt(wall_time(day, at, zone), PromptKind.CHECKIN, context, grace=grace)
         if weekday in settings.car_days:
             for at in settings.car_times:
-                yield Prompt(wall_time(day, at, zone), "checkin", "car", grace=GRACE["car"])
-        yield Prompt(wall_time(day, settings.drill_time, zone), "drills", grace=GRACE["drills"])
+                yield Prompt(wall_time(day, at, zone), PromptKind.CHECKIN, "car", grace=GRACE["car"])
+        yield Prompt(wall_time(day, settings.drill_time, zone), PromptKind.DRILLS, grace=GRACE["drills"])
         if weekday in settings.circuit_days and day not in rest:
             note = f"{', '.join(settings.circuit_exercises)}: {settings.circuit_rounds} rounds."
-            yield Prompt(wall_time(day, settings.circuit_time, zone), "circuit", grace=GRACE["circuit"], note=note)
+            due = wall_time(day, settings.circuit_time, zone)
+            yield Prompt(due, PromptKind.CIRCUIT, grace=GRACE["circuit"], note=note)
         for at in settings.ice_times:
             due = wall_time(day, at, zone)
             if rules.active_protocol(history, settings.soreness_threshold, due):
-                yield Prompt(due, "ice", grace=GRACE["ice"])
+                yield Prompt(due, PromptKind.ICE, grace=GRACE["ice"])
     yield from _soreness(settings, history, zone)
 
 
@@ -226,12 +240,12 @@ def _soreness(settings: Settings, history: History, zone: tzinfo) -> Iterator[Pr
         about = [s.at for s in history.soreness if s.run_id == run.id]
         due = run.end + after
         if not any(run.end <= at < due for at in about):
-            yield Prompt(due, "soreness", run_id=run.id, grace=GRACE["soreness"], note="after the run")
+            yield Prompt(due, PromptKind.SORENESS, run_id=run.id, grace=GRACE["soreness"], note="after the run")
         morning_day = run.end.astimezone(zone).date() + timedelta(days=1)
         morning = wall_time(morning_day, settings.soreness_next_morning, zone)
         day_start = wall_time(morning_day, time(0), zone)
         if morning > due and not any(day_start <= at < morning for at in about):
-            yield Prompt(morning, "soreness", run_id=run.id, grace=GRACE["soreness"], note="next morning")
+            yield Prompt(morning, PromptKind.SORENESS, run_id=run.id, grace=GRACE["soreness"], note="next morning")
 
 
 def plan(settings: Settings, history: History, zone: tzinfo, start: datetime, end: datetime) -> list[Prompt]:

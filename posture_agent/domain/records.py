@@ -96,7 +96,7 @@ class PromptShown:
     due: datetime
     context: str | None
     shown_at: datetime | None
-    outcome: str | None  # None while open, else answered, skipped or missed
+    outcome: str | None  # None while open, else answered, skipped, missed or away
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-REVISION = "0002"
+REVISION = "0003"
 
 STATEMENTS = (
     (
@@ -68,23 +68,6 @@ STATEMENTS = (
         '\tPRIMARY KEY ("key")\n'
         ')'
     ),
-    (
-        'CREATE TABLE prompts (\n'
-        '\tkind VARCHAR(16) NOT NULL, \n'
-        '\tdue DATETIME NOT NULL, \n'
-        '\tcontext VARCHAR(8), \n'
-        '\tshown_at DATETIME, \n'
-        '\toutcome VARCHAR(10), \n'
-        '\tid VARCHAR(36) NOT NULL, \n'
-        '\tcreated_at DATETIME NOT NULL, \n'
-        '\tdevice VARCHAR(64) NOT NULL, \n'
-        '\tsource VARCHAR(16) NOT NULL, \n'
-        '\tPRIMARY KEY (id), \n'
-        "\tCHECK (outcome IS NULL OR outcome IN ('answered','skipped','missed')), \n"
-        '\tCONSTRAINT uq_prompt_kind_due UNIQUE (kind, due)\n'
-        ')'
-    ),
-    'CREATE INDEX ix_prompts_due ON prompts (due)',
     (
         'CREATE TABLE protocol_ends (\n'
         '\tat DATETIME NOT NULL, \n'
@@ -151,6 +134,23 @@ STATEMENTS = (
         '\tPRIMARY KEY (path)\n'
         ')'
     ),
+    (
+        'CREATE TABLE "prompts" (\n'
+        '\tkind VARCHAR(16) NOT NULL, \n'
+        '\tdue DATETIME NOT NULL, \n'
+        '\tcontext VARCHAR(8), \n'
+        '\tshown_at DATETIME, \n'
+        '\toutcome VARCHAR(10), \n'
+        '\tid VARCHAR(36) NOT NULL, \n'
+        '\tcreated_at DATETIME NOT NULL, \n'
+        '\tdevice VARCHAR(64) NOT NULL, \n'
+        '\tsource VARCHAR(16) NOT NULL, \n'
+        '\tPRIMARY KEY (id), \n'
+        '\tCONSTRAINT uq_prompt_kind_due UNIQUE (kind, due), \n'
+        "\tCHECK (outcome IS NULL OR outcome IN ('answered','skipped','missed','away'))\n"
+        ')'
+    ),
+    'CREATE INDEX ix_prompts_due ON prompts (due)',
 )
 
 

@@ -140,10 +140,11 @@ prompts = Table(
     Column("shown_at", UTCDateTime(), nullable=True),
     Column("outcome", String(10), nullable=True),
     *record_columns(),
-    CheckConstraint("outcome IS NULL OR outcome IN ('answered','skipped','missed')"),
+    CheckConstraint("outcome IS NULL OR outcome IN ('answered','skipped','missed','away')"),
     UniqueConstraint("kind", "due", name="uq_prompt_kind_due"),
 )
-"""A prompt the agent showed: when it was due, when shown, and how it ended."""
+"""A prompt the agent showed: when it was due, when shown, and how it ended; or one held back while
+the user was away and never shown (outcome `away`, no `shown_at`)."""
 
 
 import_files = Table(

@@ -19,6 +19,7 @@ from typing import Any
 
 from posture_agent.domain import advice as rules
 from posture_agent.domain.pause import PAUSES
+from posture_agent.domain.plan import PromptKind
 from posture_agent.ui.tray_backend import choose_backend
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,8 @@ class TrayState:
     """Day N of the SI protocol while it runs."""
     note: str = ""
     """An extra line, e.g. a problem the user should know about."""
+    held: str = ""
+    """A prompt held while the user is away or busy, in words: "check-in held: screen locked"."""
 
     @property
     def icon_state(self) -> str:
@@ -79,6 +82,8 @@ class TrayState:
                 lines.append(f"Next: {self.next_prompt} at {self.when(self.next_at)}")
             elif not lines and self.now is not None:  # now=None: the agent's state is not known yet
                 lines.append("No prompts planned")
+        if self.held:
+            lines.append(self.held[:1].upper() + self.held[1:])
         if self.note:
             lines.append(self.note)
         return lines
@@ -89,15 +94,16 @@ class TrayState:
 
 
 NEXT_WORDS = {
-    "checkin": "check-in", "drills": "drills", "circuit": "strength circuit",
-    "soreness": "back check", "ice": "ice the SI joint",
+    PromptKind.CHECKIN: "check-in", PromptKind.DRILLS: "drills", PromptKind.CIRCUIT: "strength circuit",
+    PromptKind.SORENESS: "back check", PromptKind.ICE: "ice the SI joint",
 }
 
 
 def tray_state_from(status: Any, zone: tzinfo, note: str = "") -> TrayState:
     """A TrayState from the agent's `Status` (read by attribute, so the UI does not import the agent):
-    now, next_prompt (kind, due), paused_until, rest_today, si_protocol_day, notifications_ok."""
+    now, next_prompt (kind, due), paused_until, rest_today, si_protocol_day, notifications_ok, held."""
     nxt = getattr(status, "next_prompt", None)
+    held = getattr(status, "held", ())
     if not note and getattr(status, "notifications_ok", True) is False:
         note = "Notifications are not working (see posture-agent doctor)"
     failing = getattr(status, "failing_jobs", ())
@@ -111,6 +117,7 @@ def tray_state_from(status: Any, zone: tzinfo, note: str = "") -> TrayState:
         rest_day=bool(status.rest_today),
         protocol_day=status.si_protocol_day,
         note=note,
+        held=f"{NEXT_WORDS.get(held[0].prompt.kind, held[0].prompt.kind)} held: {held[0].reason}" if held else "",
     )
 
 

@@ -1,0 +1,111 @@
+"""The one interface every presence backend implements, and the check that asks them all once.
+
+A `Signal` answers one question at the moment a prompt is due ("is the screen locked?") with a
+reason when the user is away or busy, None when not. A signal that cannot be read (no such
+service on this desktop, a broken calendar) raises `SignalUnavailable`; the check then takes the
+user as present, so a missing part never holds prompts back forever.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+log = logging.getLogger(__name__)
+
+KINDS = ("idle", "lock", "fullscreen", "dnd", "calendar")
+"""What `doctor` lists, in this order: input idle time, screen lock, fullscreen window or
+presentation, do-not-disturb, a meeting in the calendar file."""
+
+
+class SignalUnavailable(Exception):
+    """This signal cannot be read here (the message says why, for doctor and the log)."""
+
+
+@dataclass(frozen=True)
+class Presence:
+    """Whether the user is away or busy, and why in a few words ("screen locked")."""
+
+    away: bool
+    reason: str = ""
+
+
+PRESENT = Presence(False)
+
+
+class Signal(Protocol):
+    kind: str
+    """One of KINDS."""
+    source: str
+    """Where it comes from, for doctor: "X11 XScreenSaver", "org.freedesktop.ScreenSaver"…"""
+
+    def away(self, now: datetime) -> str | None:
+        """The reason the user is away or busy at `now`, or None. Raises SignalUnavailable."""
+        ...
+
+
+@dataclass(frozen=True)
+class Offer:
+    """One signal as doctor reports it: available, or why not."""
+
+    kind: str
+    source: str
+    available: bool
+    detail: str = ""
+    kinds: tuple[str, ...] = ()
+    """Every kind it answers for (Windows' notification state: lock, fullscreen and dnd)."""
+
+
+class PresenceCheck:
+    """Reads every signal once (cheapest first, stopping at the first that says away)."""
+
+    def __init__(self, signals: Sequence[Signal]) -> None:
+        self.signals = tuple(signals)
+
+    def __call__(self, now: datetime) -> Presence:
+        for signal in self.signals:
+            try:
+                reason = signal.away(now)
+            except SignalUnavailable as exc:
+                log.debug("presence signal %s (%s) unavailable: %s", signal.kind, signal.source, exc)
+                continue
+            except Exception:  # a backend's bug must not stop a prompt: the user is taken as present
+                log.exception("presence signal %s (%s) failed", signal.kind, signal.source)
+                continue
+            if reason:
+                return Presence(True, reason)
+        return PRESENT
+
+    def offers(self, now: datetime) -> list[Offer]:
+        """Each signal read once, for doctor: which work on this desktop and which do not."""
+        out = []
+        for signal in self.signals:
+            kinds = tuple(getattr(signal, "covers", (signal.kind,)))
+            try:
+                signal.away(now)
+            except SignalUnavailable as exc:
+                out.append(Offer(signal.kind, signal.source, False, str(exc), kinds))
+            except Exception as exc:
+                out.append(Offer(signal.kind, signal.source, False, f"{type(exc).__name__}: {exc}", kinds))
+            else:
+                out.append(Offer(signal.kind, signal.source, True, "", kinds))
+        return out
+
+
+def always_present(now: datetime) -> Presence:
+    """The check when presence is not wired (tests of other parts, commands)."""
+    return PRESENT
+
+
+Check = Callable[[datetime], Presence]
+
+
+def idle_reason(idle_seconds: float, limit_seconds: float) -> str | None:
+    """The shared wording of an idle signal: "idle for 7 min" past the limit, else None."""
+    if idle_seconds < limit_seconds:
+        return None
+    minutes = int(idle_seconds // 60)
+    return f"idle for {minutes} min" if minutes else f"idle for {int(idle_seconds)} s"
