@@ -190,6 +190,19 @@ class Desktop:
             time.sleep(0.1)
         return None
 
+    def popup_menus(self) -> int:
+        """How many popup menus (the tray's menu, its submenus) are on screen now."""
+        shown = self.run("xdotool", "search", "--onlyvisible", "--name", "").stdout.split()
+        return sum(
+            "_NET_WM_WINDOW_TYPE_POPUP_MENU" in self.run("xprop", "-id", wid, "_NET_WM_WINDOW_TYPE").stdout
+            for wid in shown
+        )
+
+    def wait_for_menus(self, count: int, timeout: float = 10) -> None:
+        """Wait until `count` popup menus are open: keys sent before a menu maps go nowhere, which a
+        fixed sleep cannot promise on a busy machine."""
+        assert wait_for(lambda: self.popup_menus() >= count, timeout=timeout), f"{count} menu(s) did not open"
+
     def window(self, name: str) -> str | None:
         out = self.run("xdotool", "search", "--onlyvisible", "--name", name)
         ids = out.stdout.split()

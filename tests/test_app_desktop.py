@@ -95,7 +95,7 @@ class Agent:
     def right_click(self) -> None:
         x, y = self.icon_box()
         self.d.run("xdotool", "mousemove", str(x), str(y), "click", "3", check=True)
-        time.sleep(0.8)
+        self.d.wait_for_menus(1)
 
     def menu(self, item: str) -> None:
         self.right_click()

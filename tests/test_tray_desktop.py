@@ -84,7 +84,7 @@ class App:
         """Right-click the icon, then walk down to `item` with the arrow keys and press Return."""
         x, y = self.icon_centre()
         self.desktop.run("xdotool", "mousemove", str(x), str(y), "click", "3", check=True)
-        time.sleep(0.6)
+        self.desktop.wait_for_menus(1)
         downs = ["Down"] * (MENU.index(item) + 1)
         self.desktop.run("xdotool", "key", "--delay", "40", *downs, "Return", check=True)
 
@@ -169,7 +169,8 @@ def test_icon_docks_menu_opens_and_drills_are_ticked(
 
         x, y = app.icon_centre()
         desktop.run("xdotool", "mousemove", str(x), str(y), "click", "3", check=True)
-        time.sleep(0.8)
+        desktop.wait_for_menus(1)
+        time.sleep(0.3)  # mapped, then painted: the screenshot below reads its pixels
         from PIL import Image
 
         menu_shot = desktop.screenshot(shots / f"menu-{backend}.png", crop="420x440+604+0")
@@ -195,7 +196,7 @@ def test_icon_docks_menu_opens_and_drills_are_ticked(
 
 def test_pause_and_resume_change_icon_and_menu(app: App, shots: Path) -> None:
     app.menu("Pause")  # Return on "Pause" opens its submenu; Return again picks "30 minutes"
-    time.sleep(0.4)
+    app.desktop.wait_for_menus(2)
     app.desktop.run("xdotool", "key", "Return", check=True)
     app.wait(lambda e: e == {**e, "event": "action", "name": "pause", "token": "30m"})
     state = app.wait(lambda e: e["event"] == "state" and e["icon"] != "normal")
