@@ -109,13 +109,23 @@ def test_a_past_week_counts_its_own_days_and_streak(cli: Cli) -> None:
     assert data["runs"]["count"] == 0
 
 
-def test_days_before_the_database_existed_are_not_planned(cli: Cli) -> None:
+def test_history_typed_in_before_the_database_existed_is_planned(cli: Cli) -> None:
     hand_built_week(cli)
     set_created(cli.home, datetime(2026, 11, 24, 8, 0, tzinfo=BERLIN))
     data: Any = cli.ok("report", "--json").json()
     d = data["drills"]
-    assert (d["days_planned"], d["days_complete"]) == (2, 1)  # Tue (complete) and Wed
-    assert d["streak"] == 1  # Monday was before the database: it does not count
+    assert data["first_day"] == "2026-11-21"  # the first record's day, before the install
+    assert (d["days_planned"], d["days_complete"]) == (3, 2)  # Mon, Tue (complete) and Wed
+    assert d["streak"] == 4
+
+
+def test_days_before_the_install_without_history_are_not_planned(cli: Cli) -> None:
+    cli.ok("drill", "done", "wall-alignment", "chin-tuck", "--at", "2026-11-24T09:00")
+    set_created(cli.home, datetime(2026, 11, 24, 8, 0, tzinfo=BERLIN))  # after the 07:30 drills were due
+    data: Any = cli.ok("report", "--json").json()
+    d = data["drills"]
+    assert data["first_day"] == "2026-11-24"
+    assert (d["days_planned"], d["days_complete"], d["streak"]) == (1, 0, 0)  # Wed only, not done yet
 
 
 @pytest.mark.parametrize(
