@@ -114,3 +114,22 @@ def test_a_run_logged_long_after_is_not_asked_about_in_2_h(cli: Cli) -> None:
     assert "in 2 h" not in old and "posture-agent soreness" in old
     fresh = cli.ok("run", "add", "--distance-km", "5", "--duration", "30:00", "--at", "2026-11-25T11:00").out
     assert "You'll be asked in 2 h." in fresh
+
+
+def test_the_circuit_notification_names_exercises_as_the_catalogue_writes_them(cli: Cli) -> None:
+    cli.clock.advance(days=-1)  # Tue 24 Nov, a circuit day
+    data: Any = cli.ok("schedule", "--json", "--from", "2026-11-24T00:00", "--days", "1").json()
+    [circuit] = [p for p in data["prompts"] if p["kind"] == "circuit"]
+    assert circuit["note"] == (
+        "Superman hold, Prone Y-T-W raises, Bird dog, Band pull-apart, Side plank: 2 rounds."
+    )
+    assert "prone-ytw" not in cli.ok("schedule", "--from", "2026-11-24T00:00", "--days", "1").out
+
+
+def test_human_lines_give_local_times(cli: Cli) -> None:
+    from posture_agent.timeparse import spoken
+
+    now = cli.clock.now()  # Wed 25 Nov 12:00 Berlin
+    assert spoken("2026-11-25T19:46:00+00:00", BERLIN, now) == "20:46"
+    assert spoken("2026-11-26T07:30:00+00:00", BERLIN, now) == "Thu 26 Nov 08:30"
+    assert spoken(None, BERLIN, now) is None

@@ -19,14 +19,14 @@ time after the gap; a repeated wall time (clocks going back) fires once, at its 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from enum import StrEnum
 from typing import Protocol
 
 from posture_agent.domain import advice as rules
-from posture_agent.domain.drills import planned_drills
+from posture_agent.domain.drills import Drill, planned_drills
 from posture_agent.domain.records import History
 
 
@@ -65,6 +65,8 @@ class Settings(Protocol):
     def circuit_rounds(self) -> int: ...
     @property
     def circuit_exercises(self) -> tuple[str, ...]: ...
+    @property
+    def catalogue(self) -> Mapping[str, Drill]: ...
     @property
     def soreness_after_run_hours(self) -> float: ...
     @property
@@ -211,6 +213,11 @@ def _apply_quiet(prompt: Prompt, settings: Settings, zone: tzinfo) -> Prompt | N
     return None
 
 
+def exercise_titles(settings: Settings, names: Iterable[str]) -> str:
+    """Exercises as the catalogue writes them ("Superman hold"), not their ids ("superman")."""
+    return ", ".join(settings.catalogue[n].title if n in settings.catalogue else n for n in names)
+
+
 def _drills_done(settings: Settings, history: History, zone: tzinfo, day: date) -> bool:
     """Whether every drill of `day`'s checklist is already recorded that day."""
     tilts = rules.pelvic_tilts_on(history, settings.soreness_threshold, zone, day)
@@ -234,7 +241,7 @@ def _candidates(settings: Settings, history: History, zone: tzinfo, days: Iterab
         if not _drills_done(settings, history, zone, day):
             yield Prompt(wall_time(day, settings.drill_time, zone), PromptKind.DRILLS, grace=GRACE["drills"])
         if weekday in settings.circuit_days and day not in rest and day not in circuit_done:
-            note = f"{', '.join(settings.circuit_exercises)}: {settings.circuit_rounds} rounds."
+            note = f"{exercise_titles(settings, settings.circuit_exercises)}: {settings.circuit_rounds} rounds."
             due = wall_time(day, settings.circuit_time, zone)
             yield Prompt(due, PromptKind.CIRCUIT, grace=GRACE["circuit"], note=note)
         for at in settings.ice_times:
