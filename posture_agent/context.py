@@ -53,7 +53,7 @@ class Context:
 
             self.paths.make_dirs()
             refuse_non_file(self.paths.db_file, "the database")
-            self._store = open_store(self.paths.db_file, self.paths.backup_dir)
+            self._store = open_store(self.paths.db_file, self.paths.backup_dir, now=self.clock.now())
             self._watch_writes(self._store.engine)
         return self._store
 

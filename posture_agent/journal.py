@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection
 from posture_agent.clock import Clock
 from posture_agent.config import Settings
 from posture_agent.domain import advice as rules
+from posture_agent.domain import plan as planner
 from posture_agent.domain import records as r
 from posture_agent.domain.days import day_bounds
 from posture_agent.domain.drills import Drill, planned_drills
@@ -141,14 +142,19 @@ class Journal:
                 "moving_s": moving.total_seconds() if moving else None, "fingerprint": fingerprint, "origin": origin,
             }
             rid = q.add(s, t.runs, values, device=self.device, source=source, now=now)
-            window = rules.active_protocol(self._recent(s, begin), self.settings.soreness_threshold, begin)
+            recent = self._recent(s, begin)
         run = r.Run(rid, begin, duration, distance_km, sport, source, moving)
+        window = rules.active_protocol(recent, self.settings.soreness_threshold, begin)
         warning = None
         if window:
             warning = (
                 f"Saved, but you are in the SI-joint protocol: no running until "
                 f"{window[1].astimezone(self.zone):%Y-%m-%d %H:%M}."
             )
+        elif (day := begin.astimezone(self.zone).date()) in planner.rest_days(
+            recent, self.settings.soreness_threshold, self.zone
+        ):
+            warning = f"Saved, but {day:%a %d %b} was an extra rest day after a sore report."
         return RunSaved(run, warning)
 
     def record_soreness(

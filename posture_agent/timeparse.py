@@ -110,3 +110,12 @@ def iso(at: datetime | None) -> str | None:
 
 def local(at: datetime, zone: tzinfo) -> str:
     return at.astimezone(zone).isoformat(timespec="seconds")
+
+
+def spoken(at: datetime | str | None, zone: tzinfo, now: datetime) -> str | None:
+    """A time for a human line, in the local zone: "20:46" today, "Wed 02 Dec 20:46" on another
+    day (JSON keeps ISO 8601 with offsets; a raw UTC stamp is not for reading)."""
+    if at is None:
+        return None
+    when = (datetime.fromisoformat(at) if isinstance(at, str) else at).astimezone(zone)
+    return f"{when:%H:%M}" if when.date() == now.astimezone(zone).date() else f"{when:%a %d %b %H:%M}"

@@ -84,7 +84,7 @@ def test_si_protocol_started_warned_and_ended_early(cli: Cli) -> None:
     assert advice["running_ok"] is False
     assert any("pharmacist or doctor" in m for m in advice["messages"])
     warned = cli.ok("run", "add", "--distance-km", "5", "--duration", "30:00", "--at", "2026-11-25T07:00")
-    assert "SI-joint protocol" in warned.out
+    assert "SI-joint protocol" in warned.err and "SI-joint protocol" not in warned.out
     assert len(cli.ok("run", "list", "--json").json()["runs"]) == 1  # type: ignore[index]
     cli.ok("advice", "--end-protocol")
     assert cli.ok("advice", "--json").json()["si_protocol"] is None  # type: ignore[index]

@@ -4,7 +4,7 @@ Spearman, and hand-built weeks in real time zones including daylight-saving chan
 from __future__ import annotations
 
 import random
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -276,6 +276,7 @@ def test_week_totals_in_new_york_dst_week() -> None:
     totals = f.week_totals(
         2026, 44, checkins=before, drills=[], circuits=[], points=points, zone=NEW_YORK,
         first_day=date(2026, 10, 1), today=date(2026, 11, 5), plan=plan_daily, circuit_days={1, 4},
+        circuits_from=date(2026, 10, 1),
     )
     assert [p.run.id for p in totals.runs] == ["r1"]
     assert totals.runs[0].exposure.rate == pytest.approx(2 / 3)
@@ -284,3 +285,23 @@ def test_week_totals_in_new_york_dst_week() -> None:
     assert totals.run_totals.distance_km == 8.0
     assert len(totals.circuits.planned_days) == 2
     assert totals.adherence == 0.0
+
+
+def test_planning_starts_at_the_install_or_the_first_day_of_earlier_history() -> None:
+    installed = datetime(2026, 11, 24, 19, 47, tzinfo=BERLIN)
+    assert f.planned_start(installed, None, BERLIN) == installed
+    assert f.planned_start(installed, installed + timedelta(minutes=9), BERLIN) == installed  # answered after
+    typed_in = datetime(2026, 11, 10, 7, 40, tzinfo=BERLIN)
+    assert f.planned_start(installed, typed_in, BERLIN) == datetime(2026, 11, 10, 0, 0, tzinfo=BERLIN)
+    # installed at 19:47: the 07:30 drills and the 18:30 circuit start the next day, a 20:00 one the same day
+    assert f.first_planned_day(installed, time(7, 30), BERLIN) == date(2026, 11, 25)
+    assert f.first_planned_day(installed, time(18, 30), BERLIN) == date(2026, 11, 25)
+    assert f.first_planned_day(installed, time(20, 0), BERLIN) == date(2026, 11, 24)
+    assert f.first_planned_day(None, time(7, 30), BERLIN) is None
+
+
+def test_no_circuit_is_planned_on_an_extra_rest_day() -> None:
+    days = cal.week_days(2026, 48)
+    rest = {date(2026, 11, 24)}
+    figures = f.circuit_figures(days, [], BERLIN, {1, 4}, date(2026, 11, 1), date(2026, 11, 29), rest)
+    assert figures.planned_days == (date(2026, 11, 27),)

@@ -87,8 +87,9 @@ class Checker:
             if "--json" in args:
                 json.loads(result.out)
         elif args[:2] == ("run", "import") and result.code == 1:
-            # documented (docs/import.md): a file that failed is one outcome line on stdout, exit 1
-            assert result.err == "" and ": failed: " in result.out, f"{shown}: {result.out!r}"
+            # documented (docs/import.md): a file that failed is one outcome line on stderr, exit 1
+            assert result.err.count("\n") == 1 and ": failed: " in result.err, f"{shown}: {result.err!r}"
+            assert ": failed: " not in result.out, f"{shown}: {result.out!r}"
             assert self.cli.db_dump() == before, f"{shown} failed but changed the database"
         else:
             assert result.err.endswith("\n") and result.err.count("\n") == 1, f"{shown}: {result.err!r}"
@@ -352,7 +353,8 @@ def test_fuzz_run_import_file_names(check: Checker, name: bytes, valid: bool,
     files = json.loads(result.out)["files"]
     assert [os.fsencode(f["file"]) for f in files] == [os.fsencode(path)]
     human = check.cli("run", "import", shown)
-    assert human.out.count("\n") == 2 and "\x1b" not in human.out, repr(human.out)
+    lines = human.out + human.err  # a failed file's line is on stderr, the summary on stdout
+    assert lines.count("\n") == 2 and "\x1b" not in lines, repr(lines)
 
 
 @st.composite

@@ -13,7 +13,7 @@ from posture_agent.context import Context, add_json
 from posture_agent.domain.pause import PAUSE_CHOICES
 from posture_agent.domain.plan import PromptKind
 from posture_agent.errors import UserError
-from posture_agent.timeparse import iso, local, parse_at
+from posture_agent.timeparse import iso, local, parse_at, spoken
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,8 @@ def cmd_schedule(ctx: Context, args: argparse.Namespace) -> None:
 
     def text() -> list[str]:
         lines: list[str] = [
-            f"Held now: {h['kind']}{' ' + h['context'] if h['context'] else ''} due {h['due']} (held: {h['reason']})"
+            f"Held now: {h['kind']}{' ' + h['context'] if h['context'] else ''} "
+            f"due {spoken(h['due'], zone, ctx.clock.now())} (held: {h['reason']})"
             for h in held
         ]
         if not prompts:
@@ -108,7 +109,8 @@ def cmd_pause(ctx: Context, args: argparse.Namespace) -> None:
     from posture_agent.agent.control import send
 
     reply = send(ctx.paths.runtime_dir, {"cmd": "pause", "for": args.duration})
-    ctx.emit(reply, lambda: f"Paused until {reply.get('paused_until')}." if not reply.get("requested")
+    until = spoken(reply.get("paused_until"), ctx.zone(), ctx.clock.now())
+    ctx.emit(reply, lambda: f"Paused until {until}." if not reply.get("requested")
              else "Pause requested: the agent applies it within a minute.")
 
 
@@ -117,7 +119,8 @@ def cmd_resume(ctx: Context, args: argparse.Namespace) -> None:
 
     reply = send(ctx.paths.runtime_dir, {"cmd": "resume"})
     nxt = reply.get("next_prompt")
-    ctx.emit(reply, lambda: "Resumed." + (f" Next prompt: {nxt['title']} at {nxt['due']}." if nxt else ""))
+    due = spoken(nxt["due"], ctx.zone(), ctx.clock.now()) if nxt else None
+    ctx.emit(reply, lambda: "Resumed." + (f" Next prompt: {nxt['title']} at {due}." if nxt else ""))
 
 
 def cmd_start(ctx: Context, args: argparse.Namespace) -> int:

@@ -1,8 +1,11 @@
-"""`run import FILE…`: one line of outcome per file and a summary; exit status 1 if any file failed."""
+"""`run import FILE…`: one line of outcome per file and a summary; exit status 1 if any file failed.
+A failed file's line goes to stderr (a failure is for the user to see, even with --json); every
+other line and the summary to stdout."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -76,15 +79,21 @@ def summary_text(counts: dict[str, int]) -> str:
     )
 
 
+def outcome_line(o: Any) -> str:
+    return f"{printable(o.path)}: {o.status.replace('_', ' ')}: {o.detail}"
+
+
 def cmd_run_import(ctx: Context, args: argparse.Namespace) -> int:
-    from posture_agent.importers.importing import import_files
+    from posture_agent.importers.importing import FAILED, import_files
 
     outcomes = import_files(ctx.journal, [Path(f) for f in args.files], parallel=True)
     counts = summary(outcomes)
+    for o in outcomes:
+        if o.status == FAILED:
+            print(outcome_line(o), file=sys.stderr)
 
     def text() -> list[str]:
-        lines = [f"{printable(o.path)}: {o.status.replace('_', ' ')}: {o.detail}" for o in outcomes]
-        return [*lines, summary_text(counts)]
+        return [*(outcome_line(o) for o in outcomes if o.status != FAILED), summary_text(counts)]
 
     ctx.emit({"files": [outcome_json(o) for o in outcomes], "summary": counts}, text)
     return EXIT_ERROR if counts["failed"] else EXIT_OK

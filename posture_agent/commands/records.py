@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from datetime import datetime, tzinfo
+import sys
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from posture_agent.commands import imports
@@ -146,14 +147,19 @@ def run_json(run: r.Run, zone: tzinfo) -> dict[str, Any]:
 def cmd_run_add(ctx: Context, args: argparse.Namespace) -> None:
     saved = ctx.journal().add_run(at_arg(ctx, args), parse_duration(args.duration), args.distance_km)
     run, zone = saved.run, ctx.zone()
+    after = ctx.settings().soreness_after_run_hours
+    asked = run.end + timedelta(hours=after)
+    # the hint fits the past: a run logged long after it ended is not asked about "in 2 h"
+    hint = f"You'll be asked in {after:g} h." if asked > ctx.clock.now() else "Rate it: posture-agent soreness --help"
 
     def text() -> list[str]:
-        lines = [
+        return [
             f"Run saved ({run.id[:8]}): {run.distance_km:g} km in {format_duration(run.duration)}, "
-            f"{run.start.astimezone(zone):%a %d %b %H:%M}. How's your back? You'll be asked in 2 h."
+            f"{run.start.astimezone(zone):%a %d %b %H:%M}. How's your back? {hint}"
         ]
-        return lines + ([saved.warning] if saved.warning else [])
 
+    if saved.warning:
+        print(saved.warning, file=sys.stderr)
     ctx.emit({**run_json(run, zone), "warning": saved.warning}, text)
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from posture_agent.context import Context, add_json
 from posture_agent.errors import EXIT_ERROR, UserError
+from posture_agent.timeparse import spoken
 
 
 def register(sub: Any) -> None:
@@ -64,19 +65,21 @@ def cmd_status(ctx: Context, args: argparse.Namespace) -> int:
     from posture_agent.sync import engine
 
     data = engine.status(ctx.store(), ctx.settings().device_name)
+    zone, now = ctx.zone(), ctx.clock.now()
 
     def text() -> list[str]:
         if data["folder"] is None:
             return ["sync is not set up (posture-agent sync setup FOLDER)"]
         lines = [
             f"folder: {data['folder']}{'' if data['reachable'] else ' (not reachable)'}",
-            f"this computer: {data['device']['label']}; last change {data['last_change'] or 'never'}; "
+            f"this computer: {data['device']['label']}; "
+            f"last change {spoken(data['last_change'], zone, now) or 'never'}; "
             f"{data['pending_out']} record(s) not yet written to the folder",
         ]
         if data["problem"]:
             lines.append(f"problem: {data['problem']}")
         for d in data["devices"]:
-            lines.append(f"device {d['label']}: last heard from {d['last_heard_from'] or 'never'}, "
+            lines.append(f"device {d['label']}: last heard from {spoken(d['last_heard_from'], zone, now) or 'never'}, "
                          f"{d['records_merged']} record(s) merged from {d['files_merged']} file(s)")
         lines += [f"waiting: {n['device']}/{n['file']}: {n['reason']}" for n in data["pending"]]
         lines += [f"unusable: {n['device']}/{n['file']}: {n['reason']}" for n in data["unusable"]]

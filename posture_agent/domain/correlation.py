@@ -1,5 +1,6 @@
 """The trend: Spearman rank correlation between sitting before runs and soreness after them,
-given only when enough runs have both figures."""
+given only when enough runs have both figures and each side varies, with its 95% confidence
+interval so that a few runs never read as a firm link."""
 
 from __future__ import annotations
 
@@ -11,6 +12,11 @@ from posture_agent.domain.exposure import RunPoint
 from posture_agent.domain.records import REGIONS
 
 TREND_MIN_N = 8
+MIN_DISTINCT = 3
+"""Fewer distinct values on a side than this is too little variation to rank against."""
+Z_95 = 1.959964
+FIELLER_VARIANCE = 1.06
+"""Var(atanh(rho)) ≈ 1.06 / (n - 3) for Spearman's rho (Fieller, Hartley and Pearson 1957)."""
 
 
 def average_ranks(values: Sequence[float]) -> list[float]:
@@ -48,17 +54,28 @@ class Trend:
     n: int
     reason: str | None
     """Why rho is None; None when rho is given."""
+    ci: tuple[float, float] | None = None
+    """The 95% confidence interval for rho (Fisher z); None when rho is None."""
+
+
+def confidence_interval(rho: float, n: int) -> tuple[float, float]:
+    """95% interval for Spearman's rho over `n` pairs, through Fisher's z = atanh(rho)."""
+    z = math.atanh(max(-0.999999, min(0.999999, rho)))
+    half = Z_95 * math.sqrt(FIELLER_VARIANCE / (n - 3))
+    return math.tanh(z - half), math.tanh(z + half)
 
 
 def spearman(xs: Sequence[float], ys: Sequence[float]) -> tuple[float | None, str | None]:
-    """Spearman's rho with average ranks for ties, or None and the reason (n < 8, constant side)."""
+    """Spearman's rho with average ranks for ties, or None and the reason (n < 8, a side with
+    fewer than three distinct values)."""
     n = len(xs)
     if n < TREND_MIN_N:
         return None, f"only {n} run{'s' if n != 1 else ''} with both figures; at least {TREND_MIN_N} are needed"
-    if len(set(xs)) == 1:
-        return None, "the slouch exposure was the same before every run"
-    if len(set(ys)) == 1:
-        return None, "the soreness score was the same after every run"
+    for values, what, when in ((xs, "slouch exposure", "before"), (ys, "soreness score", "after")):
+        if len(set(values)) == 1:
+            return None, f"too little variation: the {what} was the same {when} every run"
+        if len(set(values)) < MIN_DISTINCT:
+            return None, f"too little variation: the {what} took only {len(set(values))} different values"
     return pearson(average_ranks(xs), average_ranks(ys)), None
 
 
@@ -67,7 +84,8 @@ def trend(points: Iterable[RunPoint], region: str) -> Trend:
     pairs = [(p.exposure.rate, p.score(region)) for p in points]
     both = [(x, y) for x, y in pairs if x is not None and y is not None]
     rho, reason = spearman([x for x, _ in both], [float(y) for _, y in both])
-    return Trend(region, rho, len(both), reason)
+    ci = None if rho is None else confidence_interval(rho, len(both))
+    return Trend(region, rho, len(both), reason, ci)
 
 
 def trends(points: Sequence[RunPoint]) -> dict[str, Trend]:

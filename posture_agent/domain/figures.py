@@ -9,12 +9,13 @@ are domain/exposure.py's, the trend domain/correlation.py's.
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import date, datetime, time, timedelta, tzinfo
 
-from posture_agent.domain.days import iso_week, local_day, week_bounds, week_days
+from posture_agent.domain.days import day_bounds, iso_week, local_day, week_bounds, week_days
 from posture_agent.domain.exposure import RunPoint
+from posture_agent.domain.plan import wall_time
 from posture_agent.domain.records import CONTEXTS, POSTURES, REGIONS, CheckIn, Circuit, DrillDone, Run
 
 # --- slouch rate ----------------------------------------------------------------------------------
@@ -100,8 +101,25 @@ class DrillDay:
 
 
 def is_planned_day(day: date, first_day: date | None, today: date) -> bool:
-    """Days are planned from the database's first day up to today."""
+    """Days are planned from the first planned day (`first_planned_day`) up to today."""
     return (first_day is None or day >= first_day) and day <= today
+
+
+def planned_start(installed: datetime | None, first_record: datetime | None, zone: tzinfo) -> datetime | None:
+    """When planning begins (PRODUCT.md §3): at the install, or, when history was typed in or
+    imported from before it, at the start of the first record's local day."""
+    if first_record is not None and (installed is None or first_record < installed):
+        return day_bounds(local_day(first_record, zone), zone)[0]
+    return installed
+
+
+def first_planned_day(start: datetime | None, due: time, zone: tzinfo) -> date | None:
+    """The first day something due daily at wall time `due` counts: the start's own day only if it
+    was still due then, so nothing due before the install counts against the user on day one."""
+    if start is None:
+        return None
+    day = local_day(start, zone)
+    return day if wall_time(day, due, zone) >= start else day + timedelta(days=1)
 
 
 def drill_days(
@@ -150,12 +168,16 @@ class CircuitFigures:
 
 def circuit_figures(
     days: Sequence[date], circuits: Iterable[Circuit], zone: tzinfo, circuit_days: Iterable[int],
-    first_day: date | None, today: date,
+    first_day: date | None, today: date, rest_days: Collection[date] = frozenset(),
 ) -> CircuitFigures:
-    """Circuits planned on the configured weekdays (0 = Monday) from the first day to today, and done."""
+    """Circuits planned on the configured weekdays (0 = Monday) from the first day to today, except
+    on extra rest days (the plan does not prompt them either), and done."""
     weekdays = set(circuit_days)
     wanted = set(days)
-    planned = tuple(d for d in days if d.weekday() in weekdays and is_planned_day(d, first_day, today))
+    planned = tuple(
+        d for d in days
+        if d.weekday() in weekdays and d not in rest_days and is_planned_day(d, first_day, today)
+    )
     return CircuitFigures(planned, tuple(c for c in circuits if local_day(c.at, zone) in wanted))
 
 
@@ -226,8 +248,10 @@ def week_totals(
     year: int, week: int, *, checkins: Iterable[CheckIn], drills: Iterable[DrillDone],
     circuits: Iterable[Circuit], points: Sequence[RunPoint], zone: tzinfo, first_day: date | None,
     today: date, plan: Callable[[date], tuple[str, ...]], circuit_days: Iterable[int],
+    circuits_from: date | None, rest_days: Collection[date] = frozenset(),
 ) -> WeekTotals:
-    """The week's figures; the inputs may hold records outside the week (they are filtered)."""
+    """The week's figures; the inputs may hold records outside the week (they are filtered).
+    `first_day` is the drills' first planned day, `circuits_from` the circuits'."""
     days = week_days(year, week)
     start, end = week_bounds(year, week, zone)
     return WeekTotals(
@@ -235,6 +259,6 @@ def week_totals(
         tuple(days),
         checkin_figures(checkins, days, zone),
         tuple(drill_days(days, drills, zone, first_day, today, plan)),
-        circuit_figures(days, circuits, zone, circuit_days, first_day, today),
+        circuit_figures(days, circuits, zone, circuit_days, circuits_from, today, rest_days),
         tuple(points_in(points, start, end)),
     )

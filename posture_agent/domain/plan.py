@@ -7,6 +7,7 @@ Rules (PRODUCT.md §2):
   start, while the wall time is before its end (half-open); after the commute at the car times;
   a desk or sofa check-in at the same instant as a car one is dropped (one question at a time);
 - the daily drills every day; the strength circuit on its days, except on an extra rest day;
+  neither on a day they are already recorded (all of the day's drills done, any circuit logged);
 - a soreness prompt `after_run_hours` after each run ends and the next local morning, unless a
   report about that run was already made in between;
 - ice reminders at `ice_times` while the SI protocol runs;
@@ -18,13 +19,14 @@ time after the gap; a repeated wall time (clocks going back) fires once, at its 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from enum import StrEnum
 from typing import Protocol
 
 from posture_agent.domain import advice as rules
+from posture_agent.domain.drills import Drill, planned_drills
 from posture_agent.domain.records import History
 
 
@@ -54,6 +56,8 @@ class Settings(Protocol):
     @property
     def drill_time(self) -> time: ...
     @property
+    def daily_drills(self) -> tuple[str, ...]: ...
+    @property
     def circuit_days(self) -> frozenset[int]: ...
     @property
     def circuit_time(self) -> time: ...
@@ -61,6 +65,8 @@ class Settings(Protocol):
     def circuit_rounds(self) -> int: ...
     @property
     def circuit_exercises(self) -> tuple[str, ...]: ...
+    @property
+    def catalogue(self) -> Mapping[str, Drill]: ...
     @property
     def soreness_after_run_hours(self) -> float: ...
     @property
@@ -210,8 +216,21 @@ def _apply_quiet(prompt: Prompt, settings: Settings, zone: tzinfo) -> Prompt | N
     return None
 
 
+def exercise_titles(settings: Settings, names: Iterable[str]) -> str:
+    """Exercises as the catalogue writes them ("Superman hold"), not their ids ("superman")."""
+    return ", ".join(settings.catalogue[n].title if n in settings.catalogue else n for n in names)
+
+
+def _drills_done(settings: Settings, history: History, zone: tzinfo, day: date) -> bool:
+    """Whether every drill of `day`'s checklist is already recorded that day."""
+    tilts = rules.pelvic_tilts_on(history, settings.soreness_threshold, zone, day)
+    done = {d.drill for d in history.drills if d.at.astimezone(zone).date() == day}
+    return set(planned_drills(settings.daily_drills, tilts)) <= done
+
+
 def _candidates(settings: Settings, history: History, zone: tzinfo, days: Iterable[date]) -> Iterator[Prompt]:
     rest = rest_days(history, settings.soreness_threshold, zone)
+    circuit_done = {c.at.astimezone(zone).date() for c in history.circuits}
     for day in days:
         weekday = day.weekday()
         for context, window in (("desk", settings.desk), ("sofa", settings.sofa)):
@@ -222,9 +241,10 @@ def _candidates(settings: Settings, history: History, zone: tzinfo, days: Iterab
         if weekday in settings.car_days:
             for at in settings.car_times:
                 yield Prompt(wall_time(day, at, zone), PromptKind.CHECKIN, "car", grace=GRACE["car"])
-        yield Prompt(wall_time(day, settings.drill_time, zone), PromptKind.DRILLS, grace=GRACE["drills"])
-        if weekday in settings.circuit_days and day not in rest:
-            note = f"{', '.join(settings.circuit_exercises)}: {settings.circuit_rounds} rounds."
+        if not _drills_done(settings, history, zone, day):
+            yield Prompt(wall_time(day, settings.drill_time, zone), PromptKind.DRILLS, grace=GRACE["drills"])
+        if weekday in settings.circuit_days and day not in rest and day not in circuit_done:
+            note = f"{exercise_titles(settings, settings.circuit_exercises)}: {settings.circuit_rounds} rounds."
             due = wall_time(day, settings.circuit_time, zone)
             yield Prompt(due, PromptKind.CIRCUIT, grace=GRACE["circuit"], note=note)
         for at in settings.ice_times:

@@ -63,17 +63,30 @@ def strength(rho: float) -> str:
 
 
 def describe(t: stats.Trend) -> str:
-    """One sentence a runner can read."""
+    """One sentence a runner can read. The words follow the end of the 95% interval nearest zero,
+    so a wide interval (few runs, one odd score) never reads as a strong link."""
     name = region_words(t.region)
-    if t.rho is None:
-        return f"{name[0].upper() + name[1:]}: not enough to say yet ({t.reason})."
-    figures = f"rho {t.rho:+.2f} over {t.n} runs"
-    if abs(t.rho) < 0.1:
-        return (f"{name[0].upper() + name[1:]}: no clear link ({figures}): how much you slouched in the two days "
-                f"before a run made little difference to how your {name} felt afterwards.")
+    title = name[0].upper() + name[1:]
+    if t.rho is None or t.ci is None:
+        return f"{title}: not enough to say yet ({t.reason})."
+    lo, hi = t.ci
+    figures = f"rho {t.rho:+.2f}, 95% CI {lo:+.2f} to {hi:+.2f}, over {t.n} runs"
+    least = 0.0 if lo <= 0 <= hi else min(abs(lo), abs(hi))
+    if least < 0.1:
+        if max(abs(lo), abs(hi)) < 0.3:
+            return (f"{title}: no clear link ({figures}): how much you slouched in the two days "
+                    f"before a run made little difference to how your {name} felt afterwards.")
+        return (f"{title}: no clear link yet ({figures}): the interval is wide, so these runs cannot "
+                f"tell a link from none; more runs with check-ins and scores will.")
     direction = "sorer" if t.rho > 0 else "less sore"
-    return (f"{name[0].upper() + name[1:]}: {strength(t.rho)} ({figures}): after two days with more slouching, "
+    return (f"{title}: at least {strength(least)} ({figures}): after two days with more slouching, "
             f"your {name} tended to be {direction} after the run.")
+
+
+def adds_nothing(longer: Period, shorter: Period) -> bool:
+    """Whether the longer period's trends use no run beyond the shorter one's (every region the
+    same number of runs with both figures): then its figures would only repeat them."""
+    return all(longer.trends[r].n == shorter.trends[r].n for r in REGIONS)
 
 
 def recent_start(now: datetime, zone: tzinfo, weeks: int = RECENT_WEEKS) -> datetime:
@@ -104,17 +117,19 @@ def _day(at: datetime | None, zone: tzinfo) -> str | None:
     return None if at is None else cal.local_day(at, zone).isoformat()
 
 
-def period_json(p: Period, zone: tzinfo) -> dict[str, Any]:
+def period_json(p: Period, zone: tzinfo, adds_no_runs: bool = False) -> dict[str, Any]:
     return {
         "from": _day(p.start, zone) if p.start else (_day(p.points[0].run.start, zone) if p.points else None),
         "to": _day(p.end, zone),
         "runs": len(p.points),
         "runs_with_exposure": sum(pt.exposure.rate is not None for pt in p.points),
+        "adds_no_runs": adds_no_runs,
         "regions": {
             region: {
                 "rho": None if t.rho is None else round(t.rho, 4),
                 "n": t.n,
                 "reason": t.reason,
+                "ci95": None if t.ci is None else [round(t.ci[0], 4), round(t.ci[1], 4)],
                 "summary": describe(t),
             }
             for region, t in p.trends.items()
@@ -130,9 +145,10 @@ def trends_json(report: TrendReport) -> dict[str, Any]:
         "generated_at": report.generated_at.astimezone(zone).isoformat(timespec="seconds"),
         "method": "Spearman rank correlation (ties get average ranks) between the slouch rate in the 48 h "
                   "before each run (at least 3 answered check-ins) and the first soreness score in the 24 h "
-                  "after it; null with a reason when n < 8 or one side is constant.",
+                  "after it, with a 95% confidence interval through Fisher's z (variance 1.06/(n-3)); "
+                  "null with a reason when n < 8 or one side has fewer than 3 distinct values.",
         "caveat": CAVEAT,
-        "all_history": period_json(report.all_history, zone),
+        "all_history": period_json(report.all_history, zone, adds_nothing(report.all_history, report.recent)),
         f"last_{RECENT_WEEKS}_weeks": period_json(report.recent, zone),
     }
 
@@ -143,7 +159,11 @@ def trends_text(report: TrendReport) -> list[str]:
         first = period.start or (period.points[0].run.start if period.points else None)
         span = f"since {cal.local_day(first, report.zone).isoformat()}" if first else "no runs yet"
         lines.append(f"{title} ({len(period.points)} runs, {span}):")
-        lines.extend(f"  {describe(period.trends[region])}" for region in REGIONS)
+        if period is report.all_history and adds_nothing(period, report.recent):
+            lines.append(f"  No runs with check-ins and scores before the last {RECENT_WEEKS} weeks: "
+                         f"the same as below.")
+        else:
+            lines.extend(f"  {describe(period.trends[region])}" for region in REGIONS)
         lines.append("")
     lines.append(CAVEAT)
     return lines

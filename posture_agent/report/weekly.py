@@ -16,6 +16,7 @@ from posture_agent.domain import advice as rules
 from posture_agent.domain import days as cal
 from posture_agent.domain import exposure as ex
 from posture_agent.domain import figures as f
+from posture_agent.domain import plan as planner
 from posture_agent.domain import records as r
 from posture_agent.domain.drills import planned_drills
 from posture_agent.domain.records import History
@@ -126,7 +127,9 @@ def build_report(store: Store, settings: Settings, now: datetime, year: int, wee
     end = cal.week_bounds(year, week, zone)[1]
     with store.transaction() as s:
         created = q.created_at(s)
-        first_day = cal.local_day(created, zone) if created else None
+        start = f.planned_start(created, q.first_record_at(s), zone)
+        first_day = f.first_planned_day(start, settings.drill_time, zone)
+        circuits_from = f.first_planned_day(start, settings.circuit_time, zone)
         checkins = q.checkins(s, span_start - ex.EXPOSURE_WINDOW, end)
         drills = q.drills(s, span_start, end)
         circuits = q.circuits(s, span_start, end)
@@ -135,13 +138,14 @@ def build_report(store: Store, settings: Settings, now: datetime, year: int, wee
         ends = q.protocol_ends(s, span_start - rules.LOOKBACK, end)
         history = History(runs=tuple(runs), soreness=tuple(soreness), protocol_ends=tuple(ends), first_day=created)
         plan = plan_for(settings, history, zone)
+        rest = planner.rest_days(history, settings.soreness_threshold, zone)
         span_runs = [r for r in runs if r.start >= span_start]
         points = ex.run_points(span_runs, ex.AnswerIndex(checkins), ex.SorenessIndex(soreness))
         recent = tuple(
             f.week_totals(
                 *(first_monday + timedelta(weeks=i)).isocalendar()[:2], checkins=checkins, drills=drills,
                 circuits=circuits, points=points, zone=zone, first_day=first_day, today=today, plan=plan,
-                circuit_days=settings.circuit_days,
+                circuit_days=settings.circuit_days, circuits_from=circuits_from, rest_days=rest,
             )
             for i in range(weeks)
         )
@@ -152,7 +156,8 @@ def build_report(store: Store, settings: Settings, now: datetime, year: int, wee
         streak_as_of = min(today, totals.days[-1])
         streak = f.streak(ledger.complete, streak_as_of)
     advice = advice_week(settings, history, totals.days, zone, now)
-    return WeeklyReport(totals, zone, now, today, first_day, streak, streak_as_of, advice, recent)
+    planned_from = cal.local_day(start, zone) if start else None
+    return WeeklyReport(totals, zone, now, today, planned_from, streak, streak_as_of, advice, recent)
 
 
 # --- JSON -----------------------------------------------------------------------------------------

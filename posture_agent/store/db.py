@@ -9,6 +9,7 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy.engine import Connection, Engine
@@ -64,8 +65,11 @@ Commands check files up to this size at every open; the agent checks at start wh
 (`check=True`)."""
 
 
-def open_store(db_file: Path, backup_dir: Path | None = None, *, check: bool | None = None) -> Store:
-    """Open (creating or migrating if needed) the database at `db_file`.
+def open_store(
+    db_file: Path, backup_dir: Path | None = None, *, check: bool | None = None, now: datetime | None = None,
+) -> Store:
+    """Open (creating or migrating if needed) the database at `db_file`; a new one records `now`
+    (the caller's clock, else the system's) as its install time, where planned days begin.
 
     A damaged file (not a database, or failing `PRAGMA quick_check`: always when `check` is True,
     never when False, when the file is at most QUICK_CHECK_MAX_BYTES when None) is moved aside,
@@ -91,7 +95,7 @@ def open_store(db_file: Path, backup_dir: Path | None = None, *, check: bool | N
     started = time.monotonic()
     try:
         if revision != SCHEMA_HEAD:
-            migrate_to_head(db_file, revision, backup_dir)
+            migrate_to_head(db_file, revision, backup_dir, now)
     except (DBAPIError, sqlite3.DatabaseError) as exc:
         mapped = store_error(exc, db_file, time.monotonic() - started)
         if mapped is None:

@@ -44,7 +44,7 @@ def make_engine(db_file: Path) -> Engine:
     return engine
 
 
-def migrate_to_head(db_file: Path, revision: str | None, backup_dir: Path) -> None:
+def migrate_to_head(db_file: Path, revision: str | None, backup_dir: Path, now: datetime | None = None) -> None:
     """Bring the file to SCHEMA_HEAD: an empty file from the head schema (store/fresh.py, without
     importing Alembic), an older one through the Alembic migrations after a backup copy."""
     new = revision is None and (not db_file.exists() or db_file.stat().st_size == 0)
@@ -73,7 +73,7 @@ def migrate_to_head(db_file: Path, revision: str | None, backup_dir: Path) -> No
                 _alembic_upgrade(conn)
             conn.exec_driver_sql(
                 "INSERT OR IGNORE INTO meta(key, value) VALUES ('created_at', ?), ('device_id', ?)",
-                (datetime.now(UTC).isoformat(), uuid.uuid4().hex[:12]),
+                ((now or datetime.now(UTC)).astimezone(UTC).isoformat(), uuid.uuid4().hex[:12]),
             )
     finally:
         engine.dispose()

@@ -29,6 +29,14 @@ def created_at(conn: Executor) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
+def first_record_at(conn: Executor) -> datetime | None:
+    """The earliest time of any record (each an indexed MIN): history typed in or imported from
+    before the install moves the start of planning back to it."""
+    columns = (t.checkins.c.at, t.drill_completions.c.at, t.circuits.c.at, t.runs.c.start, t.soreness_reports.c.at)
+    firsts = [conn.execute(select(func.min(col))).scalar() for col in columns]
+    return min((x for x in firsts if x is not None), default=None)
+
+
 def add(conn: Executor, table: Table, values: dict[str, Any], *, device: str, source: str, now: datetime) -> str:
     """Insert one record, filling in the columns every record carries; returns its id."""
     rid = values.get("id") or t.new_id()

@@ -121,8 +121,8 @@ def test_absurd_values_fail_and_store_nothing(cli: Any, tmp_path: Path, km: floa
     path.write_bytes(build_fit([Session(START, timedelta(minutes=minutes), km)]))
     result = cli("run", "import", str(path))
     assert result.code == 1
-    assert f"{path}: failed: " in result.out
-    assert word in result.out
+    assert f"{path}: failed: " in result.err and word in result.err
+    assert result.out == "1 file: 0 imported (0 runs), 0 already imported, 0 skipped, 1 failed\n"
     assert cli.db_dump() == before
 
 
@@ -208,16 +208,16 @@ def test_unreadable_files_fail_with_a_reason(cli: Any, tmp_path: Path, name: str
     path.write_bytes(content)
     result = cli("run", "import", str(path))
     assert result.code == 1
-    assert result.out.startswith(f"{path}: failed: ")
-    assert word in result.out
+    assert result.err.startswith(f"{path}: failed: ")
+    assert word in result.err
 
 
 def test_missing_file_fails_and_the_others_still_import(cli: Any, tmp_path: Path) -> None:
     good = write_gpx(tmp_path / "ok.gpx", START, 50, 10.0)
     result = cli("run", "import", str(tmp_path / "nope.fit"), str(good))
     assert result.code == 1
-    assert f"{tmp_path / 'nope.fit'}: failed: no such file" in result.out
-    assert f"{good}: imported: " in result.out
+    assert result.err == f"{tmp_path / 'nope.fit'}: failed: no such file\n"
+    assert f"{good}: imported: " in result.out and "failed: no such" not in result.out
 
 
 def test_exit_status_is_zero_when_nothing_failed(cli: Any, tmp_path: Path) -> None:
