@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn, TextIO
 
-from posture_agent import __version__
+from posture_agent import WINDOW_PROCESS, __version__
 from posture_agent.clock import Clock, SystemClock
 from posture_agent.context import Context, OutputFailed
 from posture_agent.errors import EXIT_BUG, EXIT_ERROR, EXIT_OK, EXIT_USAGE, UserError
@@ -63,6 +63,10 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None, clock: Clock | None = None, out: TextIO | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == [WINDOW_PROCESS]:
+        from posture_agent.window_process import main as window_main  # Tk, only in that process
+
+        return window_main(list(argv[1:]))
     parser = build_parser(argv)
     try:
         args = parser.parse_args(argv)

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
+from posture_agent import WINDOW_PROCESS
 from posture_agent.agent.events import ActivePrompt
 
 log = logging.getLogger(__name__)
@@ -66,7 +67,8 @@ class CheckinProcess:
                  on_mapped: Callable[[float], None], on_gone: Callable[[], None]) -> None:
         self.active = active
         self.started = time.perf_counter()
-        module = [sys.executable, "-m", "posture_agent.window_process"]
+        frozen = getattr(sys, "frozen", False)  # its own executable, which has no `python -m`
+        module = [sys.executable, WINDOW_PROCESS] if frozen else [sys.executable, "-m", "posture_agent.window_process"]
         err: IO[Any] | int = subprocess.DEVNULL
         if log_file is not None:
             try:

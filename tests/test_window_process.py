@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from posture_agent import WINDOW_PROCESS
 from posture_agent.agent.control import ControlServer
 from tests.desktop import Desktop, desktop, wait_for
 from tests.test_control import runtime
@@ -55,9 +56,12 @@ def window_for(d: Desktop, runtime: Path, agent: Agent) -> Iterator[subprocess.P
         server.stop()
 
 
-def window_process(d: Desktop, runtime: Path, seconds_left: float = 120) -> subprocess.Popen[str]:
+def window_process(
+    d: Desktop, runtime: Path, seconds_left: float = 120,
+    program: tuple[str, ...] = (sys.executable, "-m", "posture_agent.window_process"),
+) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "posture_agent.window_process", "checkin", "--runtime", str(runtime),
+        [*program, "checkin", "--runtime", str(runtime),
          "--prompt", "p-1", "--context", "car", "--seconds-left", str(seconds_left)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=d.env,
     )
@@ -89,3 +93,19 @@ def test_sigterm_closes_the_window_without_an_answer(desktop: Desktop, runtime: 
         child.terminate()
         assert child.wait(timeout=5) == 0
     assert agent.requests == [], "closed by the agent: nothing answered"
+
+
+def test_the_program_itself_runs_the_window_as_a_frozen_build_does(desktop: Desktop, runtime: Path) -> None:
+    """A frozen build has no `python -m`: the agent starts its own executable with --window-process."""
+    server = ControlServer(runtime, Agent(refusals=0))
+    server.start()
+    child = window_process(desktop, runtime, program=(sys.executable, "-m", "posture_agent", WINDOW_PROCESS))
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip() == "mapped"
+        assert desktop.window(TITLE) is not None
+        child.terminate()
+        assert child.wait(timeout=5) == 0
+    finally:
+        if child.poll() is None:
+            child.kill()
+        server.stop()
