@@ -3,7 +3,7 @@
 On the virtual desktop (Xvfb, a private session bus, dunst; tests/desktop.py), a child process:
 1. reads its PSS (/proc/self/smaps_rollup) with the agent's core loaded (journal, plan, prompt
    service), then after importing the presence backends, then after the first check (which loads
-   python-xlib and jeepney and opens the X and bus connections);
+   libxcb and jeepney and opens the X and bus connections);
 2. times the full check this desktop gets (X11 idle and fullscreen, the D-Bus signals, and a
    calendar file of 200 meetings, a quarter of them weekly) N times, beside a baseline measured in
    the same run: the prompt service's own work at fire time (`due(now)` on a real SQLite file).
@@ -144,7 +144,7 @@ def main() -> None:
         print(f"  {source:<44}{ms:>10.3f}{kb / 1024:>9.2f} MB")
     print(f"PSS with the agent's core: {data['pss_base_kb'] / 1024:.1f} MB; "
           f"+{data['pss_import_kb'] / 1024:.2f} MB importing presence/, "
-          f"+{data['pss_first_check_kb'] / 1024:.2f} MB after the first check (python-xlib, jeepney, connections)")
+          f"+{data['pss_first_check_kb'] / 1024:.2f} MB after the first check (libxcb, jeepney, connections)")
     print(f"targets: median < 20 ms -> {'met' if data['presence_ms'][0] < 20 else 'MISSED'}; "
           f"PSS <= 3 MB -> {'met' if data['pss_first_check_kb'] <= 3 * 1024 else 'MISSED'}")
 

@@ -83,8 +83,50 @@ def test_the_active_windows_fullscreen_state(bare_desktop: Desktop) -> None:
         window.change_property(state, Xatom.ATOM, 32, [], X.PropModeReplace)
         x.sync()
         assert fullscreen.away(NOW) is None
+        window.change_property(state, Xatom.ATOM, 32, [x.intern_atom("_NET_WM_STATE_FULLSCREEN")])
+        window.destroy()  # closed before the window manager names another: an X error, not an exit
+        x.sync()
+        assert fullscreen.away(NOW) is None
+        assert fullscreen.away(NOW) is None  # the same connection goes on
     finally:
         x.close()
+
+
+def bare_xvfb(*args: str) -> tuple[subprocess.Popen[bytes], str]:
+    """An Xvfb of its own (extra server arguments), and its display name."""
+    if shutil.which("Xvfb") is None:
+        pytest.skip("Xvfb is not installed (scripts/test.sh installs it as root)")
+    read_fd, write_fd = os.pipe()
+    proc = subprocess.Popen(["Xvfb", "-displayfd", str(write_fd), "-nolisten", "tcp", *args], pass_fds=(write_fd,),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.close(write_fd)
+    with os.fdopen(read_fd, "rb") as pipe:
+        number = pipe.readline().strip().decode()
+    if not number:
+        proc.kill()
+        proc.wait()
+        pytest.skip("Xvfb did not start")
+    return proc, f":{number}"
+
+
+def test_a_server_without_the_extension_or_gone_makes_the_signals_unavailable() -> None:
+    proc, name = bare_xvfb("-extension", "MIT-SCREEN-SAVER")
+    try:
+        connection = X11Connection(name)
+        with pytest.raises(SignalUnavailable, match="no MIT-SCREEN-SAVER extension"):
+            X11Idle(connection, 300).away(NOW)
+        with pytest.raises(SignalUnavailable, match="_NET_ACTIVE_WINDOW"):
+            X11Fullscreen(connection).away(NOW)  # the same connection still answers
+        proc.terminate()
+        proc.wait(10)
+        with pytest.raises(SignalUnavailable, match="X display"):
+            X11Fullscreen(connection).away(NOW)  # a lost server: unavailable, the process goes on
+        with pytest.raises(SignalUnavailable, match="cannot connect"):
+            X11Fullscreen(connection).away(NOW)  # and the next check tries a new connection
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 # --- D-Bus stand-ins ---------------------------------------------------------------------------

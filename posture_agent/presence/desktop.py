@@ -2,7 +2,7 @@
 (and again when the config changes). Order matters only for the reason shown: the lock first,
 then idle time, fullscreen, do-not-disturb and the calendar.
 
-- Linux, X11 session: XScreenSaver idle and the fullscreen active window (python-xlib), plus the
+- Linux, X11 session: XScreenSaver idle and the fullscreen active window (libxcb), plus the
   D-Bus signals (jeepney). A Wayland session gets only the D-Bus signals: XScreenSaver under
   XWayland sees X clients' input alone, and Wayland has no shared active-window property.
 - Windows: GetLastInputInfo and SHQueryUserNotificationState. macOS: CGEventSource idle time.
