@@ -16,7 +16,7 @@ from posture_agent.agent.runtime import Agent
 from posture_agent.clock import FixedClock
 from posture_agent.config import load_settings
 from posture_agent.paths import Paths
-from posture_agent.presence.base import PresenceCheck, Signal
+from posture_agent.presence.base import ActiveWatch, PresenceCheck, Signal
 from posture_agent.presence.calendar import CalendarFile
 from posture_agent.report.weekly import build_report, report_json
 from posture_agent.store.db import open_store
@@ -40,7 +40,7 @@ class Switch:
 
 
 class Rig:
-    def __init__(self, home: Path, *signals: Signal) -> None:
+    def __init__(self, home: Path, *signals: Signal, watch: ActiveWatch | None = None) -> None:
         self.paths = Paths.resolve(home)
         self.paths.make_dirs()
         self.paths.config_file.write_text(  # drills late, so only check-ins fall in these hours
@@ -49,7 +49,7 @@ class Rig:
         self.clock = FixedClock(datetime(2026, 11, 25, 8, 0, tzinfo=BERLIN))
         self.store = open_store(self.paths.db_file, self.paths.backup_dir)
         settings = load_settings(self.paths.config_file)
-        self.agent = Agent(self.paths, settings, self.store, self.clock, presence=PresenceCheck(signals))
+        self.agent = Agent(self.paths, settings, self.store, self.clock, presence=PresenceCheck(signals), watch=watch)
 
     def tick_at(self, when: datetime) -> list[str]:
         self.clock.at = when.astimezone(ZoneInfo("UTC"))

@@ -49,6 +49,8 @@ class Held:
     prompt: Prompt
     reason: str
     since: datetime
+    signal: str = ""
+    """The kind of signal that holds it (presence.base.KINDS)."""
 
 
 class PromptService:
@@ -144,7 +146,7 @@ class PromptService:
             if before is None or before.prompt != prompt or before.reason != presence.reason:
                 log.info("prompt %s due %s held: %s", prompt.slot, prompt.due.isoformat(), presence.reason)
             since = before.since if before is not None and before.prompt == prompt else now
-            self.held[prompt.kind] = Held(prompt, presence.reason, since)
+            self.held[prompt.kind] = Held(prompt, presence.reason, since, presence.kind)
         return []
 
     def next_due(self, now: datetime) -> datetime | None:

@@ -17,7 +17,7 @@ from datetime import tzinfo
 from pathlib import Path
 
 from posture_agent.presence import dbus, macos, windows, x11
-from posture_agent.presence.base import PresenceCheck, Signal
+from posture_agent.presence.base import ActiveWatch, NoWatch, PresenceCheck, Signal
 from posture_agent.presence.calendar import CalendarFile
 
 
@@ -48,3 +48,11 @@ def presence_check(
     environ: Mapping[str, str], platform: str = sys.platform,
 ) -> PresenceCheck:
     return PresenceCheck(signals(idle_seconds, calendar, zone, environ, platform))
+
+
+def active_watch(platform: str = sys.platform) -> ActiveWatch:
+    """The one-shot "active again" watch: the session bus's (Mutter, the screen savers) on Linux;
+    elsewhere none yet (the agent's minute re-check brings a held prompt back)."""
+    if platform.startswith("linux") or platform.startswith("freebsd"):
+        return dbus.ActiveAgainWatch()
+    return NoWatch()
