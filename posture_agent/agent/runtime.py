@@ -24,7 +24,7 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from posture_agent.agent import jobhealth
+from posture_agent.agent import holds, jobhealth
 from posture_agent.agent.control import ControlServer, answer_request
 from posture_agent.agent.events import STATE_CHANGED, ActivePrompt, Event, EventBus, Listener
 from posture_agent.agent.housekeeping import ClockWatch, data_files_stamp, file_stamp
@@ -66,6 +66,9 @@ class Agent:
         self._own_presence = presence is None
         self.service = PromptService(Journal(store, settings, clock), self.bus, presence or _presence(settings))
         self.watch = watch or (active_watch() if presence is None else NoWatch())
+        for held in holds.load(paths.runtime_dir):  # the last run's: the first tick shows or stores them
+            self.service.held[held.prompt.kind] = held
+        self._kept_held = self.service.held_now()
         self._watching = False
         """The watch was armed in this spell of held prompts (once: later returns wait for the minute)."""
         self.lock = threading.RLock()
@@ -163,9 +166,13 @@ class Agent:
             return shown
 
     def _follow_held(self) -> None:
-        """Arm the active-again watch when a prompt is first held because the user is away (idle,
-        locked: not busy), and disarm it once nothing is held."""
+        """Keep the held prompts in their file when they change; arm the active-again watch when a
+        prompt is first held because the user is away (idle, locked: not busy), and disarm it once
+        nothing is held."""
         held = self.service.held_now()
+        if held != self._kept_held:
+            holds.save(self.paths.runtime_dir, held)
+            self._kept_held = held
         if not held:
             if self._watching:
                 self.watch.disarm()
