@@ -3,13 +3,15 @@
 On the virtual desktop (Xvfb, a private session bus, dunst; tests/desktop.py), a child process:
 1. reads its PSS (/proc/self/smaps_rollup) with the agent's core loaded (journal, plan, prompt
    service), then after importing the presence backends, then after the first check (which loads
-   python-xlib and jeepney and opens the X and bus connections);
+   libxcb and jeepney and opens the X and bus connections);
 2. times the full check this desktop gets (X11 idle and fullscreen, the D-Bus signals, and a
    calendar file of 200 meetings, a quarter of them weekly) N times, beside a baseline measured in
-   the same run: the prompt service's own work at fire time (`due(now)` on a real SQLite file).
+   the same run: the prompt service's own work at fire time (`due(now)` on a real SQLite file);
+3. arms the one-shot "active again" watch (a silent stand-in owns org.freedesktop.ScreenSaver)
+   and counts its thread's context switches, and the whole process's, over an idle window.
 
 Run from the repository root:  .venv/bin/python benchmarks/presence_bench.py [--runs N]
-Targets: presence check median < 20 ms; PSS delta <= 3 MB.
+Targets: presence check median < 20 ms; PSS delta <= 3 MB; the armed watch adds no wake-ups.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ def pss_kb():
             return int(line.split()[1])
     return 0
 
-folder, runs = Path(sys.argv[1]), int(sys.argv[2])
+folder, runs, watch_seconds = Path(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
 from zoneinfo import ZoneInfo
 from posture_agent.agent.events import EventBus
 from posture_agent.agent.prompts import PromptService
@@ -87,7 +89,32 @@ for signal in check.signals:
         except Exception:
             pass
     per_signal[signal.source] = [median_ms(one)[0], first_read[signal.source]]
+
+def switches(task):
+    total = 0
+    for line in Path(f"/proc/self/task/{task}/status").read_text().splitlines():
+        if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
+            total += int(line.split()[1])
+    return total
+
+from jeepney.bus_messages import message_bus
+from jeepney.io.blocking import open_dbus_connection
+from posture_agent.presence.dbus import ActiveAgainWatch
+import os, threading
+saver = open_dbus_connection(bus=os.environ["DBUS_SESSION_BUS_ADDRESS"])  # a screen saver to watch, silent
+saver.send_and_get_reply(message_bus.RequestName("org.freedesktop.ScreenSaver"), timeout=5)
+watch, fired = ActiveAgainWatch(), []
+watch.arm(lambda: fired.append(True))
+time.sleep(2)  # connected and subscribed
+armed = [t for t in threading.enumerate() if t.name == "presence-active-again"]
+tasks = [int(t) for t in os.listdir("/proc/self/task")]
+start = {t: switches(t) for t in tasks}
+time.sleep(watch_seconds)
+thread_switches = switches(armed[0].native_id) - start[armed[0].native_id] if armed else None
+process_switches = sum(switches(t) - start[t] for t in tasks if Path(f"/proc/self/task/{t}").exists())
+watch.disarm()
 print(json.dumps({
+    "watch": [bool(armed) and armed[0].is_alive(), thread_switches, process_switches, bool(fired)],
     "pss_base_kb": base, "pss_import_kb": imported - base, "pss_first_check_kb": first - base,
     "presence_ms": [presence_med, presence_max], "due_ms": [due_med, due_max],
     "offers": [[o.kind, o.source, o.available] for o in check.offers(now)], "per_signal_ms": per_signal,
@@ -113,6 +140,7 @@ def calendar(path: Path, meetings: int = 200) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--runs", type=int, default=500)
+    parser.add_argument("--watch-seconds", type=float, default=30.0, help="idle window with the watch armed")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="pa-presence-bench-"))
     desktop = Desktop(root / "desktop", with_tray=False)
@@ -123,9 +151,9 @@ def main() -> None:
         # .pyc files, and compiling at import would count the compiler's memory as the backends'
         env = dict(desktop.env, PYTHONPATH=str(ROOT), PYTHONPYCACHEPREFIX=str(root / "pycache"))
         env.pop("PYTHONDONTWRITEBYTECODE", None)
-        for runs in (1, args.runs):
+        for runs, watch_seconds in ((1, 0.0), (args.runs, args.watch_seconds)):
             out = subprocess.run(
-                [sys.executable, "-c", CHILD, str(root), str(runs)],
+                [sys.executable, "-c", CHILD, str(root), str(runs), str(watch_seconds)],
                 capture_output=True, text=True, env=env, cwd=ROOT, check=False,
             )
         if out.returncode != 0:
@@ -144,9 +172,14 @@ def main() -> None:
         print(f"  {source:<44}{ms:>10.3f}{kb / 1024:>9.2f} MB")
     print(f"PSS with the agent's core: {data['pss_base_kb'] / 1024:.1f} MB; "
           f"+{data['pss_import_kb'] / 1024:.2f} MB importing presence/, "
-          f"+{data['pss_first_check_kb'] / 1024:.2f} MB after the first check (python-xlib, jeepney, connections)")
+          f"+{data['pss_first_check_kb'] / 1024:.2f} MB after the first check (libxcb, jeepney, connections)")
+    alive, thread_switches, process_switches, fired = data["watch"]
+    print(f"active-again watch armed for {args.watch_seconds:.0f} s: "
+          f"{'armed' if alive else 'NOT ARMED'}, its thread {thread_switches} context switches, "
+          f"the whole process {process_switches}{' (it fired)' if fired else ''}")
     print(f"targets: median < 20 ms -> {'met' if data['presence_ms'][0] < 20 else 'MISSED'}; "
-          f"PSS <= 3 MB -> {'met' if data['pss_first_check_kb'] <= 3 * 1024 else 'MISSED'}")
+          f"PSS <= 3 MB -> {'met' if data['pss_first_check_kb'] <= 3 * 1024 else 'MISSED'}; "
+          f"no wake-ups from the watch -> {'met' if alive and thread_switches == 0 else 'MISSED'}")
 
 
 if __name__ == "__main__":

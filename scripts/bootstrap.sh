@@ -10,7 +10,7 @@ PY=${PYTHON:-python3}
 
 # System packages: the tray menu (PyGObject + AppIndicator), notifications (dunst is only for tests),
 # Tk windows, and for tests a virtual desktop and a headless browser.
-RUN_PKGS="python3-tk gir1.2-gtk-3.0 gir1.2-ayatanaappindicator3-0.1 libgirepository1.0-dev libcairo2-dev pkg-config libdbus-1-dev libglib2.0-dev libnotify-bin"
+RUN_PKGS="python3-tk gir1.2-gtk-3.0 gir1.2-ayatanaappindicator3-0.1 libgirepository1.0-dev libcairo2-dev pkg-config libdbus-1-dev libglib2.0-dev libnotify-bin libxcb-screensaver0"
 TEST_PKGS="xvfb xdotool x11-utils imagemagick trayer dunst dbus-x11 chromium desktop-file-utils binutils faketime syncthing"
 pkgs=$RUN_PKGS; [ "$want" = test ] && pkgs="$RUN_PKGS $TEST_PKGS"
 if command -v dpkg-query >/dev/null 2>&1; then

@@ -16,7 +16,7 @@ from posture_agent.agent.runtime import Agent
 from posture_agent.clock import FixedClock
 from posture_agent.config import load_settings
 from posture_agent.paths import Paths
-from posture_agent.presence.base import PresenceCheck, Signal
+from posture_agent.presence.base import ActiveWatch, PresenceCheck, Signal
 from posture_agent.presence.calendar import CalendarFile
 from posture_agent.report.weekly import build_report, report_json
 from posture_agent.store.db import open_store
@@ -40,7 +40,7 @@ class Switch:
 
 
 class Rig:
-    def __init__(self, home: Path, *signals: Signal) -> None:
+    def __init__(self, home: Path, *signals: Signal, watch: ActiveWatch | None = None) -> None:
         self.paths = Paths.resolve(home)
         self.paths.make_dirs()
         self.paths.config_file.write_text(  # drills late, so only check-ins fall in these hours
@@ -49,7 +49,7 @@ class Rig:
         self.clock = FixedClock(datetime(2026, 11, 25, 8, 0, tzinfo=BERLIN))
         self.store = open_store(self.paths.db_file, self.paths.backup_dir)
         settings = load_settings(self.paths.config_file)
-        self.agent = Agent(self.paths, settings, self.store, self.clock, presence=PresenceCheck(signals))
+        self.agent = Agent(self.paths, settings, self.store, self.clock, presence=PresenceCheck(signals), watch=watch)
 
     def tick_at(self, when: datetime) -> list[str]:
         self.clock.at = when.astimezone(ZoneInfo("UTC"))
@@ -183,3 +183,69 @@ def test_schedule_asks_the_running_agent_what_it_holds_and_why(cli: Cli, tmp_pat
     finally:
         agent.stop()
         store.close()
+
+
+def test_one_held_when_a_pause_ends_is_stored_away_not_dropped(rig: Rig, switch: Switch) -> None:
+    switch.reason = "screen locked"
+    assert rig.tick_at(berlin(2026, 11, 25, 10, 30)) == []
+    rig.agent.pause(berlin(2026, 11, 25, 10, 50))
+    assert rig.tick_at(berlin(2026, 11, 25, 10, 40)) == []
+    assert rig.prompts() == []  # still held during the pause
+    switch.reason = None
+    assert rig.tick_at(berlin(2026, 11, 25, 10, 51)) == []  # within its grace, but due before the pause ended
+    assert rig.prompts() == [("checkin-desk", "2026-11-25 09:30:00.000000", 0, "away")]
+    assert rig.held() == []
+
+
+def test_one_held_when_the_user_resumes_is_stored_away(rig: Rig, switch: Switch) -> None:
+    switch.reason = "idle for 6 min"
+    assert rig.tick_at(berlin(2026, 11, 25, 10, 30)) == []
+    rig.agent.pause(berlin(2026, 11, 25, 12, 0))
+    rig.clock.at = berlin(2026, 11, 25, 10, 35).astimezone(ZoneInfo("UTC"))
+    rig.agent.resume()
+    switch.reason = None
+    assert rig.tick_at(berlin(2026, 11, 25, 10, 36)) == []
+    assert rig.prompts() == [("checkin-desk", "2026-11-25 09:30:00.000000", 0, "away")]
+
+
+def restarted(rig: Rig, *signals: Signal) -> Rig:
+    """The same home and database opened by a new agent, as after a stop or a crash."""
+    again = Rig.__new__(Rig)
+    again.paths, again.clock, again.store = rig.paths, FixedClock(rig.clock.now()), rig.store
+    again.agent = Agent(rig.paths, load_settings(rig.paths.config_file), rig.store, again.clock,
+                        presence=PresenceCheck(signals))
+    return again
+
+
+def test_one_held_when_the_agent_stops_is_stored_away_by_the_next_start_once_out_of_its_grace(
+    rig: Rig, switch: Switch,
+) -> None:
+    switch.reason = "screen locked"
+    assert rig.tick_at(berlin(2026, 11, 25, 10, 30)) == []
+    rig.agent.stop()
+    again = restarted(rig)  # the user is back; 10:30 is overtaken by 11:15 and past its 45 min
+    assert again.held() == [("desk@10:30", "screen locked")]  # put back from the last run
+    assert again.tick_at(berlin(2026, 11, 25, 11, 20)) == ["desk@11:15"]
+    assert again.prompts() == [
+        ("checkin-desk", "2026-11-25 09:30:00.000000", 0, "away"),
+        ("checkin-desk", "2026-11-25 10:15:00.000000", 1, None),
+    ]
+    assert restarted(again).held() == []  # nothing left for a third start
+
+
+def test_one_held_when_the_agent_is_killed_is_shown_by_the_next_start_within_its_grace(
+    rig: Rig, switch: Switch,
+) -> None:
+    switch.reason = "idle for 6 min"
+    assert rig.tick_at(berlin(2026, 11, 25, 10, 30)) == []  # then killed: no stop()
+    again = restarted(rig)
+    assert again.tick_at(berlin(2026, 11, 25, 10, 50)) == ["desk@10:30"]
+    assert again.prompts() == [("checkin-desk", "2026-11-25 09:30:00.000000", 1, None)]
+    assert again.held() == []
+
+
+def test_a_damaged_holds_file_is_logged_and_holds_nothing(rig: Rig, caplog: pytest.LogCaptureFixture) -> None:
+    rig.paths.runtime_dir.mkdir(parents=True, exist_ok=True)
+    (rig.paths.runtime_dir / "held-prompts.json").write_text("[{", encoding="utf-8")
+    assert restarted(rig).held() == []
+    assert "held prompts in" in caplog.text and "damaged" in caplog.text

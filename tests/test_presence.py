@@ -36,7 +36,7 @@ class Fixed:
 
 def test_the_first_signal_that_says_away_gives_the_reason_and_the_rest_are_not_read() -> None:
     lock, idle = Fixed("lock", "screen locked"), Fixed("idle", "idle for 7 min")
-    assert PresenceCheck([lock, idle])(NOW) == Presence(True, "screen locked")
+    assert PresenceCheck([lock, idle])(NOW) == Presence(True, "screen locked", "lock")
     assert idle.reads == 0
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import shutil
 import signal
@@ -22,8 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from jeepney import HeaderFields, MessageType, new_error, new_method_return
+from jeepney import DBusAddress, HeaderFields, MessageType, new_error, new_method_return, new_signal
 from jeepney.bus_messages import message_bus
+from jeepney.io import threading as jeepney_threading
 from jeepney.io.blocking import open_dbus_connection
 
 from posture_agent.presence import dbus as pdbus
@@ -32,6 +34,7 @@ from posture_agent.presence.desktop import signals
 from posture_agent.presence.x11 import X11Connection, X11Fullscreen, X11Idle
 from tests.conftest import Cli
 from tests.desktop import Desktop, desktop, wait_for
+from tests.test_agent_presence import BERLIN, Rig
 from tests.test_presence import presence_check_of
 
 __all__ = ["desktop"]
@@ -83,8 +86,50 @@ def test_the_active_windows_fullscreen_state(bare_desktop: Desktop) -> None:
         window.change_property(state, Xatom.ATOM, 32, [], X.PropModeReplace)
         x.sync()
         assert fullscreen.away(NOW) is None
+        window.change_property(state, Xatom.ATOM, 32, [x.intern_atom("_NET_WM_STATE_FULLSCREEN")])
+        window.destroy()  # closed before the window manager names another: an X error, not an exit
+        x.sync()
+        assert fullscreen.away(NOW) is None
+        assert fullscreen.away(NOW) is None  # the same connection goes on
     finally:
         x.close()
+
+
+def bare_xvfb(*args: str) -> tuple[subprocess.Popen[bytes], str]:
+    """An Xvfb of its own (extra server arguments), and its display name."""
+    if shutil.which("Xvfb") is None:
+        pytest.skip("Xvfb is not installed (scripts/test.sh installs it as root)")
+    read_fd, write_fd = os.pipe()
+    proc = subprocess.Popen(["Xvfb", "-displayfd", str(write_fd), "-nolisten", "tcp", *args], pass_fds=(write_fd,),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.close(write_fd)
+    with os.fdopen(read_fd, "rb") as pipe:
+        number = pipe.readline().strip().decode()
+    if not number:
+        proc.kill()
+        proc.wait()
+        pytest.skip("Xvfb did not start")
+    return proc, f":{number}"
+
+
+def test_a_server_without_the_extension_or_gone_makes_the_signals_unavailable() -> None:
+    proc, name = bare_xvfb("-extension", "MIT-SCREEN-SAVER")
+    try:
+        connection = X11Connection(name)
+        with pytest.raises(SignalUnavailable, match="no MIT-SCREEN-SAVER extension"):
+            X11Idle(connection, 300).away(NOW)
+        with pytest.raises(SignalUnavailable, match="_NET_ACTIVE_WINDOW"):
+            X11Fullscreen(connection).away(NOW)  # the same connection still answers
+        proc.terminate()
+        proc.wait(10)
+        with pytest.raises(SignalUnavailable, match="X display"):
+            X11Fullscreen(connection).away(NOW)  # a lost server: unavailable, the process goes on
+        with pytest.raises(SignalUnavailable, match="cannot connect"):
+            X11Fullscreen(connection).away(NOW)  # and the next check tries a new connection
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 # --- D-Bus stand-ins ---------------------------------------------------------------------------
@@ -117,6 +162,13 @@ class StandIn(threading.Thread):
             self.conn.send_and_get_reply(message_bus.RequestName(name), timeout=5)
         self.answers = answers
         self.stopping = False
+        self.calls: list[str] = []
+        """The members called, in order."""
+        self.send_lock = threading.Lock()
+
+    def emit(self, path: str, interface: str, member: str, signature: str, body: tuple[Any, ...]) -> None:
+        with self.send_lock:
+            self.conn.send(new_signal(DBusAddress(path, interface=interface), member, signature, body))
 
     def run(self) -> None:
         while not self.stopping:
@@ -133,11 +185,13 @@ class StandIn(threading.Thread):
                                     fields[HeaderFields.member])
             if key[1:] == ("org.freedesktop.DBus.Properties", "Get"):
                 key = (key[0], "Get", *msg.body)
+            self.calls.append(key[2])
             answer = self.answers.get(key)
-            if answer is None:
-                self.conn.send(new_error(msg, "org.freedesktop.DBus.Error.UnknownMethod", "s", ("no",)))
-            else:
-                self.conn.send(new_method_return(msg, *answer))
+            with self.send_lock:
+                if answer is None:
+                    self.conn.send(new_error(msg, "org.freedesktop.DBus.Error.UnknownMethod", "s", ("no",)))
+                else:
+                    self.conn.send(new_method_return(msg, *answer))
 
     def stop(self) -> None:
         self.stopping = True
@@ -194,6 +248,124 @@ def test_a_service_that_never_answers_is_unavailable_not_a_hang(private_bus: str
             pdbus.ScreenSaverActive(bus_on(private_bus)).away(NOW)  # after the call's 0.5 s timeout
     finally:
         squatter.close()
+
+
+# --- the one-shot "active again" watch ---------------------------------------------------------
+
+SAVER = ("/org/freedesktop/ScreenSaver", "org.freedesktop.ScreenSaver")
+MUTTER_WATCH_ID = 7
+
+
+def watch_on(address: str) -> pdbus.ActiveAgainWatch:
+    return pdbus.ActiveAgainWatch(lambda: jeepney_threading.open_dbus_connection(bus=address))
+
+
+def connections(address: str) -> int:
+    """How many clients the bus has now (unique names), to see a watch's connection come and go."""
+    conn = open_dbus_connection(bus=address)
+    try:
+        (names,) = conn.send_and_get_reply(message_bus.ListNames(), timeout=5).body
+        return sum(1 for name in names if name.startswith(":")) - 1  # not this one
+    finally:
+        conn.close()
+
+
+def watch_stand_in(address: str, *, locked: bool = False, idle_ms: int = 0) -> StandIn:
+    """The screen saver and Mutter's idle monitor, as the watch and the lock and idle signals see them."""
+    idle = pdbus.MUTTER_IDLE
+    service = StandIn(address, ["org.freedesktop.ScreenSaver", idle[0]], {
+        (*SAVER, "GetActive"): ("b", (locked,)),
+        (idle[1], idle[2], "GetIdletime"): ("t", (idle_ms,)),
+        (idle[1], idle[2], "AddUserActiveWatch"): ("u", (MUTTER_WATCH_ID,)),
+        (idle[1], idle[2], "RemoveWatch"): ("", ()),
+    })
+    service.start()
+    return service
+
+
+def test_the_watch_calls_back_once_on_unlock_or_input_and_never_once_disarmed(
+    private_bus: str, caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="posture_agent.presence.dbus")
+    service = watch_stand_in(private_bus)
+    idle = pdbus.MUTTER_IDLE
+    try:
+        alone = connections(private_bus)
+        watch, fired = watch_on(private_bus), []
+        watch.arm(lambda: fired.append("unlocked"))
+        # its match rules went to the bus before this call: the bus routes the signals from now on
+        assert wait_for(lambda: service.calls.count("AddUserActiveWatch") == 1)
+        assert wait_for(lambda: "watch armed: org.freedesktop.ScreenSaver, org.gnome.Mutter.IdleMonitor" in caplog.text)
+        service.emit(*SAVER, "ActiveChanged", "b", (True,))  # the screen saver starting is no return
+        assert wait_for(lambda: fired, timeout=0.5) is False
+        service.emit(*SAVER, "ActiveChanged", "b", (False,))
+        assert wait_for(lambda: fired == ["unlocked"])
+        assert wait_for(lambda: service.calls.count("RemoveWatch") == 1)  # Mutter's watch dropped
+        assert wait_for(lambda: connections(private_bus) == alone)  # and its connection closed
+        service.emit(*SAVER, "ActiveChanged", "b", (False,))
+        assert wait_for(lambda: len(fired) > 1, timeout=0.5) is False  # once
+
+        watch.arm(lambda: fired.append("input"))
+        assert wait_for(lambda: service.calls.count("AddUserActiveWatch") == 2)
+        service.emit(idle[1], idle[2], "WatchFired", "u", (MUTTER_WATCH_ID + 1,))  # another client's
+        assert wait_for(lambda: len(fired) > 1, timeout=0.5) is False
+        service.emit(idle[1], idle[2], "WatchFired", "u", (MUTTER_WATCH_ID,))
+        assert wait_for(lambda: fired == ["unlocked", "input"])
+        assert wait_for(lambda: connections(private_bus) == alone)
+        assert service.calls.count("RemoveWatch") == 1  # a fired Mutter watch is gone already
+
+        watch.arm(lambda: fired.append("after disarm"))
+        assert wait_for(lambda: service.calls.count("AddUserActiveWatch") == 3)
+        watch.disarm()
+        assert wait_for(lambda: service.calls.count("RemoveWatch") == 2)
+        service.emit(*SAVER, "ActiveChanged", "b", (False,))
+        service.emit(idle[1], idle[2], "WatchFired", "u", (MUTTER_WATCH_ID,))
+        assert wait_for(lambda: connections(private_bus) == alone)
+        assert fired == ["unlocked", "input"]
+    finally:
+        service.stop()
+
+
+def test_without_either_service_the_watch_goes_at_once(private_bus: str, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="posture_agent.presence.dbus")
+    alone = connections(private_bus)
+    watch, fired = watch_on(private_bus), []
+    watch.arm(lambda: fired.append(True))
+    assert wait_for(lambda: "no active-again watch on this desktop" in caplog.text)
+    assert wait_for(lambda: connections(private_bus) == alone)
+    assert fired == []
+
+
+@pytest.mark.parametrize("away", ["screen locked", "idle for 7 min"])
+def test_the_agent_shows_a_held_prompt_when_the_user_is_back_not_at_the_next_minute(
+    private_bus: str, tmp_path: Path, away: str,
+) -> None:
+    locked = away == "screen locked"
+    service = watch_stand_in(private_bus, locked=locked, idle_ms=0 if locked else 420_000)
+    bus = bus_on(private_bus)
+    rig = Rig(tmp_path / "home", pdbus.ScreenSaverActive(bus), pdbus.MutterIdle(bus, 300),
+              watch=watch_on(private_bus))
+    rig.clock.at = datetime(2026, 11, 25, 10, 30, tzinfo=BERLIN).astimezone(UTC)  # a desk check-in due
+    rig.agent.start(notifications=False, control=False)
+    idle = pdbus.MUTTER_IDLE
+    try:
+        assert wait_for(lambda: rig.held() == [("desk@10:30", away)])
+        assert wait_for(lambda: service.calls.count("AddUserActiveWatch") == 1)  # armed once
+        service.answers[(*SAVER, "GetActive")] = ("b", (False,))
+        service.answers[(idle[1], idle[2], "GetIdletime")] = ("t", (1200,))
+        if locked:
+            service.emit(*SAVER, "ActiveChanged", "b", (False,))
+        else:
+            service.emit(idle[1], idle[2], "WatchFired", "u", (MUTTER_WATCH_ID,))
+        # the housekeeping minute is 60 s away: shown within seconds, it is the watch that did it
+        assert wait_for(lambda: rig.agent.service.open, timeout=5)
+        assert rig.prompts() == [("checkin-desk", "2026-11-25 09:30:00.000000", 1, None)]
+        assert rig.held() == []
+        assert service.calls.count("AddUserActiveWatch") == 1
+    finally:
+        rig.agent.stop()
+        rig.store.close()
+        service.stop()
 
 
 # --- the real app on a pinned clock, with the desktop's real idle time -------------------------

@@ -44,6 +44,11 @@ def group_of(slot: str) -> str:
     return slot.split("-", 1)[0]
 
 
+def _key(prompt: Prompt) -> tuple[str, datetime]:
+    """What makes a prompt the same one (as the prompts table's unique key): its slot and due time."""
+    return prompt.slot, prompt.due
+
+
 @dataclass(frozen=True)
 class Held:
     """A due prompt not shown because the user is away or busy, and why ("screen locked")."""
@@ -51,6 +56,8 @@ class Held:
     prompt: Prompt
     reason: str
     since: datetime
+    signal: str = ""
+    """The kind of signal that holds it (presence.base.KINDS)."""
 
 
 class PromptService:
@@ -128,14 +135,15 @@ class PromptService:
 
     def _unless_away(self, now: datetime, due: list[Prompt]) -> list[Prompt]:
         """`due`, or nothing (holding it) while the user is away; presence is read only if something
-        is due. Held prompts no longer due (out of grace, or overtaken) are stored as `away`."""
+        is due. A held prompt no longer due can never be shown (out of its grace, overtaken by a
+        newer one of its group, due before a pause ended): it is stored as `away`."""
+        due_now = {_key(p) for p in due}
         for group, held in list(self.held.items()):
-            if held.prompt in due:
+            if _key(held.prompt) in due_now:
                 continue
             del self.held[group]
             prompt = held.prompt
-            if now - prompt.due > prompt.grace or any(p.kind == group for p in due):
-                self.journal.record_prompt_away(prompt.slot, prompt.due, prompt.context)
+            if self.journal.record_prompt_away(prompt.slot, prompt.due, prompt.context):
                 log.info("prompt %s due %s never shown: away (%s)", prompt.slot, prompt.due.isoformat(), held.reason)
         if not due:
             return []
@@ -145,10 +153,11 @@ class PromptService:
             return due
         for prompt in due:
             before = self.held.get(prompt.kind)
-            if before is None or before.prompt != prompt or before.reason != presence.reason:
+            same = before is not None and _key(before.prompt) == _key(prompt)
+            if not same or before is None or before.reason != presence.reason:
                 log.info("prompt %s due %s held: %s", prompt.slot, prompt.due.isoformat(), presence.reason)
-            since = before.since if before is not None and before.prompt == prompt else now
-            self.held[prompt.kind] = Held(prompt, presence.reason, since)
+            since = before.since if same and before is not None else now
+            self.held[prompt.kind] = Held(prompt, presence.reason, since, presence.kind)
         return []
 
     def next_due(self, now: datetime) -> datetime | None:

@@ -6,6 +6,8 @@ nothing can drift. Jobs (all `coalesce=True, max_instances=1` with a misfire gra
 - `prompt`: a one-shot at the next due time; it ticks the prompt service, then re-arms itself;
 - `timeout`: a one-shot when the oldest open prompt times out;
 - `resume`: a one-shot when a pause ends;
+- `active-again`: once, when the platform's one-shot watch (armed while a prompt is held for
+  idle or lock) sees the user back, so the prompt is shown then rather than at the next minute;
 - `housekeeping`: once a minute — a prompt held while the user is away: are they back? config file
   changed? records changed (a run logged)? a wall-clock jump (sleep, clock set)? a new local day
   (its backup)? Nothing polls more often, so an idle agent sleeps between minutes;
@@ -25,7 +27,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from posture_agent.agent import jobhealth
+from posture_agent.agent import holds, jobhealth
 from posture_agent.agent.control import ControlServer, answer_request
 from posture_agent.agent.events import (
     PROMPT_DUE,
@@ -51,8 +53,8 @@ from posture_agent.domain.plan import CHECKIN_GROUP
 from posture_agent.errors import StoreError, UserError
 from posture_agent.journal import Journal
 from posture_agent.paths import Paths
-from posture_agent.presence.base import Check
-from posture_agent.presence.desktop import presence_check
+from posture_agent.presence.base import ACTIVE_AGAIN_KINDS, ActiveWatch, Check, NoWatch
+from posture_agent.presence.desktop import active_watch, presence_check
 from posture_agent.store.db import Store
 from posture_agent.sync import engine as sync_engine
 
@@ -72,15 +74,22 @@ class Agent:
 
     def __init__(
         self, paths: Paths, settings: Settings, store: Store, clock: Clock, presence: Check | None = None,
-        monotonic: Callable[[], float] = _time.monotonic,
+        monotonic: Callable[[], float] = _time.monotonic, watch: ActiveWatch | None = None,
     ) -> None:
-        """`presence`: the away check (tests pin one); None reads this desktop's signals."""
+        """`presence`: the away check (tests pin one); None reads this desktop's signals. `watch`:
+        the one-shot "active again" watch; None: this desktop's with its own signals, else none."""
         self.paths = paths
         self.store = store
         self.clock = clock
         self.bus = EventBus()
         self._own_presence = presence is None
         self.service = PromptService(Journal(store, settings, clock), self.bus, presence or _presence(settings))
+        self.watch = watch or (active_watch() if presence is None else NoWatch())
+        for held in holds.load(paths.runtime_dir):  # the last run's: the first tick shows or stores them
+            self.service.held[held.prompt.kind] = held
+        self._kept_held = self.service.held_now()
+        self._watching = False
+        """The watch was armed in this spell of held prompts (once: later returns wait for the minute)."""
         self.lock = threading.RLock()
         self.pause_state = Pause(paths.runtime_dir)
         self.notifier: Notifier | None = None
@@ -243,9 +252,32 @@ class Agent:
             now = self.clock.now()
             self._last_tick = now
             self.service.expire(now)
-            if self.current_pause(now) is not None:
-                return []
-            return self.service.show_due(now, self.pause_state.not_before)
+            paused = self.current_pause(now) is not None
+            shown = [] if paused else self.service.show_due(now, self.pause_state.not_before)
+            self._follow_held()
+            return shown
+
+    def _follow_held(self) -> None:
+        """Keep the held prompts in their file when they change; arm the active-again watch when a
+        prompt is first held because the user is away (idle, locked: not busy), and disarm it once
+        nothing is held."""
+        held = self.service.held_now()
+        if held != self._kept_held:
+            holds.save(self.paths.runtime_dir, held)
+            self._kept_held = held
+        if not held:
+            if self._watching:
+                self.watch.disarm()
+                self._watching = False
+        elif not self._watching and any(h.signal in ACTIVE_AGAIN_KINDS for h in held):
+            self.watch.arm(self._on_active)
+            self._watching = True
+
+    def _on_active(self) -> None:
+        """Called by the watch's thread: the held prompts are looked at again now, on a job."""
+        log.info("the user is active again: held prompts re-checked")
+        if self.scheduler is not None:
+            self.scheduler.now("active-again", self._on_wake)
 
     def next_wakeups(self) -> dict[str, datetime | None]:
         """When each one-shot job should run next."""
@@ -354,6 +386,7 @@ class Agent:
         self.control.start()
 
     def stop(self) -> None:
+        self.watch.disarm()
         if self.control is not None:
             self.control.stop()
             self.control = None

@@ -50,7 +50,8 @@ class Jobs:
         self._scheduler.shutdown(wait=False)
 
     def now(self, job_id: str, job: Callable[[], Any]) -> None:
-        self._scheduler.add_job(self._guard(job), id=job_id)
+        """`job` once now, replacing one of that id not run yet."""
+        self._scheduler.add_job(self._guard(job), id=job_id, replace_existing=True)
 
     def every(self, job_id: str, job: Callable[[], Any], **interval: float) -> None:
         """`job` every `seconds=` or `minutes=`; once per id."""

@@ -25,12 +25,18 @@ class SignalUnavailable(Exception):
     """This signal cannot be read here (the message says why, for doctor and the log)."""
 
 
+ACTIVE_AGAIN_KINDS = ("idle", "lock")
+"""The kinds that mean away, which the user's return ends (input, unlocking); the others mean busy."""
+
+
 @dataclass(frozen=True)
 class Presence:
-    """Whether the user is away or busy, and why in a few words ("screen locked")."""
+    """Whether the user is away or busy, why in a few words ("screen locked"), and which kind of
+    signal said so."""
 
     away: bool
     reason: str = ""
+    kind: str = ""
 
 
 PRESENT = Presence(False)
@@ -76,7 +82,7 @@ class PresenceCheck:
                 log.exception("presence signal %s (%s) failed", signal.kind, signal.source)
                 continue
             if reason:
-                return Presence(True, reason)
+                return Presence(True, reason, signal.kind)
         return PRESENT
 
     def offers(self, now: datetime) -> list[Offer]:
@@ -93,6 +99,29 @@ class PresenceCheck:
             else:
                 out.append(Offer(signal.kind, signal.source, True, "", kinds))
         return out
+
+
+class ActiveWatch(Protocol):
+    """A one-shot "the user is active again" watch, where the desktop offers one (docs/presence.md)."""
+
+    def arm(self, on_active: Callable[[], None]) -> None:
+        """Call `on_active` once, from another thread, at the user's next activity; never where
+        this desktop cannot tell. Arming again replaces the armed watch."""
+        ...
+
+    def disarm(self) -> None:
+        """Drop the armed watch, if any: `on_active` is not called once this returns."""
+        ...
+
+
+class NoWatch:
+    """Where no platform watch exists: the agent's minute re-check alone brings a held prompt back."""
+
+    def arm(self, on_active: Callable[[], None]) -> None:
+        pass
+
+    def disarm(self) -> None:
+        pass
 
 
 def always_present(now: datetime) -> Presence:

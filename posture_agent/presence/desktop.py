@@ -2,7 +2,7 @@
 (and again when the config changes). Order matters only for the reason shown: the lock first,
 then idle time, fullscreen, do-not-disturb and the calendar.
 
-- Linux, X11 session: XScreenSaver idle and the fullscreen active window (python-xlib), plus the
+- Linux, X11 session: XScreenSaver idle and the fullscreen active window (libxcb), plus the
   D-Bus signals (jeepney). A Wayland session gets only the D-Bus signals: XScreenSaver under
   XWayland sees X clients' input alone, and Wayland has no shared active-window property.
 - Windows: GetLastInputInfo and SHQueryUserNotificationState. macOS: CGEventSource idle time.
@@ -17,7 +17,7 @@ from datetime import tzinfo
 from pathlib import Path
 
 from posture_agent.presence import dbus, macos, windows, x11
-from posture_agent.presence.base import PresenceCheck, Signal
+from posture_agent.presence.base import ActiveWatch, NoWatch, PresenceCheck, Signal
 from posture_agent.presence.calendar import CalendarFile
 
 
@@ -48,3 +48,11 @@ def presence_check(
     environ: Mapping[str, str], platform: str = sys.platform,
 ) -> PresenceCheck:
     return PresenceCheck(signals(idle_seconds, calendar, zone, environ, platform))
+
+
+def active_watch(platform: str = sys.platform) -> ActiveWatch:
+    """The one-shot "active again" watch: the session bus's (Mutter, the screen savers) on Linux;
+    elsewhere none yet (the agent's minute re-check brings a held prompt back)."""
+    if platform.startswith("linux") or platform.startswith("freebsd"):
+        return dbus.ActiveAgainWatch()
+    return NoWatch()

@@ -1,7 +1,7 @@
-"""X11 through python-xlib: input idle time from the MIT-SCREEN-SAVER extension, and whether the
-active window (`_NET_ACTIVE_WINDOW`) is fullscreen (`_NET_WM_STATE_FULLSCREEN`: a video, a
-presentation, a game). One display connection, opened at the first check and kept; a broken one
-is dropped and opened again at the next check.
+"""X11: input idle time from the MIT-SCREEN-SAVER extension, and whether the active window
+(`_NET_ACTIVE_WINDOW`) is fullscreen (`_NET_WM_STATE_FULLSCREEN`: a video, a presentation, a game),
+through libxcb (`presence/xcb.py`). One display connection, opened at the first check and kept; a
+broken one is dropped and opened again at the next check.
 """
 
 from __future__ import annotations
@@ -12,28 +12,24 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from posture_agent.presence import xcb
 from posture_agent.presence.base import SignalUnavailable, idle_reason
 
 SCREEN_SAVER_ON = 1
 
 
-def _open_display(name: str | None) -> Any:
-    from Xlib import display  # python-xlib: only where X11 is in use (it is a Linux dependency)
-
-    return display.Display(name)
-
-
 class X11Connection:
     """The display both X11 signals read, opened lazily (`open_display` is injectable)."""
 
-    def __init__(self, name: str | None = None, open_display: Callable[[str | None], Any] = _open_display) -> None:
+    def __init__(self, name: str | None = None, open_display: Callable[[str | None], Any] = xcb.Connection) -> None:
         self.name = name
         self.open_display = open_display
         self.lock = threading.Lock()
         self._display: Any = None
 
     def read(self, what: Callable[[Any], Any]) -> Any:
-        """Run `what(display)`; any X error closes the connection and becomes SignalUnavailable."""
+        """Run `what(display)`; a missing part becomes SignalUnavailable, and any other failure also
+        closes the connection (the next check opens a new one)."""
         with self.lock:
             try:
                 if self._display is None:
@@ -41,7 +37,9 @@ class X11Connection:
                 return what(self._display)
             except SignalUnavailable:
                 raise
-            except Exception as exc:  # Xlib raises its own error classes and OSError on a lost server
+            except xcb.NoExtension as exc:
+                raise SignalUnavailable(str(exc)) from None
+            except Exception as exc:  # a lost server, a library that will not load
                 self.close_locked()
                 raise SignalUnavailable(f"X display {self.name or ''}: {type(exc).__name__}: {exc}") from None
 
@@ -61,15 +59,10 @@ class X11Idle:
         self.idle_seconds = idle_seconds
 
     def away(self, now: datetime) -> str | None:
-        def query(display: Any) -> Any:
-            if not display.has_extension("MIT-SCREEN-SAVER"):
-                raise SignalUnavailable("the X server has no MIT-SCREEN-SAVER extension")
-            return display.screen().root.screensaver_query_info()
-
-        info = self.connection.read(query)
-        if info.state == SCREEN_SAVER_ON:
+        state, idle_ms = self.connection.read(lambda display: display.screensaver_info())
+        if state == SCREEN_SAVER_ON:
             return "screen saver on"
-        return idle_reason(info.idle / 1000, self.idle_seconds)
+        return idle_reason(idle_ms / 1000, self.idle_seconds)
 
 
 class X11Fullscreen:
@@ -83,16 +76,16 @@ class X11Fullscreen:
         return "fullscreen window" if self.connection.read(active_window_fullscreen) else None
 
 
-def active_window_fullscreen(display: Any) -> bool:
+def active_window_fullscreen(display: xcb.Connection) -> bool:
     """True when the window manager's active window has the fullscreen state."""
-    from Xlib import X
-
-    root = display.screen().root
-    active = root.get_full_property(display.intern_atom("_NET_ACTIVE_WINDOW"), X.AnyPropertyType)
+    active = display.cardinals(display.root, "_NET_ACTIVE_WINDOW", 1)
     if active is None:
         raise SignalUnavailable("the window manager does not publish _NET_ACTIVE_WINDOW")
-    if not active.value or not active.value[0]:
+    if not active or not active[0]:
         return False
-    window = display.create_resource_object("window", int(active.value[0]))
-    state = window.get_full_property(display.intern_atom("_NET_WM_STATE"), X.AnyPropertyType)
-    return state is not None and display.intern_atom("_NET_WM_STATE_FULLSCREEN") in list(state.value)
+    fullscreen = display.atom("_NET_WM_STATE_FULLSCREEN")
+    try:
+        state = display.cardinals(active[0], "_NET_WM_STATE")
+    except xcb.WindowGone:
+        return False  # closed since the window manager named it: nothing fullscreen to see
+    return bool(fullscreen) and state is not None and fullscreen in state
