@@ -85,7 +85,8 @@ class Agent:
         for _ in range(2):
             if wait_for(self.docked, timeout=30):
                 return
-            warnings.warn(f"the icon did not dock in 30 s; starting again (stderr: {self.stderr()[-300:]!r})", stacklevel=2)
+            said = self.stderr()[-300:]
+            warnings.warn(f"the icon did not dock in 30 s; starting again (stderr: {said!r})", stacklevel=2)
             stop_process(self.proc)
             self.proc = self._launch()
         assert wait_for(self.docked, timeout=30), f"the icon docks; stderr: {self.stderr()[-1500:]}"
