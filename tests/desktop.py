@@ -238,12 +238,22 @@ class Desktop:
         self.procs.clear()
 
 
-@pytest.fixture
-def desktop() -> Iterator[Desktop]:
+def _session(with_tray: bool) -> Iterator[Desktop]:
     root = Path(tempfile.mkdtemp(prefix="pa-desktop-"))
-    d = Desktop(root).start()
+    d = Desktop(root, with_tray=with_tray).start()
     try:
         yield d
     finally:
         d.stop()
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def desktop() -> Iterator[Desktop]:
+    yield from _session(with_tray=True)
+
+
+@pytest.fixture
+def bare_desktop() -> Iterator[Desktop]:
+    """Xvfb and a session bus, no tray host yet (as at login, before the panel is up)."""
+    yield from _session(with_tray=False)

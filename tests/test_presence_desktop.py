@@ -14,7 +14,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -33,25 +32,16 @@ from posture_agent.presence.base import PresenceCheck, SignalUnavailable
 from posture_agent.presence.desktop import signals
 from posture_agent.presence.x11 import X11Connection, X11Fullscreen, X11Idle
 from tests.conftest import Cli
-from tests.desktop import Desktop, desktop, wait_for
+from tests.desktop import Desktop, bare_desktop, desktop, wait_for
 from tests.test_agent_presence import BERLIN, Rig
 from tests.test_presence import presence_check_of
 
-__all__ = ["desktop"]
+__all__ = ["bare_desktop", "desktop"]
 
 pytestmark = pytest.mark.desktop
 NOW = datetime(2026, 11, 25, 11, 0, tzinfo=UTC)
 
 
-@pytest.fixture
-def bare_desktop() -> Iterator[Desktop]:
-    root = Path(tempfile.mkdtemp(prefix="pa-presence-"))
-    d = Desktop(root, with_tray=False).start()
-    try:
-        yield d
-    finally:
-        d.stop()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def test_real_idle_time_from_xscreensaver_is_reset_by_input(bare_desktop: Desktop) -> None:

@@ -8,20 +8,16 @@ and private session bus, as `start` would.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
-import tempfile
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from posture_agent.ui.tray_backend import SNI_WATCHER, pick_linux_backend
-from tests.desktop import Desktop, desktop
+from tests.desktop import Desktop, bare_desktop, desktop
 from tests.test_tray_desktop import skip_without_pygobject
 
-__all__ = ["desktop"]
+__all__ = ["bare_desktop", "desktop"]
 
 PROBE = (
     "import json, os\n"
@@ -88,16 +84,6 @@ def test_a_status_notifier_host_gives_appindicator(desktop: Desktop) -> None:
     assert result["backend"] == expected
 
 
-@pytest.fixture
-def bare_desktop() -> Iterator[Desktop]:
-    """Xvfb and a session bus, no tray host yet (as at login, before the panel is up)."""
-    root = Path(tempfile.mkdtemp(prefix="pa-desktop-"))
-    d = Desktop(root, with_tray=False).start()
-    try:
-        yield d
-    finally:
-        d.stop()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.mark.desktop
