@@ -18,6 +18,7 @@ import pytest
 
 from posture_agent.cli import main
 from posture_agent.clock import FixedClock
+from tests.processes import remove_stale_faketime_segments
 
 
 @dataclass
@@ -27,8 +28,6 @@ class Result:
     err: str
 
     def json(self) -> object:
-        import json
-
         return json.loads(self.out)
 
 
@@ -114,3 +113,8 @@ def as_newer_version(db: Path) -> bytes:
     finally:
         conn.close()
     return db.read_bytes()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Leave no libfaketime segments of the suite's exited processes behind."""
+    remove_stale_faketime_segments()

@@ -81,6 +81,43 @@ class PinnedClock:
         return env
 
 
+def remove_stale_faketime_segments(shm: Path = Path("/dev/shm")) -> None:
+    """Unlink the shared memory and semaphore each faked process leaves behind once it has exited.
+
+    libfaketime creates `/faketime_shm_PID` and `/faketime_sem_PID` in every process started without
+    FAKETIME_SHARED (as pinned processes are) and never removes them.
+    """
+    for segment in [*shm.glob("faketime_shm_*"), *shm.glob("sem.faketime_sem_*")]:
+        pid = segment.name.rsplit("_", 1)[-1]
+        if pid.isdigit() and not Path("/proc", pid).exists():
+            segment.unlink(missing_ok=True)
+
+
+def unfaked_env(base: dict[str, str] | None = None, **extra: str) -> dict[str, str]:
+    """`base` (default: this process's environment) on the real clock, without libfaketime.
+
+    For a child whose test is about descriptors or threads and needs no particular time: under
+    libfaketime the child opens the suite's shared memory on the lowest free descriptor (so a closed
+    stdout is open again), and its pthread_cond wrappers can fail under contention, which CPython
+    answers with "take_gil: PyCOND_WAIT failed" and an abort.
+    """
+    env = dict(os.environ) if base is None else dict(base)
+    preload = [p for p in env.get("LD_PRELOAD", "").split(":") if p and "libfaketime" not in p]
+    if preload:
+        env["LD_PRELOAD"] = ":".join(preload)
+    else:
+        env.pop("LD_PRELOAD", None)
+    for name in [k for k in env if k.startswith("FAKETIME")]:
+        del env[name]
+    paths = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and p != str(SITECUSTOMIZE)]
+    if paths:
+        env["PYTHONPATH"] = os.pathsep.join(paths)
+    else:
+        env.pop("PYTHONPATH", None)
+    env.update(extra)
+    return env
+
+
 def run_cli(
     home: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:

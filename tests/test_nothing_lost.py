@@ -28,6 +28,7 @@ from posture_agent.paths import Paths
 from posture_agent.store.db import open_store
 from posture_agent.ui.tray import tray_state_from
 from tests.importers.conftest import write_gpx
+from tests.processes import unfaked_env
 
 START = datetime(2026, 11, 18, 6, 30, tzinfo=UTC)
 """A run's start, a week before the pinned 'now' of the in-process tests."""
@@ -444,7 +445,7 @@ def test_found_a_home_that_is_a_file_is_named(tmp_path: Path) -> None:
 
 def test_found_a_checkin_with_stdout_closed_is_saved_and_says_so(home: Path) -> None:
     """`checkin upright >&-`: saved, then exit 70 on printing to a missing stdout."""
-    env = {**os.environ, "TZ": "Europe/Berlin"}
+    env = unfaked_env(TZ="Europe/Berlin")  # libfaketime would take descriptor 1
     before = digest(db_of(home))
     result = subprocess.run(
         [sys.executable, "-m", "posture_agent", "--home", str(home), "checkin", "upright"],

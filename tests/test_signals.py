@@ -12,6 +12,8 @@ import sys
 
 import pytest
 
+from tests.processes import unfaked_env
+
 HOLDS_THE_LOCK = """
 import os, signal, sys, threading, time
 from posture_agent.agent.signals import route_signals
@@ -32,6 +34,9 @@ print("alive", flush=True)
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def test_a_signal_while_the_main_thread_holds_the_lock_still_stops() -> None:
-    out = subprocess.run([sys.executable, "-c", HOLDS_THE_LOCK], capture_output=True, text=True, timeout=30)
+    # The test is about threads and signals: under libfaketime their condition variables are wrapped.
+    out = subprocess.run(
+        [sys.executable, "-c", HOLDS_THE_LOCK], capture_output=True, text=True, timeout=30, env=unfaked_env()
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["stopped", "reloaded", "alive"]
