@@ -75,7 +75,8 @@ class App:
         self.screen = OneAtATime(trace)
         """One prompt window on screen at a time; the others wait their turn."""
         # The first GTK client on a display probes GLX and keeps Mesa and libLLVM mapped for good;
-        # the tray draws no GL, so it is told not to, before GTK loads.
+        # the tray draws no GL, so it is told not to, before GTK loads (and, as every change to the
+        # environment, before the tray's thread starts).
         os.environ.setdefault("GDK_GL", "disable")
         # The icon can dock before the agent exists (while the store opens); menu items do
         # nothing until `attach`, and the real state follows from `agent.status()`.

@@ -3,6 +3,7 @@ there too, so the user sees one line and the traceback is kept for a bug report.
 
 from __future__ import annotations
 
+import faulthandler
 import io
 import logging
 import os
@@ -46,6 +47,22 @@ def log_problem(log_file: Path) -> str | None:
         if failure:
             return f"cannot be written: {failure}"
     return None
+
+
+CRASH_LOG = "crashes.log"
+"""Beside the log: the Python stacks of a resident agent that died of a fatal signal."""
+
+
+def record_crashes(log_dir: Path) -> None:
+    """A resident agent killed by SIGSEGV, SIGABRT, SIGBUS, SIGFPE or SIGILL (in GTK, GLib or any
+    C library) otherwise ends with nothing anywhere: faulthandler writes every thread's stack to
+    `crashes.log` (kept open for the life of the process, created 0600)."""
+    try:
+        log_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(log_dir / CRASH_LOG, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    except OSError:
+        return  # a read-only log folder must not stop the agent
+    faulthandler.enable(file=fd, all_threads=True)
 
 
 def setup_logging(log_file: Path, level: int = logging.INFO) -> None:

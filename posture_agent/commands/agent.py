@@ -13,6 +13,7 @@ from posture_agent.context import Context, add_json
 from posture_agent.domain.pause import PAUSE_CHOICES
 from posture_agent.domain.plan import PromptKind
 from posture_agent.errors import UserError
+from posture_agent.logsetup import record_crashes
 from posture_agent.timeparse import iso, local, parse_at, spoken
 
 log = logging.getLogger(__name__)
@@ -129,6 +130,7 @@ def cmd_start(ctx: Context, args: argparse.Namespace) -> int:
 
     lock = InstanceLock(ctx.paths.runtime_dir)
     lock.acquire()
+    record_crashes(ctx.paths.log_file.parent)
     shell = None
     try:
         app = None if args.no_tray else _tray_app()

@@ -152,13 +152,16 @@ class Tray:
         self.state = state
         self.actions = actions
         self.backend = backend or choose_backend()
+        # Here, on the thread that makes the Tray and before its own thread starts: a change to the
+        # environment while another thread reads it (GLib's threads do, and C's getenv is not safe
+        # against a concurrent setenv) can crash the process.
+        os.environ["PYSTRAY_BACKEND"] = self.backend
         self.ready = threading.Event()
         """Set once the icon has been handed to the desktop's tray."""
         self._icon: Any = None
         self._thread: threading.Thread | None = None
 
     def _make_icon(self) -> Any:
-        os.environ["PYSTRAY_BACKEND"] = self.backend
         if self.backend in ("gtk", "appindicator"):
             # before GTK starts: the tray and the window list then name us, not "python3"
             from gi.repository import GLib
