@@ -8,6 +8,7 @@ types with xdotool and reads the results from the SQLite file and the command li
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import time
@@ -19,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.desktop import Desktop, desktop, stop_process, wait_for
+from tests.desktop import Desktop, desktop, wait_for
 from tests.processes import PinnedClock, rows, run_cli
 from tests.test_tray_desktop import MENU, pixels, shots, skip_without_pygobject
 
@@ -78,16 +79,20 @@ class Agent:
         return panel is not None and "posture-agent" in self.d.run("xwininfo", "-tree", "-id", panel).stdout
 
     def wait_docked(self) -> None:
-        """The icon docks within 30 s. Some starts on this virtual desktop (pinned clock, trayer)
-        never dock, with nothing on stderr; the cause is not found yet (see docs/testing.md). Such a
-        start is ended and made again, at most twice, each with a warning in the test report, so the
-        count stays visible and a start that never docks still fails."""
+        """The icon docks within 30 s. A start that dies of SIGSEGV under libfaketime before docking
+        is made again (at most twice, each with a warning and the crash log in the test report):
+        libfaketime reads the environment on every wait for the interpreter lock, and about one start
+        in twenty on this desktop dies in that getenv (docs/testing.md). Any other start that does not
+        dock fails the test."""
         for _ in range(2):
-            if wait_for(self.docked, timeout=30):
+            if wait_for(lambda: self.docked() or self.proc.poll() is not None, timeout=30) and self.docked():
                 return
-            said = self.stderr()[-300:]
-            warnings.warn(f"the icon did not dock in 30 s; starting again (stderr: {said!r})", stacklevel=2)
-            stop_process(self.proc)
+            if self.proc.poll() != -signal.SIGSEGV or "libfaketime" not in self.env.get("LD_PRELOAD", ""):
+                break
+            crash = self.home / "logs" / "crashes.log"
+            said = crash.read_text(errors="replace")[-600:] if crash.exists() else ""
+            warnings.warn(f"the agent died of SIGSEGV under libfaketime before docking; starting again: {said}",
+                          stacklevel=2)
             self.proc = self._launch()
         assert wait_for(self.docked, timeout=30), f"the icon docks; stderr: {self.stderr()[-1500:]}"
 
