@@ -35,4 +35,9 @@ extras=""
 if command -v pkg-config >/dev/null 2>&1 && pkg-config --exists gobject-introspection-1.0 cairo dbus-1 2>/dev/null; then
   extras="${extras:+$extras,}linux-desktop"
 fi
-.venv/bin/python -m pip install -q --disable-pip-version-check -e ".${extras:+[$extras]}"
+# pip's and setuptools' own messages go to a log, shown only when the install fails.
+if ! .venv/bin/python -m pip install -q --disable-pip-version-check -e ".${extras:+[$extras]}" >.venv/install.log 2>&1; then
+  tail -n 40 .venv/install.log >&2
+  echo "bootstrap: installing posture-agent into .venv failed (the whole log: .venv/install.log)" >&2
+  exit 1
+fi
