@@ -223,6 +223,21 @@ def test_an_edit_merges_to_the_same_run_on_both_computers(pair: tuple[Home, Home
         assert [(r["id"], r["distance_km"]) for r in data(h.cli.ok("--json", "run", "list"))["runs"]] == [(new, 11)]
 
 
+def test_a_deleted_imported_run_is_not_imported_again_and_undo_leaves_imports(cli: Cli, tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from tests.importers.conftest import write_gpx
+
+    path = write_gpx(tmp_path / "morning.gpx", datetime(2026, 11, 20, 7, 0, tzinfo=UTC), minutes=50, km=10.0)
+    [rid] = data(cli.ok("--json", "run", "import", str(path)))["files"][0]["run_ids"]
+    cli.clock.advance(minutes=1)
+    assert cli("undo").code == 2  # an imported run is not "the last record you made": run delete takes it
+    cli.ok("run", "delete", rid)
+    again = data(cli.ok("--json", "run", "import", str(path)))["files"][0]
+    assert again["status"] == "already_imported" and "since deleted or edited" in again["activities"][0]["detail"]
+    assert data(cli.ok("--json", "run", "list"))["runs"] == []
+
+
 def test_a_real_process_undo_and_bad_id(cli: Cli) -> None:
     """The installed entry point: exit codes and one line on stderr, as scripts see them."""
     add_run(cli)

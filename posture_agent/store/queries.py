@@ -249,6 +249,11 @@ def bury(
         add(conn, t.tombstones, values, device=device, source=source, now=now)
 
 
+def taken_back(conn: Executor, rid: str) -> bool:
+    """Whether a tombstone names this record."""
+    return conn.execute(select(t.tombstones.c.id).where(t.tombstones.c.record_id == rid).limit(1)).first() is not None
+
+
 def edited_from(conn: Executor, run_id: str, made_at: datetime) -> str | None:
     """The id of the run that `run_id` is the edited version of, or None: the edit's tombstone,
     written at the same instant as the new version (an undo's restored copy keeps its original's
