@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 import socket
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from typing import Any
 
 from sqlalchemy.engine import Connection
 
@@ -24,6 +25,7 @@ from posture_agent.errors import UserError
 from posture_agent.store import queries as q
 from posture_agent.store import tables as t
 from posture_agent.store.db import Store
+from posture_agent.timeparse import format_duration, spoken
 
 MAX_DISTANCE_KM = 300.0
 MIN_DURATION = timedelta(minutes=1)
@@ -42,6 +44,48 @@ class DrillState:
 class RunSaved:
     run: r.Run
     warning: str | None
+
+
+KINDS = {
+    "checkins": "check-in", "drill_completions": "drill", "circuits": "circuit", "runs": "run",
+    "soreness_reports": "soreness report",
+}
+"""What a record of each table is called in a human line and in JSON (`kind`)."""
+
+
+@dataclass(frozen=True)
+class TakenBack:
+    """What `drill untick`, `run delete` or `undo` took back (kept as tombstones), and the earlier
+    version of a run put back when the undone record was that run's edit."""
+
+    kind: str
+    records: tuple[Any, ...]
+    restored: r.Run | None = None
+
+    def describe(self, zone: tzinfo, now: datetime) -> str:
+        """One human line in local time, e.g. "Removed check-in: slouched at the desk, 10:00."."""
+        parts = [describe(x, zone, now) for x in self.records]
+        if self.restored is not None:
+            x = self.restored
+            return (f"Undid the edit of run {self.records[0].id[:8]}: back to {x.distance_km:g} km in "
+                    f"{format_duration(x.duration)}, {spoken(x.start, zone, now)} (now run {x.id[:8]}).")
+        return f"Removed {self.kind}{'s' if len(parts) > 1 else ''}: {'; '.join(parts)}."
+
+
+def describe(x: Any, zone: tzinfo, now: datetime) -> str:
+    """A record in a few words, its time local ("10:00" today, "Tue 24 Nov 20:30" another day)."""
+    if isinstance(x, r.CheckIn):
+        return f"{x.posture} at the {x.context}, {spoken(x.at, zone, now)}"
+    if isinstance(x, r.DrillDone):
+        return f"{x.drill}, {spoken(x.at, zone, now)}"
+    if isinstance(x, r.Circuit):
+        return f"{x.rounds} round{'s' if x.rounds != 1 else ''}, {spoken(x.at, zone, now)}"
+    if isinstance(x, r.Run):
+        return f"{x.id[:8]}, {x.distance_km:g} km in {format_duration(x.duration)}, {spoken(x.start, zone, now)}"
+    if isinstance(x, r.Soreness):
+        scores = ", ".join(f"{k.replace('_', ' ')} {x.region(k)}" for k in r.REGIONS if x.region(k) is not None)
+        return f"{scores or 'SI joint pain'}, {spoken(x.at, zone, now)}"
+    raise TypeError(type(x).__name__)
 
 
 class Journal:
@@ -144,18 +188,21 @@ class Journal:
             rid = q.add(s, t.runs, values, device=self.device, source=source, now=now)
             recent = self._recent(s, begin)
         run = r.Run(rid, begin, duration, distance_km, sport, source, moving)
+        return RunSaved(run, self._run_warning(recent, begin))
+
+    def _run_warning(self, recent: r.History, begin: datetime) -> str | None:
+        """A run is saved even when it should not have been run; this says why it should not."""
         window = rules.active_protocol(recent, self.settings.soreness_threshold, begin)
-        warning = None
         if window:
-            warning = (
+            return (
                 f"Saved, but you are in the SI-joint protocol: no running until "
                 f"{window[1].astimezone(self.zone):%Y-%m-%d %H:%M}."
             )
-        elif (day := begin.astimezone(self.zone).date()) in planner.rest_days(
+        if (day := begin.astimezone(self.zone).date()) in planner.rest_days(
             recent, self.settings.soreness_threshold, self.zone
         ):
-            warning = f"Saved, but {day:%a %d %b} was an extra rest day after a sore report."
-        return RunSaved(run, warning)
+            return f"Saved, but {day:%a %d %b} was an extra rest day after a sore report."
+        return None
 
     def record_soreness(
         self, values: dict[str, int | None], at: datetime | None = None, run: str | None = None,
@@ -185,18 +232,22 @@ class Journal:
         )
         return report, self.advice()
 
+    def _find_run(self, s: Connection, prefix: str) -> r.Run:
+        """The live run with this id or unique prefix (as `run list` shows them)."""
+        # ids are UUIDs: anything else (a LIKE wildcard, bytes that were not UTF-8) matches none
+        if not re.fullmatch(r"[0-9a-fA-F-]{1,36}", prefix.strip()):
+            raise UserError(f"no run with id {prefix!r} (see `posture-agent run list`)")
+        found = q.run_by_prefix(s, prefix.strip())
+        if not found:
+            raise UserError(f"no run with id {prefix!r} (see `posture-agent run list`)")
+        if len(found) > 1:
+            raise UserError(f"run id {prefix!r} is ambiguous: give more characters")
+        return found[0]
+
     def _resolve_run(self, s: Connection, prefix: str | None, at: datetime) -> str | None:
         """An explicit run id (or unique prefix), else the run that ended in the 24 h before `at`."""
         if prefix:
-            # ids are UUIDs: anything else (a LIKE wildcard, bytes that were not UTF-8) matches none
-            if not re.fullmatch(r"[0-9a-fA-F-]{1,36}", prefix.strip()):
-                raise UserError(f"no run with id {prefix!r} (see `posture-agent run list`)")
-            found = q.run_by_prefix(s, prefix.strip())
-            if not found:
-                raise UserError(f"no run with id {prefix!r} (see `posture-agent run list`)")
-            if len(found) > 1:
-                raise UserError(f"run id {prefix!r} is ambiguous: give more characters")
-            return found[0].id
+            return self._find_run(s, prefix).id
         last = q.last_run_before(s, at)
         if last and last.end <= at <= last.end + timedelta(hours=24):
             return last.id
@@ -209,6 +260,99 @@ class Journal:
                 raise UserError("no SI-joint protocol is running")
             q.add(s, t.protocol_ends, {"at": when}, device=self.device, source=source, now=self.now())
         return when
+
+    # --- taking records back -------------------------------------------------------------------
+
+    def untick_drills(self, names: list[str], at: datetime | None = None, source: str = "cli") -> TakenBack:
+        """Take back the ticks of these drills on the local day of `at` (default today); refused,
+        with nothing written, when one of them is not ticked that day."""
+        catalogue = self.settings.catalogue
+        unknown = [n for n in names if n not in catalogue]
+        if unknown:
+            raise UserError(f"unknown drill {unknown[0]!r} (known: {', '.join(sorted(catalogue))})")
+        if not names:
+            raise UserError("name at least one drill")
+        day = self.when(at).astimezone(self.zone).date()
+        start, end = day_bounds(day, self.zone)
+        with self.store.transaction() as s:
+            done = q.drills(s, start, end)
+            gone = []
+            for name in dict.fromkeys(names):
+                ticks = [d for d in done if d.drill == name]
+                if not ticks:
+                    raise UserError(f"{name} is not ticked on {day:%a %d %b %Y}: nothing to untick")
+                gone += ticks
+            q.bury(s, t.drill_completions, [d.id for d in gone], device=self.device, source=source, now=self.now())
+        return TakenBack("drill", tuple(gone))
+
+    def delete_run(self, prefix: str, source: str = "cli") -> TakenBack:
+        """Take back a run by its id or unique prefix (a tombstone: see `tables.tombstones`)."""
+        with self.store.transaction() as s:
+            run = self._find_run(s, prefix)
+            q.bury(s, t.runs, [run.id], device=self.device, source=source, now=self.now())
+        return TakenBack("run", (run,))
+
+    def edit_run(
+        self, prefix: str, distance_km: float | None = None, duration: timedelta | None = None,
+        start: datetime | None = None, source: str = "cli",
+    ) -> tuple[r.Run, RunSaved]:
+        """Change a run's distance, duration or start: (the old version, the new one saved).
+
+        An edit is a delete and a re-add: the old run gets a tombstone naming its new version
+        (`replaced_by`) and the new version is a new record with a new id. Records are then still
+        written once and never changed, so the merge stays "insert the UUIDs not here yet" and the
+        order in which devices see the files changes nothing; a last-writer-wins update would need
+        updated rows to travel again and a per-column comparison in every merge. Soreness reports
+        linked to the old id follow the tombstone to the new version. Two computers editing the
+        same run before a sync end with the later edit (`queries.superseded_versions`)."""
+        if distance_km is None and duration is None and start is None:
+            raise UserError("give what to change: --distance-km, --duration or --at")
+        now = self.now()
+        with self.store.transaction() as s:
+            old = self._find_run(s, prefix)
+            row = q.any_row(s, t.runs, old.id) or {}
+            new_duration = duration if duration is not None else old.duration
+            new_distance = distance_km if distance_km is not None else old.distance_km
+            check_run(new_distance, new_duration)
+            begin = self.when(start) if start is not None else old.start
+            if begin + new_duration > now + FUTURE_TOLERANCE:
+                raise UserError("the run would end in the future: check --at and --duration")
+            moving = old.moving if duration is None else None
+            values = {
+                "start": begin, "duration_s": new_duration.total_seconds(), "distance_km": new_distance,
+                "sport": old.sport, "moving_s": moving.total_seconds() if moving else None,
+                "fingerprint": None, "origin": row.get("origin"),
+            }
+            rid = q.add(s, t.runs, values, device=self.device, source=source, now=now)
+            q.bury(s, t.runs, [old.id], device=self.device, source=source, now=now, replaced_by=rid)
+            recent = self._recent(s, begin)
+        new = r.Run(rid, begin, new_duration, new_distance, old.sport, source, moving)
+        return old, RunSaved(new, self._run_warning(recent, begin))
+
+    def undo(self, source: str = "cli") -> TakenBack:
+        """Take back the last record made on this computer (a check-in, the drills of one tick, a
+        circuit, a run, a soreness report), for `undo` and the tray's Undo. The last one is an
+        edited run: the edit is undone (its earlier version comes back under a new id)."""
+        now = self.now()
+        with self.store.transaction() as s:
+            device_id = q.meta(s, "device_id") or "unknown"
+            last = q.last_own(s, f":{device_id}")
+            if last is None:
+                raise UserError("nothing to undo: no record made on this computer")
+            table, rows = last
+            records = tuple(q.record_of(table, x) for x in rows)
+            restored = None
+            earlier = q.edited_from(s, rows[0].id, rows[0].created_at) if table is t.runs else None
+            old = q.any_row(s, t.runs, earlier) if earlier else None
+            if old is not None:
+                copy = {k: v for k, v in old.items() if k not in ("id", "created_at", "device", "source")}
+                copy["fingerprint"] = None
+                back = q.add(s, t.runs, copy, device=self.device, source=old["source"], now=old["created_at"])
+                restored = q.record_by_id(s, t.runs, back)
+                q.bury(s, t.runs, [rows[0].id], device=self.device, source=source, now=now, replaced_by=back)
+            else:
+                q.bury(s, table, [x.id for x in rows], device=self.device, source=source, now=now)
+        return TakenBack(KINDS[table.name], records, restored)
 
     # --- prompts shown by the agent -------------------------------------------------------------
 

@@ -14,7 +14,7 @@ GROUPS = ("records", "agent", "report", "data", "sync", "admin", "autostart")
 """The modules, in the order `--help` lists their commands."""
 
 MODULE_OF = {
-    **dict.fromkeys(("checkin", "drills", "drill", "circuit", "run", "soreness", "advice"), "records"),
+    **dict.fromkeys(("checkin", "drills", "drill", "circuit", "run", "soreness", "advice", "undo"), "records"),
     **dict.fromkeys(("start", "schedule", "pause", "resume"), "agent"),
     **dict.fromkeys(("report", "trends"), "report"),
     **dict.fromkeys(("backup", "restore"), "data"),

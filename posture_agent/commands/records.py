@@ -10,7 +10,7 @@ from typing import Any
 from posture_agent.commands import imports
 from posture_agent.context import Context, add_json
 from posture_agent.domain import records as r
-from posture_agent.timeparse import format_duration, iso, local, parse_at, parse_date, parse_duration
+from posture_agent.timeparse import format_duration, iso, local, parse_at, parse_date, parse_duration, spoken
 
 
 def at_arg(ctx: Context, args: argparse.Namespace, name: str = "at") -> datetime | None:
@@ -31,13 +31,18 @@ def register(sub: Any) -> None:
     add_json(p)
     p.set_defaults(func=cmd_drills)
 
-    p = sub.add_parser("drill", help="tick drills off: drill done NAME…")
+    p = sub.add_parser("drill", help="tick drills off or take a tick back: drill done|untick NAME…")
     dsub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     d = dsub.add_parser("done", help="record drills as done")
     d.add_argument("names", nargs="+", metavar="NAME")
     d.add_argument("--at", metavar="T")
     add_json(d)
     d.set_defaults(func=cmd_drill_done)
+    d = dsub.add_parser("untick", help="take back drills ticked on a day")
+    d.add_argument("names", nargs="+", metavar="NAME")
+    d.add_argument("--at", metavar="T", help="a time on the day (default: today)")
+    add_json(d)
+    d.set_defaults(func=cmd_drill_untick)
 
     p = sub.add_parser("circuit", help="record a back-strength circuit: circuit done")
     csub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -58,6 +63,17 @@ def register(sub: Any) -> None:
     ls = rsub.add_parser("list", help="list runs")
     add_json(ls)
     ls.set_defaults(func=cmd_run_list)
+    de = rsub.add_parser("delete", help="delete a run (kept as a tombstone)")
+    de.add_argument("id", metavar="ID", help="the run's id or a unique prefix (see run list)")
+    add_json(de)
+    de.set_defaults(func=cmd_run_delete)
+    ed = rsub.add_parser("edit", help="change a run's distance, duration or start")
+    ed.add_argument("id", metavar="ID", help="the run's id or a unique prefix (see run list)")
+    ed.add_argument("--distance-km", type=float, metavar="X")
+    ed.add_argument("--duration", metavar="D", help="e.g. 45:30, 1:02:03, 50m")
+    ed.add_argument("--at", metavar="START", help="when it started")
+    add_json(ed)
+    ed.set_defaults(func=cmd_run_edit)
     imports.register_run_import(rsub)
 
     p = sub.add_parser("soreness", help="report how the back feels, 0-10 per region")
@@ -72,6 +88,10 @@ def register(sub: Any) -> None:
     p.add_argument("--at", metavar="T")
     add_json(p)
     p.set_defaults(func=cmd_soreness)
+
+    p = sub.add_parser("undo", help="take back the last record made on this computer")
+    add_json(p)
+    p.set_defaults(func=cmd_undo)
 
     p = sub.add_parser("advice", help="what applies now: rest day, pelvic tilts, SI protocol")
     p.add_argument("--end-protocol", action="store_true", help="end the SI-joint protocol early")
@@ -118,6 +138,46 @@ def cmd_drill_done(ctx: Context, args: argparse.Namespace) -> None:
         {"recorded": [{"id": d.id, "drill": d.drill, "at": iso(d.at)} for d in done]},
         lambda: "Done: " + ", ".join(d.drill for d in done),
     )
+
+
+def taken_back_json(taken: Any, zone: tzinfo) -> dict[str, Any]:
+    """What was taken back: its kind and each record's id and time (the shape of `undo --json`)."""
+    return {
+        "kind": taken.kind,
+        "records": [record_json(x, zone) for x in taken.records],
+        "restored": run_json(taken.restored, zone) if taken.restored is not None else None,
+    }
+
+
+def record_json(x: Any, zone: tzinfo) -> dict[str, Any]:
+    if isinstance(x, r.Run):
+        return run_json(x, zone)
+    out: dict[str, Any] = {"id": x.id, "at": iso(x.at), "local": local(x.at, zone)}
+    if isinstance(x, r.CheckIn):
+        out.update(context=x.context, posture=x.posture)
+    elif isinstance(x, r.DrillDone):
+        out.update(drill=x.drill)
+    elif isinstance(x, r.Circuit):
+        out.update(rounds=x.rounds)
+    elif isinstance(x, r.Soreness):
+        out.update({k: x.region(k) for k in r.REGIONS}, run_id=x.run_id, si_pain=x.si_pain_reported)
+    return out
+
+
+def cmd_drill_untick(ctx: Context, args: argparse.Namespace) -> None:
+    taken = ctx.journal().untick_drills([n.lower() for n in args.names], at_arg(ctx, args))
+    zone = ctx.zone()
+    ctx.emit(
+        {"removed": [{"id": d.id, "drill": d.drill, "at": iso(d.at), "local": local(d.at, zone)}
+                     for d in taken.records]},
+        lambda: "Unticked: " + ", ".join(f"{d.drill} (ticked {spoken(d.at, zone, ctx.clock.now())})"
+                                         for d in taken.records),
+    )
+
+
+def cmd_undo(ctx: Context, args: argparse.Namespace) -> None:
+    taken = ctx.journal().undo()
+    ctx.emit(taken_back_json(taken, ctx.zone()), lambda: taken.describe(ctx.zone(), ctx.clock.now()))
 
 
 def cmd_circuit_done(ctx: Context, args: argparse.Namespace) -> None:
@@ -179,6 +239,33 @@ def cmd_run_list(ctx: Context, args: argparse.Namespace) -> None:
         return lines
 
     ctx.emit({"runs": [run_json(x, zone) for x in runs]}, text)
+
+
+def cmd_run_delete(ctx: Context, args: argparse.Namespace) -> None:
+    taken = ctx.journal().delete_run(args.id)
+    run, zone = taken.records[0], ctx.zone()
+    ctx.emit(
+        {"deleted": run_json(run, zone)},
+        lambda: f"Deleted run {run.id[:8]}: {run.distance_km:g} km in {format_duration(run.duration)}, "
+                f"{spoken(run.start, zone, ctx.clock.now())}.",
+    )
+
+
+def cmd_run_edit(ctx: Context, args: argparse.Namespace) -> None:
+    duration = parse_duration(args.duration) if args.duration is not None else None
+    old, saved = ctx.journal().edit_run(args.id, args.distance_km, duration, at_arg(ctx, args))
+    run, zone, now = saved.run, ctx.zone(), ctx.clock.now()
+
+    def text() -> list[str]:
+        return [
+            f"Run {old.id[:8]} changed (now {run.id[:8]}): {run.distance_km:g} km in "
+            f"{format_duration(run.duration)}, {spoken(run.start, zone, now)} "
+            f"(was {old.distance_km:g} km in {format_duration(old.duration)}, {spoken(old.start, zone, now)})."
+        ]
+
+    if saved.warning:
+        print(saved.warning, file=sys.stderr)
+    ctx.emit({**run_json(run, zone), "replaces": old.id, "warning": saved.warning}, text)
 
 
 def advice_json(advice: Any, zone: tzinfo) -> dict[str, Any]:

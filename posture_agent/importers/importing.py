@@ -227,6 +227,9 @@ def _judge(journal: Journal, activity: Activity, print_: str) -> LegOutcome:
     with journal.store.transaction() as s:
         same = q.run_by_fingerprint(s, print_)
         if same is not None:
+            if q.taken_back(s, same.id):  # deleted or edited since: the file does not bring it back
+                return LegOutcome(activity, ALREADY, f"same file as run {same.id[:8]}, since deleted or edited",
+                                  same.id)
             return LegOutcome(activity, ALREADY, f"same file as run {same.id[:8]}", same.id)
         overlapping = q.runs_overlapping(s, activity.start, activity.end)
     if overlapping:

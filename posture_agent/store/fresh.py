@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-REVISION = "0003"
+REVISION = "0004"
 
 STATEMENTS = (
     (
@@ -151,6 +151,19 @@ STATEMENTS = (
         ')'
     ),
     'CREATE INDEX ix_prompts_due ON prompts (due)',
+    (
+        'CREATE TABLE tombstones (\n'
+        '\trecord_table VARCHAR(32) NOT NULL, \n'
+        '\trecord_id VARCHAR(36) NOT NULL, \n'
+        '\treplaced_by VARCHAR(36), \n'
+        '\tid VARCHAR(36) NOT NULL, \n'
+        '\tcreated_at DATETIME NOT NULL, \n'
+        '\tdevice VARCHAR(64) NOT NULL, \n'
+        '\tsource VARCHAR(16) NOT NULL, \n'
+        '\tPRIMARY KEY (id)\n'
+        ')'
+    ),
+    'CREATE INDEX ix_tombstones_record_id ON tombstones (record_id)',
 )
 
 

@@ -25,6 +25,7 @@ SHARED: dict[str, Table] = {
     "circuits": t.circuits,
     "soreness_reports": t.soreness_reports,
     "protocol_ends": t.protocol_ends,
+    "tombstones": t.tombstones,  # records taken back: travel like any record, so a merge never revives one
 }
 """The tables whose rows go to the shared folder, in the order a file's rows are applied."""
 

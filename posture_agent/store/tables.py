@@ -132,6 +132,19 @@ protocol_ends = Table(
     *record_columns(),
 )
 
+tombstones = Table(
+    "tombstones", metadata,
+    Column("record_table", String(32), nullable=False),
+    Column("record_id", String(36), nullable=False, index=True),
+    Column("replaced_by", String(36), nullable=True),
+    *record_columns(),
+)
+"""A record taken back (`run delete`, `drill untick`, `undo`, or the old version of an edited run):
+a record of its own, never a physical delete, so that it travels to other devices like any other
+record (by its UUID) and a backup, a restore or a merge never brings the record back. Every query
+reads a record table without the ids named here. `replaced_by` is the new version of an edited run
+(delete + re-add, see `Journal.edit_run`): soreness reports linked to the old id follow it."""
+
 prompts = Table(
     "prompts", metadata,
     Column("kind", String(16), nullable=False),

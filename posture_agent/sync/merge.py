@@ -5,6 +5,10 @@ leaves every file either wholly merged or not at all, and the next round picks u
 Records are written once and never change, so merging is "insert the UUIDs not here yet": the
 order files arrive in, a file seen twice, and clocks that disagree change nothing. A soreness
 report that points at a run not here yet waits (its whole file) until that run's file arrives.
+A record taken back (deleted, unticked, undone, or the old version of an edited run) is a
+tombstone, a record of its own that merges the same way; every read leaves out the ids tombstones
+name, so a tombstone that arrives before or after its record hides it all the same, and a device
+that still has the record cannot bring it back.
 """
 
 from __future__ import annotations
@@ -108,7 +112,12 @@ def _apply(conn: Connection, segment: Segment, write: bool = True) -> tuple[int,
         return 0, f"points at run {sorted(missing)[0][:8]} that has not arrived yet"
     if not write:
         return 0, None
-    by_table["runs"], by_table["soreness_reports"] = runs, soreness
+    tombstones = [
+        {**row, "record_id": aliases.get(row["record_id"], row["record_id"]),
+         "replaced_by": aliases.get(row.get("replaced_by") or "", row.get("replaced_by"))}
+        for row in by_table["tombstones"]
+    ]  # a run deleted there under its own id is this database's run for the same activity file
+    by_table["runs"], by_table["soreness_reports"], by_table["tombstones"] = runs, soreness, tombstones
     new = sum(sharing.insert_new(conn, sharing.SHARED[name], rows) for name, rows in by_table.items())
     if aliases:
         sharing.write_state(conn, ALIASES, aliases)
