@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import fcntl
 import json
 import os
 import re
@@ -69,8 +70,10 @@ class Page:
         self._recv_fd, from_browser = os.pipe()
 
         def wire() -> None:  # in the child, before exec: its fds 3 and 4 are the pipe ends
-            os.dup2(to_browser, 3)
-            os.dup2(from_browser, 4)
+            # moved above 10 first: an end that already is 3 or 4 would be clobbered, or kept close-on-exec
+            high = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10) for fd in (to_browser, from_browser)]
+            os.dup2(high[0], 3)
+            os.dup2(high[1], 4)
 
         self.proc = subprocess.Popen(
             [chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--remote-debugging-pipe", "about:blank"],
@@ -321,3 +324,10 @@ def test_scatter_draws_earlier_runs_solid_with_a_matching_legend(twelve_week_pag
     opacities = [float(v) for v in re.findall(r"(?:fill-)?opacity: ?([0-9.]+)", scatter)]
     assert all(v >= 0.99 for v in opacities), f"pale points: {sorted(set(opacities))}"
     assert "an earlier run" in scatter and "a run this week" in scatter
+
+
+def test_no_run_is_a_pale_dot_however_long_the_history() -> None:
+    from posture_agent.report.charts import earlier_style
+
+    assert earlier_style(150)["alpha"] == 1.0
+    assert all(earlier_style(n)["alpha"] >= 0.75 and earlier_style(n)["size"] >= 5 for n in (151, 2000, 20000))

@@ -165,13 +165,12 @@ WEEK_SIZE = 8.0
 
 def earlier_style(count: int) -> dict[str, float]:
     """How the earlier runs are drawn: solid and as large as a legend marker while there are few, so
-    every run reads; a little smaller and translucent only once hundreds of them overlap (a solid
-    mass would hide how dense each region is). The legend is drawn from the same values."""
+    every run reads; a little smaller and slightly translucent (never pale) once many of them overlap,
+    so that a solid mass does not hide how dense each region is. The legend is drawn from the same
+    values."""
     if count <= 150:
         return {"size": 6.5, "alpha": 1.0, "edge": 0.6}
-    if count <= 600:
-        return {"size": 5.0, "alpha": 0.7, "edge": 0.3}
-    return {"size": 4.0, "alpha": 0.5, "edge": 0.0}
+    return {"size": 5.0, "alpha": 0.75, "edge": 0.3}
 
 
 def exposure_scatter(
