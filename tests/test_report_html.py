@@ -1,13 +1,21 @@
 """The HTML report rendered by a real headless Chromium: the page is self-contained, its four charts
-are in the DOM, and the screenshot is a real picture, not a blank page."""
+are in the DOM, the screenshot is a real picture, not a blank page, and at 1280 × 800 the advice and
+this week's cards are on the first screen."""
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import fcntl
+import json
 import os
 import re
+import select
 import shutil
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -47,6 +55,119 @@ def without_libfaketime() -> dict[str, str]:
     env = dict(os.environ)
     env["LD_PRELOAD"] = ":".join(p for p in env.get("LD_PRELOAD", "").split(":") if p and "libfaketime" not in p)
     return env
+
+
+class Page:
+    """One page in a headless Chromium driven over the DevTools protocol on a pipe
+    (`--remote-debugging-pipe`: JSON messages ending in NUL, read on fd 3, written on fd 4), so a test
+    can set an exact viewport, ask the layout where an element is, and take a full-page screenshot
+    without any browser-automation package."""
+
+    def __init__(self, tmp: Path, width: int = 1280, height: int = 800) -> None:
+        profile = tmp / "chromium-cdp-profile"
+        profile.mkdir(exist_ok=True)
+        to_browser, self._send_fd = os.pipe()
+        self._recv_fd, from_browser = os.pipe()
+
+        def wire() -> None:  # in the child, before exec: its fds 3 and 4 are the pipe ends
+            # moved above 10 first: an end that already is 3 or 4 would be clobbered, or kept close-on-exec
+            high = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10) for fd in (to_browser, from_browser)]
+            os.dup2(high[0], 3)
+            os.dup2(high[1], 4)
+
+        self.proc = subprocess.Popen(
+            [chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--remote-debugging-pipe", "about:blank"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env=without_libfaketime(), preexec_fn=wire, close_fds=False,  # closing would undo wire()
+        )
+        os.close(to_browser)
+        os.close(from_browser)
+        self._buffer = b""
+        self._next_id = 0
+        self._events: list[dict[str, Any]] = []
+        self.width, self.height = width, height
+        target = self.call("Target.createTarget", url="about:blank")["targetId"]
+        self.session = self.call("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
+        self.call("Emulation.setDeviceMetricsOverride", session=True, width=width, height=height,
+                  deviceScaleFactor=1, mobile=False)
+        self.call("Page.enable", session=True)
+
+    def _read(self, deadline: float) -> dict[str, Any]:
+        while b"\0" not in self._buffer:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self._recv_fd], [], [], left)[0]:
+                raise TimeoutError("Chromium did not answer over its DevTools pipe")
+            chunk = os.read(self._recv_fd, 1 << 20)
+            if not chunk:
+                raise RuntimeError("Chromium closed its DevTools pipe")
+            self._buffer += chunk
+        message, self._buffer = self._buffer.split(b"\0", 1)
+        result: dict[str, Any] = json.loads(message)
+        return result
+
+    def call(self, method: str, session: bool = False, timeout: float = 60, **params: Any) -> dict[str, Any]:
+        self._next_id += 1
+        message: dict[str, Any] = {"id": self._next_id, "method": method, "params": params}
+        if session:
+            message["sessionId"] = self.session
+        os.write(self._send_fd, json.dumps(message).encode() + b"\0")
+        deadline = time.monotonic() + timeout
+        while True:
+            answer = self._read(deadline)
+            if answer.get("id") == self._next_id:
+                if "error" in answer:
+                    raise RuntimeError(f"{method}: {answer['error']}")
+                result: dict[str, Any] = answer.get("result", {})
+                return result
+            self._events.append(answer)
+
+    def open(self, page: Path, timeout: float = 60) -> None:
+        self._events = []
+        self.call("Page.navigate", session=True, url=page.resolve().as_uri())
+        deadline = time.monotonic() + timeout
+        while not any(e.get("method") == "Page.loadEventFired" for e in self._events):
+            self._events.append(self._read(deadline))
+
+    def evaluate(self, expression: str) -> Any:
+        answer = self.call("Runtime.evaluate", session=True, expression=expression, returnByValue=True)
+        return answer["result"].get("value")
+
+    def box(self, selector: str) -> dict[str, float]:
+        """The element's bounding box in CSS pixels, relative to the top of the page."""
+        box: dict[str, float] = self.evaluate(
+            f"(() => {{ const b = document.querySelector({json.dumps(selector)}).getBoundingClientRect();"
+            " return {top: b.top + scrollY, bottom: b.bottom + scrollY, left: b.left, right: b.right}; })()"
+        )
+        return box
+
+    def screenshot(self, target: Path) -> None:
+        """The whole page, `width` wide, as one PNG."""
+        full = self.evaluate("document.documentElement.scrollHeight")
+        shot = self.call("Page.captureScreenshot", session=True, format="png", captureBeyondViewport=True,
+                         clip={"x": 0, "y": 0, "width": self.width, "height": full, "scale": 1})
+        target.write_bytes(base64.b64decode(shot["data"]))
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.call("Browser.close", timeout=10)
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        os.close(self._send_fd)
+        os.close(self._recv_fd)
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[Page]:
+    """A headless Chromium with a 1280 × 800 viewport (skips, naming what is missing, without one)."""
+    chromium()
+    tab = Page(tmp_path)
+    try:
+        yield tab
+    finally:
+        tab.close()
 
 
 @pytest.fixture
@@ -116,3 +237,97 @@ def test_open_hands_the_page_to_the_default_browser(tmp_path: Path) -> None:
     page = Path(opened.removeprefix("file://"))
     assert page.exists() and page.parent == home / "data" / "reports"
     assert 'id="chart-weeks"' in page.read_text(encoding="utf-8")
+
+
+FIRST_SCREEN = 800
+
+
+def keep_screenshot(shot: Path) -> None:
+    folder = os.environ.get("POSTURE_AGENT_SCREENSHOT_DIR")
+    if folder:
+        shutil.copy(shot, Path(folder) / shot.name)
+
+
+def chart(html: str, key: str) -> str:
+    start = html.index(f'id="{key}"')
+    return html[start:html.index("</svg>", start)]
+
+
+@pytest.fixture
+def two_week_page(cli: Cli, clock: FixedClock, tmp_path: Path) -> Path:
+    """A user who started on Monday of last week, with an SI joint (and a lower back) sore on Monday:
+    day 3 of the SI protocol on Wednesday."""
+    write_synthetic(cli.home, date(2026, 11, 16), date(2026, 11, 25), seed=3, until=clock.now())
+    cli.ok("run", "add", "--distance-km", "8", "--duration", "45m", "--at", "2026-11-23T07:00")
+    cli.ok("soreness", "--si-joint", "5", "--lower-back", "4", "--at", "2026-11-23T10:00")
+    target = tmp_path / "report-two-weeks.html"
+    cli.ok("report", "--html", str(target))
+    return target
+
+
+@pytest.fixture
+def twelve_week_page(cli: Cli, clock: FixedClock, tmp_path: Path) -> Path:
+    write_synthetic(cli.home, date(2026, 9, 7), date(2026, 11, 25), seed=3, until=clock.now())
+    target = tmp_path / "report-twelve-weeks.html"
+    cli.ok("report", "--html", str(target))
+    return target
+
+
+def assert_leads_with_this_week(browser: Page, page: Path, tmp_path: Path) -> None:
+    browser.open(page)
+    assert browser.evaluate("[innerWidth, innerHeight]") == [1280, FIRST_SCREEN]
+    cards, advice = browser.box("#key-figures"), browser.box("#advice")
+    assert cards["bottom"] <= FIRST_SCREEN, f"the cards end at {cards['bottom']} px, below the first screen"
+    assert advice["bottom"] <= FIRST_SCREEN, f"the advice ends at {advice['bottom']} px, below the first screen"
+    first_chart = browser.box("figure")
+    assert first_chart["top"] > max(cards["bottom"], advice["bottom"]), "a chart comes before the advice"
+    shot = tmp_path / page.with_suffix(".png").name
+    browser.screenshot(shot)
+    from PIL import Image
+
+    with Image.open(shot) as image:
+        assert image.size[0] == 1280 and image.size[1] > FIRST_SCREEN
+    keep_screenshot(shot)
+
+
+@pytest.mark.browser
+def test_two_week_user_sees_the_si_protocol_first(browser: Page, two_week_page: Path, tmp_path: Path) -> None:
+    assert_leads_with_this_week(browser, two_week_page, tmp_path)
+    cards = browser.evaluate("[...document.querySelectorAll('#key-figures .card')].map(c => c.innerText)")
+    assert "si-joint protocol" in cards[0].lower() and "day 3 of 14" in cards[0], cards
+    assert "ice at 12:30, 20:30" in cards[0] and "no running until" in cards[0]
+    assert any("pelvic tilts" in c.lower() and "until" in c for c in cards), cards
+    advice = browser.evaluate("document.querySelector('#advice').innerText")
+    assert "SI-joint protocol, day 3 of 14" in advice and "Ice the SI joint" in advice
+    assert "not medical advice" in advice
+
+
+@pytest.mark.browser
+def test_twelve_week_user_sees_advice_and_cards_first(browser: Page, twelve_week_page: Path, tmp_path: Path) -> None:
+    assert_leads_with_this_week(browser, twelve_week_page, tmp_path)
+    assert "12 weeks of history" in browser.evaluate("document.querySelector('#history').innerText")
+
+
+def test_two_week_user_sees_two_weeks_not_twelve(two_week_page: Path) -> None:
+    html = two_week_page.read_text(encoding="utf-8")
+    assert "2 weeks of history, since Mon 16 Nov 2026" in html
+    calendar = chart(html, "chart-drills")
+    assert "2026-W47" in calendar and "2026-W48" in calendar
+    assert not re.search(r"2026-W(3\d|4[0-6])", calendar), "weeks before the first record are drawn"
+    assert "over 2 weeks" in calendar
+    totals = chart(html, "chart-weeks")
+    assert "2026-W47 to 2026-W48" in totals
+
+
+def test_scatter_draws_earlier_runs_solid_with_a_matching_legend(twelve_week_page: Path) -> None:
+    scatter = chart(twelve_week_page.read_text(encoding="utf-8"), "chart-runs")
+    opacities = [float(v) for v in re.findall(r"(?:fill-)?opacity: ?([0-9.]+)", scatter)]
+    assert all(v >= 0.99 for v in opacities), f"pale points: {sorted(set(opacities))}"
+    assert "an earlier run" in scatter and "a run this week" in scatter
+
+
+def test_no_run_is_a_pale_dot_however_long_the_history() -> None:
+    from posture_agent.report.charts import earlier_style
+
+    assert earlier_style(150)["alpha"] == 1.0
+    assert all(earlier_style(n)["alpha"] >= 0.75 and earlier_style(n)["size"] >= 5 for n in (151, 2000, 20000))

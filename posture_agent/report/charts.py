@@ -159,27 +159,47 @@ def band_means(points: Sequence[tuple[float, int]], band: float = 0.1, minimum: 
     return [((k + 0.5) * band, sum(v) / len(v)) for k, v in sorted(groups.items()) if len(v) >= minimum]
 
 
+WEEK_SIZE = 8.0
+"""Marker size (points) of this week's runs in the scatter."""
+
+
+def earlier_style(count: int) -> dict[str, float]:
+    """How the earlier runs are drawn: solid and as large as a legend marker while there are few, so
+    every run reads; a little smaller and slightly translucent (never pale) once many of them overlap,
+    so that a solid mass does not hide how dense each region is. The legend is drawn from the same
+    values."""
+    if count <= 150:
+        return {"size": 6.5, "alpha": 1.0, "edge": 0.6}
+    return {"size": 5.0, "alpha": 0.75, "edge": 0.3}
+
+
 def exposure_scatter(
     points: Sequence[ex.RunPoint], trends: dict[str, stats.Trend], highlight: Sequence[ex.RunPoint]
 ) -> str:
     """Each run as a point: slouch exposure before it against soreness after it, per region."""
     fig, axes = _figure(2, 2, figsize=(9.6, 6.6), sharex=True, sharey=True)
     marked = {p.run.id for p in highlight}
+    earlier = earlier_style(sum(p.run.id not in marked for p in points))
+    drawn = {"earlier": False, "week": False, "line": False}
     for ax, region in zip(axes.flat, REGIONS, strict=True):
         both = [(p.exposure.rate, p.score(region), p.run.id in marked) for p in points]
         pairs = [(x, y, m) for x, y, m in both if x is not None and y is not None]
         old = [(x, y) for x, y, m in pairs if not m]
         new = [(x, y) for x, y, m in pairs if m]
         if old:
-            ax.scatter([x * 100 for x, _ in old], [y for _, y in old], s=12, color=BLUE, alpha=0.25,
-                       linewidths=0, rasterized=len(old) > 400, )
+            drawn["earlier"] = True
+            ax.scatter([x * 100 for x, _ in old], [y for _, y in old], s=earlier["size"] ** 2, color=BLUE,
+                       alpha=earlier["alpha"], edgecolor="white", linewidths=earlier["edge"], zorder=2,
+                       rasterized=len(old) > 400)
         if new:
-            ax.scatter([x * 100 for x, _ in new], [y for _, y in new], s=40, color=ORANGE, edgecolor=INK,
-                       linewidths=0.8, marker="D", zorder=3)
+            drawn["week"] = True
+            ax.scatter([x * 100 for x, _ in new], [y for _, y in new], s=WEEK_SIZE ** 2, color=ORANGE,
+                       edgecolor=INK, linewidths=0.8, marker="D", zorder=3)
         if not pairs:
             ax.text(50, 5, "no runs with both figures yet", ha="center", va="center", fontsize=10, color="#555555")
         line = band_means([(x, y) for x, y, _ in pairs])
         if len(line) >= 2:
+            drawn["line"] = True
             ax.plot([x * 100 for x, _ in line], [y for _, y in line], color=VERMILION, linewidth=2, marker="o",
                     markersize=4, zorder=4)
         t = trends[region]
@@ -196,17 +216,27 @@ def exposure_scatter(
         ax.set_ylabel("Soreness after (0-10)")
     from matplotlib.lines import Line2D
 
-    legend = [
-        Line2D([], [], linestyle="", marker="o", markersize=6, color=BLUE, alpha=0.5, label="a run (earlier)"),
-        Line2D([], [], linestyle="", marker="D", markersize=7, color=ORANGE, markeredgecolor=INK,
-               label="a run this week"),
-        Line2D([], [], color=VERMILION, linewidth=2, marker="o", markersize=4, label="mean per 10% band"),
-    ]
-    fig.legend(handles=legend, loc="lower center", ncol=3, frameon=False, bbox_to_anchor=(0.5, 0.0))
+    legend = []  # only what is drawn, in the style it is drawn in
+    if drawn["earlier"]:
+        legend.append(Line2D([], [], linestyle="", marker="o", markersize=earlier["size"], color=BLUE,
+                             alpha=earlier["alpha"], markeredgecolor="white", markeredgewidth=earlier["edge"],
+                             label="an earlier run"))
+    if drawn["week"]:
+        legend.append(Line2D([], [], linestyle="", marker="D", markersize=WEEK_SIZE, color=ORANGE,
+                             markeredgecolor=INK, markeredgewidth=0.8, label="a run this week"))
+    if drawn["line"]:
+        legend.append(Line2D([], [], color=VERMILION, linewidth=2, marker="o", markersize=4,
+                             label="mean per 10% band (at least 3 runs)"))
+    if legend:
+        fig.legend(handles=legend, loc="lower center", ncol=len(legend), frameon=False, bbox_to_anchor=(0.5, 0.0))
     fig.suptitle("Runs: slouching before against soreness after", x=0.01, ha="left", fontweight="bold")
     fig.subplots_adjust(left=0.07, right=0.98, top=0.91, bottom=0.16, hspace=0.22, wspace=0.06)
     return _svg(fig, "Scatter plots per back region of slouch exposure before each run against soreness after it",
                 "chart-runs")
+
+
+MIN_WEEK_SLOTS = 8
+"""The weekly totals are at least this many weeks wide, so a new user's two weeks are not two slabs."""
 
 
 def weekly_totals(weeks: Sequence[f.WeekTotals]) -> str:
@@ -245,6 +275,8 @@ def weekly_totals(weeks: Sequence[f.WeekTotals]) -> str:
     low.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=9)
     low.set_xticks(xs, labels)
     low.set_xlabel("ISO week")
+    pad = max(0.0, (MIN_WEEK_SLOTS - len(weeks)) / 2) + 0.6  # a few weeks stay bar-sized, centred
+    low.set_xlim(-pad, len(weeks) - 1 + pad)
     for ax in (top, mid, low):
         ax.grid(axis="y", color="#eeeeee", linewidth=0.6)
         ax.set_axisbelow(True)

@@ -38,6 +38,8 @@ class AdviceWeek:
     si_protocol_days: tuple[date, ...]
     as_of: datetime
     messages: tuple[str, ...]
+    in_force: rules.Advice | None = None
+    """The rules' result at `as_of` (what `messages` says), for the page's top cards."""
 
 
 @dataclass(frozen=True)
@@ -114,7 +116,7 @@ def advice_week(
             si.append(day)
     final = rules.evaluate(history, threshold=settings.soreness_threshold, ice_times=settings.ice_times,
                            now=as_of, zone=zone)
-    return AdviceWeek(tuple(rest), tuple(tilts), tuple(si), as_of, tuple(rules.messages(final, zone)))
+    return AdviceWeek(tuple(rest), tuple(tilts), tuple(si), as_of, tuple(rules.messages(final, zone)), final)
 
 
 def build_report(store: Store, settings: Settings, now: datetime, year: int, week: int, weeks: int = 1) -> WeeklyReport:
