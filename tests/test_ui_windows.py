@@ -354,7 +354,7 @@ def test_soreness_si_joint_shows_the_protocol_at_once(desktop: Desktop, ui: Ui, 
     got = rows(journal, "select upper_back, mid_back, lower_back, si_joint, form from soreness_reports")
     assert got == [(0, 0, 0, 5, "arms_crossing")]
     shown = ui.call(lambda _r: [str(w.cget("text")) for w in holder["w"].advice.winfo_children()])
-    assert any("SI-joint protocol, day 1 of 14: no running until 2026-12-09 12:00" in t for t in shown)
+    assert any("SI-joint protocol, day 1 of 14: no running until Wed 09 Dec 12:00" in t for t in shown)
     assert any("not medical advice" in t for t in shown)
     assert journal.advice().si_protocol is not None
     shot(desktop, "soreness-advice", win)

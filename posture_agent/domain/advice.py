@@ -122,10 +122,11 @@ def messages(advice: Advice, zone: tzinfo) -> list[str]:
     lines = []
     for day in advice.rest_days:
         when = "today" if day == today else "tomorrow" if day == today + timedelta(1) else f"{day:%a %d %b}"
-        lines.append(f"Extra rest day {when} ({day.isoformat()}): your back was sore after your last run.")
+        dated = f" ({day:%a %d %b})" if when in ("today", "tomorrow") else ""
+        lines.append(f"Extra rest day {when}{dated}: your back was sore after your last run.")
     if advice.pelvic_tilts_until:
         lines.append(
-            f"Pelvic tilts are in your daily drills until {advice.pelvic_tilts_until.isoformat()} "
+            f"Pelvic tilts are in your daily drills until {advice.pelvic_tilts_until:%a %d %b} "
             "(lower back sore)."
         )
     p = advice.si_protocol
@@ -134,7 +135,7 @@ def messages(advice: Advice, zone: tzinfo) -> list[str]:
         ice = ", ".join(t.strftime("%H:%M") for t in p.ice_times)
         lines.append(
             f"SI-joint protocol, day {p.day} of {PROTOCOL_DAYS}: no running until "
-            f"{p.ends.astimezone(zone):%Y-%m-%d %H:%M} (last day {last:%Y-%m-%d}). Keep doing the drills."
+            f"{p.ends.astimezone(zone):%a %d %b %H:%M} (last day {last:%a %d %b}). Keep doing the drills."
         )
         lines.append(f"Ice the SI joint for 15-20 minutes, daily at {ice}.")
         lines.append(MEDICATION_NOTE)
