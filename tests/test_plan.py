@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from posture_agent.config import Settings, Window
+from posture_agent.domain import advice as rules
 from posture_agent.domain.plan import Prompt, plan, wall_time
 from posture_agent.domain.records import History, Run, Soreness
 
@@ -196,3 +197,14 @@ def test_si_protocol_ice_reminders_every_day_of_it() -> None:
     assert len(ice) == 1 + 13 * 2 + 1 == 28
     assert ice[0] == datetime(2026, 11, 20, 20, 30, tzinfo=BERLIN)
     assert ice[-1] == datetime(2026, 12, 4, 12, 30, tzinfo=BERLIN)
+
+
+def test_the_ice_reminders_carry_the_disclaimer_once() -> None:
+    """The first of the 28 reminders says it is not medical advice; the other 27 do not repeat it."""
+    s = Settings(timezone="Europe/Berlin")
+    report = Soreness("s1", datetime(2026, 11, 20, 14, 0, tzinfo=BERLIN), si_joint=5)
+    prompts = plan(s, History(soreness=(report,)), BERLIN, utc(2026, 11, 15, 0), utc(2026, 12, 10, 0))
+    bodies = [p.message() for p in prompts if p.kind == "ice"]
+    assert len(bodies) == 28
+    assert rules.NOT_MEDICAL_ADVICE in bodies[0]
+    assert bodies[1:] == ["An ice pack on the SI joint for 15-20 minutes."] * 27

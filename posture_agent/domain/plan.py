@@ -149,7 +149,7 @@ class Prompt:
             return self.note or "The circuit, twice through: tick it off in the window that opened."
         if self.kind == PromptKind.SORENESS:
             return "Rate upper, mid, lower back and SI joint 0-10 in the window that opened."
-        return "An ice pack on the SI joint for 15-20 minutes. " + rules.NOT_MEDICAL_ADVICE
+        return " ".join(filter(None, ["An ice pack on the SI joint for 15-20 minutes.", self.note]))
 
 
 def wall_time(day: date, at: time, zone: tzinfo) -> datetime:
@@ -249,9 +249,23 @@ def _candidates(settings: Settings, history: History, zone: tzinfo, days: Iterab
             yield Prompt(due, PromptKind.CIRCUIT, grace=GRACE["circuit"], note=note)
         for at in settings.ice_times:
             due = wall_time(day, at, zone)
-            if rules.active_protocol(history, settings.soreness_threshold, due):
-                yield Prompt(due, PromptKind.ICE, grace=GRACE["ice"])
+            protocol = rules.active_protocol(history, settings.soreness_threshold, due)
+            if protocol:
+                # the disclaimer once per protocol, on its first reminder, not on all 28
+                note = rules.NOT_MEDICAL_ADVICE if due == _first_ice(settings, protocol[0], zone) else ""
+                yield Prompt(due, PromptKind.ICE, grace=GRACE["ice"], note=note)
     yield from _soreness(settings, history, zone)
+
+
+def _first_ice(settings: Settings, start: datetime, zone: tzinfo) -> datetime | None:
+    """The protocol's first ice reminder: the first ice time at or after its start."""
+    first = start.astimezone(zone).date()
+    for day in (first, first + timedelta(days=1)):
+        for at in sorted(settings.ice_times):
+            due = wall_time(day, at, zone)
+            if due >= start:
+                return due
+    return None
 
 
 def _soreness(settings: Settings, history: History, zone: tzinfo) -> Iterator[Prompt]:
