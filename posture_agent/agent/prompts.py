@@ -143,7 +143,7 @@ class PromptService:
         if self.held != held_before:
             self.bus.publish(Event(STATE_CHANGED))  # the tray's "held: …" line
         for active in out:
-            self.bus.publish(Event(PROMPT_DUE, active))
+            self.bus.publish(Event(PROMPT_DUE, active, together=tuple(o for o in out if o is not active)))
         return out
 
     def held_now(self) -> tuple[Held, ...]:

@@ -50,7 +50,7 @@ from posture_agent.clock import Clock
 from posture_agent.config import ConfigError, Settings, load_settings
 from posture_agent.domain import advice as rules
 from posture_agent.domain.pause import pause_until
-from posture_agent.domain.plan import CHECKIN_GROUP
+from posture_agent.domain.plan import CHECKIN_GROUP, PromptKind
 from posture_agent.errors import StoreError, UserError
 from posture_agent.journal import Journal
 from posture_agent.paths import Paths
@@ -232,7 +232,8 @@ class Agent:
         active = event.active
         if event.kind != PROMPT_DUE or active is None or active.prompt.kind != CHECKIN_GROUP:
             return
-        if self.notifier is None or not self.notifier.ask(active):
+        also = tuple(t.prompt for t in event.together if t.prompt.kind == PromptKind.ICE)
+        if self.notifier is None or not self.notifier.ask(active, also):
             self.want_window(active)
 
     def open_notifier(self) -> Notifier:
