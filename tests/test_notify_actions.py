@@ -156,6 +156,32 @@ def test_an_answer_while_the_database_is_locked_is_stored_once_and_never_missed(
     assert rig.rows("select kind, outcome from prompts where kind like 'checkin%'") == [("checkin-desk", "answered")]
 
 
+def test_a_window_answer_while_the_database_is_locked_is_stored_with_its_prompt_closing(rig: Rig) -> None:
+    """A window's request (here the circuit's, on the control socket's handler) takes the same
+    route: retried past the busy timeout, then the circuit and the prompt's closing land together."""
+    rig.tick_at(at(27, 18, 31))  # a Friday: the default config's circuit at 18:30
+    circuit = next(a for a in rig.agent.status().open_prompts if a.prompt.kind == "circuit")
+    hold_s = BUSY_TIMEOUT_MS / 1000 + 2
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sqlite3, sys, time\n"
+         f"c = sqlite3.connect({str(rig.paths.db_file)!r}, isolation_level=None)\n"
+         "c.execute('BEGIN IMMEDIATE'); print('locked', flush=True)\n"
+         f"time.sleep({hold_s}); c.execute('ROLLBACK')\n"],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        reply = rig.agent.handle_request({"cmd": "circuit", "rounds": 2})
+        assert reply == {"ok": True}, reply
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+    assert rig.rows("select rounds, source from circuits") == [(2, "tray")]
+    assert rig.rows(f"select outcome from prompts where id = '{circuit.id}'") == [("answered",)]
+    assert rig.agent.handle_request({"cmd": "circuit", "rounds": 11})["ok"] is False, "out of range: said"
+
+
 class RecordingDesktop:
     """A freedesktop notification server with action buttons, in memory: what was sent."""
 
