@@ -162,12 +162,14 @@ class App:
                 self._close_windows(active.id)  # answered drills, circuit or report: the user closes it
 
     def show_checkin(self, active: ActivePrompt) -> None:
-        """A check-in's window; a newer check-in replaces an older one, on screen or waiting."""
+        """A check-in's window; a newer check-in replaces an older one (prompted or opened from the
+        menu), on screen or waiting."""
         self.screen.drop(lambda a: a.prompt.kind != "checkin")
         with self._lock:
             old = self.windows.get("checkin")
-        if old is not None and old.active is not None:
-            self._close_windows(old.active.id)
+        if old is not None and old.running():
+            old.close()
+            self.trace("closed", window="checkin", why="a newer check-in")
         self.screen.offer(active, lambda: self._show("checkin", active))
 
     # --- windows: each a process of its own (window_process.py) ---------------------------------------
@@ -281,7 +283,7 @@ class App:
         for child in children:
             if child.running():
                 child.close()
-                self.trace("closed", window=child.kind, why="prompt closed")
+                self.trace("closed", window=child.kind, why="prompt closed" if prompt_id else "quit")
 
     # --- menu actions that are not windows -----------------------------------------------------------
 

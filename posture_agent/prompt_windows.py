@@ -75,6 +75,8 @@ class WindowProcess:
         self.kind = kind
         self.active = active
         """The prompt this window answers, if a prompt opened it."""
+        self.closing = False
+        """Told to go (`close`): a new window of its kind does not wait for it."""
         self.started = time.perf_counter()
         frozen = getattr(sys, "frozen", False)  # its own executable, which has no `python -m`
         module = [sys.executable, WINDOW_PROCESS] if frozen else [sys.executable, "-m", "posture_agent.window_process"]
@@ -108,7 +110,7 @@ class WindowProcess:
         self._on_gone()
 
     def running(self) -> bool:
-        return self.proc.poll() is None
+        return self.proc.poll() is None and not self.closing
 
     def lift(self) -> None:
         """Its menu item again: the window comes to the front (SIGUSR1)."""
@@ -118,4 +120,5 @@ class WindowProcess:
     def close(self) -> None:
         """The prompt closed another way: the window goes without storing anything."""
         if self.running():
+            self.closing = True
             self.proc.terminate()
