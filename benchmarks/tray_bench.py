@@ -204,7 +204,7 @@ def main() -> None:
             real_prompt = (datetime.now(UTC) - car).total_seconds()
             stop_process(proc)
 
-        # the whole app: tray + store + journal + dispatcher; then prompts
+        # the whole app: tray + store + journal, windows in their own processes; then prompts
         home = root / "app-home"
         home.mkdir()
         (home / "config.toml").write_text('[general]\ntimezone = "Europe/Berlin"\n', encoding="utf-8")

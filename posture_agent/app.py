@@ -1,34 +1,38 @@
-"""The tray app: the one module that knows the agent, the tray, the windows and the journal together.
+"""The tray app: the one module that knows the agent, the tray and the windows together.
 
 `posture-agent start` calls `run(ctx, agent)`. Threads (see docs/ui.md):
-- the main thread runs the `Dispatcher` (Tk, imported only when the first window opens);
-- the tray runs on its own thread; its actions post to the dispatcher or call the agent;
-- the agent publishes events on its worker thread; `App.on_event` updates the tray and posts windows.
+- the main thread waits until Quit (or SIGTERM/SIGINT); it runs no UI toolkit;
+- the tray runs on its own thread; its actions start windows or call the agent;
+- the agent publishes events on its worker thread; `App.on_event` updates the tray and starts windows.
 
-Windows get plain data and callbacks; the callbacks write through `agent.journal` (or the agent's
-answer/skip), so no UI code opens a session. A prompted check-in's window is a process of its own
-(`window_process.py`) that answers over the control socket. One prompt window is on screen at a time
+A job fires → a prompt is shown → the answer is stored: the agent's job finds a prompt due and
+records it as shown (`prompt_due`); a check-in is asked in its notification, a drills, circuit or
+soreness prompt opens its window. Every window (those of the prompts and of the menu: check-in,
+drills, circuit, log a run, How's my back?, settings, about) is a short-lived process of its own
+(`window_process.py`, started and watched by `prompt_windows.WindowProcess`) given plain data on
+its command line; it hands the answer to the agent over the control socket, and the agent stores it
+and closes the prompt in one transaction on its answers thread. Tk, matplotlib and the windows'
+modules never enter this process. One prompt window is on screen at a time
 (`prompt_windows.OneAtATime`). The agent's own timeout stores a missed check-in: a check-in window
 closing at its countdown stores nothing.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import subprocess
 import sys
 import threading
 from collections.abc import Callable
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from posture_agent import __version__
 from posture_agent.agent.events import PROMPT_CLOSED, PROMPT_DUE, STATE_CHANGED, WINDOW_WANTED, ActivePrompt, Event
 from posture_agent.domain.plan import PromptKind
-from posture_agent.prompt_windows import CheckinProcess, OneAtATime
-from posture_agent.ui.dispatcher import Dispatcher
+from posture_agent.prompt_windows import OneAtATime, WindowProcess
 from posture_agent.ui.tray import Tray, TrayActions, TrayState, tray_state_from
 from posture_agent.ui.tray_backend import TrayUnavailable
 
@@ -61,17 +65,16 @@ class App:
         self.paths = paths
         self.trace = trace
         self.open_url = open_url
-        self.dispatcher = Dispatcher()
+        self._stopped = threading.Event()
+        """Set by Quit (or SIGTERM/SIGINT): `run` returns."""
         self._agent: Agent | None = None
         self._tray_started = False
         self.zone: Any = None
         """The agent's time zone, once attached."""
-        self.windows: dict[str, Any] = {}
-        """Open windows by name ("drills", "checkin", …): opening one again raises it."""
-        self.checkins: dict[str, CheckinProcess] = {}
-        """Check-in windows (each its own process) by the agent's prompt id, closed when the agent
-        closes the prompt."""
-        self._checkins_lock = threading.Lock()
+        self.windows: dict[str, WindowProcess] = {}
+        """Open windows (each its own process) by kind ("drills", "checkin", …): opening one again
+        raises it; a prompt's is closed when the agent closes the prompt another way."""
+        self._lock = threading.Lock()
         self.screen = OneAtATime(trace)
         """One prompt window on screen at a time; the others wait their turn."""
         # The first GTK client on a display probes GLX and keeps Mesa and libLLVM mapped for good;
@@ -153,186 +156,135 @@ class App:
         if event.kind == WINDOW_WANTED and kind == PromptKind.CHECKIN:
             self.show_checkin(active)  # no answer buttons on the notification, or its body clicked
         elif event.kind == PROMPT_DUE and kind in (PromptKind.DRILLS, PromptKind.CIRCUIT, PromptKind.SORENESS):
-            self.screen.offer(active, lambda: self.dispatcher.post(lambda root: self._show_tk(kind, root, active)))
+            self.screen.offer(active, lambda: self._show(kind, active))
         elif event.kind == PROMPT_CLOSED:
             self.screen.drop(lambda a: a.id != active.id)  # waiting: never shown late; ice only notifies
-            self._close_checkin(active.id)
+            if kind == PromptKind.CHECKIN or event.outcome == "missed":
+                self._close_windows(active.id)  # answered drills, circuit or report: the user closes it
 
     def show_checkin(self, active: ActivePrompt) -> None:
-        """A check-in's window, in a process of its own; a newer check-in replaces an older one,
-        on screen or waiting."""
+        """A check-in's window; a newer check-in replaces an older one (prompted or opened from the
+        menu), on screen or waiting."""
         self.screen.drop(lambda a: a.prompt.kind != "checkin")
-        self._close_checkin(None)
-        self.screen.offer(active, lambda: self._start_checkin(active))
+        with self._lock:
+            old = self.windows.get("checkin")
+        if old is not None and old.running():
+            old.close()
+            self.trace("closed", window="checkin", why="a newer check-in")
+        self.screen.offer(active, lambda: self._show("checkin", active))
 
-    def _start_checkin(self, active: ActivePrompt) -> None:
-        remaining = (self.agent.deadline(active) - self.agent.clock.now()).total_seconds()
-        if remaining < MIN_CHECKIN_S:  # waited behind another prompt until too late to answer truly
-            self.trace("closed", window="checkin", prompt=active.id, why="too late")
-            self.screen.gone(active.id)
+    # --- windows: each a process of its own (window_process.py) ---------------------------------------
+
+    def open(self, name: str) -> None:
+        """A menu item's window (no prompt); one per kind: opening it again raises it."""
+        self._show(name, None)
+
+    def _show(self, name: str, active: ActivePrompt | None) -> None:
+        """Start the window process of `name` (for the prompt `active`, if a prompt opened it);
+        whoever offered it to `screen` hears `gone` when it goes."""
+        with self._lock:
+            existing = self.windows.get(name)
+            if existing is not None and existing.running():
+                if active is not None and existing.active is None:
+                    existing.active = active  # the one on screen (opened from the menu) answers it
+                    active = None
+            else:
+                existing = None
+        if existing is not None:
+            existing.lift()
+            self.trace("raised", window=name)
+            if active is not None:
+                self.screen.gone(active.id)
             return
+        try:
+            args = self._window_args(name, active)
+        except Exception:
+            log.exception("the %s window's data could not be read", name)
+            args = None
+        if args is None:
+            if active is not None:
+                self.screen.gone(active.id)
+            return
+        prompt = active.id if active is not None else None
+        holder: list[WindowProcess] = []
 
         def mapped(after: float) -> None:
-            self.trace("mapped", window="checkin", prompt=active.id, ismapped=1, after=after)
+            self.trace("mapped", window=name, prompt=prompt, ismapped=1, after=after)
+
+        def said(data: dict[str, Any]) -> None:
+            event = str(data.pop("event", "said"))
+            self.trace(event, **{"prompt": prompt, **data})
 
         def gone() -> None:
-            with self._checkins_lock:
-                self.checkins.pop(active.id, None)
-            self.trace("gone", window="checkin", prompt=active.id)
-            self.screen.gone(active.id)
+            child = holder[0] if holder else None
+            with self._lock:
+                if child is not None and self.windows.get(name) is child:
+                    del self.windows[name]
+            self.trace("gone", window=name, prompt=prompt)
+            answered = child.active if child is not None else active
+            if answered is not None:
+                self.screen.gone(answered.id)
 
         try:
-            child = CheckinProcess(active, self.paths.runtime_dir, remaining, self.paths.log_file, mapped, gone)
+            child = WindowProcess(name, args, self.paths.runtime_dir, self.paths.log_file, mapped, gone, said,
+                                  active=active)
         except OSError:
-            log.exception("the check-in window could not be started")
-            self.screen.gone(active.id)
-            return
-        with self._checkins_lock:
-            self.checkins[active.id] = child
-
-    def _show_tk(self, name: str, root: Any, active: ActivePrompt) -> None:
-        """On the UI thread: a prompt's window in this process (drills, circuit, soreness)."""
-        try:
-            window = self._open(name, root, active)
-        except Exception:
-            self.screen.gone(active.id)  # the next prompt's turn all the same
-            raise
-        win = window.win
-
-        def gone(event: Any) -> None:
-            if str(event.widget) == str(win):
+            log.exception("the %s window could not be started", name)
+            if active is not None:
                 self.screen.gone(active.id)
+            return
+        holder.append(child)
+        with self._lock:
+            self.windows[name] = child
 
-        win.bind("<Destroy>", gone, add="+")
+    def _window_args(self, name: str, active: ActivePrompt | None) -> list[str] | None:
+        """The window's plain data, on its command line; None: not to be shown."""
+        agent, zone = self.agent, self.zone
+        if name == "checkin":
+            if active is None:  # Check in now: no prompt, no countdown; closed unanswered, nothing stored
+                return ["--context", "sofa" if agent.clock.now().astimezone(zone).hour >= 18 else "desk"]
+            remaining = (agent.deadline(active) - agent.clock.now()).total_seconds()
+            if remaining < MIN_CHECKIN_S:  # waited behind another prompt until too late to answer truly
+                self.trace("closed", window="checkin", prompt=active.id, why="too late")
+                return None
+            return ["--prompt", active.id, "--context", active.prompt.context or "desk",
+                    "--seconds-left", f"{remaining:.0f}"]
+        data: dict[str, Any] = {}
+        if name == "drills":
+            journal = agent.journal
+            data["items"] = [
+                {"name": s.drill.name, "title": s.drill.title, "how": s.drill.how, "dose": s.drill.dose,
+                 "done_at": f"{s.done_at.astimezone(zone):%H:%M}" if s.done_at else None}
+                for s in journal.drills_for()]
+            data["heading"] = f"Today's drills, {journal.now().astimezone(zone):%a %d %b}"
+        elif name == "circuit":
+            settings = agent.settings
+            data["exercises"] = [
+                {"name": n, "title": settings.catalogue[n].title, "how": settings.catalogue[n].how,
+                 "dose": settings.catalogue[n].dose} for n in settings.circuit_exercises]
+            data["rounds"] = settings.circuit_rounds
+        elif name == "run":
+            runs = agent.journal.runs()
+            data["now"] = agent.clock.now().astimezone(zone).isoformat()
+            data["zone"] = getattr(zone, "key", None)
+            data["last"] = [runs[-1].distance_km, runs[-1].duration.total_seconds()] if runs else None
+        elif name == "settings":
+            data["config"] = str(self.paths.config_file)
+        elif name == "about":
+            data.update(version=__version__, data_folder=str(self.paths.data_dir),
+                        config_file=str(self.paths.config_file))
+        return ["--data", json.dumps(data)]
 
-    def _close_checkin(self, prompt_id: str | None) -> None:
-        """The agent closed this check-in prompt (its timeout, an answer elsewhere); None: every one.
+    def _close_windows(self, prompt_id: str | None) -> None:
+        """The agent closed this prompt (its timeout, an answer elsewhere); None: every window.
         Its window goes and stores nothing."""
-        with self._checkins_lock:
-            children = [c for pid, c in self.checkins.items() if prompt_id is None or pid == prompt_id]
+        with self._lock:
+            children = [c for c in self.windows.values()
+                        if prompt_id is None or (c.active is not None and c.active.id == prompt_id)]
         for child in children:
-            if child.proc.poll() is None:
+            if child.running():
                 child.close()
-                self.trace("closed", window="checkin", why="prompt closed")
-
-    # --- windows (built on the UI thread) ----------------------------------------------------------
-
-    def open(self, name: str, active: ActivePrompt | None = None) -> None:
-        self.dispatcher.post(lambda root: self._open(name, root, active))
-
-    def _open(self, name: str, root: Any, active: ActivePrompt | None) -> Any:
-        existing = self.windows.get(name)
-        if existing is not None and existing.win.winfo_exists():
-            existing.win.deiconify()
-            existing.win.lift()
-            return existing
-        window = getattr(self, f"_build_{name}")(root, active)
-        self.windows[name] = window
-        self.trace("mapped", window=name, ismapped=window.win.winfo_ismapped())
-        return window
-
-    def _build_checkin(self, root: Any, _active: ActivePrompt | None) -> Any:
-        """Check in now: an unprompted check-in (nothing is stored when it is closed unanswered)."""
-        from posture_agent.ui.windows.checkin import CheckinPrompt, CheckinWindow
-
-        journal = self.agent.journal
-        context = "sofa" if self.agent.clock.now().astimezone(self.zone).hour >= 18 else "desk"
-
-        def answer(posture: str, ctx: str) -> None:
-            journal.record_checkin(posture, ctx, source="tray")
-            self.trace("checkin", posture=posture, context=ctx, prompt=None)
-
-        return CheckinWindow(
-            root, CheckinPrompt(context, self.agent.settings.prompt_timeout_minutes * 60), answer,
-            on_skip=lambda _ctx: None, on_timeout=lambda: None, where="center",
-        )
-
-    def _build_drills(self, root: Any, active: ActivePrompt | None) -> Any:
-        from posture_agent.ui.windows.drills import DrillItem, DrillsWindow
-
-        journal, zone = self.agent.journal, self.zone
-        states = journal.drills_for()
-        items = [DrillItem(s.drill.name, s.drill.title, s.drill.how, s.drill.dose,
-                           f"{s.done_at.astimezone(zone):%H:%M}" if s.done_at else None) for s in states]
-        todo = {s.drill.name for s in states if s.done_at is None}
-
-        def tick(name: str) -> str:
-            done = journal.record_drills([name], source="tray")[0]
-            self.trace("drill", name=name)
-            todo.discard(name)
-            if not todo:
-                self.answered(active)
-            return f"{done.at.astimezone(zone):%H:%M}"
-
-        heading = f"Today's drills, {journal.now().astimezone(zone):%a %d %b}"
-        return DrillsWindow(root, items, tick, heading=heading)
-
-    def _build_circuit(self, root: Any, active: ActivePrompt | None) -> Any:
-        from posture_agent.ui.windows.drills import CircuitWindow, DrillItem
-
-        journal, settings = self.agent.journal, self.agent.settings
-        exercises = [DrillItem(n, settings.catalogue[n].title, settings.catalogue[n].how, settings.catalogue[n].dose)
-                     for n in settings.circuit_exercises]
-
-        def done(rounds: int) -> None:
-            journal.record_circuit(rounds, source="tray")
-            self.trace("circuit", rounds=rounds)
-            self.answered(active)
-
-        return CircuitWindow(root, exercises, settings.circuit_rounds, done)
-
-    def _build_run(self, root: Any, _active: ActivePrompt | None) -> Any:
-        from posture_agent.ui.windows.run import RunWindow, run_defaults
-
-        journal, zone = self.agent.journal, self.zone
-        runs = journal.runs()
-        last = (runs[-1].distance_km, runs[-1].duration) if runs else None
-
-        def save(start: datetime, duration: timedelta, km: float) -> str | None:
-            saved = journal.add_run(start, duration, km, source="tray")
-            self.trace("run", id=saved.run.id, warning=saved.warning)
-            self.agent.tick()  # the soreness prompts of this run are planned from now on
-            return saved.warning
-
-        return RunWindow(root, run_defaults(journal.now().astimezone(zone), last), zone, save)
-
-    def _build_soreness(self, root: Any, active: ActivePrompt | None) -> Any:
-        from posture_agent.domain import advice as rules
-        from posture_agent.ui.windows.soreness import SorenessWindow
-
-        journal, zone = self.agent.journal, self.zone
-
-        def save(values: dict[str, int], form: frozenset[str], si_pain: bool) -> list[str]:
-            _report, advice = journal.record_soreness(dict(values), form=form, si_pain=si_pain, source="tray")
-            self.trace("soreness", values=values)
-            self.answered(active)
-            self.refresh()  # an SI protocol that starts now changes the icon at once
-            return rules.messages(advice, zone)
-
-        return SorenessWindow(root, save)
-
-    def _build_settings(self, root: Any, _active: ActivePrompt | None) -> Any:
-        from posture_agent.ui.settings_file import save_settings
-        from posture_agent.ui.windows.settings import SettingsWindow, settings_values
-
-        config = self.paths.config_file
-
-        def save(changes: dict[str, Any]) -> None:
-            save_settings(config, changes)
-            self.trace("settings", changes=changes)
-            self.agent.reload_config()  # at once, not at the next minute's check
-
-        return SettingsWindow(root, settings_values(self.agent.settings), save, str(config))
-
-    def _build_about(self, root: Any, _active: ActivePrompt | None) -> Any:
-        from posture_agent.ui.windows.about import AboutWindow
-
-        return AboutWindow(root, __version__, str(self.paths.data_dir), str(self.paths.config_file))
-
-    def answered(self, active: ActivePrompt | None) -> None:
-        """A window opened by a prompt did what the prompt asked: close the prompt as answered."""
-        if active is not None and active.id in {a.id for a in self.agent.status().open_prompts}:
-            self.agent.answer(active)
+                self.trace("closed", window=child.kind, why="prompt closed" if prompt_id else "quit")
 
     # --- menu actions that are not windows -----------------------------------------------------------
 
@@ -363,13 +315,17 @@ class App:
 
     def quit(self) -> None:
         self.agent.stop()
-        self.dispatcher.stop()
+        self.stop()
+
+    def stop(self) -> None:
+        """Make `run` return (any thread)."""
+        self._stopped.set()
 
     # --- running -------------------------------------------------------------------------------------
 
     def run(self, agent: Agent, start_agent: bool = True) -> int:
-        """Start the agent (and the tray, unless `start_tray` did), serve windows until Quit
-        (or SIGTERM/SIGINT)."""
+        """Start the agent (and the tray, unless `start_tray` did), then wait until Quit (or
+        SIGTERM/SIGINT); the windows left open are closed then."""
         self.attach(agent)
         unsubscribe = agent.subscribe(self.on_event)
         tray = self.tray
@@ -380,9 +336,10 @@ class App:
                 self.agent.start()
             self.refresh()
             self.trace("started", modules=loaded_modules())
-            self.dispatcher.run()
+            self._stopped.wait()
         finally:
             unsubscribe()
+            self._close_windows(None)
             self.agent.stop()
             tray.stop()
             self.trace("stopped")
@@ -402,7 +359,7 @@ class App:
             if self._agent is not None:
                 self._agent.reload_config()
 
-        route_signals(self.dispatcher.stop, reload)
+        route_signals(self.stop, reload)
 
 
 def loaded_modules() -> list[str]:

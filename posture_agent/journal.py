@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import re
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.engine import Connection
 
@@ -31,6 +32,7 @@ MAX_DISTANCE_KM = 300.0
 MIN_DURATION = timedelta(minutes=1)
 MAX_SPEED_KMH = 30.0
 FUTURE_TOLERANCE = timedelta(minutes=1)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -144,7 +146,20 @@ class Journal:
             rid = q.add(s, t.checkins, values, device=self.device, source=source, now=self.now())
         return r.CheckIn(rid, when, context, posture, prompted)
 
+    def _unit(self, answers: str | None, write: Callable[[Connection], T]) -> tuple[T, bool]:
+        """`write` in one transaction, closing the open prompt `answers` (as answered) in the same
+        one; the result and whether this closed the prompt (False: none given, or closed already)."""
+        with self.store.transaction() as s:
+            result = write(s)
+            closed = answers is not None and q.close_prompt(s, answers, "answered")
+        return result, closed
+
     def record_drills(self, names: list[str], at: datetime | None = None, source: str = "cli") -> list[r.DrillDone]:
+        return self.answer_drills(names, at, source)[0]
+
+    def answer_drills(self, names: list[str], at: datetime | None = None, source: str = "cli",
+                      answers: str | None = None) -> tuple[list[r.DrillDone], bool]:
+        """`record_drills`, closing the prompt `answers` in the same transaction."""
         catalogue = self.settings.catalogue
         unknown = [n for n in names if n not in catalogue]
         if unknown:
@@ -152,23 +167,35 @@ class Journal:
         if not names:
             raise UserError("name at least one drill")
         when = self.when(at)
-        out = []
-        with self.store.transaction() as s:
+        device = self.device
+
+        def write(s: Connection) -> list[r.DrillDone]:
+            out = []
             for name in dict.fromkeys(names):
                 values = {"at": when, "drill": name}
-                rid = q.add(s, t.drill_completions, values, device=self.device, source=source, now=self.now())
+                rid = q.add(s, t.drill_completions, values, device=device, source=source, now=self.now())
                 out.append(r.DrillDone(rid, when, name))
-        return out
+            return out
+
+        return self._unit(answers, write)
 
     def record_circuit(self, rounds: int | None = None, at: datetime | None = None, source: str = "cli") -> r.Circuit:
+        return self.answer_circuit(rounds, at, source)[0]
+
+    def answer_circuit(self, rounds: int | None = None, at: datetime | None = None, source: str = "cli",
+                       answers: str | None = None) -> tuple[r.Circuit, bool]:
+        """`record_circuit`, closing the prompt `answers` in the same transaction."""
         rounds = self.settings.circuit_rounds if rounds is None else rounds
         if not 1 <= rounds <= 10:
             raise UserError(f"--rounds {rounds} is out of range (1 to 10)")
         when = self.when(at)
-        with self.store.transaction() as s:
-            values = {"at": when, "rounds": rounds}
-            rid = q.add(s, t.circuits, values, device=self.device, source=source, now=self.now())
-        return r.Circuit(rid, when, rounds)
+        device = self.device
+
+        def write(s: Connection) -> r.Circuit:
+            rid = q.add(s, t.circuits, {"at": when, "rounds": rounds}, device=device, source=source, now=self.now())
+            return r.Circuit(rid, when, rounds)
+
+        return self._unit(answers, write)
 
     def add_run(
         self, start: datetime | None, duration: timedelta, distance_km: float, source: str = "cli",
@@ -208,6 +235,13 @@ class Journal:
         self, values: dict[str, int | None], at: datetime | None = None, run: str | None = None,
         form: frozenset[str] = frozenset(), si_pain: bool = False, source: str = "cli",
     ) -> tuple[r.Soreness, rules.Advice]:
+        return self.answer_soreness(values, at, run, form, si_pain, source)[0]
+
+    def answer_soreness(
+        self, values: dict[str, int | None], at: datetime | None = None, run: str | None = None,
+        form: frozenset[str] = frozenset(), si_pain: bool = False, source: str = "cli", answers: str | None = None,
+    ) -> tuple[tuple[r.Soreness, rules.Advice], bool]:
+        """`record_soreness`, closing the prompt `answers` in the same transaction."""
         for region, value in values.items():
             if region not in r.REGIONS:
                 raise UserError(f"unknown body region {region!r} (known: {', '.join(r.REGIONS)})")
@@ -219,18 +253,22 @@ class Journal:
         if all(v is None for v in values.values()) and not si_pain:
             raise UserError("give at least one region's soreness, 0 to 10 (e.g. --upper-back 4)")
         when = self.when(at)
-        with self.store.transaction() as s:
+        device = self.device
+
+        def write(s: Connection) -> r.Soreness:
             run_id = self._resolve_run(s, run, when)
             row = {
                 "at": when, "run_id": run_id, "form": ",".join(sorted(form)), "si_pain_reported": si_pain,
                 **{k: values.get(k) for k in r.REGIONS},
             }
-            rid = q.add(s, t.soreness_reports, row, device=self.device, source=source, now=self.now())
-        report = r.Soreness(
-            rid, when, values.get("upper_back"), values.get("mid_back"), values.get("lower_back"),
-            values.get("si_joint"), run_id, form, si_pain,
-        )
-        return report, self.advice()
+            rid = q.add(s, t.soreness_reports, row, device=device, source=source, now=self.now())
+            return r.Soreness(
+                rid, when, values.get("upper_back"), values.get("mid_back"), values.get("lower_back"),
+                values.get("si_joint"), run_id, form, si_pain,
+            )
+
+        report, closed = self._unit(answers, write)
+        return (report, self.advice()), closed
 
     def _find_run(self, s: Connection, prefix: str) -> r.Run:
         """The live run with this id or unique prefix (as `run list` shows them)."""

@@ -1,5 +1,6 @@
-"""Prompt windows as the resident app shows them: one at a time, and a check-in's window in a
-process of its own (`posture_agent.window_process`), so Tk never enters the resident for it.
+"""Windows as the resident app shows them: each in a process of its own
+(`posture_agent.window_process`, started and watched by `WindowProcess`), so Tk never enters the
+resident, and prompt windows one at a time (`OneAtATime`).
 
 `OneAtATime` is thread-safe: the agent's thread offers windows, whichever thread sees a window go
 says so. A window waiting its turn whose prompt closes meanwhile is dropped, never shown late.
@@ -7,7 +8,9 @@ says so. A window waiting its turn whose prompt closes meanwhile is dropped, nev
 
 from __future__ import annotations
 
+import json
 import logging
+import signal
 import subprocess
 import sys
 import threading
@@ -59,13 +62,21 @@ class OneAtATime:
             self.waiting = [(a, s) for a, s in self.waiting if keep(a)]
 
 
-class CheckinProcess:
-    """A check-in's window in its own process. `on_mapped(seconds since start)` and `on_gone()` are
-    called from a watcher thread, which sleeps on the child's stdout (no polling)."""
+class WindowProcess:
+    """One window (`kind`: checkin, drills, …) in its own process, given `args` (its command line
+    after the kind and the runtime folder). `on_mapped(seconds since start)`, `on_said(data)` (a
+    JSON line the window printed: an answer the agent took) and `on_gone()` are called from a
+    watcher thread, which sleeps on the child's stdout (no polling)."""
 
-    def __init__(self, active: ActivePrompt, runtime_dir: Path, seconds_left: float, log_file: Path | None,
-                 on_mapped: Callable[[float], None], on_gone: Callable[[], None]) -> None:
+    def __init__(self, kind: str, args: list[str], runtime_dir: Path, log_file: Path | None,
+                 on_mapped: Callable[[float], None], on_gone: Callable[[], None],
+                 on_said: Callable[[dict[str, Any]], None] | None = None,
+                 active: ActivePrompt | None = None) -> None:
+        self.kind = kind
         self.active = active
+        """The prompt this window answers, if a prompt opened it."""
+        self.closing = False
+        """Told to go (`close`): a new window of its kind does not wait for it."""
         self.started = time.perf_counter()
         frozen = getattr(sys, "frozen", False)  # its own executable, which has no `python -m`
         module = [sys.executable, WINDOW_PROCESS] if frozen else [sys.executable, "-m", "posture_agent.window_process"]
@@ -76,24 +87,38 @@ class CheckinProcess:
             except OSError:
                 err = subprocess.DEVNULL
         self.proc = subprocess.Popen(
-            [*module, "checkin", "--runtime", str(runtime_dir), "--prompt", active.id,
-             "--context", active.prompt.context or "desk", "--seconds-left", f"{seconds_left:.0f}"],
+            [*module, kind, "--runtime", str(runtime_dir), *args],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err, text=True,
         )
         if not isinstance(err, int):
             err.close()
-        self._on_mapped, self._on_gone = on_mapped, on_gone
-        threading.Thread(target=self._watch, name="checkin-window", daemon=True).start()
+        self._on_mapped, self._on_gone, self._on_said = on_mapped, on_gone, on_said
+        threading.Thread(target=self._watch, name=f"{kind}-window", daemon=True).start()
 
     def _watch(self) -> None:
         assert self.proc.stdout is not None
         for line in self.proc.stdout:
-            if line.strip() == "mapped":
+            text = line.strip()
+            if text == "mapped":
                 self._on_mapped(time.perf_counter() - self.started)
+            elif text.startswith("{") and self._on_said is not None:
+                try:
+                    self._on_said(json.loads(text))
+                except ValueError:
+                    log.info("the %s window said %r", self.kind, text)
         self.proc.wait()
         self._on_gone()
 
+    def running(self) -> bool:
+        return self.proc.poll() is None and not self.closing
+
+    def lift(self) -> None:
+        """Its menu item again: the window comes to the front (SIGUSR1)."""
+        if self.running() and hasattr(signal, "SIGUSR1"):
+            self.proc.send_signal(signal.SIGUSR1)
+
     def close(self) -> None:
         """The prompt closed another way: the window goes without storing anything."""
-        if self.proc.poll() is None:
+        if self.running():
+            self.closing = True
             self.proc.terminate()

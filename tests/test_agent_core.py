@@ -109,9 +109,20 @@ def test_unanswered_prompt_is_stored_as_missed(rig: Rig) -> None:
     rig.tick_at(at(25, 9, 48))
     assert rig.rows("SELECT posture, context, prompted, source FROM checkins") == [("missed", "desk", 1, "prompt")]
     assert rig.rows("SELECT kind, outcome FROM prompts ORDER BY due") == [
-        ("drills", "missed"), ("checkin-desk", "missed"),
-    ]
-    assert [e.outcome for e in rig.events if e.kind == PROMPT_CLOSED] == ["missed", "missed"]
+        ("drills", None), ("checkin-desk", "missed"),
+    ], "the morning drills stay answerable until the end of the day"
+    assert [e.outcome for e in rig.events if e.kind == PROMPT_CLOSED] == ["missed"]
+
+
+def test_drills_and_circuit_prompts_stay_open_until_the_end_of_the_day(rig: Rig) -> None:
+    rig.tick_at(at(25, 9, 46))  # the 07:30 drills, shown late but within their grace
+    drills = next(a for a in rig.agent.status().open_prompts if a.prompt.kind == "drills")
+    assert rig.agent.deadline(drills) == at(26, 0, 0)
+    assert rig.agent.next_wakeups()["timeout"] is not None
+    rig.tick_at(at(25, 23, 59))
+    assert ("drills", None) in rig.rows("SELECT kind, outcome FROM prompts ORDER BY due")
+    rig.tick_at(at(26, 0, 0))
+    assert ("drills", "missed") in rig.rows("SELECT kind, outcome FROM prompts ORDER BY due")
 
 
 def test_answer_from_another_command_is_not_missed(rig: Rig, cli: object) -> None:
@@ -124,8 +135,10 @@ def test_answer_from_another_command_is_not_missed(rig: Rig, cli: object) -> Non
     rig.tick_at(at(25, 9, 49))
     assert rig.rows("SELECT posture, prompted FROM checkins") == [("slouched", 0)]
     assert sorted(rig.rows("SELECT kind, outcome FROM prompts")) == [
-        ("checkin-desk", "answered"), ("drills", "answered"),
-    ]
+        ("checkin-desk", "answered"), ("drills", None),
+    ], "the drills prompt is open until the end of the day"
+    rig.tick_at(at(26, 0, 0))
+    assert ("drills", "answered") in rig.rows("SELECT kind, outcome FROM prompts")
 
 
 def test_answer_and_skip_through_the_api(rig: Rig) -> None:

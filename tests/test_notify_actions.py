@@ -154,3 +154,90 @@ def test_an_answer_while_the_database_is_locked_is_stored_once_and_never_missed(
     rig.tick_at(at(25, 10, 5))
     assert checkin_rows(rig) == [("upright", "desk", 1, "prompt")], "stored once, nothing missed"
     assert rig.rows("select kind, outcome from prompts where kind like 'checkin%'") == [("checkin-desk", "answered")]
+
+
+def test_a_window_answer_while_the_database_is_locked_is_stored_with_its_prompt_closing(rig: Rig) -> None:
+    """A window's request (here the circuit's, on the control socket's handler) takes the same
+    route: retried past the busy timeout, then the circuit and the prompt's closing land together."""
+    rig.tick_at(at(27, 18, 31))  # a Friday: the default config's circuit at 18:30
+    circuit = next(a for a in rig.agent.status().open_prompts if a.prompt.kind == "circuit")
+    hold_s = BUSY_TIMEOUT_MS / 1000 + 2
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sqlite3, sys, time\n"
+         f"c = sqlite3.connect({str(rig.paths.db_file)!r}, isolation_level=None)\n"
+         "c.execute('BEGIN IMMEDIATE'); print('locked', flush=True)\n"
+         f"time.sleep({hold_s}); c.execute('ROLLBACK')\n"],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        reply = rig.agent.handle_request({"cmd": "circuit", "rounds": 2})
+        assert reply == {"ok": True}, reply
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+    assert rig.rows("select rounds, source from circuits") == [(2, "tray")]
+    assert rig.rows(f"select outcome from prompts where id = '{circuit.id}'") == [("answered",)]
+    assert rig.agent.handle_request({"cmd": "circuit", "rounds": 11})["ok"] is False, "out of range: said"
+
+
+class RecordingDesktop:
+    """A freedesktop notification server with action buttons, in memory: what was sent."""
+
+    sent: list[tuple[str, str]]
+
+    def __init__(self, _pressed: Any, _closed: Any) -> None:
+        self.sent = []
+
+    def open(self) -> RecordingDesktop:
+        return self
+
+    def capabilities(self) -> set[str]:
+        return {"actions", "body"}
+
+    def notify(self, title: str, body: str, _actions: Any, _timeout: int) -> int:
+        self.sent.append((title, body))
+        return len(self.sent)
+
+    def close_notification(self, _nid: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class RecordingPlyer:
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    def notify(self, **kw: Any) -> None:
+        self.sent.append(str(kw["title"]))
+
+
+def test_the_ice_reminder_and_the_sofa_check_in_due_together_give_one_notification(rig: Rig) -> None:
+    """The SI protocol's 20:30 ice and the 20:30 sofa check-in: one notification names both (the
+    check-in's, with its buttons); the ice prompt is still shown and recorded."""
+    rig.agent.journal.record_soreness({"si_joint": 7}, at=at(25, 8, 0))
+    rig.tick_at(at(25, 20, 29))  # the 19:30 sofa check-in and the 18:30 circuit, before the notifier
+    for active in rig.agent.status().open_prompts:
+        rig.agent.skip(active)
+    desktops: list[RecordingDesktop] = []
+
+    def connect(pressed: Any, closed: Any) -> RecordingDesktop:
+        desktops.append(RecordingDesktop(pressed, closed))
+        return desktops[-1]
+
+    plain = RecordingPlyer()
+    notifier = Notifier(on_choice=rig.agent.answer_later, on_open=rig.agent.open_later, connect=connect)
+    notifier._backend = plain
+    rig.agent.notifier = notifier
+    rig.agent.subscribe(notifier)
+    shown = rig.tick_at(at(25, 20, 31))
+    assert sorted(k for k, _, _ in shown) == ["checkin", "ice"], shown
+    assert plain.sent == [], "no notification of its own for the ice reminder"
+    assert len(desktops) == 1 and len(desktops[0].sent) == 1
+    title, body = desktops[0].sent[0]
+    assert title == "Posture check on the sofa · Ice the SI joint (15-20 minutes)"
+    assert "Press your answer" in body and "ice pack on the SI joint" in body
+    assert ("ice", None) in rig.rows("select kind, outcome from prompts")

@@ -1,8 +1,9 @@
 """The tray on a real virtual desktop (Xvfb, trayer, dunst, a private session bus).
 
 The app runs as its own process (tests/ui_harness.py: the real `posture_agent.app.App` on a real
-Agent whose clock the test moves, the tray on its thread, Tk behind the dispatcher, windows storing
-through the agent's Journal into the home's SQLite file); the test right-clicks
+Agent whose clock the test moves, the tray on its thread, every window a process of its own that
+hands its answer to the agent over the control socket, the agent storing it into the home's SQLite
+file); the test right-clicks
 the docked icon, picks menu items with the keyboard through xdotool, and reads the results back
 with the command line on the same home.
 """
@@ -267,6 +268,13 @@ def test_prompts_due_together_come_one_window_at_a_time(desktop: Desktop, cli: C
         time.sleep(0.5)
         assert app.desktop.window("^Posture check-in$") is None, "the check-in waits its turn"
         app.desktop.screenshot(shots / "one-window-at-a-time.png")
+        # both drills ticked: the second tick is stored with the prompt's closing, in one transaction
+        app.desktop.run("xdotool", "windowfocus", "--sync", drills, "key", "--delay", "60",
+                        "space", "Tab", "space", check=True)
+        app.wait(lambda e: e == {**e, "event": "drill", "name": "chin-tuck"})
+        assert wait_for(lambda: ("drills", "answered") in rows(cli.home, "select kind, outcome from prompts"),
+                        timeout=5)
+        assert app.desktop.window("^Today's drills$") is not None, "answered: the user closes it"
         app.desktop.run("xdotool", "windowfocus", "--sync", drills, "key", "Escape", check=True)
         app.wait(lambda e: e == {**e, "event": "mapped", "window": "checkin"})
         assert wait_for(lambda: app.desktop.window("^Posture check-in$") is not None, timeout=5)
@@ -276,6 +284,81 @@ def test_prompts_due_together_come_one_window_at_a_time(desktop: Desktop, cli: C
         assert order == ["drills", "checkin"]
     finally:
         app.stop()
+
+
+def test_every_window_is_a_process_of_its_own_and_its_answer_a_row(app: App, cli: Cli, shots: Path) -> None:
+    """Drills, circuit, How's my back?, Log a run, Settings and About opened from the tray and
+    answered: each answer is a row in the SQLite file (or the user's config file), stored by the
+    agent; Tk and matplotlib never entered the resident process."""
+    desktop = app.desktop
+
+    def opened(name: str, title: str) -> str:
+        app.send(f"open {name}")
+        app.wait(lambda e: e == {**e, "event": "mapped", "window": name})
+        win = desktop.window(title)
+        assert win is not None, title
+        return win
+
+    def keys(win: str, *names: str) -> None:
+        desktop.run("xdotool", "windowfocus", "--sync", win, "key", "--delay", "60", *names, check=True)
+
+    def closes(title: str) -> None:
+        assert wait_for(lambda: desktop.window(title) is None, timeout=8), f"{title} closes"
+
+    def shot(name: str, win: str) -> None:
+        x, y, w, h = desktop.geometry(win)
+        desktop.screenshot(shots / f"{name}.png", crop=f"{w + 20}x{h + 20}+{max(0, x - 10)}+{max(0, y - 10)}")
+
+    win = opened("drills", "^Today's drills$")
+    keys(win, "space")
+    app.wait(lambda e: e == {**e, "event": "drill", "name": "wall-alignment"})
+    time.sleep(0.3)
+    shot("process-drills", win)
+    keys(win, "Escape")
+    closes("^Today's drills$")
+
+    win = opened("circuit", "^Strength circuit$")
+    keys(win, "shift+Tab", "shift+Tab", "space")  # from Save, past Cancel, to the last round
+    time.sleep(0.3)
+    shot("process-circuit", win)
+    keys(win, "Return")
+    app.wait(lambda e: e == {**e, "event": "circuit", "rounds": 1})
+    closes("^Strength circuit$")
+
+    win = opened("soreness", "^How's my back\\?$")
+    keys(win, "4", "Return")
+    app.wait(lambda e: e["event"] == "soreness" and e["values"]["upper_back"] == 4)
+    time.sleep(0.3)
+    shot("process-soreness", win)
+    keys(win, "Escape")
+    closes("^How's my back\\?$")
+
+    win = opened("run", "^Log a run$")
+    keys(win, "Return")  # the defaults: 10 km in an hour, ending now
+    app.wait(lambda e: e["event"] == "run" and e["id"] is not None)
+    closes("^Log a run$")
+
+    win = opened("settings", "settings$")
+    keys(win, "Tab", "5", "Return")  # Sore from: 5
+    app.wait(lambda e: e["event"] == "settings" and e["changes"] == {"general.soreness_threshold": 5})
+    closes("settings$")
+
+    win = opened("about", "^About posture-agent$")
+    shot("process-about", win)
+    keys(win, "Escape")
+    closes("^About posture-agent$")
+
+    assert rows(cli.home, "select drill, source from drill_completions") == [("wall-alignment", "tray")]
+    assert rows(cli.home, "select rounds from circuits") == [(1,)]
+    assert rows(cli.home, "select upper_back, si_joint from soreness_reports") == [(4, 0)]
+    assert rows(cli.home, "select distance_km, duration_s from runs") == [(10.0, 3600.0)]
+    assert "soreness_threshold = 5" in (cli.home / "config.toml").read_text(encoding="utf-8")
+    maps = Path(f"/proc/{app.proc.pid}/maps").read_text()
+    for part in ("libtk", "_tkinter", "matplotlib"):
+        assert part not in maps, f"{part} is mapped in the resident process"
+    stopped = app.events()
+    assert all(e["window"] in {"drills", "circuit", "soreness", "run", "settings", "about"}
+               for e in stopped if e["event"] == "gone"), "every window went with its process"
 
 
 def test_quit_from_the_menu_ends_the_process(app: App) -> None:

@@ -96,10 +96,10 @@ def test_without_pygobject_the_fix_is_named() -> None:
 
 
 def test_ui_modules_import_without_display_or_tk() -> None:
-    """The CLI imports nothing graphical: the tray and dispatcher modules load without Tk or pystray."""
+    """The CLI imports nothing graphical: the tray modules load without Tk or pystray."""
     code = (
         "import os, sys; os.environ.pop('DISPLAY', None)\n"
-        "import posture_agent.ui.tray, posture_agent.ui.dispatcher, posture_agent.ui.icon\n"
+        "import posture_agent.ui.tray, posture_agent.ui.icon, posture_agent.prompt_windows\n"
         "import posture_agent.ui.settings_file\n"
         "bad = [m for m in ('tkinter', 'pystray', 'gi', 'matplotlib') if m in sys.modules]\n"
         "print(','.join(bad))\n"

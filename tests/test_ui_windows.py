@@ -2,8 +2,9 @@
 (xdotool), and storing through its callbacks into a real SQLite file via `Journal`. The windows
 themselves never see the journal; the tests hand them callbacks, as the app does.
 
-Tk runs on a thread of its own behind the `Dispatcher`, exactly as in the app; the test thread only
-posts work to it and drives the mouse and keyboard.
+Tk runs on a thread of its own behind the `Dispatcher` (tests/ui_thread.py; in the app each window
+is a process of its own, window_process.py); the test thread only posts work to it and drives the
+mouse and keyboard.
 """
 
 from __future__ import annotations
@@ -41,8 +42,8 @@ class Ui:
     """The UI thread of the app, started on the test's virtual display."""
 
     def __init__(self, display: str) -> None:
-        from posture_agent.ui.dispatcher import Dispatcher
         from posture_agent.ui.style import make_root
+        from tests.ui_thread import Dispatcher
 
         self.dispatcher = Dispatcher(root_factory=lambda: make_root(display))
         self.held: dict[str, Any] = {}

@@ -1,13 +1,15 @@
-"""A check-in's window in its own process (`python -m posture_agent.window_process`), on Xvfb, talking
-to a control socket of the test's own: it says it is mapped, hands the answer over the socket, and
-when the agent says the answer was not saved it says so and stays open, the choice still there."""
+"""Windows in their own process (`python -m posture_agent.window_process KIND`), on Xvfb, talking
+to a control socket of the test's own: a window says it is mapped, hands the answer over the socket,
+and when the agent says the answer was not saved it says so and stays open, the choice still there."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -39,7 +41,7 @@ class Agent:
             self.requests.append(request)
             if len(self.requests) <= self.refusals:
                 return {"ok": False, "error": "the database is busy"}
-        return {"ok": True}
+        return {"ok": True, "at": "07:42"} if request.get("cmd") == "drill" else {"ok": True}
 
 
 @contextlib.contextmanager
@@ -105,6 +107,95 @@ def test_the_program_itself_runs_the_window_as_a_frozen_build_does(desktop: Desk
         assert desktop.window(TITLE) is not None
         child.terminate()
         assert child.wait(timeout=5) == 0
+    finally:
+        if child.poll() is None:
+            child.kill()
+        server.stop()
+
+
+def kind_process(d: Desktop, runtime: Path, kind: str, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "posture_agent.window_process", kind, "--runtime", str(runtime), *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=d.env,
+    )
+
+
+DRILLS = {"heading": "Today's drills, Wed 25 Nov", "items": [
+    {"name": "wall-alignment", "title": "Wall alignment", "how": "Back to the wall.", "dose": "1 min",
+     "done_at": None},
+    {"name": "chin-tuck", "title": "Chin tuck", "how": "Draw the chin back.", "dose": "10x", "done_at": "07:10"},
+]}
+
+
+def test_a_drills_window_ticks_through_the_agent_and_keeps_a_refused_tick(
+    desktop: Desktop, runtime: Path, shots: Path,
+) -> None:
+    """Plain data on the command line; each tick is a `drill` request; a refused one is unticked
+    and says why; the agent's reply gives the time shown."""
+    agent = Agent(refusals=1)
+    server = ControlServer(runtime, agent)
+    server.start()
+    child = kind_process(desktop, runtime, "drills", "--data", json.dumps(DRILLS))
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip() == "mapped"
+        win = desktop.window("^Today's drills$")
+        assert win is not None
+        desktop.run("xdotool", "windowfocus", "--sync", win, "key", "space", check=True)
+        assert wait_for(lambda: len(agent.requests) == 1, timeout=10)
+        assert agent.requests[0] == {"cmd": "drill", "name": "wall-alignment"}
+        time.sleep(0.3)
+        x, y, w, h = desktop.geometry(win)
+        desktop.screenshot(shots / "drills-process-refused.png",
+                           crop=f"{w + 20}x{h + 20}+{max(0, x - 10)}+{max(0, y - 10)}")
+        desktop.run("xdotool", "windowfocus", "--sync", win, "key", "space", check=True)  # again: saved
+        assert json.loads(child.stdout.readline()) == {"event": "drill", "name": "wall-alignment"}
+        time.sleep(0.3)
+        desktop.screenshot(shots / "drills-process.png", crop=f"{w + 20}x{h + 20}+{max(0, x - 10)}+{max(0, y - 10)}")
+        assert child.poll() is None, "the drills window stays until the user closes it"
+        desktop.run("xdotool", "windowfocus", "--sync", win, "key", "Escape", check=True)
+        assert child.wait(timeout=10) == 0
+        assert [r["cmd"] for r in agent.requests] == ["drill", "drill"]
+    finally:
+        if child.poll() is None:
+            child.kill()
+        server.stop()
+
+
+def test_check_in_now_sends_an_unprompted_checkin_and_has_no_countdown(
+    desktop: Desktop, runtime: Path, shots: Path,
+) -> None:
+    agent = Agent(refusals=0)
+    server = ControlServer(runtime, agent)
+    server.start()
+    child = kind_process(desktop, runtime, "checkin", "--context", "sofa")
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip() == "mapped"
+        win = desktop.window(TITLE)
+        assert win is not None
+        x, y, w, h = desktop.geometry(win)
+        desktop.screenshot(shots / "checkin-now-process.png",
+                           crop=f"{w + 20}x{h + 20}+{max(0, x - 10)}+{max(0, y - 10)}")
+        desktop.run("xdotool", "windowfocus", "--sync", win, "key", "1", check=True)  # Upright
+        assert child.wait(timeout=10) == 0
+        assert agent.requests == [{"cmd": "checkin", "posture": "upright", "context": "sofa"}]
+    finally:
+        if child.poll() is None:
+            child.kill()
+        server.stop()
+
+
+def test_check_in_now_closed_unanswered_sends_nothing(desktop: Desktop, runtime: Path) -> None:
+    agent = Agent(refusals=0)
+    server = ControlServer(runtime, agent)
+    server.start()
+    child = kind_process(desktop, runtime, "checkin")
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip() == "mapped"
+        win = desktop.window(TITLE)
+        assert win is not None
+        desktop.run("xdotool", "windowfocus", "--sync", win, "key", "Escape", check=True)
+        assert child.wait(timeout=10) == 0
+        assert agent.requests == []
     finally:
         if child.poll() is None:
             child.kill()

@@ -39,6 +39,8 @@ class Event:
     active: ActivePrompt | None = None
     outcome: str | None = None
     """For PROMPT_CLOSED: answered, skipped or missed."""
+    together: tuple[ActivePrompt, ...] = ()
+    """For PROMPT_DUE: the other prompts shown in the same pass (due together)."""
 
 
 Listener = Callable[[Event], None]

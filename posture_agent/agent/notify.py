@@ -6,6 +6,8 @@
   (`on_open`). No such server (or not Linux): a plain notification, and `ask` returns False so the
   agent opens the window at once. When the prompt closes another way, its notification is withdrawn.
 - Every other notification is plain, through plyer (imported on the first one, not at start).
+- An ice reminder due together with a check-in (the SI protocol's 20:30 ice and the 20:30 sofa
+  check-in) gets no notification of its own: the check-in's names both (`ask(active, also)`).
 
 A missing notification daemon or no D-Bus at all is logged once and the agent keeps running: the
 prompt is still recorded, and the window (or `posture-agent checkin`) can answer it.
@@ -20,7 +22,7 @@ from typing import Any
 
 from posture_agent.agent.events import PROMPT_CLOSED, PROMPT_DUE, ActivePrompt, Event
 from posture_agent.agent.freedesktop import DEFAULT_ACTION, FreedesktopNotifications, NotificationsUnavailable
-from posture_agent.domain.plan import CHECKIN_GROUP
+from posture_agent.domain.plan import CHECKIN_GROUP, Prompt, PromptKind
 
 log = logging.getLogger(__name__)
 
@@ -57,20 +59,29 @@ class Notifier:
         if active is None:
             return
         if event.kind == PROMPT_DUE and active.prompt.kind != CHECKIN_GROUP:
+            if active.prompt.kind == PromptKind.ICE and any(
+                    t.prompt.kind == CHECKIN_GROUP for t in event.together):
+                return  # named in the check-in's notification: one notification, not two
             self.notify(active.prompt.title(), active.prompt.message())
         elif event.kind == PROMPT_CLOSED:
             self.withdraw(active)
 
     # --- check-ins with buttons ---------------------------------------------------------------
 
-    def ask(self, active: ActivePrompt) -> bool:
-        """Show a check-in prompt; True when it carries the answer buttons (no window needed)."""
+    def ask(self, active: ActivePrompt, also: tuple[Prompt, ...] = ()) -> bool:
+        """Show a check-in prompt (naming the reminders `also` due with it); True when it carries
+        the answer buttons (no window needed)."""
         prompt = active.prompt
+        title = " · ".join([prompt.title(), *(p.title() for p in also)])
+
+        def body(buttons: bool) -> str:
+            return " ".join([prompt.message(buttons=buttons), *(p.message() for p in also)])
+
         desktop = self._desktop_connection()
         if desktop is not None:
             try:
                 if "actions" in desktop.capabilities():
-                    nid = desktop.notify(prompt.title(), prompt.message(buttons=True),
+                    nid = desktop.notify(title, body(True),
                                          (*CHECKIN_ACTIONS, (DEFAULT_ACTION, "Open")), self.timeout_seconds)
                     with self._lock:
                         self._asked[nid] = active
@@ -84,7 +95,7 @@ class Notifier:
             except NotificationsUnavailable as exc:
                 log.warning("notification with buttons failed (%s); a plain one and the window instead", exc)
                 self._drop_desktop()
-        self.notify(prompt.title(), prompt.message())
+        self.notify(title, body(False))
         return False
 
     def withdraw(self, active: ActivePrompt) -> None:

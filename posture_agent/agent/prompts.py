@@ -11,21 +11,30 @@ the scheduler only calls it at the right moments.
   user is away or busy the prompt is held (not recorded, re-checked at the next tick) and shown
   when they are back if it is still within its grace. One that falls out of its grace, or is
   overtaken by a newer prompt of its group, unseen, is stored as `away`.
-- A prompt open for `prompt_timeout_minutes` is closed: answered or skipped if a matching record was
-  made meanwhile (by any command or window), else missed (a check-in stored as `missed`).
+- A prompt is closed at its deadline (`ends`): a check-in, soreness or ice prompt after
+  `prompt_timeout_minutes`, the drills and the circuit at the end of their local day (they take a
+  while, and stay answerable while the user does them). Closed there as answered or skipped if a
+  matching record was made meanwhile (by any command or window), else missed (a check-in stored as
+  `missed`).
+- An answer from a window (`answer`, `record_drill`, `record_circuit`, `record_soreness`) is stored
+  and closes its prompt in one transaction (`settle`).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from posture_agent.agent.events import PROMPT_CLOSED, PROMPT_DUE, STATE_CHANGED, ActivePrompt, Event, EventBus
 from posture_agent.config import Settings
+from posture_agent.domain import advice as rules
 from posture_agent.domain import plan as planner
 from posture_agent.domain import records as r
+from posture_agent.domain.days import day_bounds
 from posture_agent.domain.plan import Prompt, PromptKind
 from posture_agent.journal import Journal
 from posture_agent.presence.base import Check, always_present
@@ -38,6 +47,9 @@ LOOKAHEAD = timedelta(days=2)
 """How far ahead the next wake-up is searched; with nothing in it the agent wakes then to look again."""
 HELD_RECHECK = timedelta(seconds=30)
 """A prompt whose answer is being saved is looked at again this much later (not closed as missed)."""
+UNTIL_END_OF_DAY = frozenset({PromptKind.DRILLS.value, PromptKind.CIRCUIT.value})
+"""Groups whose prompts stay open until the end of their local day, not `prompt_timeout_minutes`."""
+T = TypeVar("T")
 
 
 def group_of(slot: str) -> str:
@@ -80,6 +92,12 @@ class PromptService:
     @property
     def timeout(self) -> timedelta:
         return timedelta(minutes=self.settings.prompt_timeout_minutes)
+
+    def ends(self, kind: str, shown: datetime) -> datetime:
+        """When a prompt of this kind (slot or group) shown at `shown` times out."""
+        if group_of(kind) in UNTIL_END_OF_DAY:
+            return day_bounds(shown.astimezone(self.journal.zone).date(), self.journal.zone)[1]
+        return shown + self.timeout
 
     def plan(self, start: datetime, end: datetime) -> list[Prompt]:
         """The plan from the stored records and the current settings (the same code `schedule` uses)."""
@@ -125,7 +143,7 @@ class PromptService:
         if self.held != held_before:
             self.bus.publish(Event(STATE_CHANGED))  # the tray's "held: …" line
         for active in out:
-            self.bus.publish(Event(PROMPT_DUE, active))
+            self.bus.publish(Event(PROMPT_DUE, active, together=tuple(o for o in out if o is not active)))
         return out
 
     def held_now(self) -> tuple[Held, ...]:
@@ -194,17 +212,53 @@ class PromptService:
         return self._settle(active, "skipped", None)
 
     def _settle(self, active: ActivePrompt, outcome: str, checkin: tuple[str, str, datetime | None] | None) -> bool:
-        prompt = active.prompt
-        with self.lock:
-            closed = self.journal.answer_prompt(active.id, outcome, checkin)
-            self.open.pop(active.id, None)
-        if closed:
-            log.info("prompt %s due %s closed: %s", prompt.slot, prompt.due.isoformat(), outcome)
-            self.bus.publish(Event(PROMPT_CLOSED, active, outcome))
-        else:
+        _, closed = self.settle(active, outcome, lambda pid: (None, self.journal.answer_prompt(pid, outcome, checkin)))
+        if not closed:
+            prompt = active.prompt
             log.info("prompt %s due %s was already closed: %s not stored", prompt.slot, prompt.due.isoformat(),
                      checkin[0] if checkin else outcome)
         return closed
+
+    def settle(self, active: ActivePrompt | None, outcome: str,
+               write: Callable[[str], tuple[T, bool]]) -> tuple[T, bool]:
+        """The one route of every answer: `write(prompt id)` stores the answer and closes the prompt
+        in one transaction (the id is "" when the answer closes no prompt); then PROMPT_CLOSED."""
+        with self.lock:
+            result, closed = write("" if active is None else active.id)
+            if active is not None:
+                self.open.pop(active.id, None)
+        if closed and active is not None:
+            log.info("prompt %s due %s closed: %s", active.prompt.slot, active.prompt.due.isoformat(), outcome)
+            self.bus.publish(Event(PROMPT_CLOSED, active, outcome))
+        return result, closed
+
+    def open_of(self, kind: str) -> ActivePrompt | None:
+        """The latest open prompt of this group shown by this process, if any."""
+        with self.lock:
+            found = [a for a in self.open.values() if a.prompt.kind == kind]
+        return max(found, key=lambda a: a.shown_at) if found else None
+
+    def record_drill(self, name: str, at: datetime, source: str = "tray") -> r.DrillDone:
+        """A drill ticked in a window; the drills prompt is closed with the last drill of the day."""
+        active = self.open_of(PromptKind.DRILLS)
+        todo = {d.drill.name for d in self.journal.drills_for() if not d.done}
+        closes = active if active is not None and todo <= {name} else None
+        done, _ = self.settle(closes, "answered",
+                              lambda pid: self.journal.answer_drills([name], at, source, answers=pid or None))
+        return done[0]
+
+    def record_circuit(self, rounds: int, at: datetime, source: str = "tray") -> r.Circuit:
+        active = self.open_of(PromptKind.CIRCUIT)
+        circuit, _ = self.settle(active, "answered",
+                                 lambda pid: self.journal.answer_circuit(rounds, at, source, answers=pid or None))
+        return circuit
+
+    def record_soreness(self, values: dict[str, int | None], at: datetime, form: frozenset[str], si_pain: bool,
+                        source: str = "tray") -> tuple[r.Soreness, rules.Advice]:
+        active = self.open_of(PromptKind.SORENESS)
+        saved, _ = self.settle(active, "answered", lambda pid: self.journal.answer_soreness(
+            values, at, form=form, si_pain=si_pain, source=source, answers=pid or None))
+        return saved
 
     def hold(self, prompt_id: str) -> None:
         """An answer to this prompt is being saved: it must not time out meanwhile."""
@@ -220,7 +274,7 @@ class PromptService:
         next_timeout: datetime | None = None
         for record in self.journal.open_prompts():
             shown = record.shown_at or record.due
-            ends = shown + self.timeout
+            ends = self.ends(record.kind, shown)
             if record.id in self.saving:
                 ends = max(ends, now + HELD_RECHECK)
             if ends > now:

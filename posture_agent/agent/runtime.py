@@ -28,6 +28,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from posture_agent.agent import holds, jobhealth
+from posture_agent.agent.answers import ALREADY_CLOSED, WINDOW_COMMANDS, NotSaved, Reply, window_answer
 from posture_agent.agent.control import ControlServer, answer_request
 from posture_agent.agent.events import (
     PROMPT_DUE,
@@ -49,7 +50,7 @@ from posture_agent.clock import Clock
 from posture_agent.config import ConfigError, Settings, load_settings
 from posture_agent.domain import advice as rules
 from posture_agent.domain.pause import pause_until
-from posture_agent.domain.plan import CHECKIN_GROUP
+from posture_agent.domain.plan import CHECKIN_GROUP, PromptKind
 from posture_agent.errors import StoreError, UserError
 from posture_agent.journal import Journal
 from posture_agent.paths import Paths
@@ -174,45 +175,56 @@ class Agent:
 
     def deadline(self, active: ActivePrompt) -> datetime:
         """When this prompt times out: a window's countdown ends then."""
-        return active.shown_at + self.service.timeout
+        return self.service.ends(active.prompt.kind, active.shown_at)
 
-    def answer_later(self, active: ActivePrompt, posture: str, context: str | None = None) -> Future[str | None]:
-        """A check-in answer from a notification or a window, given now: saved on the answers thread
-        (never the caller's: a busy database freezes no window), retried while the database is
-        busy; the prompt cannot time out as missed meanwhile. The future gives None once saved, or
-        the reason it was not."""
+    def answer_later(self, active: ActivePrompt, posture: str, context: str | None = None) -> Future[Reply]:
+        """A check-in answer from a notification or a window, given now: `save_later`."""
         at = self.clock.now()
-        self.service.hold(active.id)
-        return self._answers.submit(self._save_answer, active, posture, at, context)
 
-    def _save_answer(self, active: ActivePrompt, posture: str, at: datetime, context: str | None = None,
-                     ) -> str | None:
+        def save() -> Reply:
+            if not self.service.answer(active, posture, context, at=at):
+                raise NotSaved(ALREADY_CLOSED)
+            return {}
+
+        return self.save_later(active, posture, save)
+
+    def save_later(self, active: ActivePrompt | None, label: str, save: Callable[[], Reply]) -> Future[Reply]:
+        """Every answer's route (a notification's press, a window's): `save()` stores the answer and
+        closes its prompt in one transaction, on the answers thread (never the caller's: a busy
+        database freezes no window), retried while the database is busy; the prompt cannot time out
+        as missed meanwhile. The future gives the reply's extra fields, or raises `UserError` with
+        the reason it was not saved."""
+        if active is not None:
+            self.service.hold(active.id)
+        return self._answers.submit(self._save, active, label, save)
+
+    def _save(self, active: ActivePrompt | None, label: str, save: Callable[[], Reply]) -> Reply:
         deadline = _time.monotonic() + SAVE_RETRY_SECONDS
+        which = active.id if active is not None else "none"
         try:
             for attempt in itertools.count():
                 try:
-                    if not self.service.answer(active, posture, context, at=at):
-                        return "this check-in was already closed (answered elsewhere, or its time was up)"
+                    reply = save()
                     break
                 except StoreError as exc:
                     if _time.monotonic() >= deadline:
-                        log.error("the answer %s to prompt %s could not be saved: %s", posture, active.id, exc)
+                        log.error("the answer %s (prompt %s) could not be saved: %s", label, which, exc)
                         if self.notifier is not None:
-                            self.notifier.notify("Your answer could not be saved",
-                                                 f"{posture.capitalize()}: {exc}")
-                        return str(exc)
+                            self.notifier.notify("Your answer could not be saved", f"{label.capitalize()}: {exc}")
+                        raise NotSaved(str(exc)) from exc
                     pause = SAVE_RETRY_PAUSE[min(attempt, len(SAVE_RETRY_PAUSE) - 1)]
-                    log.warning("saving the answer %s failed (%s); trying again in %.1f s", posture, exc, pause)
+                    log.warning("saving the answer %s failed (%s); trying again in %.1f s", label, exc, pause)
                     _time.sleep(pause)
-                except UserError as exc:  # not a posture or context the store accepts
-                    return str(exc)
+        except UserError:  # not a value the store accepts, or the prompt was closed already
+            raise
         except Exception as exc:  # a bug: logged; the prompt then times out as usual
-            log.exception("saving the answer %s to prompt %s failed", posture, active.id)
-            return f"{type(exc).__name__}: {exc}"
+            log.exception("saving the answer %s (prompt %s) failed", label, which)
+            raise NotSaved(f"{type(exc).__name__}: {exc}") from exc
         finally:
-            self.service.release(active.id)
+            if active is not None:
+                self.service.release(active.id)
         self._reschedule()
-        return None
+        return reply
 
     def _present(self, event: Event) -> None:
         """A check-in is asked in a notification with answer buttons where the server has them;
@@ -220,7 +232,8 @@ class Agent:
         active = event.active
         if event.kind != PROMPT_DUE or active is None or active.prompt.kind != CHECKIN_GROUP:
             return
-        if self.notifier is None or not self.notifier.ask(active):
+        also = tuple(t.prompt for t in event.together if t.prompt.kind == PromptKind.ICE)
+        if self.notifier is None or not self.notifier.ask(active, also):
             self.want_window(active)
 
     def open_notifier(self) -> Notifier:
@@ -286,9 +299,9 @@ class Agent:
         # from the last pass's time: a prompt that fell due while that pass ran is woken for at once
         since = min(now, self._last_tick) if self._last_tick is not None else now
         nxt = self.service.next_due(max(since, paused) if paused else since)
-        timeouts = [a.shown_at + self.service.timeout for a in self.service.open.values()]
+        timeouts = [self.deadline(a) for a in self.service.open.values()]
         for record in self.journal.open_prompts():
-            timeouts.append((record.shown_at or record.due) + self.service.timeout)
+            timeouts.append(self.service.ends(record.kind, record.shown_at or record.due))
         return {
             "prompt": nxt or now + timedelta(days=1),
             "timeout": min(timeouts) if timeouts else None,
@@ -441,29 +454,36 @@ class Agent:
 
     def handle_request(self, request: dict[str, Any]) -> dict[str, Any]:
         """pause / resume / status / reload from `posture-agent pause|resume` (see control.py), and
-        `answer` from a check-in's window process."""
-        if request.get("cmd") == "answer":
-            return self._answer_request(request)
+        the answers of the window processes (`WINDOW_COMMANDS`)."""
+        if request.get("cmd") in WINDOW_COMMANDS:
+            return self._window_request(request)
         return answer_request(
             request, pause_for=self.pause_for, resume=self.resume, reload=self.reload_config,
             status=lambda: self.status().to_json(self.journal.zone),
         )
 
-    def _answer_request(self, request: dict[str, Any]) -> dict[str, Any]:
-        """A window's answer to a check-in prompt: the same route as a press in its notification."""
-        active = self.service.open.get(str(request.get("prompt", "")))
-        if active is None:
-            return {"ok": False, "error": "this check-in was already closed (answered elsewhere, or its time was up)"}
-        context = request.get("context")
-        future = self.answer_later(active, str(request.get("posture", "")), None if context is None else str(context))
+    def _window_request(self, request: dict[str, Any]) -> dict[str, Any]:
+        """A window's answer, on the route of a press in a notification (`save_later`); the reply
+        waits for the save, at most ANSWER_WAIT_SECONDS (then "saving": it is still retried)."""
         try:
-            problem = future.result(timeout=ANSWER_WAIT_SECONDS)
+            if request["cmd"] == "answer":
+                active = self.service.open.get(str(request.get("prompt", "")))
+                if active is None:
+                    return {"ok": False, "error": ALREADY_CLOSED}
+                context = request.get("context")
+                future = self.answer_later(active, str(request.get("posture", "")),
+                                           None if context is None else str(context))
+            else:
+                active, label, save = window_answer(
+                    self.service, request, self.clock.now(), after_run=self.tick,
+                    changed=lambda: self.bus.publish(Event(STATE_CHANGED)))
+                future = self.save_later(active, label, save)
+            reply = future.result(timeout=ANSWER_WAIT_SECONDS)
         except FutureTimeout:  # still retried on the answers thread: kept, never `missed`
             return {"ok": True, "saving": True}
-        return {"ok": True} if problem is None else {"ok": False, "error": problem}
-
-    # --- small helpers ------------------------------------------------------------------------
-
+        except (UserError, ValueError, TypeError, KeyError) as exc:
+            return {"ok": False, "error": str(exc)}
+        return {"ok": True, **reply}
 
 
 def _presence(settings: Settings) -> Check:

@@ -127,8 +127,8 @@ def _nothing() -> None:
 
 @dataclass(frozen=True)
 class TrayActions:
-    """What each menu item does. Called on the tray's own thread: open windows through the
-    `Dispatcher`, never by touching Tk here."""
+    """What each menu item does. Called on the tray's own thread: windows are started as processes
+    of their own (`app.App.open`), never by touching Tk here."""
 
     checkin_now: Callable[[], object] = _nothing
     drills: Callable[[], object] = _nothing

@@ -1,2 +1,3 @@
 """The Tk windows the tray opens. Each takes plain data and callbacks (never a session), is built
-on the UI thread by `ui.dispatcher`, and can be used with the keyboard alone."""
+in a window process of its own (`posture_agent/window_process.py`), and can be used with the
+keyboard alone."""

@@ -31,7 +31,8 @@ TITLE = "Posture check-in"
 class CheckinPrompt:
     context: str = "desk"
     """The context the schedule expects; the user can change it before answering."""
-    timeout_s: float = 120.0
+    timeout_s: float | None = 120.0
+    """Seconds until the prompt's deadline; None: no countdown (a check-in the user opened)."""
     question: str = ""
 
 
@@ -47,7 +48,7 @@ class CheckinWindow:
     ) -> None:
         self.on_answer, self.on_skip, self.on_timeout = on_answer, on_skip, on_timeout
         self.done = False
-        self.remaining = max(1, round(prompt.timeout_s))
+        self.remaining: int | None = None if prompt.timeout_s is None else max(1, round(prompt.timeout_s))
         self.win = win = style.new_window(root, TITLE)
         win.attributes("-topmost", True)
         win.resizable(False, False)
@@ -130,7 +131,7 @@ class CheckinWindow:
         self.win.destroy()
 
     def _tick(self) -> None:
-        if self.done:
+        if self.done or self.remaining is None:
             return
         if self.remaining <= 0:
             self.timeout()

@@ -1,13 +1,11 @@
-"""The one way into the UI from other threads: a queue that the UI thread drains.
+"""A Tk thread for the window tests: a queue that the UI thread drains.
 
-Tk must only ever be touched from one thread. The tray's callbacks (pystray's thread) and the
-agent's scheduler (APScheduler's threads) call `post(work)`; the thread that called `run()` does the
-work with the Tk root it owns.
-
-The resident agent runs all day, so the idle UI costs nothing: until the first window is needed
-Tk is not even imported, and while no window is open the UI thread sleeps in `queue.get()` with no
-timer. Only while a window is open does Tk's `after` poll the queue (every 50 ms), and the window's
-own events are handled by Tk's main loop.
+The app shows each window in a process of its own (posture_agent/window_process.py); the window
+tests (tests/test_ui_windows.py) build the windows in the test process instead, on one thread
+(Tk must only ever be touched from one thread): other threads call `post(work)`, and the thread
+that called `run()` does the work with the Tk root it owns. Until the first window Tk is not
+imported; with no window open the UI thread sleeps in `queue.get()`; while one is open Tk's
+`after` polls the queue every 50 ms.
 """
 
 from __future__ import annotations
