@@ -6,8 +6,11 @@ Every connection's peer is checked (SO_PEERCRED on Linux, LOCAL_PEERCRED on macO
 from another user is refused before anything is read. Each admitted connection is served on a
 short-lived thread of its own with a deadline, so a client that connects and sends nothing holds
 up no one else. The listening thread blocks in accept(): it never wakes the process by itself.
-Windows: the client leaves a request file in the runtime folder; the agent reads it on its
-once-a-minute housekeeping (so the answer there is "requested", not the new state).
+Windows (CPython has no AF_UNIX there): the client leaves each request as a file of its own in
+`requests/` in the runtime folder (written to a temporary name, then renamed, so a half-written one
+is never read, and two never overwrite each other); the agent runs them in order on its
+once-a-minute housekeeping (so the answer there is "requested", not the new state). A request that
+fails is kept as `.failed`, never dropped: it may be a user's answer.
 """
 
 from __future__ import annotations
@@ -31,7 +34,13 @@ from posture_agent.errors import UserError
 
 log = logging.getLogger(__name__)
 
-REQUEST_FILE = "control-request.json"
+REQUEST_DIR = "requests"
+"""Windows: the folder of pending requests in the runtime folder, one file each."""
+
+
+def unix_sockets() -> bool:
+    """Whether this Python has Unix sockets (not on Windows: requests then go as files)."""
+    return hasattr(socket, "AF_UNIX")
 MAX_SOCKET_PATH = 100
 REQUEST_DEADLINE_S = 2.0
 """A connection must deliver its request line within this; then it is dropped."""
@@ -101,8 +110,8 @@ class ControlServer:
         self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
 
     def start(self) -> None:
-        if not hasattr(socket, "AF_UNIX"):
-            return  # Windows: requests come as a file, see poll_request_file
+        if not unix_sockets():
+            return  # Windows: requests come as files, see poll_requests
         if not self.address.startswith("\0"):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.address)  # left by a killed agent; we hold the instance lock
@@ -177,18 +186,22 @@ class ControlServer:
         request: dict[str, Any] = json.loads(data.decode("utf-8") or "{}")
         return request
 
-    def poll_request_file(self) -> None:
-        """The Windows fallback: run a request left as a file, then remove it."""
-        path = self.runtime_dir / REQUEST_FILE
-        if not path.exists():
+    def poll_requests(self) -> None:
+        """The Windows fallback: run the requests left as files, oldest first, each then removed."""
+        folder = self.runtime_dir / REQUEST_DIR
+        if not folder.is_dir():
             return
-        try:
-            request = json.loads(path.read_text(encoding="utf-8"))
-            path.unlink()
-        except (OSError, ValueError):
-            log.warning("unreadable control request %s", path)
-            return
-        self.handler(request)
+        for path in sorted(folder.glob("*.json")):
+            try:
+                request = json.loads(path.read_text(encoding="utf-8"))
+                self.handler(request)
+            except Exception:
+                log.exception("control request %s failed; kept as .failed", path.name)
+                with contextlib.suppress(OSError):
+                    path.replace(path.with_suffix(".failed"))
+                continue
+            with contextlib.suppress(OSError):
+                path.unlink()
 
     def stop(self) -> None:
         sock, self._sock = self._sock, None
@@ -201,12 +214,21 @@ class ControlServer:
                     os.unlink(self.address)
 
 
+def leave_request(runtime_dir: Path, request: dict[str, Any]) -> dict[str, Any]:
+    """Windows: the request as a file of its own, for the agent's next housekeeping minute."""
+    folder = runtime_dir / REQUEST_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    name = f"{time.time_ns():020d}-{os.getpid()}-{threading.get_ident()}"
+    partial = folder / f"{name}.part"
+    partial.write_text(json.dumps(request), encoding="utf-8")
+    os.replace(partial, folder / f"{name}.json")
+    return {"ok": True, "requested": True}
+
+
 def send(runtime_dir: Path, request: dict[str, Any], timeout: float = 10) -> dict[str, Any]:
     """Send one request to the running agent and return its reply."""
-    if not hasattr(socket, "AF_UNIX"):
-        runtime_dir.mkdir(parents=True, exist_ok=True)
-        (runtime_dir / REQUEST_FILE).write_text(json.dumps(request), encoding="utf-8")
-        return {"ok": True, "requested": True}
+    if not unix_sockets():
+        return leave_request(runtime_dir, request)
     address = socket_address(runtime_dir)
     if not address.startswith("\0") and not os.path.exists(address):
         raise NotRunning()

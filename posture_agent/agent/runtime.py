@@ -366,7 +366,7 @@ class Agent:
             self.tick()
             self._reschedule()
         if self.control is not None:
-            self.control.poll_request_file()
+            self.control.poll_requests()
         synced = sync_engine.housekeeping(self.store, self.clock, self.settings.device_name)
         if synced.new_device_id:
             self.journal.forget_device()
