@@ -154,18 +154,21 @@ class Journal:
             closed = answers is not None and q.close_prompt(s, answers, "answered")
         return result, closed
 
-    def record_drills(self, names: list[str], at: datetime | None = None, source: str = "cli") -> list[r.DrillDone]:
-        return self.answer_drills(names, at, source)[0]
-
-    def answer_drills(self, names: list[str], at: datetime | None = None, source: str = "cli",
-                      answers: str | None = None) -> tuple[list[r.DrillDone], bool]:
-        """`record_drills`, closing the prompt `answers` in the same transaction."""
+    def _check_drill_names(self, names: list[str]) -> None:
         catalogue = self.settings.catalogue
         unknown = [n for n in names if n not in catalogue]
         if unknown:
             raise UserError(f"unknown drill {unknown[0]!r} (known: {', '.join(sorted(catalogue))})")
         if not names:
             raise UserError("name at least one drill")
+
+    def record_drills(self, names: list[str], at: datetime | None = None, source: str = "cli") -> list[r.DrillDone]:
+        return self.answer_drills(names, at, source)[0]
+
+    def answer_drills(self, names: list[str], at: datetime | None = None, source: str = "cli",
+                      answers: str | None = None) -> tuple[list[r.DrillDone], bool]:
+        """`record_drills`, closing the prompt `answers` in the same transaction."""
+        self._check_drill_names(names)
         when = self.when(at)
         device = self.device
 
@@ -304,12 +307,7 @@ class Journal:
     def untick_drills(self, names: list[str], at: datetime | None = None, source: str = "cli") -> TakenBack:
         """Take back the ticks of these drills on the local day of `at` (default today); refused,
         with nothing written, when one of them is not ticked that day."""
-        catalogue = self.settings.catalogue
-        unknown = [n for n in names if n not in catalogue]
-        if unknown:
-            raise UserError(f"unknown drill {unknown[0]!r} (known: {', '.join(sorted(catalogue))})")
-        if not names:
-            raise UserError("name at least one drill")
+        self._check_drill_names(names)
         day = self.when(at).astimezone(self.zone).date()
         start, end = day_bounds(day, self.zone)
         with self.store.transaction() as s:

@@ -66,6 +66,21 @@ def kinds(events: list[Event]) -> list[tuple[str, str | None]]:
 
 
 @pytest.mark.desktop
+def hold_write_lock(db: Path, seconds: float) -> subprocess.Popen[str]:
+    """Another process holding the database's write lock for `seconds` (past the busy timeout);
+    returns once it holds it."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sqlite3, sys, time\n"
+         f"c = sqlite3.connect({str(db)!r}, isolation_level=None)\n"
+         "c.execute('BEGIN IMMEDIATE'); print('locked', flush=True)\n"
+         f"time.sleep({seconds}); c.execute('ROLLBACK')\n"],
+        stdout=subprocess.PIPE, text=True,
+    )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+    return holder
+
+
 def test_a_press_in_dunst_stores_the_answer_once_and_no_window(rig: Rig, dunst: Desktop, notifier: Notifier) -> None:
     shown = rig.tick_at(at(25, 9, 46))
     assert ("checkin", "desk", "09:45") in shown
@@ -132,16 +147,8 @@ def test_an_answer_while_the_database_is_locked_is_stored_once_and_never_missed(
     rig.agent.skip(prompts["drills"])  # only the check-in is left to close
     active = prompts["checkin"]
     hold_s = BUSY_TIMEOUT_MS / 1000 + 2
-    holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import sqlite3, sys, time\n"
-         f"c = sqlite3.connect({str(rig.paths.db_file)!r}, isolation_level=None)\n"
-         "c.execute('BEGIN IMMEDIATE'); print('locked', flush=True)\n"
-         f"time.sleep({hold_s}); c.execute('ROLLBACK')\n"],
-        stdout=subprocess.PIPE, text=True,
-    )
+    holder = hold_write_lock(rig.paths.db_file, hold_s)
     try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
         rig.agent.answer_later(active, "upright")  # as a press in the notification does
         time.sleep(1)
         rig.tick_at(at(25, 9, 59))  # the prompt's time is up meanwhile: it must not become `missed`
@@ -162,16 +169,8 @@ def test_a_window_answer_while_the_database_is_locked_is_stored_with_its_prompt_
     rig.tick_at(at(27, 18, 31))  # a Friday: the default config's circuit at 18:30
     circuit = next(a for a in rig.agent.status().open_prompts if a.prompt.kind == "circuit")
     hold_s = BUSY_TIMEOUT_MS / 1000 + 2
-    holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import sqlite3, sys, time\n"
-         f"c = sqlite3.connect({str(rig.paths.db_file)!r}, isolation_level=None)\n"
-         "c.execute('BEGIN IMMEDIATE'); print('locked', flush=True)\n"
-         f"time.sleep({hold_s}); c.execute('ROLLBACK')\n"],
-        stdout=subprocess.PIPE, text=True,
-    )
+    holder = hold_write_lock(rig.paths.db_file, hold_s)
     try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
         reply = rig.agent.handle_request({"cmd": "circuit", "rounds": 2})
         assert reply == {"ok": True}, reply
     finally:
