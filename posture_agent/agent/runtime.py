@@ -33,6 +33,7 @@ from posture_agent.agent.control import ControlServer, answer_request
 from posture_agent.agent.events import (
     PROMPT_DUE,
     STATE_CHANGED,
+    STOP_WANTED,
     WINDOW_WANTED,
     ActivePrompt,
     Event,
@@ -172,6 +173,12 @@ class Agent:
     def skip(self, active: ActivePrompt) -> None:
         self.service.skip(active)
         self._reschedule()
+
+    def request_stop(self) -> None:
+        """`posture-agent stop`: whoever runs this agent (the tray app, the headless loop) hears
+        STOP_WANTED, stops it and returns."""
+        log.info("stop requested on the control channel")
+        self.bus.publish(Event(STOP_WANTED))
 
     def deadline(self, active: ActivePrompt) -> datetime:
         """When this prompt times out: a window's countdown ends then."""
@@ -453,13 +460,13 @@ class Agent:
     # --- control channel ----------------------------------------------------------------------
 
     def handle_request(self, request: dict[str, Any]) -> dict[str, Any]:
-        """pause / resume / status / reload from `posture-agent pause|resume` (see control.py), and
+        """pause / resume / status / reload / stop from `posture-agent pause|resume|stop` (see control.py), and
         the answers of the window processes (`WINDOW_COMMANDS`)."""
         if request.get("cmd") in WINDOW_COMMANDS:
             return self._window_request(request)
         return answer_request(
             request, pause_for=self.pause_for, resume=self.resume, reload=self.reload_config,
-            status=lambda: self.status().to_json(self.journal.zone),
+            status=lambda: self.status().to_json(self.journal.zone), stop=self.request_stop,
         )
 
     def _window_request(self, request: dict[str, Any]) -> dict[str, Any]:
