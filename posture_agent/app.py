@@ -30,7 +30,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from posture_agent import __version__
-from posture_agent.agent.events import PROMPT_CLOSED, PROMPT_DUE, STATE_CHANGED, WINDOW_WANTED, ActivePrompt, Event
+from posture_agent.agent.events import (
+    PROMPT_CLOSED,
+    PROMPT_DUE,
+    STATE_CHANGED,
+    STOP_WANTED,
+    WINDOW_WANTED,
+    ActivePrompt,
+    Event,
+)
 from posture_agent.domain.plan import PromptKind
 from posture_agent.prompt_windows import OneAtATime, WindowProcess
 from posture_agent.ui.tray import Tray, TrayActions, TrayState, tray_state_from
@@ -77,13 +85,15 @@ class App:
         self._lock = threading.Lock()
         self.screen = OneAtATime(trace)
         """One prompt window on screen at a time; the others wait their turn."""
+        self._tray_told = False
+        """The user was notified that the tray stopped (once, when the agent's notifier is up)."""
         # The first GTK client on a display probes GLX and keeps Mesa and libLLVM mapped for good;
         # the tray draws no GL, so it is told not to, before GTK loads (and, as every change to the
         # environment, before the tray's thread starts).
         os.environ.setdefault("GDK_GL", "disable")
         # The icon can dock before the agent exists (while the store opens); menu items do
         # nothing until `attach`, and the real state follows from `agent.status()`.
-        self.tray = Tray(TrayState(note="Starting…"), self.actions(), backend=backend)
+        self.tray = Tray(TrayState(note="Starting…"), self.actions(), backend=backend, on_failure=self._tray_failed)
 
     def start_tray(self) -> App:
         """Show the icon now, on the tray's thread (before the agent is made: faster to dock)."""
@@ -146,6 +156,10 @@ class App:
     # --- the agent's events (its worker thread) ------------------------------------------------------
 
     def on_event(self, event: Event) -> None:
+        if event.kind == STOP_WANTED:  # `posture-agent stop`: as Quit
+            self.trace("action", name="stop")
+            self.stop()
+            return
         active = event.active
         if active is not None and event.kind != STATE_CHANGED:
             self._prompt_event(event, active)  # the window first: the tray's state can wait a moment
@@ -308,6 +322,32 @@ class App:
         if not opener(target.resolve().as_uri()):
             self.agent_notify("Weekly report written", f"No browser could be opened; the page is at {target}")
 
+    # --- the tray failing: the documented fallback -----------------------------------------------
+
+    def _tray_failed(self, exc: BaseException) -> None:
+        """The tray's thread died (or its loop ended, or an update raised): one line on stderr,
+        the traceback in the log (Tray logged it), one notification, and the app goes on headless:
+        prompts still come as notifications and windows; SIGTERM and `posture-agent stop` end it."""
+        cause = " ".join(f"{type(exc).__name__}: {exc}".split())
+        print(f"posture-agent: the tray stopped ({cause}); running without it (notifications only); "
+              "quit with `posture-agent stop`", file=sys.stderr, flush=True)
+        self.trace("tray_failed", cause=cause)
+        self._tell_tray_stopped()
+
+    def _tell_tray_stopped(self) -> None:
+        """The tray-stopped notification, once the agent's notifier is up (it may fail before)."""
+        agent = self._agent
+        if not self.tray.failed or agent is None or agent.notifier is None:
+            return
+        with self._lock:
+            if self._tray_told:
+                return
+            self._tray_told = True
+        agent.notifier.notify(
+            "The posture-agent tray stopped",
+            "Prompts go on as notifications and windows. To quit, run: posture-agent stop "
+            "(the reason is in the log).")
+
     def agent_notify(self, title: str, message: str) -> None:
         notifier = self.agent.notifier
         if notifier is not None:
@@ -334,6 +374,7 @@ class App:
         try:
             if start_agent:
                 self.agent.start()
+            self._tell_tray_stopped()  # a tray that failed before the notifier was up
             self.refresh()
             self.trace("started", modules=loaded_modules())
             self._stopped.wait()
@@ -413,9 +454,20 @@ def dock(ctx: Context) -> App | None:
         print(f"posture-agent: {exc}", file=sys.stderr)
         print("posture-agent: running without a tray (notifications only)", file=sys.stderr)
         return None
+    except Exception as exc:  # the tray's libraries failed while it was made: the same fallback
+        log.exception("the tray could not be made")
+        cause = " ".join(f"{type(exc).__name__}: {exc}".split())
+        print(f"posture-agent: the tray could not start ({cause}); running without it (notifications only)",
+              file=sys.stderr)
+        return None
     # Let the tray's thread have the interpreter until the icon is shown: the store and the agent
-    # import a lot, and the lock they share would slow the docking down by half.
-    if not app.tray.ready.wait(DOCK_WAIT_S):
-        log.warning("the tray icon was not shown within %.0f s; starting the agent anyway", DOCK_WAIT_S)
+    # import a lot, and the lock they share would slow the docking down by half. A tray that fails
+    # meanwhile has said so (`App._tray_failed`): the app then goes on headless.
+    waited = 0.0
+    while not app.tray.ready.wait(0.05) and not app.tray.failed:
+        waited += 0.05
+        if waited >= DOCK_WAIT_S:
+            log.warning("the tray icon was not shown within %.0f s; starting the agent anyway", DOCK_WAIT_S)
+            break
     return app
 
