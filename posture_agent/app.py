@@ -85,6 +85,8 @@ class App:
         self._lock = threading.Lock()
         self.screen = OneAtATime(trace)
         """One prompt window on screen at a time; the others wait their turn."""
+        self._making_report = False
+        """The weekly report is being made (its child runs): said in the tray's status lines."""
         self._tray_told = False
         """The user was notified that the tray stopped (once, when the agent's notifier is up)."""
         # The first GTK client on a display probes GLX and keeps Mesa and libLLVM mapped for good;
@@ -116,7 +118,8 @@ class App:
     # --- the tray ----------------------------------------------------------------------------------
 
     def state(self) -> TrayState:
-        return tray_state_from(self.agent.status(), self.zone)
+        note = "Making the weekly report…" if self._making_report else ""
+        return tray_state_from(self.agent.status(), self.zone, note=note)
 
     def refresh(self) -> None:
         state = self.state()
@@ -303,7 +306,17 @@ class App:
     # --- menu actions that are not windows -----------------------------------------------------------
 
     def weekly_report(self) -> None:
-        """Write this week's HTML page (charts: matplotlib, loaded now) and open it, off the tray's thread."""
+        """Write this week's HTML page (charts: matplotlib, loaded now) and open it, off the tray's
+        thread. It takes seconds: the tray's status says "Making the weekly report…" and a
+        notification says so, until the page opens (or a notification says why it could not be made)."""
+        with self._lock:
+            if self._making_report:
+                self.trace("report_busy")
+                return
+            self._making_report = True
+        self.refresh()
+        self.trace("report_making")
+        self.agent_notify("Making the weekly report…", "It opens in your browser in a few seconds.")
         threading.Thread(target=self._weekly_report, name="report", daemon=True).start()
 
     def _weekly_report(self) -> None:
@@ -311,8 +324,17 @@ class App:
             target = write_weekly_page(self.agent, self.paths)
         except ReportFailed as exc:
             log.warning("the weekly report could not be written: %s", exc)
+            self._report_done()
+            self.trace("report_failed", why=str(exc))
             self.agent_notify("The weekly report could not be made", str(exc))
             return
+        except Exception as exc:
+            log.exception("the weekly report could not be written")
+            self._report_done()
+            self.trace("report_failed", why=f"{type(exc).__name__}: {exc}")
+            self.agent_notify("The weekly report could not be made", f"{type(exc).__name__}: {exc} (see the log)")
+            return
+        self._report_done()
         self.trace("report", path=str(target))
         opener = self.open_url
         if opener is None:
@@ -321,6 +343,14 @@ class App:
             opener = webbrowser.open
         if not opener(target.resolve().as_uri()):
             self.agent_notify("Weekly report written", f"No browser could be opened; the page is at {target}")
+
+    def _report_done(self) -> None:
+        with self._lock:
+            self._making_report = False
+        try:
+            self.refresh()
+        except Exception:
+            log.exception("the tray's state could not be read after the report")
 
     # --- the tray failing: the documented fallback -----------------------------------------------
 

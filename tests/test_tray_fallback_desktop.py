@@ -6,6 +6,8 @@ tests/test_app_desktop.py).
   fallback: one line on stderr naming the cause, one notification saying how to quit, the traceback
   in the log, and the agent going on headless: a prompt due afterwards is still notified, and
   `posture-agent stop` ends it with exit 0.
+- Weekly report from the tray: "Making the weekly report…" (notification and status line) before
+  the page is handed to the browser.
 """
 
 from __future__ import annotations
@@ -98,4 +100,33 @@ def test_a_tray_that_dies_at_once_falls_back_and_sigterm_ends_it(
     finally:
         agent.stop()
     assert agent.proc.returncode == 0, agent.stderr()[-1500:]
+
+
+def test_weekly_report_from_the_tray_says_it_is_being_made(
+    desktop: Desktop, home: Path, shots: Path, tmp_path: Path, clock: PinnedClock
+) -> None:
+    skip_without_pygobject()
+    write_config(home, clock)
+    opened = tmp_path / "browser.txt"
+    browser = tmp_path / "browser.sh"
+    browser.write_text(f'#!/bin/sh\necho "$1" >> "{opened}"\n', encoding="utf-8")
+    browser.chmod(0o755)
+    agent = Agent(desktop, home, clock, {"BROWSER": str(browser)})
+    try:
+        agent.wait_started()
+        agent.menu("Weekly report")
+        assert wait_for(lambda: "Making the weekly report" in desktop.notifications(), timeout=10), \
+            desktop.notifications()[-800:]
+        assert not opened.exists(), "the feedback comes before the page"
+        agent.right_click()  # the status line says so too, while the child renders the page
+        desktop.screenshot(shots / "real-menu-report-making.png", crop="440x480+584+0")
+        desktop.run("xdotool", "key", "Escape", check=True)
+        assert wait_for(opened.exists, timeout=60), agent.stderr()[-1500:]
+        page = Path(opened.read_text().strip().removeprefix("file://"))
+        assert page.exists() and page.suffix == ".html"
+        log = (home / "logs" / "posture-agent.log").read_text()
+        assert "could not be written" not in log
+    finally:
+        agent.stop()
+    assert agent.proc.returncode == 0
 
