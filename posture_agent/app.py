@@ -149,6 +149,7 @@ class App:
             log_run=act("run", lambda: self.open("run")),
             soreness=act("soreness", lambda: self.open("soreness")),
             weekly_report=act("weekly_report", self.weekly_report),
+            undo=act("undo", self.undo),
             pause=pause,
             resume=act("resume", lambda: self.agent.resume()),
             settings=act("settings", lambda: self.open("settings")),
@@ -351,6 +352,23 @@ class App:
             self.refresh()
         except Exception:
             log.exception("the tray's state could not be read after the report")
+
+    def undo(self) -> None:
+        """Undo last: the agent takes back the last record made on this computer on its answers
+        thread; a notification says what was taken back (the journal's line) or why nothing was."""
+        future = self.agent.undo_later()
+
+        def done(f: Any) -> None:
+            try:
+                said = str(f.result().get("said", ""))
+            except Exception as exc:  # UserError: nothing to undo; NotSaved: the store refused
+                self.trace("undo", ok=False, why=str(exc))
+                self.agent_notify("Nothing was undone", str(exc)[:1].upper() + str(exc)[1:])
+                return
+            self.trace("undo", ok=True, said=said)
+            self.agent_notify("Undone", said)
+
+        future.add_done_callback(done)
 
     # --- the tray failing: the documented fallback -----------------------------------------------
 

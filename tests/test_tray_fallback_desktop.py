@@ -8,19 +8,22 @@ tests/test_app_desktop.py).
   `posture-agent stop` ends it with exit 0.
 - Weekly report from the tray: "Making the weekly report…" (notification and status line) before
   the page is handed to the browser.
+- Undo last from the tray: a check-in made on the command line is taken back (a tombstone: gone
+  from `report --json`), and a notification names it.
 """
 
 from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from tests.desktop import Desktop, desktop, wait_for
 from tests.processes import PinnedClock, run_cli
-from tests.test_app_desktop import Agent, clock, home, next_minutes, write_config
+from tests.test_app_desktop import Agent, cli_json, clock, home, next_minutes, write_config
 from tests.test_tray_desktop import shots, skip_without_pygobject
 
 __all__ = ["clock", "desktop", "home", "shots"]
@@ -130,3 +133,31 @@ def test_weekly_report_from_the_tray_says_it_is_being_made(
         agent.stop()
     assert agent.proc.returncode == 0
 
+
+def test_undo_last_from_the_tray(desktop: Desktop, home: Path, shots: Path, clock: PinnedClock) -> None:
+    skip_without_pygobject()
+    write_config(home, clock)
+    agent = Agent(desktop, home, clock)
+    try:
+        agent.wait_started()
+        at = (clock.now() - timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M")
+        made = run_cli(home, "checkin", "slouched", "--context", "desk", "--at", at,
+                       env=clock.env(TZ="UTC"))
+        assert made.returncode == 0, made.stderr
+        assert cli_json(home, clock, "report")["checkins"]["slouched"] == 1
+
+        agent.right_click()
+        desktop.screenshot(shots / "real-menu-undo.png", crop="440x480+584+0")
+        desktop.run("xdotool", "key", "Escape", check=True)
+        agent.menu("Undo last")
+        assert wait_for(lambda: "Undone" in desktop.notifications(), timeout=15), desktop.notifications()[-800:]
+        text = desktop.notifications()
+        assert "Removed check-in: slouched at the desk" in text, text[-800:]
+        assert cli_json(home, clock, "report")["checkins"]["slouched"] == 0, "taken back (a tombstone)"
+
+        agent.menu("Undo last")  # nothing left made on this computer
+        assert wait_for(lambda: "Nothing was undone" in desktop.notifications(), timeout=15)
+        assert "Nothing to undo" in desktop.notifications()
+    finally:
+        agent.stop()
+    assert agent.proc.returncode == 0

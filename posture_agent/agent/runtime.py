@@ -174,6 +174,18 @@ class Agent:
         self.service.skip(active)
         self._reschedule()
 
+    def undo_later(self) -> Future[Reply]:
+        """The tray's Undo: take back the last record made on this computer (`Journal.undo`), on
+        the answers thread like every answer (retried while the database is busy). The future gives
+        {"said": the journal's human line}, or raises `UserError` (e.g. nothing to undo)."""
+
+        def save() -> Reply:
+            taken = self.journal.undo(source="tray")
+            self.bus.publish(Event(STATE_CHANGED))  # an undone soreness report can change the advice
+            return {"said": taken.describe(self.journal.zone, self.clock.now())}
+
+        return self.save_later(None, "undo", save)
+
     def request_stop(self) -> None:
         """`posture-agent stop`: whoever runs this agent (the tray app, the headless loop) hears
         STOP_WANTED, stops it and returns."""

@@ -136,6 +136,8 @@ class TrayActions:
     log_run: Callable[[], object] = _nothing
     soreness: Callable[[], object] = _nothing
     weekly_report: Callable[[], object] = _nothing
+    undo: Callable[[], object] = _nothing
+    """Undo last: take back the last record made on this computer."""
     pause: Callable[[str], object] = field(default=lambda _token: None)
     """Takes one of the PAUSES tokens: "30m", "1h", "2h", "tomorrow"."""
     resume: Callable[[], object] = _nothing
@@ -215,6 +217,7 @@ class Tray:
             Item("Log a run", self._safe(a.log_run)),
             Item("How's my back?", self._safe(a.soreness)),
             Item("Weekly report", self._safe(a.weekly_report)),
+            Item("Undo last", self._safe(a.undo)),
             Menu.SEPARATOR,
         ]
         if state.paused_until is not None:
