@@ -30,7 +30,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from posture_agent import __version__
-from posture_agent.agent.events import PROMPT_CLOSED, PROMPT_DUE, STATE_CHANGED, WINDOW_WANTED, ActivePrompt, Event
+from posture_agent.agent.events import (
+    PROMPT_CLOSED,
+    PROMPT_DUE,
+    STATE_CHANGED,
+    STOP_WANTED,
+    WINDOW_WANTED,
+    ActivePrompt,
+    Event,
+)
 from posture_agent.domain.plan import PromptKind
 from posture_agent.prompt_windows import OneAtATime, WindowProcess
 from posture_agent.ui.tray import Tray, TrayActions, TrayState, tray_state_from
@@ -77,13 +85,17 @@ class App:
         self._lock = threading.Lock()
         self.screen = OneAtATime(trace)
         """One prompt window on screen at a time; the others wait their turn."""
+        self._making_report = False
+        """The weekly report is being made (its child runs): said in the tray's status lines."""
+        self._tray_told = False
+        """The user was notified that the tray stopped (once, when the agent's notifier is up)."""
         # The first GTK client on a display probes GLX and keeps Mesa and libLLVM mapped for good;
         # the tray draws no GL, so it is told not to, before GTK loads (and, as every change to the
         # environment, before the tray's thread starts).
         os.environ.setdefault("GDK_GL", "disable")
         # The icon can dock before the agent exists (while the store opens); menu items do
         # nothing until `attach`, and the real state follows from `agent.status()`.
-        self.tray = Tray(TrayState(note="Starting…"), self.actions(), backend=backend)
+        self.tray = Tray(TrayState(note="Starting…"), self.actions(), backend=backend, on_failure=self._tray_failed)
 
     def start_tray(self) -> App:
         """Show the icon now, on the tray's thread (before the agent is made: faster to dock)."""
@@ -106,7 +118,8 @@ class App:
     # --- the tray ----------------------------------------------------------------------------------
 
     def state(self) -> TrayState:
-        return tray_state_from(self.agent.status(), self.zone)
+        note = "Making the weekly report…" if self._making_report else ""
+        return tray_state_from(self.agent.status(), self.zone, note=note)
 
     def refresh(self) -> None:
         state = self.state()
@@ -136,6 +149,7 @@ class App:
             log_run=act("run", lambda: self.open("run")),
             soreness=act("soreness", lambda: self.open("soreness")),
             weekly_report=act("weekly_report", self.weekly_report),
+            undo=act("undo", self.undo),
             pause=pause,
             resume=act("resume", lambda: self.agent.resume()),
             settings=act("settings", lambda: self.open("settings")),
@@ -146,6 +160,10 @@ class App:
     # --- the agent's events (its worker thread) ------------------------------------------------------
 
     def on_event(self, event: Event) -> None:
+        if event.kind == STOP_WANTED:  # `posture-agent stop`: as Quit
+            self.trace("action", name="stop")
+            self.stop()
+            return
         active = event.active
         if active is not None and event.kind != STATE_CHANGED:
             self._prompt_event(event, active)  # the window first: the tray's state can wait a moment
@@ -289,7 +307,17 @@ class App:
     # --- menu actions that are not windows -----------------------------------------------------------
 
     def weekly_report(self) -> None:
-        """Write this week's HTML page (charts: matplotlib, loaded now) and open it, off the tray's thread."""
+        """Write this week's HTML page (charts: matplotlib, loaded now) and open it, off the tray's
+        thread. It takes seconds: the tray's status says "Making the weekly report…" and a
+        notification says so, until the page opens (or a notification says why it could not be made)."""
+        with self._lock:
+            if self._making_report:
+                self.trace("report_busy")
+                return
+            self._making_report = True
+        self.refresh()
+        self.trace("report_making")
+        self.agent_notify("Making the weekly report…", "It opens in your browser in a few seconds.")
         threading.Thread(target=self._weekly_report, name="report", daemon=True).start()
 
     def _weekly_report(self) -> None:
@@ -297,8 +325,17 @@ class App:
             target = write_weekly_page(self.agent, self.paths)
         except ReportFailed as exc:
             log.warning("the weekly report could not be written: %s", exc)
+            self._report_done()
+            self.trace("report_failed", why=str(exc))
             self.agent_notify("The weekly report could not be made", str(exc))
             return
+        except Exception as exc:
+            log.exception("the weekly report could not be written")
+            self._report_done()
+            self.trace("report_failed", why=f"{type(exc).__name__}: {exc}")
+            self.agent_notify("The weekly report could not be made", f"{type(exc).__name__}: {exc} (see the log)")
+            return
+        self._report_done()
         self.trace("report", path=str(target))
         opener = self.open_url
         if opener is None:
@@ -307,6 +344,57 @@ class App:
             opener = webbrowser.open
         if not opener(target.resolve().as_uri()):
             self.agent_notify("Weekly report written", f"No browser could be opened; the page is at {target}")
+
+    def _report_done(self) -> None:
+        with self._lock:
+            self._making_report = False
+        try:
+            self.refresh()
+        except Exception:
+            log.exception("the tray's state could not be read after the report")
+
+    def undo(self) -> None:
+        """Undo last: the agent takes back the last record made on this computer on its answers
+        thread; a notification says what was taken back (the journal's line) or why nothing was."""
+        future = self.agent.undo_later()
+
+        def done(f: Any) -> None:
+            try:
+                said = str(f.result().get("said", ""))
+            except Exception as exc:  # UserError: nothing to undo; NotSaved: the store refused
+                self.trace("undo", ok=False, why=str(exc))
+                self.agent_notify("Nothing was undone", str(exc)[:1].upper() + str(exc)[1:])
+                return
+            self.trace("undo", ok=True, said=said)
+            self.agent_notify("Undone", said)
+
+        future.add_done_callback(done)
+
+    # --- the tray failing: the documented fallback -----------------------------------------------
+
+    def _tray_failed(self, exc: BaseException) -> None:
+        """The tray's thread died (or its loop ended, or an update raised): one line on stderr,
+        the traceback in the log (Tray logged it), one notification, and the app goes on headless:
+        prompts still come as notifications and windows; SIGTERM and `posture-agent stop` end it."""
+        cause = " ".join(f"{type(exc).__name__}: {exc}".split())
+        print(f"posture-agent: the tray stopped ({cause}); running without it (notifications only); "
+              "quit with `posture-agent stop`", file=sys.stderr, flush=True)
+        self.trace("tray_failed", cause=cause)
+        self._tell_tray_stopped()
+
+    def _tell_tray_stopped(self) -> None:
+        """The tray-stopped notification, once the agent's notifier is up (it may fail before)."""
+        agent = self._agent
+        if not self.tray.failed or agent is None or agent.notifier is None:
+            return
+        with self._lock:
+            if self._tray_told:
+                return
+            self._tray_told = True
+        agent.notifier.notify(
+            "The posture-agent tray stopped",
+            "Prompts go on as notifications and windows. To quit, run: posture-agent stop "
+            "(the reason is in the log).")
 
     def agent_notify(self, title: str, message: str) -> None:
         notifier = self.agent.notifier
@@ -334,6 +422,7 @@ class App:
         try:
             if start_agent:
                 self.agent.start()
+            self._tell_tray_stopped()  # a tray that failed before the notifier was up
             self.refresh()
             self.trace("started", modules=loaded_modules())
             self._stopped.wait()
@@ -413,9 +502,20 @@ def dock(ctx: Context) -> App | None:
         print(f"posture-agent: {exc}", file=sys.stderr)
         print("posture-agent: running without a tray (notifications only)", file=sys.stderr)
         return None
+    except Exception as exc:  # the tray's libraries failed while it was made: the same fallback
+        log.exception("the tray could not be made")
+        cause = " ".join(f"{type(exc).__name__}: {exc}".split())
+        print(f"posture-agent: the tray could not start ({cause}); running without it (notifications only)",
+              file=sys.stderr)
+        return None
     # Let the tray's thread have the interpreter until the icon is shown: the store and the agent
-    # import a lot, and the lock they share would slow the docking down by half.
-    if not app.tray.ready.wait(DOCK_WAIT_S):
-        log.warning("the tray icon was not shown within %.0f s; starting the agent anyway", DOCK_WAIT_S)
+    # import a lot, and the lock they share would slow the docking down by half. A tray that fails
+    # meanwhile has said so (`App._tray_failed`): the app then goes on headless.
+    waited = 0.0
+    while not app.tray.ready.wait(0.05) and not app.tray.failed:
+        waited += 0.05
+        if waited >= DOCK_WAIT_S:
+            log.warning("the tray icon was not shown within %.0f s; starting the agent anyway", DOCK_WAIT_S)
+            break
     return app
 

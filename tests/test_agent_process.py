@@ -114,6 +114,20 @@ def test_pause_and_resume_reach_the_running_agent(agent_home: Path) -> None:
     assert not (agent_home / "data" / "run" / "agent.sock").exists()
 
 
+def test_stop_ends_a_headless_agent_and_says_when_none_runs(agent_home: Path, clock: PinnedClock) -> None:
+    """`posture-agent stop` (the way to quit an agent whose tray failed): exit 0 from both, and a
+    second `start` works at once; without an agent it says so and exits 1."""
+    agent = RunningAgent(agent_home, env=clock.env())
+    done = run_cli(agent_home, "stop", env=clock.env())
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "The agent has stopped."
+    assert agent.proc.wait(timeout=10) == 0
+    again = run_cli(agent_home, "stop", env=clock.env())
+    assert again.returncode == 1 and "no agent is running" in again.stderr
+    second = RunningAgent(agent_home, env=clock.env())
+    assert second.stop()[0] == 0
+
+
 def test_pause_without_a_running_agent_says_so(agent_home: Path, clock: PinnedClock) -> None:
     result = run_cli(agent_home, "pause", "1h", env=clock.env())
     assert result.returncode == 1

@@ -31,7 +31,7 @@ pytestmark = pytest.mark.desktop
 ROOT = Path(__file__).resolve().parent.parent
 PINNED = "2026-11-25T12:00:00+01:00"  # the `clock` fixture's time, so the CLI and the app agree
 MENU = ["Check in now", "Today's drills", "Strength circuit", "Log a run", "How's my back?",
-        "Weekly report", "Pause", "Settings", "About", "Quit"]
+        "Weekly report", "Undo last", "Pause", "Settings", "About", "Quit"]
 """The menu's items that take the keyboard, in order (the status line is not selectable)."""
 
 

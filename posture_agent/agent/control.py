@@ -1,4 +1,4 @@
-"""How `posture-agent pause|resume` reach the running agent, and what each request means (`answer_request`).
+"""How `posture-agent pause|resume|stop` reach the running agent, and what each request means (`answer_request`).
 
 POSIX: a Unix socket in the runtime folder (or, when that path is too long for a socket, an abstract
 Linux socket named after it, which has no file permissions); one JSON line in, one JSON line out.
@@ -73,10 +73,15 @@ class NotRunning(UserError):
 def answer_request(
     request: dict[str, Any], *, pause_for: Callable[[str], object], resume: Callable[[], object],
     reload: Callable[[], object], status: Callable[[], dict[str, Any]],
+    stop: Callable[[], object] | None = None,
 ) -> dict[str, Any]:
-    """What a request means: pause (one of the pause choices), resume, reload or status; the answer
-    is the agent's status after it, or why the request was refused."""
+    """What a request means: pause (one of the pause choices), resume, reload, status or stop; the
+    answer is the agent's status after it (for stop: that it is stopping), or why the request was
+    refused."""
     command = request.get("cmd")
+    if command == "stop" and stop is not None:
+        stop()
+        return {"ok": True, "pid": os.getpid(), "stopping": True}
     if command == "pause":
         choice = str(request.get("for", ""))
         if choice not in PAUSE_CHOICES:

@@ -21,6 +21,9 @@ PROMPT_CLOSED = "prompt_closed"
 STATE_CHANGED = "state_changed"
 WINDOW_WANTED = "window_wanted"
 """A check-in needs its window: the notification has no answer buttons, or its body was clicked."""
+STOP_WANTED = "stop_wanted"
+"""`posture-agent stop` asked the running agent to end: whoever runs it (the tray app, the headless
+loop) stops it and returns."""
 
 
 @dataclass(frozen=True)
@@ -35,7 +38,7 @@ class ActivePrompt:
 @dataclass(frozen=True)
 class Event:
     kind: str
-    """PROMPT_DUE, PROMPT_CLOSED, STATE_CHANGED or WINDOW_WANTED."""
+    """PROMPT_DUE, PROMPT_CLOSED, STATE_CHANGED, WINDOW_WANTED or STOP_WANTED."""
     active: ActivePrompt | None = None
     outcome: str | None = None
     """For PROMPT_CLOSED: answered, skipped or missed."""

@@ -33,6 +33,7 @@ from posture_agent.agent.control import ControlServer, answer_request
 from posture_agent.agent.events import (
     PROMPT_DUE,
     STATE_CHANGED,
+    STOP_WANTED,
     WINDOW_WANTED,
     ActivePrompt,
     Event,
@@ -172,6 +173,24 @@ class Agent:
     def skip(self, active: ActivePrompt) -> None:
         self.service.skip(active)
         self._reschedule()
+
+    def undo_later(self) -> Future[Reply]:
+        """The tray's Undo: take back the last record made on this computer (`Journal.undo`), on
+        the answers thread like every answer (retried while the database is busy). The future gives
+        {"said": the journal's human line}, or raises `UserError` (e.g. nothing to undo)."""
+
+        def save() -> Reply:
+            taken = self.journal.undo(source="tray")
+            self.bus.publish(Event(STATE_CHANGED))  # an undone soreness report can change the advice
+            return {"said": taken.describe(self.journal.zone, self.clock.now())}
+
+        return self.save_later(None, "undo", save)
+
+    def request_stop(self) -> None:
+        """`posture-agent stop`: whoever runs this agent (the tray app, the headless loop) hears
+        STOP_WANTED, stops it and returns."""
+        log.info("stop requested on the control channel")
+        self.bus.publish(Event(STOP_WANTED))
 
     def deadline(self, active: ActivePrompt) -> datetime:
         """When this prompt times out: a window's countdown ends then."""
@@ -453,13 +472,13 @@ class Agent:
     # --- control channel ----------------------------------------------------------------------
 
     def handle_request(self, request: dict[str, Any]) -> dict[str, Any]:
-        """pause / resume / status / reload from `posture-agent pause|resume` (see control.py), and
+        """pause / resume / status / reload / stop from `posture-agent pause|resume|stop` (see control.py), and
         the answers of the window processes (`WINDOW_COMMANDS`)."""
         if request.get("cmd") in WINDOW_COMMANDS:
             return self._window_request(request)
         return answer_request(
             request, pause_for=self.pause_for, resume=self.resume, reload=self.reload_config,
-            status=lambda: self.status().to_json(self.journal.zone),
+            status=lambda: self.status().to_json(self.journal.zone), stop=self.request_stop,
         )
 
     def _window_request(self, request: dict[str, Any]) -> dict[str, Any]:

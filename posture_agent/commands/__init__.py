@@ -15,7 +15,7 @@ GROUPS = ("records", "agent", "report", "data", "sync", "admin", "autostart")
 
 MODULE_OF = {
     **dict.fromkeys(("checkin", "drills", "drill", "circuit", "run", "soreness", "advice", "undo"), "records"),
-    **dict.fromkeys(("start", "schedule", "pause", "resume"), "agent"),
+    **dict.fromkeys(("start", "stop", "schedule", "pause", "resume"), "agent"),
     **dict.fromkeys(("report", "trends"), "report"),
     **dict.fromkeys(("backup", "restore"), "data"),
     **dict.fromkeys(("config", "doctor", "export"), "admin"),

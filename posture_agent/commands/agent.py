@@ -1,4 +1,4 @@
-"""Commands about the running agent: start, schedule, pause, resume."""
+"""Commands about the running agent: start, stop, schedule, pause, resume."""
 
 from __future__ import annotations
 
@@ -25,6 +25,10 @@ def register(sub: Any) -> None:
     p = sub.add_parser("start", help="run the agent (one per home): prompts, notifications, tray")
     p.add_argument("--no-tray", action="store_true", help="run without a tray icon (notifications only)")
     p.set_defaults(func=cmd_start)
+
+    p = sub.add_parser("stop", help="stop the running agent (as its tray's Quit does)")
+    add_json(p)
+    p.set_defaults(func=cmd_stop)
 
     p = sub.add_parser("schedule", help="the prompts the agent will show, without showing them")
     p.add_argument("--from", dest="start", metavar="T", help="from this time (ISO 8601; default now)")
@@ -115,6 +119,32 @@ def cmd_pause(ctx: Context, args: argparse.Namespace) -> None:
              else "Pause requested: the agent applies it within a minute.")
 
 
+STOP_WAIT_S = 15.0
+
+
+def cmd_stop(ctx: Context, args: argparse.Namespace) -> None:
+    """Ask the running agent to stop, then wait (at most STOP_WAIT_S) until it has let go of the
+    home's lock (it has stopped: a second `start` works)."""
+    import time
+
+    from posture_agent.agent.control import send
+    from posture_agent.agent.lock import InstanceLock
+
+    reply = send(ctx.paths.runtime_dir, {"cmd": "stop"})
+    pid = int(reply.get("pid", 0))
+    lock = InstanceLock(ctx.paths.runtime_dir)
+    deadline = time.monotonic() + STOP_WAIT_S
+    gone = False
+    while not reply.get("requested"):  # Windows: left as a request, done within a minute
+        gone = not lock.held_by_other()
+        if gone or time.monotonic() >= deadline:
+            break
+        time.sleep(0.1)
+    reply["stopped"] = gone
+    ctx.emit(reply, lambda: "Stop requested: the agent stops within a minute." if reply.get("requested")
+             else "The agent has stopped." if gone else f"The agent (pid {pid}) is stopping.")
+
+
 def cmd_resume(ctx: Context, args: argparse.Namespace) -> None:
     from posture_agent.agent.control import send
 
@@ -173,16 +203,18 @@ def _tray_app() -> Any:
 
 
 def run_headless(ctx: Context, agent: Any) -> int:
+    from posture_agent.agent.events import STOP_WANTED
     from posture_agent.agent.signals import route_signals
 
     stop = threading.Event()
     route_signals(stop.set, agent.reload_config)
+    agent.subscribe(lambda event: stop.set() if event.kind == STOP_WANTED else None)
     agent.start()
     status = agent.status()
     nxt = status.next_prompt
     zone = ctx.zone()
     when = f"; next: {nxt.title()} at {nxt.due.astimezone(zone):%a %H:%M}" if nxt else ""
-    ctx.out.write(f"posture-agent running without a tray (stop with Ctrl+C){when}\n")
+    ctx.out.write(f"posture-agent running without a tray (stop with Ctrl+C or `posture-agent stop`){when}\n")
     ctx.out.flush()
     try:
         while not stop.wait(3600):

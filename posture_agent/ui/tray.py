@@ -136,6 +136,8 @@ class TrayActions:
     log_run: Callable[[], object] = _nothing
     soreness: Callable[[], object] = _nothing
     weekly_report: Callable[[], object] = _nothing
+    undo: Callable[[], object] = _nothing
+    """Undo last: take back the last record made on this computer."""
     pause: Callable[[str], object] = field(default=lambda _token: None)
     """Takes one of the PAUSES tokens: "30m", "1h", "2h", "tomorrow"."""
     resume: Callable[[], object] = _nothing
@@ -147,10 +149,36 @@ class TrayActions:
 # --- the icon --------------------------------------------------------------------------------------
 
 
+class TrayStopped(RuntimeError):
+    """The tray's loop ended without `stop()` and without an error of its own to name."""
+
+
+class _LoopErrors(logging.Handler):
+    """Keeps the last error pystray logged: its GLib loop catches what ends it, logs it, and
+    returns from `Icon.run()` as if stopped."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.error: BaseException | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.exc_info and record.exc_info[1] is not None:
+            self.error = record.exc_info[1]
+        elif self.error is None:
+            self.error = TrayStopped(record.getMessage())
+
+
 class Tray:
-    def __init__(self, state: TrayState, actions: TrayActions, backend: str | None = None) -> None:
+    def __init__(self, state: TrayState, actions: TrayActions, backend: str | None = None,
+                 on_failure: Callable[[BaseException], object] | None = None) -> None:
         self.state = state
         self.actions = actions
+        self.on_failure = on_failure
+        """Called once, on whichever thread saw it, when the tray fails (its thread raised, its
+        loop ended without `stop()`, an update raised): the icon is gone for good."""
+        self.failure: BaseException | None = None
+        self._stopping = False
+        self._failed_once = threading.Lock()
         self.backend = backend or choose_backend()
         # Here, on the thread that makes the Tray and before its own thread starts: a change to the
         # environment while another thread reads it (GLib's threads do, and C's getenv is not safe
@@ -189,6 +217,7 @@ class Tray:
             Item("Log a run", self._safe(a.log_run)),
             Item("How's my back?", self._safe(a.soreness)),
             Item("Weekly report", self._safe(a.weekly_report)),
+            Item("Undo last", self._safe(a.undo)),
             Menu.SEPARATOR,
         ]
         if state.paused_until is not None:
@@ -231,28 +260,88 @@ class Tray:
         self._icon.run(setup)
 
     def start(self) -> threading.Thread:
-        """`run()` on a daemon thread of its own."""
-        self._thread = threading.Thread(target=self.run, name="tray", daemon=True)
+        """`run()` on a daemon thread of its own; however it ends but by `stop()`, `on_failure` hears it."""
+        self._thread = threading.Thread(target=self._serve, name="tray", daemon=True)
         self._thread.start()
         return self._thread
 
+    def _serve(self) -> None:
+        caught = _LoopErrors()
+        pystray_log = logging.getLogger("pystray")
+        pystray_log.addHandler(caught)
+        failure: BaseException | None = None
+        try:
+            self.run()
+        except Exception as exc:  # any failure here ends in the documented fallback
+            failure = exc
+        finally:
+            pystray_log.removeHandler(caught)
+        if failure is None and not self._stopping:
+            failure = caught.error or TrayStopped("the tray's loop ended by itself")
+        if failure is not None:
+            self._take_icon_away()
+            self._fail(failure)
+
+    def _take_icon_away(self) -> None:
+        """A dead loop leaves its icon docked, answering no click: hide it, on this (the tray's)
+        thread, running GLib's default context for the moment pystray's hide needs."""
+        icon = self._icon
+        if icon is None or self.backend not in ("gtk", "appindicator"):
+            return
+        try:
+            from gi.repository import GLib
+
+            icon.visible = False  # pystray queues the hide on the (stopped) loop's context
+            context = GLib.MainContext.default()
+            for _ in range(100):
+                if not context.iteration(False):
+                    break
+        except Exception:
+            log.debug("the dead tray's icon could not be hidden", exc_info=True)
+
+    def _fail(self, exc: BaseException) -> None:
+        if not self._failed_once.acquire(blocking=False):
+            return
+        self.failure = exc
+        log.error("the tray stopped: %s: %s", type(exc).__name__, exc, exc_info=exc)
+        if self.on_failure is not None:
+            try:
+                self.on_failure(exc)
+            except Exception:
+                log.exception("the tray's failure handler failed")
+
+    @property
+    def failed(self) -> bool:
+        return self.failure is not None
+
     def update(self, state: TrayState) -> None:
-        """Show a new state: icon, tooltip and menu. Safe from any thread."""
+        """Show a new state: icon, tooltip and menu. Safe from any thread; nothing once the tray failed."""
         previous, self.state = self.state, state
         icon = self._icon
-        if icon is None:
+        if icon is None or self.failed:
             return
-        import pystray
+        try:
+            import pystray
 
-        if state.icon_state != previous.icon_state:
-            from posture_agent.ui.icon import tray_image
+            if state.icon_state != previous.icon_state:
+                from posture_agent.ui.icon import tray_image
 
-            icon.icon = tray_image(state.icon_state)
-        icon.title = state.tooltip
-        icon.menu = self._menu(pystray)
+                icon.icon = tray_image(state.icon_state)
+            icon.title = state.tooltip
+            icon.menu = self._menu(pystray)
+        except Exception as exc:  # e.g. a D-Bus error from the indicator: the tray is gone
+            self._fail(exc)
+            self._stop_icon()
+
+    def _stop_icon(self) -> None:
+        self._stopping = True
+        if self._icon is not None:
+            try:
+                self._icon.stop()
+            except Exception:  # a loop that already died
+                log.debug("stopping the tray icon failed", exc_info=True)
 
     def stop(self) -> None:
-        if self._icon is not None:
-            self._icon.stop()
+        self._stop_icon()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
