@@ -118,6 +118,7 @@ class App:
     # --- the tray ----------------------------------------------------------------------------------
 
     def state(self) -> TrayState:
+        self.zone = self.agent.journal.zone  # a reload (Settings, the welcome) may have changed it
         note = "Making the weekly report…" if self._making_report else ""
         return tray_state_from(self.agent.status(), self.zone, note=note)
 
@@ -242,6 +243,8 @@ class App:
             answered = child.active if child is not None else active
             if answered is not None:
                 self.screen.gone(answered.id)
+            elif name == "welcome":
+                self.screen.gone(name)  # the prompts held behind it get their turn
 
         try:
             child = WindowProcess(name, args, self.paths.runtime_dir, self.paths.log_file, mapped, gone, said,
@@ -286,8 +289,10 @@ class App:
             data["now"] = agent.clock.now().astimezone(zone).isoformat()
             data["zone"] = getattr(zone, "key", None)
             data["last"] = [runs[-1].distance_km, runs[-1].duration.total_seconds()] if runs else None
-        elif name == "settings":
+        elif name in ("settings", "welcome"):
             data["config"] = str(self.paths.config_file)
+            if name == "welcome":  # for its autostart entry, which must name this home
+                data["home"] = str(self.paths.home) if self.paths.home is not None else None
         elif name == "about":
             data.update(version=__version__, data_folder=str(self.paths.data_dir),
                         config_file=str(self.paths.config_file))
@@ -411,20 +416,41 @@ class App:
 
     # --- running -------------------------------------------------------------------------------------
 
-    def run(self, agent: Agent, start_agent: bool = True) -> int:
+    def welcome(self) -> None:
+        """The first start's welcome (window_process `welcome`), recorded as shown; it holds the
+        screen, so the prompt windows due at start wait until it is closed."""
+        from posture_agent.welcome import mark_shown
+
+        mark_shown(self.paths)
+        if not self.screen.hold("welcome"):
+            return
+        self._show("welcome", None)
+        with self._lock:
+            started = "welcome" in self.windows
+        if not started:
+            self.screen.gone("welcome")
+
+    def run(self, agent: Agent, start_agent: bool = True, welcome: bool = False,
+            on_started: Callable[[], object] | None = None) -> int:
         """Start the agent (and the tray, unless `start_tray` did), then wait until Quit (or
-        SIGTERM/SIGINT); the windows left open are closed then."""
+        SIGTERM/SIGINT); the windows left open are closed then. `welcome`: a first start, whose
+        welcome window comes before any prompt's; `on_started()` once the icon is docked and the
+        agent has started."""
         self.attach(agent)
         unsubscribe = agent.subscribe(self.on_event)
         tray = self.tray
         if not self._tray_started:
             self.start_tray()
         try:
+            if welcome:
+                self.welcome()
             if start_agent:
                 self.agent.start()
             self._tell_tray_stopped()  # a tray that failed before the notifier was up
             self.refresh()
             self.trace("started", modules=loaded_modules())
+            if on_started is not None and self.tray.ready.wait(DOCK_WAIT_S):
+                on_started()
             self._stopped.wait()
         finally:
             unsubscribe()

@@ -97,6 +97,7 @@ class Journal:
         self.clock = clock
         self.zone = settings.zone()
         self._device: str | None = None
+        self._installed: datetime | None = None
 
     # --- identity and time ---------------------------------------------------------------------
 
@@ -112,6 +113,13 @@ class Journal:
     def forget_device(self) -> None:
         """Read the device id again (sync gave this home a new one)."""
         self._device = None
+
+    def installed_at(self) -> datetime | None:
+        """When this home's database was made (the install): nothing due before it is prompted."""
+        if self._installed is None:
+            with self.store.transaction() as s:
+                self._installed = q.created_at(s)
+        return self._installed
 
     def now(self) -> datetime:
         return self.clock.now()

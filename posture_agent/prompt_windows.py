@@ -36,12 +36,24 @@ class OneAtATime:
         self.current: ActivePrompt | None = None
         """The prompt whose window is on screen (or being put there)."""
         self.waiting: list[tuple[ActivePrompt, Show]] = []
+        self.held: str | None = None
+        """A window that is not a prompt's holding the screen (the welcome), by name."""
+
+    def hold(self, name: str) -> bool:
+        """Keep the screen for the window `name` (not a prompt's: the welcome); the prompts offered
+        meanwhile wait until `gone(name)`. False: the screen is taken, show it later or not at all."""
+        with self._lock:
+            if self.current is not None or self.held is not None:
+                return False
+            self.held = name
+            return True
 
     def offer(self, active: ActivePrompt, show: Show) -> None:
         with self._lock:
-            if self.current is not None:
+            if self.current is not None or self.held is not None:
                 self.waiting.append((active, show))
-                self.trace("waiting", prompt=active.id, kind=active.prompt.kind, behind=self.current.id)
+                behind = self.current.id if self.current is not None else self.held
+                self.trace("waiting", prompt=active.id, kind=active.prompt.kind, behind=behind)
                 return
             self.current = active
         show()
@@ -49,9 +61,12 @@ class OneAtATime:
     def gone(self, prompt_id: str) -> None:
         """The window of `prompt_id` closed (or was not shown): the next one waiting gets its turn."""
         with self._lock:
-            if self.current is None or self.current.id != prompt_id:
+            if self.held is not None and self.held == prompt_id:
+                self.held = None
+            elif self.current is None or self.current.id != prompt_id:
                 return
-            self.current = None
+            else:
+                self.current = None
             nxt = self.waiting.pop(0) if self.waiting else None
         if nxt is not None:
             self.offer(*nxt)

@@ -5,10 +5,11 @@ for it).
     python -m posture_agent.window_process KIND --runtime DIR [--prompt ID] [--context C]
         [--seconds-left N] [--data JSON]
 
-KIND is checkin, drills, circuit, run, soreness, settings or about. The window gets plain data on
+KIND is checkin, drills, circuit, run, soreness, settings, welcome or about. The window gets plain data on
 the command line (`--data`: a small JSON object, see `build`) and hands its result to the agent over
 the control socket (`answer` for a prompted check-in, `checkin`, `drill`, `circuit`, `run`,
-`soreness`; settings are written to the user's config file and then `reload` is sent); the agent
+`soreness`; settings, and the welcome's, are written to the user's config file and then `reload`
+is sent; the welcome also turns autostart on or off); the agent
 saves it and closes its prompt in one transaction. This process never opens the database. If the
 agent says it could not be saved, the window says so and stays open with what the user entered.
 
@@ -40,7 +41,7 @@ log = logging.getLogger(__name__)
 
 ANSWER_TIMEOUT_S = 20.0
 """How long the window waits for the agent's reply to an answer (the agent retries a busy database)."""
-KINDS = ("checkin", "drills", "circuit", "run", "soreness", "settings", "about")
+KINDS = ("checkin", "drills", "circuit", "run", "soreness", "settings", "welcome", "about")
 SAVING = "saving…"
 
 
@@ -183,10 +184,43 @@ def build(kind: str, root: Any, args: argparse.Namespace, data: dict[str, Any], 
             link.said("settings", changes=changes)
 
         return SettingsWindow(root, settings_values(load_settings(config)), changed, str(config))
+    if kind == "welcome":
+        return welcome_window(root, data, link)
     from posture_agent.ui.windows.about import AboutWindow
 
     return AboutWindow(root, str(data.get("version", "")), str(data.get("data_folder", "")),
                        str(data.get("config_file", "")))
+
+
+def welcome_window(root: Any, data: dict[str, Any], link: Link) -> Any:
+    """The first start's welcome: the settings it confirms are saved as Settings saves them (the
+    user's config file, then `reload`), start at login through `autostart`."""
+    from posture_agent import autostart
+    from posture_agent.config import load_settings
+    from posture_agent.ui.settings_file import save_settings
+    from posture_agent.ui.windows.settings import settings_values
+    from posture_agent.ui.windows.welcome import WelcomeWindow
+
+    config = Path(data["config"])
+    mechanism = autostart.for_platform()
+    try:
+        enabled = mechanism.status().enabled
+    except Exception:  # an unreadable entry: offered as off
+        log.exception("autostart status could not be read")
+        enabled = False
+
+    def saved(changes: dict[str, Any], start_at_login: bool | None) -> None:
+        if changes:
+            save_settings(config, changes)  # validated before it is swapped in; raises ConfigError
+        if start_at_login is True:
+            mechanism.enable(autostart.launch_command(home=data.get("home")))
+        elif start_at_login is False:
+            mechanism.disable()
+        if changes:
+            link.ask({"cmd": "reload"})
+        link.said("welcome", changes=changes, autostart=start_at_login)
+
+    return WelcomeWindow(root, settings_values(load_settings(config)), enabled, saved)
 
 
 def run_window(args: argparse.Namespace) -> int:

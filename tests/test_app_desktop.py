@@ -59,6 +59,7 @@ class Agent:
     def __init__(self, d: Desktop, home: Path, clock: PinnedClock, extra_env: dict[str, str] | None = None) -> None:
         self.d, self.home = d, home
         self.err = home.parent / f"{home.name}-start.err"
+        self.out = home.parent / f"{home.name}-start.out"
         env = clock.env(d.env, TZ="UTC")
         env.pop("PYSTRAY_BACKEND", None)
         env.update(extra_env or {})
@@ -68,11 +69,14 @@ class Agent:
     def _launch(self) -> subprocess.Popen[bytes]:
         return subprocess.Popen(
             [sys.executable, "-m", "posture_agent", "--home", str(self.home), "start"],
-            stdout=subprocess.DEVNULL, stderr=self.err.open("ab"), env=self.env,
+            stdout=self.out.open("wb"), stderr=self.err.open("ab"), env=self.env,
         )
 
     def stderr(self) -> str:
         return self.err.read_text(errors="replace")
+
+    def stdout(self) -> str:
+        return self.out.read_text(errors="replace") if self.out.exists() else ""
 
     def docked(self) -> bool:
         panel = self.d.panel()
@@ -323,3 +327,59 @@ def test_no_tray_with_a_menu_says_so_and_runs_headless(desktop: Desktop, home: P
     finally:
         agent.stop()
     assert agent.proc.returncode == 0
+
+
+WELCOME = "^Welcome to posture-agent$"
+RUNNING = "posture-agent is running: its icon is in the system tray (next: "
+
+
+def test_a_first_start_welcomes_once_and_says_in_one_line_where_the_icon_is(
+    desktop: Desktop, home: Path, shots: Path, clock: PinnedClock,
+) -> None:
+    """No config file yet: `start` prints its one line once the icon is docked, and the welcome
+    comes up; a zone chosen from its list and saved is in the config file and in the agent at once.
+    A second start shows no welcome."""
+    import tomllib
+
+    from posture_agent.agent.control import send
+
+    skip_without_pygobject()
+    agent = Agent(desktop, home, clock)
+    try:
+        agent.wait_started()
+        win = agent.window(WELCOME)
+        time.sleep(0.5)
+        agent.shot(shots, "real-welcome", win)
+        assert wait_for(lambda: agent.stdout().endswith("\n"), timeout=10), agent.stderr()[-1500:]
+        lines = agent.stdout().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(RUNNING) and lines[0].endswith("). Quit from its menu."), lines
+        assert (home / "data" / "welcome-shown").exists()
+        # from Save, back past "Keep the defaults" and the autostart box, to the zone list
+        desktop.run("xdotool", "windowfocus", "--sync", win, "key", "--delay", "60",
+                    "shift+Tab", "shift+Tab", "shift+Tab", check=True)
+        desktop.run("xdotool", "type", "--delay", "60", "asia/tok", check=True)
+        time.sleep(0.3)
+        agent.shot(shots, "real-welcome-zone", win)
+        desktop.run("xdotool", "key", "Return", check=True)
+        assert wait_for(lambda: desktop.window(WELCOME) is None, timeout=10)
+        config = tomllib.loads((home / "config.toml").read_text(encoding="utf-8"))
+        assert config["general"]["timezone"] == "Asia/Tokyo"
+        runtime = home / "data" / "run"
+        assert wait_for(lambda: send(runtime, {"cmd": "status"})["now"].endswith("+09:00"), timeout=10)
+        assert "Traceback" not in agent.stderr()
+        maps = Path(f"/proc/{agent.proc.pid}/maps").read_text()
+        assert "libtk" not in maps and "_tkinter" not in maps, "the welcome is a process of its own"
+    finally:
+        agent.stop()
+    assert agent.proc.returncode == 0
+    assert len(agent.stdout().splitlines()) == 1, "one line, printed once"
+
+    again = Agent(desktop, home, clock)
+    try:
+        again.wait_started()
+        assert wait_for(lambda: again.stdout().startswith(RUNNING), timeout=10)
+        time.sleep(2)
+        assert desktop.window(WELCOME) is None, "the welcome is shown once"
+    finally:
+        again.stop()
+    assert again.proc.returncode == 0

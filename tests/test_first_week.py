@@ -133,3 +133,24 @@ def test_human_lines_give_local_times(cli: Cli) -> None:
     assert spoken("2026-11-25T19:46:00+00:00", BERLIN, now) == "20:46"
     assert spoken("2026-11-26T07:30:00+00:00", BERLIN, now) == "Thu 26 Nov 08:30"
     assert spoken(None, BERLIN, now) is None
+
+
+def test_a_first_start_an_hour_after_a_due_circuit_shows_nothing_of_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Installed on a circuit day (Tue) at 19:47: the 18:30 circuit (3 h of grace) and the 07:30
+    drills (4 h) were due before the install and are not shown; the next day's are."""
+    from posture_agent.agent.events import EventBus
+    from posture_agent.agent.prompts import PromptService
+    from posture_agent.config import load_settings
+    from posture_agent.journal import Journal
+    from posture_agent.store.db import open_store
+
+    cli = new_cli(tmp_path, "home", datetime(2026, 11, 24, 19, 47, tzinfo=BERLIN), capsys)
+    cli.ok("report", "--json")  # the database is made now: the install
+    store = open_store(cli.home / "data" / "posture-agent.db")
+    service = PromptService(Journal(store, load_settings(cli.home / "config.toml"), cli.clock), EventBus())
+    assert [p.kind for p in service.due(cli.clock.now())] == []
+    later = datetime(2026, 11, 27, 19, 47, tzinfo=BERLIN)  # Friday 19:47: a circuit day, after the install
+    assert "circuit" in [p.kind for p in service.due(later)]
+    store.close()

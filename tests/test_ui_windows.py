@@ -13,6 +13,7 @@ import concurrent.futures
 import os
 import sqlite3
 import threading
+import time
 import tomllib
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
@@ -417,6 +418,36 @@ def test_settings_invalid_value_is_named_and_file_untouched(desktop: Desktop, ui
     assert ui.call(lambda _r: str(holder["w"].labels["desk.end"].cget("style"))) == "Error.TLabel"
     shot(desktop, "settings-error", win)
     assert path.read_text(encoding="utf-8") == CONFIG
+
+
+def test_settings_show_the_zone_in_use_in_a_list_and_soreness_on_0_to_10(
+    desktop: Desktop, ui: Ui, tmp_path: Path,
+) -> None:
+    """The time zone is chosen from zoneinfo's list (not typed as free text), the one in use selected;
+    typing letters jumps in the list; the soreness threshold speaks of the file's 0–10 scale."""
+    path = tmp_path / "config.toml"
+    path.write_text(CONFIG, encoding="utf-8")
+    holder = ui.held
+    _settings_window(ui, path, holder)
+    win = find(desktop, "settings$")
+    box = lambda _r: holder["w"].zones["general.timezone"].widget  # noqa: E731
+    assert ui.call(lambda r: str(box(r).get())) == "Europe/Berlin"
+    assert ui.call(lambda r: str(box(r).cget("state"))) == "readonly"
+    values = ui.call(lambda r: list(box(r).cget("values")))
+    assert values[0].startswith("System (") and "Asia/Tokyo" in values and len(values) > 300
+    texts = ui.call(lambda _r: _all_text(holder["w"].win))
+    assert [t for t in texts if "region rated" in t] == ["of 0–10: a region rated this or more is sore"]
+    shot(desktop, "settings-zone-list", win)
+    click(desktop, ui, box)  # the list drops down
+    time.sleep(0.3)
+    shot(desktop, "settings-zone-list-open", win)
+    keys(desktop, win, "Escape")
+    ui.call(lambda r: box(r).focus_set())
+    desktop.run("xdotool", "type", "--delay", "60", "america/new", check=True)
+    assert wait_for(lambda: ui.call(lambda r: str(box(r).get())) == "America/New_York", timeout=5)
+    keys(desktop, win, "Return")
+    assert wait_for(lambda: desktop.window("settings$") is None, timeout=8)
+    assert tomllib.loads(path.read_text(encoding="utf-8"))["general"]["timezone"] == "America/New_York"
 
 
 # --- about -------------------------------------------------------------------------------------------

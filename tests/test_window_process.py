@@ -200,3 +200,71 @@ def test_check_in_now_closed_unanswered_sends_nothing(desktop: Desktop, runtime:
         if child.poll() is None:
             child.kill()
         server.stop()
+
+
+def test_the_welcome_saves_the_zone_chosen_from_the_list_and_autostart(
+    desktop: Desktop, runtime: Path, shots: Path, tmp_path: Path,
+) -> None:
+    """The welcome says what will happen and where the icon is; a zone typed into its list and
+    start at login are saved (the config file by `save_settings`, then `reload`)."""
+    import tomllib
+
+    from posture_agent.config import default_text
+
+    config = tmp_path / "config.toml"
+    config.write_text(default_text(), encoding="utf-8")
+    agent = Agent(refusals=0)
+    server = ControlServer(runtime, agent)
+    server.start()
+    data = {"config": str(config), "home": str(tmp_path)}
+    child = kind_process(desktop, runtime, "welcome", "--data", json.dumps(data))
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip() == "mapped", child.stderr
+        win = desktop.window("^Welcome to posture-agent$")
+        assert win is not None
+        time.sleep(0.3)
+        x, y, w, h = desktop.geometry(win)
+        assert w <= 1366 and h <= 768, "fits a laptop screen"
+        desktop.screenshot(shots / "welcome-process.png", crop=f"{w + 20}x{h + 20}+{max(0, x - 10)}+{max(0, y - 10)}")
+        # from Save, back past "Keep the defaults" and the autostart box to the zone list
+        desktop.run("xdotool", "windowfocus", "--sync", win, "key", "--delay", "60",
+                    "shift+Tab", "shift+Tab", "space", "shift+Tab", check=True)
+        desktop.run("xdotool", "type", "--delay", "60", "asia/tok", check=True)
+        time.sleep(0.3)
+        desktop.screenshot(shots / "welcome-process-zone.png",
+                           crop=f"{w + 20}x{h + 20}+{max(0, x - 10)}+{max(0, y - 10)}")
+        desktop.run("xdotool", "key", "Return", check=True)
+        said = json.loads(child.stdout.readline())
+        assert said == {"event": "welcome", "changes": {"general.timezone": "Asia/Tokyo"}, "autostart": True}
+        assert child.wait(timeout=10) == 0
+        assert tomllib.loads(config.read_text(encoding="utf-8"))["general"] == {"timezone": "Asia/Tokyo"}
+        assert agent.requests == [{"cmd": "reload"}]
+        entry = Path(desktop.env["XDG_CONFIG_HOME"]) / "autostart" / "posture-agent.desktop"
+        assert entry.exists() and str(tmp_path) in entry.read_text(encoding="utf-8")
+    finally:
+        if child.poll() is None:
+            child.kill()
+        server.stop()
+
+
+def test_the_welcome_closed_keeps_the_defaults(desktop: Desktop, runtime: Path, tmp_path: Path) -> None:
+    from posture_agent.config import default_text
+
+    config = tmp_path / "config.toml"
+    config.write_text(default_text(), encoding="utf-8")
+    agent = Agent(refusals=0)
+    server = ControlServer(runtime, agent)
+    server.start()
+    child = kind_process(desktop, runtime, "welcome", "--data", json.dumps({"config": str(config)}))
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip() == "mapped"
+        win = desktop.window("^Welcome to posture-agent$")
+        assert win is not None
+        desktop.run("xdotool", "windowfocus", "--sync", win, "key", "Escape", check=True)
+        assert child.wait(timeout=10) == 0
+        assert config.read_text(encoding="utf-8") == default_text()
+        assert agent.requests == []
+    finally:
+        if child.poll() is None:
+            child.kill()
+        server.stop()

@@ -108,10 +108,15 @@ class PromptService:
 
     def due(self, now: datetime, not_before: datetime | None = None) -> list[Prompt]:
         """The prompts to show at `now`: per group, the latest overdue one within its grace time,
-        unless a prompt of that group due at or after it was already shown."""
+        unless a prompt of that group due at or after it was already shown. Nothing due before the
+        install (or before `not_before`, the end of a pause) is shown."""
+        installed = self.journal.installed_at()
+        if installed is not None and installed > now:
+            installed = None  # a clock set back since the install: it does not hide today's prompts
+        floor = max((t for t in (not_before, installed) if t is not None), default=None)
         candidates = [
             p for p in self.plan(now - MAX_GRACE, now + timedelta(microseconds=1))
-            if now - p.due <= p.grace and (not_before is None or p.due >= not_before)
+            if now - p.due <= p.grace and (floor is None or p.due >= floor)
         ]
         shown = self.journal.prompts_shown(now - MAX_GRACE - timedelta(days=1), now + LOOKAHEAD)
         latest_shown: dict[str, datetime] = {}

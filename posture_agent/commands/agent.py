@@ -163,6 +163,9 @@ def cmd_start(ctx: Context, args: argparse.Namespace) -> int:
     record_crashes(ctx.paths.log_file.parent)
     shell = None
     try:
+        from posture_agent.welcome import is_first_start
+
+        first = is_first_start(ctx.paths)  # before `prepare` writes the config and makes the database
         app = None if args.no_tray else _tray_app()
         # the icon docks on its own thread while the config and the store open
         shell = app.dock(ctx) if app is not None else None  # None: it said why on stderr
@@ -173,7 +176,7 @@ def cmd_start(ctx: Context, args: argparse.Namespace) -> int:
         ctx.use(settings, store)  # the rest of `start` (and the tray) read the same ones
         agent = Agent(ctx.paths, settings, store, ctx.clock)
         if app is not None and shell is not None:
-            return int(shell.run(agent))
+            return int(shell.run(agent, welcome=first, on_started=lambda: _say_started(ctx, agent)))
         if app is None and not args.no_tray:
             print(
                 "posture-agent: the tray could not be loaded (see the log); running without it "
@@ -200,6 +203,20 @@ def _tray_app() -> Any:
         log.warning("the tray could not start (%s: %s); running without it", type(exc).__name__, exc)
         return None
     return app
+
+
+def started_line(agent: Any) -> str:
+    """The one line `start` prints once the icon is docked and the agent runs."""
+    from posture_agent.ui.tray import tray_state_from  # the words and times the tray's menu shows
+
+    state = tray_state_from(agent.status(), agent.journal.zone)
+    when = f" (next: {state.next_prompt} at {state.when(state.next_at)})" if state.next_at is not None else ""
+    return f"posture-agent is running: its icon is in the system tray{when}. Quit from its menu."
+
+
+def _say_started(ctx: Context, agent: Any) -> None:
+    ctx.out.write(started_line(agent) + "\n")
+    ctx.out.flush()
 
 
 def run_headless(ctx: Context, agent: Any) -> int:

@@ -19,6 +19,7 @@ from typing import Any
 from posture_agent.config import DAYS, Settings
 from posture_agent.errors import UserError
 from posture_agent.ui import style
+from posture_agent.ui.zones import ZoneBox
 
 log = logging.getLogger(__name__)
 
@@ -30,14 +31,14 @@ Value = str | int | float | bool | list[str]
 class Field:
     key: str
     label: str
-    kind: str  # text, int, time, times, days, bool, ranges
+    kind: str  # text, int, time, times, days, bool, ranges, zone
     hint: str = ""
 
 
 TABS: tuple[tuple[str, tuple[Field, ...]], ...] = (
     ("General", (
-        Field("general.timezone", "Time zone", "text", "e.g. Europe/Berlin; empty: the system's"),
-        Field("general.soreness_threshold", "Sore from", "int", "1-10: a region rated this or more is sore"),
+        Field("general.timezone", "Time zone", "zone", "type to jump: eu/be for Europe/Berlin"),
+        Field("general.soreness_threshold", "Sore from", "int", "of 0–10: a region rated this or more is sore"),
         Field("general.prompt_timeout_minutes", "Prompt timeout", "int", "minutes (1-60), then missed"),
     )),
     ("Check-ins", (
@@ -118,6 +119,7 @@ class SettingsWindow:
         self.text: dict[str, tk.StringVar] = {}
         self.flags: dict[str, tk.BooleanVar] = {}
         self.day_vars: dict[str, list[tk.BooleanVar]] = {}
+        self.zones: dict[str, ZoneBox] = {}
         self.labels: dict[str, ttk.Label] = {}
         self.first: dict[str, tk.Widget] = {}
         self.tab_of: dict[str, int] = {}
@@ -157,6 +159,11 @@ class SettingsWindow:
                     self.first[f.key] = day_cb
                 self.day_vars[f.key].append(day_var)
             return box
+        if f.kind == "zone":
+            zones = ZoneBox(page, str(value or ""))
+            self.zones[f.key] = zones
+            self.first[f.key] = zones.widget
+            return zones.widget
         if f.kind == "bool":
             var_b = tk.BooleanVar(page, value=bool(value))
             cb = ttk.Checkbutton(page, variable=var_b)
@@ -179,6 +186,8 @@ class SettingsWindow:
                 out[key] = [d for d, var in zip(DAYS, self.day_vars[key], strict=True) if var.get()]
             elif f.kind == "bool":
                 out[key] = self.flags[key].get()
+            elif f.kind == "zone":
+                out[key] = self.zones[key].value()
             elif f.kind == "int":
                 raw = self.text[key].get().strip()
                 try:
