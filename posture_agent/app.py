@@ -2,7 +2,8 @@
 
 `posture-agent start` calls `run(ctx, agent)`. Threads (see docs/ui.md):
 - the main thread waits until Quit (or SIGTERM/SIGINT); it runs no UI toolkit;
-- the tray runs on its own thread; its actions start windows or call the agent;
+- the tray runs on its own thread; its actions start windows or call the agent (on macOS the two
+  swap: the tray serves on the main thread, see `serve_tray_here`);
 - the agent publishes events on its worker thread; `App.on_event` updates the tray and starts windows.
 
 A job fires → a prompt is shown → the answer is stored: the agent's job finds a prompt due and
@@ -97,11 +98,13 @@ class App:
         # nothing until `attach`, and the real state follows from `agent.status()`.
         self.tray = Tray(TrayState(note="Starting…"), self.actions(), backend=backend, on_failure=self._tray_failed)
 
-    def start_tray(self) -> App:
-        """Show the icon now, on the tray's thread (before the agent is made: faster to dock)."""
+    def start_tray(self, serve_here: bool = False) -> App:
+        """Show the icon now, on the tray's thread (before the agent is made: faster to dock); with
+        `serve_here`, the caller serves it (`serve_tray_here`, on the main thread)."""
         self._tray_started = True
         self._install_signals()  # a SIGTERM while the agent loads still ends in a clean exit 0
-        self.tray.start()
+        if not serve_here:
+            self.tray.start()
         threading.Thread(target=self._when_docked, name="docked", daemon=True).start()
         return self
 
@@ -519,11 +522,45 @@ def write_weekly_page(agent: Agent, paths: Paths) -> Path:
     return target
 
 
-def dock(ctx: Context) -> App | None:
+TRAY_ON_MAIN_THREAD = sys.platform == "darwin"
+"""AppKit, and with it pystray's icon on macOS, runs on the main thread only: there the tray is served
+on the main thread and the agent on a thread of its own (`serve_tray_here`). Elsewhere the tray has a
+thread of its own, which docks the icon while the main thread opens the store."""
+
+
+def serve_tray_here(app: App, body: Callable[[], int]) -> int:
+    """Serve the tray on this (the main) thread while `body` (the store, the agent, the wait until
+    Quit: the rest of `start`) runs on a thread of its own; whichever ends first, the other follows.
+    A tray that fails returns here at once, and the agent goes on headless until it is stopped."""
+    outcome: list[int | BaseException] = []
+
+    def agent_side() -> None:
+        try:
+            waited = 0.0  # dock first, as on the other systems
+            while not app.tray.ready.wait(0.05) and not app.tray.failed and waited < DOCK_WAIT_S:
+                waited += 0.05
+            outcome.append(body())
+        except BaseException as exc:  # handed to the main thread, which raises it
+            outcome.append(exc)
+        finally:
+            app.tray.stop()
+
+    side = threading.Thread(target=agent_side, name="agent-side")
+    side.start()
+    app.tray.serve()
+    side.join()
+    result = outcome[0]
+    if isinstance(result, BaseException):
+        raise result
+    return result
+
+
+def dock(ctx: Context, serve_here: bool = False) -> App | None:
     """The app with its icon docking, before the agent is made; None (said on stderr) when no
-    tray can be shown here: the agent then runs headless."""
+    tray can be shown here: the agent then runs headless. `serve_here`: the icon is shown once the
+    caller serves it (`serve_tray_here`), so this does not wait for it."""
     try:
-        app = App(ctx.paths).start_tray()
+        app = App(ctx.paths).start_tray(serve_here)
     except TrayUnavailable as exc:
         print(f"posture-agent: {exc}", file=sys.stderr)
         print("posture-agent: running without a tray (notifications only)", file=sys.stderr)
@@ -534,6 +571,8 @@ def dock(ctx: Context) -> App | None:
         print(f"posture-agent: the tray could not start ({cause}); running without it (notifications only)",
               file=sys.stderr)
         return None
+    if serve_here:
+        return app
     # Let the tray's thread have the interpreter until the icon is shown: the store and the agent
     # import a lot, and the lock they share would slow the docking down by half. A tray that fails
     # meanwhile has said so (`App._tray_failed`): the app then goes on headless.

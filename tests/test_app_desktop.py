@@ -56,8 +56,9 @@ def write_config(home: Path, clock: PinnedClock, car: datetime | None = None, de
 class Agent:
     """`posture-agent --home HOME start` on the virtual desktop."""
 
-    def __init__(self, d: Desktop, home: Path, clock: PinnedClock, extra_env: dict[str, str] | None = None) -> None:
-        self.d, self.home = d, home
+    def __init__(self, d: Desktop, home: Path, clock: PinnedClock, extra_env: dict[str, str] | None = None,
+                 program: tuple[str, ...] = ("-m", "posture_agent")) -> None:
+        self.d, self.home, self.program = d, home, program
         self.err = home.parent / f"{home.name}-start.err"
         self.out = home.parent / f"{home.name}-start.out"
         env = clock.env(d.env, TZ="UTC")
@@ -68,7 +69,7 @@ class Agent:
 
     def _launch(self) -> subprocess.Popen[bytes]:
         return subprocess.Popen(
-            [sys.executable, "-m", "posture_agent", "--home", str(self.home), "start"],
+            [sys.executable, *self.program, "--home", str(self.home), "start"],
             stdout=self.out.open("wb"), stderr=self.err.open("ab"), env=self.env,
         )
 
@@ -331,6 +332,34 @@ def test_no_tray_with_a_menu_says_so_and_runs_headless(desktop: Desktop, home: P
 
 WELCOME = "^Welcome to posture-agent$"
 RUNNING = "posture-agent is running: its icon is in the system tray (next: "
+
+
+AS_ON_MACOS = (
+    "-c",
+    "import sys; import posture_agent.app as app; app.TRAY_ON_MAIN_THREAD = True; "
+    "from posture_agent.cli import main; sys.exit(main(sys.argv[1:]))",
+)
+"""`posture-agent` with the tray served on the main thread and the agent beside it, as on macOS."""
+
+
+def test_the_tray_on_the_main_thread_as_on_macos(desktop: Desktop, home: Path, clock: PinnedClock) -> None:
+    """macOS's AppKit runs only on the main thread: there the tray serves on it and the agent runs on
+    a thread of its own. Here, with the same switch on GTK: the icon docks, the agent starts, a
+    check-in reaches the running agent, and Quit from the menu ends the process with exit 0."""
+    skip_without_pygobject()
+    write_config(home, clock)
+    agent = Agent(desktop, home, clock, program=AS_ON_MACOS)
+    try:
+        agent.wait_started()
+        log = (home / "logs" / "posture-agent.log").read_text()
+        assert "the tray serves on thread MainThread" in log, log[-1500:]
+        paused = run_cli(home, "pause", "30m", "--json", env=clock.env(TZ="UTC"))
+        assert paused.returncode == 0 and json.loads(paused.stdout)["paused_until"], paused.stderr
+        agent.menu("Quit")
+        assert agent.proc.wait(timeout=15) == 0, agent.stderr()[-1500:]
+        assert wait_for(lambda: not agent.docked(), timeout=5)
+    finally:
+        agent.stop()
 
 
 def test_a_first_start_welcomes_once_and_says_in_one_line_where_the_icon_is(

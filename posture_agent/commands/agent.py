@@ -167,29 +167,38 @@ def cmd_start(ctx: Context, args: argparse.Namespace) -> int:
 
         first = is_first_start(ctx.paths)  # before `prepare` writes the config and makes the database
         app = None if args.no_tray else _tray_app()
-        # the icon docks on its own thread while the config and the store open
-        shell = app.dock(ctx) if app is not None else None  # None: it said why on stderr
-        from posture_agent.agent.runtime import Agent  # the store, SQLAlchemy, Alembic: after the icon
-        from posture_agent.agent.startup import prepare
-
-        settings, store = prepare(ctx.paths)  # defaults for a broken config; a damaged database stops here
-        ctx.use(settings, store)  # the rest of `start` (and the tray) read the same ones
-        agent = Agent(ctx.paths, settings, store, ctx.clock)
-        if app is not None and shell is not None:
-            return int(shell.run(agent, welcome=first, on_started=lambda: _say_started(ctx, agent)))
-        if app is None and not args.no_tray:
-            print(
-                "posture-agent: the tray could not be loaded (see the log); running without it "
-                "(notifications only). Use --no-tray to skip this message.",
-                file=sys.stderr,
-            )
-        return run_headless(ctx, agent)
+        on_main = app is not None and app.TRAY_ON_MAIN_THREAD
+        # the icon docks on its own thread while the config and the store open (macOS: on this one)
+        shell = app.dock(ctx, serve_here=on_main) if app is not None else None  # None: it said why on stderr
+        if app is not None and shell is not None and on_main:
+            return int(app.serve_tray_here(shell, lambda: _load_and_run(ctx, args, app, shell, first)))
+        return _load_and_run(ctx, args, app, shell, first)
     except BaseException:
         if shell is not None:  # e.g. the store refused to open: take the icon away before the error
             shell.tray.stop()
         raise
     finally:
         lock.release()
+
+
+def _load_and_run(ctx: Context, args: argparse.Namespace, app: Any, shell: Any, first: bool) -> int:
+    """The rest of `start` once the icon is docking: the config and the store, the agent, then the
+    tray app's or the headless wait until stopped."""
+    from posture_agent.agent.runtime import Agent  # the store, SQLAlchemy, Alembic: after the icon
+    from posture_agent.agent.startup import prepare
+
+    settings, store = prepare(ctx.paths)  # defaults for a broken config; a damaged database stops here
+    ctx.use(settings, store)  # the rest of `start` (and the tray) read the same ones
+    agent = Agent(ctx.paths, settings, store, ctx.clock)
+    if app is not None and shell is not None:
+        return int(shell.run(agent, welcome=first, on_started=lambda: _say_started(ctx, agent)))
+    if app is None and not args.no_tray:
+        print(
+            "posture-agent: the tray could not be loaded (see the log); running without it "
+            "(notifications only). Use --no-tray to skip this message.",
+            file=sys.stderr,
+        )
+    return run_headless(ctx, agent)
 
 
 def _tray_app() -> Any:

@@ -265,7 +265,13 @@ class Tray:
         self._thread.start()
         return self._thread
 
+    def serve(self) -> None:
+        """`run()` on the calling thread (macOS: the main thread, which AppKit needs), until `stop()`
+        or a failure, which `on_failure` hears as from `start()`."""
+        self._serve()
+
     def _serve(self) -> None:
+        log.info("the tray serves on thread %s", threading.current_thread().name)
         caught = _LoopErrors()
         pystray_log = logging.getLogger("pystray")
         pystray_log.addHandler(caught)
