@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+import tomllib
 import warnings
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -20,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from posture_agent.agent.control import send
 from tests.desktop import Desktop, desktop, wait_for
 from tests.processes import PinnedClock, rows, run_cli
 from tests.test_tray_desktop import MENU, pixels, shots, skip_without_pygobject
@@ -368,9 +370,6 @@ def test_a_first_start_welcomes_once_and_says_in_one_line_where_the_icon_is(
     """No config file yet: `start` prints its one line once the icon is docked, and the welcome
     comes up; a zone chosen from its list and saved is in the config file and in the agent at once.
     A second start shows no welcome."""
-    import tomllib
-
-    from posture_agent.agent.control import send
 
     skip_without_pygobject()
     agent = Agent(desktop, home, clock)

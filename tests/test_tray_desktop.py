@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -372,8 +373,6 @@ def test_quit_from_the_menu_ends_the_process(app: App) -> None:
 def test_icon_docks_when_the_tray_starts_after_the_app(cli: Cli, tmp_path: Path, backend: str) -> None:
     """At login an autostarted agent can be up before the panel: the icon must dock once it appears
     (pystray's xorg backend would not; appindicator/gtk follow the tray manager)."""
-    import shutil
-
     skip_without_pygobject()
     root = tmp_path / "late-desktop"
     d = Desktop(root, with_tray=False).start()

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ import pytest
 
 from posture_agent import WINDOW_PROCESS
 from posture_agent.agent.control import ControlServer
+from posture_agent.config import default_text
 from tests.desktop import Desktop, desktop, wait_for
 from tests.test_control import runtime
 from tests.test_tray_desktop import shots
@@ -207,10 +209,6 @@ def test_the_welcome_saves_the_zone_chosen_from_the_list_and_autostart(
 ) -> None:
     """The welcome says what will happen and where the icon is; a zone typed into its list and
     start at login are saved (the config file by `save_settings`, then `reload`)."""
-    import tomllib
-
-    from posture_agent.config import default_text
-
     config = tmp_path / "config.toml"
     config.write_text(default_text(), encoding="utf-8")
     agent = Agent(refusals=0)
@@ -248,8 +246,6 @@ def test_the_welcome_saves_the_zone_chosen_from_the_list_and_autostart(
 
 
 def test_the_welcome_closed_keeps_the_defaults(desktop: Desktop, runtime: Path, tmp_path: Path) -> None:
-    from posture_agent.config import default_text
-
     config = tmp_path / "config.toml"
     config.write_text(default_text(), encoding="utf-8")
     agent = Agent(refusals=0)
