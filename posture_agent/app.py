@@ -40,10 +40,12 @@ from posture_agent.agent.events import (
     ActivePrompt,
     Event,
 )
+from posture_agent.agent.signals import route_signals
 from posture_agent.domain.plan import PromptKind
 from posture_agent.prompt_windows import OneAtATime, WindowProcess
 from posture_agent.ui.tray import Tray, TrayActions, TrayState, tray_state_from
 from posture_agent.ui.tray_backend import TrayUnavailable
+from posture_agent.welcome import mark_shown
 
 if TYPE_CHECKING:
     from posture_agent.agent.runtime import Agent
@@ -422,8 +424,6 @@ class App:
     def welcome(self) -> None:
         """The first start's welcome (window_process `welcome`), recorded as shown; it holds the
         screen, so the prompt windows due at start wait until it is closed."""
-        from posture_agent.welcome import mark_shown
-
         mark_shown(self.paths)
         if not self.screen.hold("welcome"):
             return
@@ -470,8 +470,6 @@ class App:
     def _install_signals(self) -> None:
         if threading.current_thread() is not threading.main_thread():
             return
-
-        from posture_agent.agent.signals import route_signals
 
         def reload() -> None:
             if self._agent is not None:
