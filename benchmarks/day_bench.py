@@ -85,6 +85,23 @@ def per_minute(pids: dict[str, int], seconds: float) -> dict[str, float]:
     return {name: (switches(pid) - before[name]) * 60 / seconds for name, pid in pids.items()}
 
 
+def memory3(pid: int) -> dict[str, float]:
+    """RSS, PSS and USS (its private pages: Private_Clean + Private_Dirty) in MB."""
+    rss, pss = memory(pid)
+    rollup = Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()
+    uss = sum(int(line.split()[1]) for line in rollup if line.startswith(("Private_Clean:", "Private_Dirty:")))
+    return {"rss": rss, "pss": pss, "uss": uss / 1024}
+
+
+def idle_alone(pid: int, seconds: float) -> dict[str, float]:
+    """Settled, then its memory and its context switches and CPU over `seconds`."""
+    time.sleep(SETTLE_S)
+    mem = memory3(pid)
+    cpu0 = cpu_and_switches(pid)[0]
+    spell = per_minute({"p": pid}, seconds)["p"]
+    return {**mem, "switches_per_min": spell, "cpu_per_min": (cpu_and_switches(pid)[0] - cpu0) * 60 / seconds}
+
+
 def load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
@@ -279,30 +296,24 @@ def main() -> None:
             raise SystemExit(f"cannot benchmark: {exc}") from None
         procs: list[subprocess.Popen[Any]] = []
         try:
-            day = Day(d, root)
-            procs.append(day.proc)
-            day.wait_event("tray_ready", 0, timeout=30)
-            # the peers, idle in the same spell as the resident before its first prompt
+            # each measured alone: PSS shares a library's pages among the processes mapping it
+            fig["idle_before"] = {}
             start = start_idle(d, root)
             procs.append(start)
-            wr = None
+            fig["idle_before"]["start"] = idle_alone(start.pid, args.idle)
+            stop_process(start)
             if workrave:
                 env = dict(d.env, HOME=str(root / "home"))
                 settle_first_run([workrave], env)  # the everyday start, not the first-run setup
                 wr = subprocess.Popen([workrave], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                       stderr=subprocess.DEVNULL)
                 procs.append(wr)
-            time.sleep(SETTLE_S)
-            pids = {"resident": day.pid, "start": start.pid} | ({"workrave": wr.pid} if wr else {})
-            mem = {name: memory(pid) for name, pid in pids.items()}
-            cpu0 = {name: cpu_and_switches(pid)[0] for name, pid in pids.items()}
-            idle = per_minute(pids, args.idle)
-            fig["idle_before"] = {name: {"rss": mem[name][0], "pss": mem[name][1], "switches_per_min": idle[name],
-                                         "cpu_per_min": (cpu_and_switches(pid)[0] - cpu0[name]) * 60 / args.idle}
-                                  for name, pid in pids.items()}
-            stop_process(start)
-            if wr:
+                fig["idle_before"]["workrave"] = idle_alone(wr.pid, args.idle)
                 stop_process(wr)
+            day = Day(d, root)
+            procs.append(day.proc)
+            day.wait_event("tray_ready", 0, timeout=30)
+            fig["idle_before"]["resident"] = idle_alone(day.pid, args.idle)
 
             t0 = time.perf_counter()
             done = day.run_day(args.checkins)
@@ -310,22 +321,21 @@ def main() -> None:
                           "seconds": time.perf_counter() - t0}
             time.sleep(SETTLE_S)
             drills = done["drills_pid"]
-            fig["after_day_window_open"] = {"pss": memory(day.pid)[1]}
+            fig["after_day_window_open"] = memory3(day.pid)
             if drills:
                 open_idle = per_minute({"resident": day.pid, "window": drills}, args.idle)
                 fig["after_day_window_open"].update(
                     resident_switches_per_min=open_idle["resident"],
                     window_switches_per_s=open_idle["window"] / 60,
-                    window_pss=memory(drills)[1])
+                    window=memory3(drills))
                 win = d.window(TITLES["drills"])
                 if win:
                     day.key(win, "Escape")
                 wait_for(lambda: not children(day.pid), timeout=10)
             time.sleep(SETTLE_S)
             closed_idle = per_minute({"resident": day.pid}, args.idle)
-            fig["after_day"] = {"pss": memory(day.pid)[1], "rss": memory(day.pid)[0],
-                                "switches_per_min": closed_idle["resident"], "mapped": mapped_parts(day.pid),
-                                "threads": len(os.listdir(f"/proc/{day.pid}/task"))}
+            fig["after_day"] = {**memory3(day.pid), "switches_per_min": closed_idle["resident"],
+                                "mapped": mapped_parts(day.pid), "threads": len(os.listdir(f"/proc/{day.pid}/task"))}
             day.send("quit")
             with contextlib.suppress(subprocess.TimeoutExpired):
                 day.proc.wait(timeout=15)
@@ -356,15 +366,18 @@ def report(fig: dict[str, Any]) -> None:
     if not fig["workrave"]:
         print("workrave is not installed (Debian package `workrave`): its figures and the ratios are unavailable")
     print()
-    print(f"{'resident PSS':44} {'MB':>7} {'vs idle':>8} {'/ workrave':>11}")
-    print(f"{'idle, before the first prompt':44} {res['pss']:7.1f} {'':>8} {ratio(res['pss']):>11}")
-    print(f"{'after the day, drills window open':44} {opened['pss']:7.1f} {opened['pss'] - res['pss']:+8.1f} "
-          f"{ratio(opened['pss']):>11}")
-    print(f"{'after the day, all windows closed':44} {after['pss']:7.1f} {after['pss'] - res['pss']:+8.1f} "
-          f"{ratio(after['pss']):>11}")
-    st = before["start"]
-    print(f"{'real `start`, everyday start, idle':44} {st['pss']:7.1f} {'':>8} {ratio(st['pss']):>11}")
-    print(f"{'workrave, everyday start, idle':44} {fmt(wr['pss'] if wr else None):>7}")
+    print(f"{'memory (MB)':44} {'RSS':>6} {'PSS':>6} {'USS':>6} {'PSS vs idle':>12} {'PSS / workrave':>15}")
+
+    def row(name: str, m: dict[str, float], delta: bool = False) -> None:
+        change = f"{m['pss'] - res['pss']:+.1f}" if delta else ""
+        print(f"{name:44} {m['rss']:6.1f} {m['pss']:6.1f} {m['uss']:6.1f} {change:>12} {ratio(m['pss']):>15}")
+
+    row("resident, idle before the first prompt", res)
+    row("resident, after the day, drills window open", opened, delta=True)
+    row("resident, after the day, all windows closed", after, delta=True)
+    row("real `start`, everyday start, idle", before["start"])
+    if wr:
+        row("workrave, everyday start, idle", wr)
     print(f"the day: {len(fig['day']['ways'])} check-ins ("
           f"{sum(w == 'notification press' for w in fig['day']['ways'])} by notification press, "
           f"{sum(w == 'window, key 1' for w in fig['day']['ways'])} in the window), drills window left open, "
@@ -378,11 +391,11 @@ def report(fig: dict[str, Any]) -> None:
     if "resident_switches_per_min" in opened:
         print(f"{'resident, after the day, drills window open':52} {opened['resident_switches_per_min']:13.1f}")
     print(f"{'resident, after the day, no window':52} {after['switches_per_min']:13.1f}")
-    print(f"{'real `start` idle (housekeeping once a minute incl.)':52} {st['switches_per_min']:13.1f}")
+    print(f"{'real `start` idle (housekeeping once a minute incl.)':52} {before['start']['switches_per_min']:13.1f}")
     print(f"{'workrave idle':52} {fmt(wr['switches_per_min'] if wr else None):>13}")
     if "window_switches_per_s" in opened:
         print(f"open drills window process: {opened['window_switches_per_s']:.2f} switches/s "
-              f"(PSS {opened['window_pss']:.1f} MB)")
+              f"(RSS {opened['window']['rss']:.1f} MB, PSS {opened['window']['pss']:.1f} MB)")
     print()
     print(f"{'first GTK client (bare pystray gtk)':42} {'GDK_GL':>8} {'RSS MB':>7} {'PSS MB':>7}")
     for row in fig["gdk_gl"]:
