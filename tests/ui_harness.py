@@ -3,14 +3,15 @@ clock in the test's hands: the scheduler is not started, time moves only when to
 runs one agent pass (`agent.tick()`), as the scheduler would at that moment. The desktop tests and
 benchmarks/tray_bench.py run it as a separate process:
 
-    python -m tests.ui_harness --home DIR --events FILE [--clock ISO] [--backend gtk] [--idle-seconds S]
+    python -m tests.ui_harness --home DIR --events FILE [--clock ISO] [--backend gtk] [--idle-seconds S] [--notify]
 
 Commands on stdin, one a line: `due` (move the clock to the next prompt's time and tick),
 `advance SECONDS` (move the clock and tick), `open checkin|drills|circuit|run|soreness|settings|
 about`, `quit`. What the app does (`App.trace`) is appended to the events file as JSON lines
 ({"t": unix time, "event": ...}), so a test can wait for it. `posture-agent start` is the same App
 with the system clock and the scheduler. `--idle-seconds` puts the presence check's idle limit below
-the config's whole minutes (the desktop's real signals, read as `start` reads them).
+the config's whole minutes (the desktop's real signals, read as `start` reads them). `--notify` opens
+the agent's notifier as `start` does (check-ins with action buttons on the session bus's server).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from posture_agent.store.db import open_store
 class Harness:
     def __init__(
         self, home: Path, events: Path, clock: FixedClock, backend: str | None, idle_seconds: float | None = None,
+        notify: bool = False,
     ) -> None:
         self.paths = Paths.resolve(home)
         self.paths.make_dirs()
@@ -54,6 +56,8 @@ class Harness:
                        open_url=lambda url: self.log("browser", url=url) or True)
         self.app.attach(self.agent)
         self.agent.start_control()  # check-in windows (their own processes) answer through it
+        if notify:
+            self.agent.open_notifier()
 
     def log(self, event: str, **data: Any) -> None:
         with self.lock:
@@ -101,9 +105,11 @@ def main() -> None:
     parser.add_argument("--clock", help="start the clock at this ISO time (default: now)")
     parser.add_argument("--backend")
     parser.add_argument("--idle-seconds", type=float)
+    parser.add_argument("--notify", action="store_true")
     args = parser.parse_args()
     start = datetime.fromisoformat(args.clock) if args.clock else SystemClock().now()
-    sys.exit(Harness(args.home, args.events, FixedClock(start), args.backend, args.idle_seconds).run())
+    sys.exit(Harness(args.home, args.events, FixedClock(start), args.backend, args.idle_seconds,
+                     args.notify).run())
 
 
 if __name__ == "__main__":

@@ -5,7 +5,9 @@
   capability: a press is the answer (`on_choice`), a click on the body asks for the window
   (`on_open`). No such server (or not Linux): a plain notification, and `ask` returns False so the
   agent opens the window at once. When the prompt closes another way, its notification is withdrawn.
-- Every other notification is plain, through plyer (imported on the first one, not at start).
+- Every other notification is plain: on the same freedesktop connection where it opens (Linux),
+  else through plyer (imported on the first one, not at start), which on Linux would add
+  dbus-python and a second bus connection to the resident.
 - An ice reminder due together with a check-in (the SI protocol's 20:30 ice and the 20:30 sofa
   check-in) gets no notification of its own: the check-in's names both (`ask(active, also)`).
 
@@ -161,6 +163,18 @@ class Notifier:
     # --- plain notifications -------------------------------------------------------------------
 
     def notify(self, title: str, message: str) -> bool:
+        """A plain notification: through the freedesktop connection where it opens (Linux: the
+        resident then never loads plyer and dbus-python, a second D-Bus library), else plyer."""
+        if self._backend is None:
+            desktop = self._desktop_connection()
+            if desktop is not None:
+                try:
+                    desktop.notify(title, message, (), self.timeout_seconds)
+                except NotificationsUnavailable as exc:
+                    log.info("plain notification through the session bus failed (%s): plyer instead", exc)
+                    self._drop_desktop()
+                else:
+                    return self._sent_ok()
         try:
             if self._backend is None:
                 from plyer import notification
@@ -177,6 +191,9 @@ class Notifier:
                 )
             self.failed = True
             return False
+        return self._sent_ok()
+
+    def _sent_ok(self) -> bool:
         if self.failed:
             log.info("desktop notifications work again")
         self.failed = False
