@@ -21,6 +21,7 @@ from typing import IO, Any
 
 from posture_agent import WINDOW_PROCESS
 from posture_agent.agent.events import ActivePrompt
+from posture_agent.domain.plan import PromptKind
 
 log = logging.getLogger(__name__)
 
@@ -29,15 +30,31 @@ Show = Callable[[], None]
 (or at once, if it decided not to show it)."""
 
 
+TASKS = frozenset({PromptKind.DRILLS, PromptKind.CIRCUIT})
+"""Prompts whose windows a user may keep open for a long while (answerable until the end of the
+day). A check-in due once such a window has been open `BESIDE_AFTER_S` is shown beside it (the
+check-in's window sits in the tray's corner, the task's in the middle of the screen) instead of
+waiting behind it until it is too late."""
+
+
+BESIDE_AFTER_S = 600.0
+"""How long a task's window must have been on screen before a check-in is shown beside it: prompts due
+together (at start, after sleep) still come one after another."""
+
+
 class OneAtATime:
-    def __init__(self, trace: Callable[..., None]) -> None:
+    def __init__(self, trace: Callable[..., None], monotonic: Callable[[], float] = time.monotonic) -> None:
         self.trace = trace
+        self.monotonic = monotonic
+        self._since = 0.0
         self._lock = threading.Lock()
         self.current: ActivePrompt | None = None
         """The prompt whose window is on screen (or being put there)."""
         self.waiting: list[tuple[ActivePrompt, Show]] = []
         self.held: str | None = None
         """A window that is not a prompt's holding the screen (the welcome), by name."""
+        self.beside: ActivePrompt | None = None
+        """A check-in shown while a task's window (`TASKS`) is open, in the tray's corner."""
 
     def hold(self, name: str) -> bool:
         """Keep the screen for the window `name` (not a prompt's: the welcome); the prompts offered
@@ -50,23 +67,36 @@ class OneAtATime:
 
     def offer(self, active: ActivePrompt, show: Show) -> None:
         with self._lock:
-            if self.current is not None or self.held is not None:
+            free = self.current is None and self.held is None
+            beside = (
+                not free and self.held is None and self.beside is None and self.current is not None
+                and self.current.prompt.kind in TASKS and active.prompt.kind == PromptKind.CHECKIN
+                and self.monotonic() - self._since >= BESIDE_AFTER_S
+            )
+            if not (free or beside):
                 self.waiting.append((active, show))
                 behind = self.current.id if self.current is not None else self.held
                 self.trace("waiting", prompt=active.id, kind=active.prompt.kind, behind=behind)
                 return
-            self.current = active
+            if free:
+                self.current, self._since = active, self.monotonic()
+            else:
+                self.beside = active
+                self.trace("beside", prompt=active.id, task=self.current.id if self.current else None)
         show()
 
     def gone(self, prompt_id: str) -> None:
-        """The window of `prompt_id` closed (or was not shown): the next one waiting gets its turn."""
+        """The window of `prompt_id` closed (or was not shown): the next one waiting gets its turn.
+        A check-in shown beside a task's window takes the screen when the task's window goes."""
         with self._lock:
             if self.held is not None and self.held == prompt_id:
                 self.held = None
+            elif self.beside is not None and self.beside.id == prompt_id:
+                self.beside = None
             elif self.current is None or self.current.id != prompt_id:
                 return
             else:
-                self.current = None
+                self.current, self.beside, self._since = self.beside, None, self.monotonic()
             nxt = self.waiting.pop(0) if self.waiting else None
         if nxt is not None:
             self.offer(*nxt)
