@@ -163,6 +163,15 @@ class Agent:
                 self.proc.wait()
 
 
+def stand_in_browser(folder: Path) -> tuple[Path, dict[str, str]]:
+    """$BROWSER as a script that notes each address it is given in the returned file."""
+    opened = folder / "browser.txt"
+    browser = folder / "browser.sh"
+    browser.write_text(f'#!/bin/sh\necho "$1" >> "{opened}"\n', encoding="utf-8")
+    browser.chmod(0o755)
+    return opened, {"BROWSER": str(browser)}
+
+
 def cli_json(home: Path, clock: PinnedClock, *args: str) -> Any:
     done = run_cli(home, *args, "--json", env=clock.env(TZ="UTC"))
     assert done.returncode == 0, done.stderr
@@ -278,11 +287,8 @@ def test_every_menu_window_of_the_real_app(
     matplotlib is ever mapped in the resident agent."""
     skip_without_pygobject()
     write_config(home, clock)
-    opened = tmp_path / "browser.txt"
-    browser = tmp_path / "browser.sh"
-    browser.write_text(f'#!/bin/sh\necho "$1" >> "{opened}"\n', encoding="utf-8")
-    browser.chmod(0o755)
-    agent = Agent(desktop, home, clock, {"BROWSER": str(browser)})
+    opened, browser_env = stand_in_browser(tmp_path)
+    agent = Agent(desktop, home, clock, browser_env)
     try:
         agent.wait_started()
         for item, title, name in (("Check in now", CHECKIN, "checkin-now"),

@@ -23,7 +23,7 @@ import pytest
 
 from tests.desktop import Desktop, desktop, wait_for
 from tests.processes import PinnedClock, run_cli
-from tests.test_app_desktop import Agent, cli_json, clock, home, next_minutes, write_config
+from tests.test_app_desktop import Agent, cli_json, clock, home, next_minutes, stand_in_browser, write_config
 from tests.test_tray_desktop import shots, skip_without_pygobject
 
 __all__ = ["clock", "desktop", "home", "shots"]
@@ -110,11 +110,8 @@ def test_weekly_report_from_the_tray_says_it_is_being_made(
 ) -> None:
     skip_without_pygobject()
     write_config(home, clock)
-    opened = tmp_path / "browser.txt"
-    browser = tmp_path / "browser.sh"
-    browser.write_text(f'#!/bin/sh\necho "$1" >> "{opened}"\n', encoding="utf-8")
-    browser.chmod(0o755)
-    agent = Agent(desktop, home, clock, {"BROWSER": str(browser)})
+    opened, browser_env = stand_in_browser(tmp_path)
+    agent = Agent(desktop, home, clock, browser_env)
     try:
         agent.wait_started()
         agent.menu("Weekly report")
