@@ -113,6 +113,17 @@ def cmd_doctor(ctx: Context, args: argparse.Namespace) -> int:
                 f"{db}: schema {revision} ({current}), integrity {integrity}",
                 "" if integrity == "ok" else "restore a backup: posture-agent restore FILE",
             )
+            if revision == SCHEMA_HEAD and integrity == "ok":
+                from posture_agent.store.schema import foreign_objects_in_file, one_line
+
+                foreign = foreign_objects_in_file(db, revision)
+                check(
+                    "schema", not foreign,
+                    f"not posture-agent's own: it holds {one_line(foreign)}" if foreign
+                    else "posture-agent's own tables and indexes, nothing else",
+                    "restore a good backup (posture-agent restore FILE), or drop what is not posture-agent's "
+                    "with the sqlite3 tool (e.g. DROP TRIGGER name) while the agent is stopped" if foreign else "",
+                )
             if revision == SCHEMA_HEAD:
                 from posture_agent.store import queries as q
 
