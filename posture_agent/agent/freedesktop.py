@@ -75,6 +75,8 @@ class FreedesktopNotifications:
         self._rules: list[Any] = []
         self._filters: list[Any] = []
         self._lock = threading.Lock()
+        self._following = threading.Lock()
+        """Held while the match rules change (two notifications sent at once follow the server once)."""
 
     def open(self) -> FreedesktopNotifications:
         if DBusRouter is None:
@@ -97,17 +99,18 @@ class FreedesktopNotifications:
     def _follow_server(self) -> None:
         """Listen to the signals of the name's owner now, and to no one else's (again when the
         server was replaced since the last call)."""
-        (owner,) = self._bus.GetNameOwner(BUS_NAME)
-        if owner == self._owner:
-            return
-        self._drop_rules()
-        with self._lock:
-            self._owner = str(owner)
-        for member, handle in (("ActionInvoked", self._action), ("NotificationClosed", self._closed)):
-            rule = MatchRule(type="signal", sender=owner, interface=INTERFACE, member=member, path=OBJECT_PATH)
-            self._bus.AddMatch(rule)
-            self._rules.append(rule)
-            self._filters.append(self._router.filter(rule, queue=_Handoff(handle)))
+        with self._following:
+            (owner,) = self._bus.GetNameOwner(BUS_NAME)
+            if owner == self._owner:
+                return
+            self._drop_rules()
+            with self._lock:
+                self._owner = str(owner)
+            for member, handle in (("ActionInvoked", self._action), ("NotificationClosed", self._closed)):
+                rule = MatchRule(type="signal", sender=owner, interface=INTERFACE, member=member, path=OBJECT_PATH)
+                self._bus.AddMatch(rule)
+                self._rules.append(rule)
+                self._filters.append(self._router.filter(rule, queue=_Handoff(handle)))
 
     def _drop_rules(self) -> None:
         with self._lock:
