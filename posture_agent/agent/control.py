@@ -37,6 +37,7 @@ from typing import Any
 
 from posture_agent.domain.pause import PAUSE_CHOICES
 from posture_agent.errors import UserError
+from posture_agent.filenames import printable
 from posture_agent.outputs import write_atomically
 
 log = logging.getLogger(__name__)
@@ -194,6 +195,7 @@ class ControlServer:
         if left is not None and left.parent != self.runtime_dir:
             _remove_private_folder(left)
         where.unlink(missing_ok=True)
+        self.path = self.runtime_dir / SOCKET_NAME
         if not (_fits(self.path) and _private(self.runtime_dir, tighten=True)):
             self.path = make_private_socket_folder() / SOCKET_NAME
         with contextlib.suppress(FileNotFoundError):
@@ -318,7 +320,7 @@ def _refuse_another_users_agent(sock: socket.socket, address: Path) -> None:
     uid = peer_uid(sock)
     if uid is not None and uid != os.getuid():
         raise UserError(
-            f"the control socket {address} is held by another user (uid {uid}), not this user's agent: "
+            f"the control socket {printable(str(address))} is held by another user (uid {uid}), not this user's agent: "
             "nothing was sent; stop that process or use a --home only you can write to"
         )
 
