@@ -8,8 +8,10 @@ import sqlite3
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from posture_agent.commands.admin import csv_cell
+from posture_agent.commands.admin import FORMULA_STARTS, csv_cell, csv_text
 from tests.conftest import Cli
 from tests.processes import rows
 
@@ -155,6 +157,19 @@ def test_export_csv_neutralises_formulas_from_names(cli: Cli) -> None:
 ])
 def test_a_csv_cell_is_neutralised_only_where_it_could_run(column: str, value: object, cell: object) -> None:
     assert csv_cell(column, value) == cell
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(name=st.text(), number=st.floats(allow_nan=False, allow_infinity=False))
+def test_no_exported_cell_reads_as_a_formula(name: str, number: float) -> None:
+    """Whatever a name holds (line breaks, quotes, a formula after a carriage return), the CSV reads
+    back as one row whose text cells start like no formula and whose numbers are untouched."""
+    row = {"type": "run", "id": name, "sport": name, "form": name + "\r=1+1", "distance_km": number}
+    [read] = list(csv.DictReader(io.StringIO(csv_text([row]), newline="")))
+    for column in ("id", "sport", "form"):
+        assert read[column] in (row[column], "'" + row[column])
+        assert not read[column].startswith(FORMULA_STARTS)
+    assert float(read["distance_km"]) == number
 
 
 def test_every_record_carries_id_time_device_and_source(cli: Cli) -> None:
