@@ -202,7 +202,9 @@ def test_the_socket_folder_is_made_under_the_users_runtime_folder_when_private(
         monkeypatch.setenv("XDG_RUNTIME_DIR", str(xdg))
         assert control.make_private_socket_folder().parent == xdg
         xdg.chmod(0o755)  # not private: not used
-        assert control.make_private_socket_folder().parent != xdg
+        elsewhere = control.make_private_socket_folder()
+        elsewhere.rmdir()
+        assert elsewhere.parent != xdg and stat.S_IMODE(xdg.stat().st_mode) == 0o755
     finally:
         shutil.rmtree(xdg)
 
