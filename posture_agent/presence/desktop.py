@@ -12,7 +12,7 @@ then idle time, fullscreen, do-not-disturb and the calendar.
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import tzinfo
 from pathlib import Path
 
@@ -22,7 +22,7 @@ from posture_agent.presence.calendar import CalendarFile
 
 
 def signals(
-    idle_seconds: float, calendar: str, zone: tzinfo,
+    idle_seconds: float, calendar: CalendarFile | None,
     environ: Mapping[str, str], platform: str = sys.platform,
 ) -> list[Signal]:
     out: list[Signal] = []
@@ -38,16 +38,24 @@ def signals(
         out += [windows.WindowsNotificationState(), windows.WindowsIdle(idle_seconds)]
     elif platform == "darwin":
         out.append(macos.MacIdle(idle_seconds))
-    if calendar:
-        out.append(CalendarFile(Path(calendar), zone))
+    if calendar is not None:
+        out.append(calendar)
     return out
 
 
+def calendar_signal(
+    sources: Sequence[str], zone: tzinfo, data_dir: Path, hold_tentative: bool = True,
+) -> CalendarFile | None:
+    """The calendar signal of `[presence] calendar` (None when no path is set); its expansion is
+    cached in the data folder."""
+    return CalendarFile(sources, zone, data_dir, hold_tentative) if sources else None
+
+
 def presence_check(
-    idle_seconds: float, calendar: str, zone: tzinfo,
+    idle_seconds: float, calendar: CalendarFile | None,
     environ: Mapping[str, str], platform: str = sys.platform,
 ) -> PresenceCheck:
-    return PresenceCheck(signals(idle_seconds, calendar, zone, environ, platform))
+    return PresenceCheck(signals(idle_seconds, calendar, environ, platform))
 
 
 def active_watch(platform: str = sys.platform) -> ActiveWatch:
