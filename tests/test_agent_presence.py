@@ -135,7 +135,7 @@ def test_a_meeting_that_outlasts_the_interval_drops_the_check_in_on_the_day_cloc
         "DTSTART;TZID=Europe/Berlin:20260301T190000\nDTEND;TZID=Europe/Berlin:20260301T210000\n"
         "RRULE:FREQ=WEEKLY;BYDAY=SU\nEND:VEVENT\nEND:VCALENDAR\n", encoding="utf-8",
     )
-    rig = Rig(tmp_path / "home", CalendarFile(ics, BERLIN))
+    rig = Rig(tmp_path / "home", CalendarFile(ics, BERLIN, tmp_path / "home" / "data"))
     try:  # Sunday 29 March 2026: CET becomes CEST at 02:00; the call stays 19:00-21:00 wall time
         assert rig.tick_at(berlin(2026, 3, 29, 19, 30)) == []
         assert rig.held() == [("sofa@19:30", "in a meeting until 21:00")]
@@ -146,10 +146,46 @@ def test_a_meeting_that_outlasts_the_interval_drops_the_check_in_on_the_day_cloc
         rig.store.close()
 
 
+MOVED = """BEGIN:VCALENDAR
+VERSION:2.0
+PRODID:-//Mozilla.org/NONSGML Mozilla Calendar V1.1//EN
+BEGIN:VEVENT
+UID:weekly-sync@test
+SUMMARY:Weekly sync
+DTSTART;TZID=Europe/Berlin:20261104T100000
+DTEND;TZID=Europe/Berlin:20261104T110000
+RRULE:FREQ=WEEKLY;BYDAY=WE
+END:VEVENT
+BEGIN:VEVENT
+UID:weekly-sync@test
+RECURRENCE-ID;TZID=Europe/Berlin:20261125T100000
+SUMMARY:Weekly sync (moved)
+DTSTART;TZID=Europe/Berlin:20261125T120000
+DTEND;TZID=Europe/Berlin:20261125T130000
+END:VEVENT
+END:VCALENDAR
+"""
+
+
+def test_a_check_in_is_held_during_a_moved_meeting_and_not_at_its_old_time(tmp_path: Path) -> None:
+    ics = tmp_path / "work.ics"
+    ics.write_text(MOVED, encoding="utf-8")
+    rig = Rig(tmp_path / "home", CalendarFile(ics, BERLIN, tmp_path / "home" / "data"))
+    try:  # Wednesday 25 November: the 10:00 sync moved to 12:00 this week only
+        assert rig.tick_at(berlin(2026, 11, 25, 10, 30)) == ["desk@10:30"]  # its usual time: shown
+        assert rig.tick_at(berlin(2026, 11, 25, 12, 0)) == []
+        assert rig.held() == [("desk@12:00", "in a meeting until 13:00")]
+        assert rig.tick_at(berlin(2026, 11, 25, 13, 0)) == ["desk@12:45"]  # 12:00 overtaken: stored away
+        assert rig.tick_at(berlin(2026, 12, 2, 10, 30)) == []  # the next week: at 10:00 again
+        assert rig.held() == [("desk@10:30", "in a meeting until 11:00")]
+    finally:
+        rig.store.close()
+
+
 def test_a_broken_calendar_holds_nothing(tmp_path: Path) -> None:
     ics = tmp_path / "work.ics"
     ics.write_text("BEGIN:VCALENDAR\nBEGIN:VEVENT\nDTSTART:soon\n", encoding="utf-8")
-    rig = Rig(tmp_path / "home", CalendarFile(ics, BERLIN))
+    rig = Rig(tmp_path / "home", CalendarFile(ics, BERLIN, tmp_path / "home" / "data"))
     try:
         assert rig.tick_at(berlin(2026, 11, 25, 10, 30)) == ["desk@10:30"]
     finally:
@@ -167,7 +203,7 @@ def test_schedule_asks_the_running_agent_what_it_holds_and_why(cli: Cli, tmp_pat
     paths.runtime_dir.mkdir(mode=0o700, exist_ok=True)  # start's instance lock makes it
     store = open_store(paths.db_file, paths.backup_dir)
     agent = Agent(paths, load_settings(paths.config_file), store, cli.clock,  # 12:00: a desk check-in is due
-                  presence=PresenceCheck([CalendarFile(ics, BERLIN)]))
+                  presence=PresenceCheck([CalendarFile(ics, BERLIN, paths.data_dir)]))
     agent.start(notifications=False, control=True)
     try:
         assert wait_for(lambda: agent.service.held, timeout=10)

@@ -111,7 +111,7 @@ def read_file(
             line = next(lines, None)
             problem = _event_problem(component)
             if problem is None:
-                _clip(component, zone, end)
+                _clip(component, zone, start, end)
                 kept.append(component)
                 component["X-POSTURE-LINE"] = str(line or 0)
             else:
@@ -167,12 +167,12 @@ def _meetings(
         begins, ends = occurrence.get("DTSTART"), _end_of(occurrence)
         if begins is None or not isinstance(begins.dt, datetime) or not isinstance(ends, datetime):
             continue  # all-day: a day off or a reminder, not a meeting
-        first, last = _aware(begins.dt, zone), _aware(ends, zone)
-        if last <= first:
+        first, last = _aware(begins.dt, zone).astimezone(UTC), _aware(ends, zone).astimezone(UTC)
+        if last <= first:  # compared in UTC: one zone's wall times would hide a DST gap
             continue
         summary = " ".join(str(occurrence.get("SUMMARY", "")).split()) or "meeting"
         line = int(str(occurrence.get("X-POSTURE-LINE", "0"))) or None
-        out.append(Meeting(first.astimezone(UTC), last.astimezone(UTC), summary, str(path), line))
+        out.append(Meeting(first, last, summary, str(path), line))
     return out
 
 
@@ -199,20 +199,23 @@ def _event_problem(event: icalendar.Component) -> str | None:
     return None
 
 
-def _clip(event: Any, zone: tzinfo, end: datetime) -> None:
-    """An occurrence lasting past everything the window can see lasts exactly that long instead:
-    the library adds the length to every start, and a year past 9999 does not exist."""
+def _clip(event: Any, zone: tzinfo, start: datetime, end: datetime) -> None:
+    """An occurrence lasting past everything the window can see (ending in 9999, P999999999W) lasts
+    only that long: the library adds the length to every start, and a year past 9999 does not exist.
+    A one-off event reaches the window's end; each repeat of a series lasts the window's length."""
     begins = event["DTSTART"].dt
-    if not isinstance(begins, datetime):
-        cap = timedelta(days=max((end.date() - begins).days + 2, 1))
+    if "RRULE" in event or "RDATE" in event:
+        cap = end - start + timedelta(days=1)
+    elif not isinstance(begins, datetime):
+        cap = timedelta(days=max((end.date() - begins).days + 1, 1))
     else:
         cap = max(end - _aware(begins, zone), timedelta(0)) + timedelta(days=1)
     broken = "DURATION" in event and isinstance(event["DURATION"], icalendar.vBroken)
     try:
-        length = broken or event.duration > cap
+        too_long = broken or event.duration > cap
     except Exception:
         return  # no length: icalendar's default applies
-    if length:
+    if too_long:
         event.pop("DTEND", None)
         event.pop("DURATION", None)
         event.add("DURATION", cap)
