@@ -146,15 +146,19 @@ class Expansion:
         return max(going_on, key=lambda m: m.end) if going_on else None
 
     def to_json(self) -> dict[str, Any]:
+        starts, ends = busy_blocks(self.meetings)
         return {
             "format": FORMAT, "request": self.request.to_json(), "stamps": self.stamps,
             "files": list(self.files), "events": self.events,
             "problems": [[p.file, p.line, p.problem] for p in self.problems],
+            "busy": [starts, ends],
             "meetings": [[m.start.timestamp(), m.end.timestamp(), m.summary, m.file, m.line] for m in self.meetings],
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Expansion:
+    def from_json(cls, data: dict[str, Any], meetings: bool = True) -> Expansion:
+        """The expansion a cache file holds; without its meetings (the resident needs only the
+        busy spans) when `meetings` is False."""
         if data.get("format") != FORMAT:
             raise ValueError(f"format {data.get('format')!r}")
         return cls(
@@ -163,7 +167,7 @@ class Expansion:
             tuple(
                 Meeting(datetime.fromtimestamp(s, UTC), datetime.fromtimestamp(e, UTC), str(t), str(f), line)
                 for s, e, t, f, line in data["meetings"]
-            ),
+            ) if meetings else (),
         )
 
 
@@ -173,8 +177,16 @@ def write_expansion(path: Path, expansion: Expansion) -> None:
 
 def read_expansion(path: Path) -> Expansion | None:
     """The cached expansion; None when there is none or it is damaged (logged: it is made again)."""
+    found = _read_cache(path, meetings=True)
+    return found[0] if found else None
+
+
+def _read_cache(path: Path, meetings: bool) -> tuple[Expansion, list[float], list[float]] | None:
+    """The cache file's expansion (with or without its meetings) and its busy spans."""
     try:
-        return Expansion.from_json(json.loads(path.read_bytes()))
+        data = json.loads(path.read_bytes())
+        starts, ends = ([float(x) for x in column] for column in data["busy"])
+        return Expansion.from_json(data, meetings), starts, ends
     except FileNotFoundError:
         return None
     except (OSError, ValueError, TypeError, KeyError) as exc:
@@ -334,11 +346,15 @@ class CalendarFile:
 
     def refresh(self, now: datetime, wait: float = WAIT_SECONDS) -> None:
         """Expand again if a file changed or the day did, on a thread; wait for it `wait` s at most.
-        A refresh still under way from before (a hung mount) is not waited for again."""
+        The thread only compares the files' stamps with the cache's (a stat may hang on a network
+        mount) and runs the child; a refresh still under way from before is not waited for again."""
+        current = self.expansion()
         with self._guard:
             worker = self._worker
             if worker is None or not worker.is_alive():
-                worker = threading.Thread(target=self._refresh, args=(now,), name="calendar-refresh", daemon=True)
+                worker = threading.Thread(
+                    target=self._refresh, args=(now, current), name="calendar-refresh", daemon=True
+                )
                 self._worker, self._worker_started = worker, _time.monotonic()
                 worker.start()
             elif _time.monotonic() - self._worker_started > self.budget + wait:
@@ -347,20 +363,14 @@ class CalendarFile:
         if worker.is_alive():
             log.warning("calendar still being read after %.0f s; the last reading holds prompts meanwhile", wait)
 
-    def _refresh(self, now: datetime) -> None:
+    def _refresh(self, now: datetime, current: Expansion | None) -> None:
         try:
-            start, end = window(now, self.zone)
-            current = read_expansion(self.cache)
-            wanted = self.request(start, end)
-            if (
-                current is not None and current.request.same_reading(wanted)
-                and current.request.start == start and current.request.end == end
-                and current.stamps == stamps(self.sources)
-            ):
+            wanted = self.request(*window(now, self.zone))
+            if current is not None and current.request == wanted and current.stamps == stamps(self.sources):
                 return
             log.info("calendar read again (%s)", "changed" if current is not None else "first reading")
             expansion = expand_in_child(wanted, self.budget)
-            if expansion.unreadable() or expansion.problems:
+            if expansion.problems:
                 log.warning("calendar: %s", expansion.state())
             if not expansion.stamps:  # the child wrote nothing: keep why, so it is not retried every pass
                 write_expansion(self.cache, Expansion(wanted, stamps(self.sources), (), 0, expansion.problems, ()))
@@ -370,7 +380,8 @@ class CalendarFile:
     # --- reading the cache ------------------------------------------------------------------------
 
     def expansion(self) -> Expansion | None:
-        """The cached expansion, read again when the cache file changed."""
+        """The cached expansion without its meetings (its busy spans kept apart), read again when
+        the cache file changed."""
         try:
             st = os.stat(self.cache)
         except OSError:
@@ -379,8 +390,8 @@ class CalendarFile:
         stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
         if stamp != self._loaded_stamp:
             self._loaded_stamp = stamp
-            self._expansion = read_expansion(self.cache)
-            self._starts, self._ends = busy_blocks(self._expansion.meetings if self._expansion else ())
+            found = _read_cache(self.cache, meetings=False)
+            self._expansion, self._starts, self._ends = found if found else (None, [], [])
         return self._expansion
 
     def away(self, now: datetime) -> str | None:
@@ -405,7 +416,7 @@ class CalendarFile:
         today = window(now, self.zone)
         if today[0] <= start and end <= today[1]:
             self.refresh(now, wait=self.budget + 1)
-            cached = self.expansion()
+            cached = read_expansion(self.cache)
             same = cached is not None and cached.request.same_reading(self.request(start, end))
             if cached is not None and same and cached.covers(start, end):
                 return cached
