@@ -5,6 +5,8 @@ so it is neither an answer nor a miss). Europe/Berlin, including the day clocks 
 from __future__ import annotations
 
 import sqlite3
+import threading
+import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -12,11 +14,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from posture_agent.agent import runtime
 from posture_agent.agent.runtime import Agent
 from posture_agent.clock import FixedClock
 from posture_agent.config import load_settings
 from posture_agent.paths import Paths
 from posture_agent.presence.base import ActiveWatch, PresenceCheck, Signal
+from posture_agent.presence import calendar as calendar_module
 from posture_agent.presence.calendar import CalendarFile
 from posture_agent.report.weekly import build_report, report_json
 from posture_agent.store.db import open_store
@@ -285,3 +289,42 @@ def test_a_damaged_holds_file_is_logged_and_holds_nothing(rig: Rig, caplog: pyte
     (rig.paths.runtime_dir / "held-prompts.json").write_text("[{", encoding="utf-8")
     assert restarted(rig).held() == []
     assert "held prompts in" in caplog.text and "damaged" in caplog.text
+
+
+def test_a_calendar_that_never_answers_neither_blocks_the_agent_nor_holds_prompts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A reader that hangs (a network mount that never answers, here a child that sleeps) is waited
+    for a few seconds at most, outside the agent's lock, and killed past its budget."""
+    monkeypatch.setattr(calendar_module, "child_command", lambda request: ["sleep", "60"])
+    monkeypatch.setattr(runtime, "WAIT_FOR_CALENDAR", 0.5)
+    ics = tmp_path / "work.ics"
+    ics.write_text(MOVED, encoding="utf-8")
+    cal = CalendarFile(ics, BERLIN, tmp_path / "home" / "data", budget=3)
+    rig = Rig(tmp_path / "home", cal)
+    try:
+        locked_meanwhile: list[bool] = []
+
+        def pause_meanwhile() -> None:  # what `pause` or `stop` would do while the pass reads ahead
+            time.sleep(0.2)
+            got = rig.agent.lock.acquire(timeout=0.5)
+            locked_meanwhile.append(not got)
+            if got:
+                rig.agent.lock.release()
+
+        other = threading.Thread(target=pause_meanwhile)
+        other.start()
+        started = time.monotonic()
+        assert rig.tick_at(berlin(2026, 11, 25, 12, 0)) == ["desk@12:00"]  # not read yet: shown
+        assert time.monotonic() - started < 2.5  # waited WAIT_FOR_CALENDAR at most, not the budget
+        other.join()
+        assert locked_meanwhile == [False]
+        assert wait_for(lambda: cal.expansion() is not None, timeout=10)
+        expansion = cal.expansion()
+        assert expansion is not None
+        assert expansion.state() == f"{ics}: not read within 3 s (a hung mount, or too many repeats)"
+        started = time.monotonic()
+        assert rig.tick_at(berlin(2026, 11, 25, 12, 45)) == ["desk@12:45"]  # unreadable: not tried again
+        assert time.monotonic() - started < 0.5
+    finally:
+        rig.store.close()
