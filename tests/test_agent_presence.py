@@ -19,8 +19,8 @@ from posture_agent.agent.runtime import Agent
 from posture_agent.clock import FixedClock
 from posture_agent.config import load_settings
 from posture_agent.paths import Paths
-from posture_agent.presence.base import ActiveWatch, PresenceCheck, Signal
 from posture_agent.presence import calendar as calendar_module
+from posture_agent.presence.base import ActiveWatch, PresenceCheck, Signal
 from posture_agent.presence.calendar import CalendarFile
 from posture_agent.report.weekly import build_report, report_json
 from posture_agent.store.db import open_store
