@@ -79,7 +79,7 @@ from posture_agent.agent.prompts import PromptService
 from posture_agent.clock import FixedClock
 from posture_agent.config import Settings
 from posture_agent.journal import Journal
-from posture_agent.presence.desktop import calendar_signal, presence_check
+from posture_agent.presence import desktop
 from posture_agent.store.db import open_store
 
 zone = ZoneInfo("Europe/Berlin")
@@ -87,17 +87,28 @@ now = datetime(2026, 11, 25, 10, 30, 5, tzinfo=zone).astimezone(UTC)
 store = open_store(folder / "bench.db", folder / "backups")
 service = PromptService(Journal(store, Settings(timezone="Europe/Berlin"), FixedClock(now)), EventBus())
 service.due(now)
-presence_check(300, None, {})(now)
+ahead = hasattr(desktop, "calendar_signal")  # this branch; main read the file in the agent's process
+if ahead:
+    desktop.presence_check(300, None, {})(now)
+    check = desktop.presence_check(300, desktop.calendar_signal([ics], zone, folder) if ics else None, {})
+else:
+    desktop.presence_check(300, "", zone, {})(now)
+    check = desktop.presence_check(300, ics, zone, {})
 base = memory_kb()
-calendar = calendar_signal([ics], zone, folder) if ics else None
-check = presence_check(300, calendar, {})
-check.refresh(now, 30)
-reason = check(now)
-for _ in range(100):
-    check.refresh(now, 30)
-    check(now)
+import statistics, time
+samples = []
+for _ in range(101):
+    started = time.perf_counter()
+    if ahead:
+        check.refresh(now, 30)
+    reason = check(now)
+    samples.append((time.perf_counter() - started) * 1000)
+check_ms = statistics.median(samples[1:])  # the first: the expansion (a child here, the parse on main)
 libraries = sorted(m for m in sys.modules if m.split(".")[0] in ("icalendar", "recurring_ical_events"))
-print(json.dumps({"base_kb": base, "after_kb": memory_kb(), "reason": reason.reason, "icalendar": libraries}))
+import posture_agent
+print(json.dumps({"base_kb": base, "after_kb": memory_kb(), "reason": reason.reason, "icalendar": libraries,
+                  "check_ms": check_ms, "first_ms": samples[0],
+                  "tree": posture_agent.__file__}))
 store.close()
 '''
 
@@ -159,10 +170,11 @@ def child_cpu_s(call: object, runs: int) -> float:
     return statistics.median(samples)
 
 
-def resident(root: Path, ics: str, env: dict[str, str]) -> dict[str, object]:
+def resident(root: Path, ics: str, env: dict[str, str], tree: Path = ROOT) -> dict[str, object]:
     folder = Path(tempfile.mkdtemp(dir=root))
+    env = dict(env, PYTHONPATH=str(tree))
     out = subprocess.run([sys.executable, "-c", RESIDENT, str(folder), ics], capture_output=True, text=True,
-                         env=env, cwd=ROOT, check=False)
+                         env=env, cwd=tree, check=False)
     if out.returncode != 0:
         sys.exit(f"the resident-like process failed: {out.stderr.strip().splitlines()[-1:]}")
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
@@ -173,6 +185,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=500, help="checks at fire time")
     parser.add_argument("--expansions", type=int, default=5)
     parser.add_argument("--pss-runs", type=int, default=3)
+    parser.add_argument("--baseline-ref", default="main", help="the git ref whose resident is compared")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="pa-calendar-bench-"))
     try:
@@ -203,6 +216,19 @@ def main() -> None:
                          cal.away(NOW)))
         pss = {label: [resident(root, ics, env) for _ in range(args.pss_runs)]
                for label, ics in (("without", ""), ("with", str(big)))}
+        baseline = root / "baseline-tree"  # the same process on the baseline branch (main's own reader)
+        baseline.mkdir()
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.baseline_ref, "posture_agent"],
+                                 capture_output=True, check=False)
+        if archive.returncode == 0:
+            subprocess.run(["tar", "-x", "-C", str(baseline)], input=archive.stdout, check=True)
+            env_base = dict(env, PYTHONPYCACHEPREFIX=str(root / "pycache-baseline"))
+            main_pss = {label: [resident(root, ics, env_base, baseline) for _ in range(args.pss_runs)]
+                        for label, ics in (("without", ""), ("with", str(big)))}
+            trees = {str(r["tree"]).split("/posture_agent/")[0] for runs in main_pss.values() for r in runs}
+            assert trees == {str(baseline)}, trees  # the baseline's own code, not this checkout's
+        else:
+            main_pss = {}
     finally:
         shutil.rmtree(root, ignore_errors=True)
     print(f"window expanded: {start.astimezone(ZONE):%a %d %b} to {end.astimezone(ZONE):%a %d %b} (Europe/Berlin)")
@@ -223,6 +249,21 @@ def main() -> None:
         print(f"  {measure:<10} without a calendar {without:+.2f} MB, with the 2,000-event one {with_:+.2f} MB "
               f"(difference {with_ - without:+.2f} MB)")
     print(f"icalendar in the resident: {', '.join(imported) if imported else 'never imported'}")
+    if main_pss:
+        print(f"the same process on {args.baseline_ref} (its reader in the agent's process), whole process "
+              f"after the checks, this branch minus {args.baseline_ref} (median of {args.pss_runs}):")
+        for i, measure in enumerate(measures):
+            parts = []
+            for label in ("without", "with"):
+                mine = statistics.median(r["after_kb"][i] for r in pss[label])  # type: ignore[index]
+                theirs = statistics.median(r["after_kb"][i] for r in main_pss[label])  # type: ignore[index]
+                parts.append(f"{label} a calendar {(mine - theirs) / 1024:+.2f} MB")
+            print(f"  {measure:<10} " + ", ".join(parts))
+        for label in ("without", "with"):
+            mine = [statistics.median(float(str(r[k])) for r in pss[label]) for k in ("first_ms", "check_ms")]
+            theirs = [statistics.median(float(str(r[k])) for r in main_pss[label]) for k in ("first_ms", "check_ms")]
+            print(f"  check at fire time {label} a calendar: first {mine[0]:.1f} ms, then median {mine[1]:.3f} ms "
+                  f"here; first {theirs[0]:.1f} ms, then median {theirs[1]:.3f} ms on {args.baseline_ref}")
     big_row = rows[0]
     print(f"load average now: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (the wall time grows with it)")
     print(f"targets: expanding < 2 s -> {'met' if big_row[3] < 2 else 'MISSED'} (wall), "
