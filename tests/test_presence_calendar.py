@@ -22,7 +22,8 @@ import pytest
 from posture_agent.presence.base import SignalUnavailable
 from posture_agent.presence.calendar import CACHE_FILE, CalendarFile
 from tests.conftest import Cli
-from tests.processes import PinnedClock, run_cli
+from tests.desktop import wait_for
+from tests.processes import PinnedClock, RunningAgent, rows, run_cli
 
 CALENDARS = Path(__file__).with_name("calendars")
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -333,3 +334,26 @@ def test_schedule_marks_each_prompt_a_meeting_would_hold(cli: Cli, tmp_path: Pat
     ics.write_text("not a calendar", encoding="utf-8")
     result = cli.ok("schedule", "--from", "2026-11-25T09:00")  # an unreadable calendar holds nothing, said once
     assert result.out.splitlines()[0].startswith(f"Not held by meetings: calendar {ics}: not an iCalendar file")
+
+
+def test_a_running_agent_with_a_fifo_as_calendar_still_answers_pause_and_stop(tmp_path: Path) -> None:
+    """A FIFO used to be opened under the agent's lock when a prompt fell due: no prompt, `pause`
+    timed out, `stop` said "stopped" while the process lived on."""
+    fifo = tmp_path / "work.ics"
+    os.mkfifo(fifo)
+    home = home_with(tmp_path, str(fifo))
+    clock = PinnedClock(datetime(2026, 11, 25, 10, 29, 57, tzinfo=BERLIN))  # a desk check-in at 10:30
+    agent = RunningAgent(home, env=clock.env())
+    try:
+        assert wait_for(lambda: rows(home, "SELECT kind FROM prompts") == [("checkin-desk",)], timeout=20)
+        started = time.monotonic()
+        paused = run_cli(home, "pause", "30m", env=clock.env(), timeout=30)
+        assert paused.returncode == 0, paused.stderr
+        assert time.monotonic() - started < 10
+        assert json.loads((home / "data" / CACHE_FILE).read_text(encoding="utf-8"))["problems"] == [
+            [str(fifo), None, "is a pipe (FIFO), not a regular file"]
+        ]
+    finally:
+        code, err = agent.stop()
+    assert code == 0, err
+    assert agent.proc.poll() is not None
