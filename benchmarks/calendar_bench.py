@@ -89,8 +89,9 @@ service = PromptService(Journal(store, Settings(timezone="Europe/Berlin"), Fixed
 service.due(now)
 ahead = hasattr(desktop, "calendar_signal")  # this branch; main read the file in the agent's process
 if ahead:
+    from posture_agent.presence.calendar import CalendarFile
     desktop.presence_check(300, None, {})(now)
-    check = desktop.presence_check(300, desktop.calendar_signal([ics], zone, folder) if ics else None, {})
+    check = desktop.presence_check(300, CalendarFile(ics, zone, folder) if ics else None, {})
 else:
     desktop.presence_check(300, "", zone, {})(now)
     check = desktop.presence_check(300, ics, zone, {})

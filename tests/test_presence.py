@@ -12,7 +12,8 @@ import pytest
 
 from posture_agent.config import ConfigError, load_settings
 from posture_agent.presence.base import PRESENT, Presence, PresenceCheck, SignalUnavailable, idle_reason
-from posture_agent.presence.desktop import calendar_signal, signals
+from posture_agent.presence.calendar import CalendarFile
+from posture_agent.presence.desktop import signals
 from posture_agent.presence.macos import MacIdle
 from posture_agent.presence.windows import WindowsIdle, WindowsNotificationState
 from tests.conftest import Cli
@@ -76,7 +77,7 @@ def test_macos_idle_through_a_fake() -> None:
 
 def test_which_backends_each_platform_gets(tmp_path: Path) -> None:
     def sources(platform: str, env: dict[str, str], calendar: str = "") -> list[str]:
-        signal = calendar_signal((calendar,) if calendar else (), UTC, tmp_path)
+        signal = CalendarFile(calendar, UTC, tmp_path) if calendar else None
         return [s.source for s in signals(300, signal, env, platform)]
 
     x11 = sources("linux", {"DISPLAY": ":1"})

@@ -50,7 +50,7 @@ class Harness:
         store = open_store(self.paths.db_file, self.paths.backup_dir)
         presence = None
         if idle_seconds is not None:
-            calendar = calendar_signal(settings.calendar, settings.zone(), self.paths.data_dir, settings.hold_tentative)
+            calendar = calendar_signal(settings, self.paths.data_dir)
             presence = presence_check(idle_seconds, calendar, os.environ)
         self.agent = Agent(self.paths, settings, store, clock, presence)
         self.app = App(self.paths, backend=backend, trace=self.log,

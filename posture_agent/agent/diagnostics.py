@@ -164,7 +164,7 @@ def check_calendar(ctx: Any) -> dict[str, Any]:
     from posture_agent.presence.desktop import calendar_signal
 
     settings, _ = load_settings_or_defaults(ctx.paths.config_file)
-    calendar = calendar_signal(settings.calendar, settings.zone(), ctx.paths.data_dir, settings.hold_tentative)
+    calendar = calendar_signal(settings, ctx.paths.data_dir)
     if calendar is None:
         return _result("calendar", True, "none set ([presence] calendar)")
     calendar.refresh(ctx.clock.now(), wait=calendar.budget + 1)
@@ -188,7 +188,7 @@ def check_presence(ctx: Any) -> dict[str, Any]:
     from posture_agent.presence.desktop import calendar_signal, presence_check
 
     settings, _ = load_settings_or_defaults(ctx.paths.config_file)
-    calendar = calendar_signal(settings.calendar, settings.zone(), ctx.paths.data_dir, settings.hold_tentative)
+    calendar = calendar_signal(settings, ctx.paths.data_dir)
     offers = presence_check(settings.idle_minutes * 60, calendar, os.environ).offers(ctx.clock.now())
     offered = {kind: [o.source for o in offers if o.available and kind in o.kinds] for kind in KINDS}
     missing = [kind for kind in KINDS if not offered[kind]]

@@ -518,5 +518,5 @@ class Agent:
 
 
 def _presence(settings: Settings, paths: Paths) -> Check:
-    calendar = calendar_signal(settings.calendar, settings.zone(), paths.data_dir, settings.hold_tentative)
+    calendar = calendar_signal(settings, paths.data_dir)
     return presence_check(settings.idle_minutes * 60, calendar, os.environ)

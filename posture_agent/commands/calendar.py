@@ -46,7 +46,7 @@ def calendar_between(ctx: Context, start: datetime, end: datetime) -> Expansion 
     """The expansion covering the two instants, as the agent reads it; None with no calendar set.
     A calendar that nothing could be read from is a UserError naming why, in one line."""
     settings = ctx.settings()
-    calendar = calendar_signal(settings.calendar, settings.zone(), ctx.paths.data_dir, settings.hold_tentative)
+    calendar = calendar_signal(settings, ctx.paths.data_dir)
     if calendar is None:
         return None
     expansion = calendar.meetings(start, end, ctx.clock.now())

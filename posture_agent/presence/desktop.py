@@ -12,10 +12,10 @@ then idle time, fullscreen, do-not-disturb and the calendar.
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping, Sequence
-from datetime import tzinfo
+from collections.abc import Mapping
 from pathlib import Path
 
+from posture_agent.config import Settings
 from posture_agent.presence import dbus, macos, windows, x11
 from posture_agent.presence.base import ActiveWatch, NoWatch, PresenceCheck, Signal
 from posture_agent.presence.calendar import CalendarFile
@@ -43,12 +43,12 @@ def signals(
     return out
 
 
-def calendar_signal(
-    sources: Sequence[str], zone: tzinfo, data_dir: Path, hold_tentative: bool = True,
-) -> CalendarFile | None:
+def calendar_signal(settings: Settings, data_dir: Path) -> CalendarFile | None:
     """The calendar signal of `[presence] calendar` (None when no path is set); its expansion is
     cached in the data folder."""
-    return CalendarFile(sources, zone, data_dir, hold_tentative) if sources else None
+    if not settings.calendar:
+        return None
+    return CalendarFile(settings.calendar, settings.zone(), data_dir, settings.hold_tentative)
 
 
 def presence_check(
