@@ -313,6 +313,17 @@ def busy_blocks(meetings: Sequence[Meeting]) -> tuple[list[float], list[float]]:
 # --- the signal -----------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Loaded:
+    """The cache file as the resident holds it: its stamp, the expansion without meetings, and the
+    busy spans (POSIX seconds, sorted, disjoint) the check bisects."""
+
+    stamp: tuple[int, int, int] | None = None
+    expansion: Expansion | None = None
+    starts: list[float] = field(default_factory=list)
+    ends: list[float] = field(default_factory=list)
+
+
 class CalendarFile:
     """The calendar signal. `refresh(now)` (off the agent's lock) brings the cache up to date;
     `away(now)` only bisects the busy spans read from it."""
@@ -334,10 +345,7 @@ class CalendarFile:
         self._guard = threading.Lock()
         self._worker: threading.Thread | None = None
         self._worker_started = 0.0
-        self._loaded_stamp: tuple[int, int, int] | None = None
-        self._expansion: Expansion | None = None
-        self._starts: list[float] = []
-        self._ends: list[float] = []
+        self._loaded: _Loaded = _Loaded()
 
     def request(self, start: datetime, end: datetime, out: Path | None = None) -> Request:
         return Request(self.sources, zone_name(self.zone), self.hold_tentative, start, end, out or self.cache)
@@ -359,6 +367,8 @@ class CalendarFile:
                 worker.start()
             elif _time.monotonic() - self._worker_started > self.budget + wait:
                 return
+        if wait <= 0:
+            return  # housekeeping only starts it: the next pass waits for it
         worker.join(wait)
         if worker.is_alive():
             log.warning("calendar still being read after %.0f s; the last reading holds prompts meanwhile", wait)
@@ -380,22 +390,27 @@ class CalendarFile:
     # --- reading the cache ------------------------------------------------------------------------
 
     def expansion(self) -> Expansion | None:
-        """The cached expansion without its meetings (its busy spans kept apart), read again when
-        the cache file changed."""
+        """The cached expansion without its meetings, read again when the cache file changed."""
+        return self._load().expansion
+
+    def _load(self) -> _Loaded:
+        """What the cache holds now, replaced as a whole (the agent's jobs may ask from two threads)."""
         try:
             st = os.stat(self.cache)
         except OSError:
-            self._loaded_stamp, self._expansion, self._starts, self._ends = None, None, [], []
-            return None
+            self._loaded = _Loaded()
+            return self._loaded
         stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
-        if stamp != self._loaded_stamp:
-            self._loaded_stamp = stamp
+        loaded = self._loaded
+        if stamp != loaded.stamp:
             found = _read_cache(self.cache, meetings=False)
-            self._expansion, self._starts, self._ends = found if found else (None, [], [])
-        return self._expansion
+            loaded = _Loaded(stamp, *found) if found else _Loaded(stamp)
+            self._loaded = loaded
+        return loaded
 
     def away(self, now: datetime) -> str | None:
-        expansion = self.expansion()
+        loaded = self._load()
+        expansion = loaded.expansion
         if expansion is None or not expansion.request.same_reading(self.request(now, now)):
             raise SignalUnavailable("calendar not read yet")
         broken = expansion.unreadable()
@@ -404,10 +419,10 @@ class CalendarFile:
         if not expansion.covers(now, now):
             raise SignalUnavailable("calendar not read for today yet")
         at = now.timestamp()
-        i = bisect.bisect_right(self._starts, at) - 1
-        if i < 0 or self._ends[i] <= at:
+        i = bisect.bisect_right(loaded.starts, at) - 1
+        if i < 0 or loaded.ends[i] <= at:
             return None
-        until = datetime.fromtimestamp(self._ends[i], UTC).astimezone(self.zone)
+        until = datetime.fromtimestamp(loaded.ends[i], UTC).astimezone(self.zone)
         return f"in a meeting until {until:%H:%M}"
 
     def meetings(self, start: datetime, end: datetime, now: datetime) -> Expansion:
