@@ -58,6 +58,14 @@ def test_google_moved_and_cancelled_occurrences_all_day_free_and_tentative(tmp_p
         ("2026-03-31T11:00:00+02:00", "2026-03-31T11:30:00+02:00", "Weekly sync (moved)"),
     ]
     assert listed(home, datetime(2026, 3, 23, 7, 0, tzinfo=UTC), "--from", "2026-03-23", "--days", "10") == expected
+    text = run_cli(home, "calendar", "--from", "2026-03-23", "--days", "10",
+                   env=PinnedClock(datetime(2026, 3, 23, 7, 0, tzinfo=UTC)).env()).stdout
+    assert text.splitlines() == [
+        "Calendar: 1 file read, 7 events",
+        "Wednesday 25 March 2026", "  14:00–14:30  1:1 with Sam",
+        "Thursday 26 March 2026", "  12:00–13:00  Maybe lunch",
+        "Tuesday 31 March 2026", "  11:00–11:30  Weekly sync (moved)",
+    ]
     home_with(tmp_path, str(CALENDARS / "google.ics"), extra="hold_tentative = false\n")
     assert "Maybe lunch" not in {s for _, _, s in listed(home, datetime(2026, 3, 23, 7, tzinfo=UTC), "--days", "5")}
 
