@@ -341,7 +341,9 @@ def test_schedule_marks_each_prompt_a_meeting_would_hold(cli: Cli, tmp_path: Pat
     assert held == [("2026-11-25T09:45:00+01:00", {"summary": "Weekly sync", "until": "2026-11-25T10:30:00+01:00"})]
     ics.write_text("not a calendar", encoding="utf-8")
     result = cli.ok("schedule", "--from", "2026-11-25T09:00")  # an unreadable calendar holds nothing, said once
-    assert result.out.splitlines()[0].startswith(f"Not held by meetings: calendar {ics}: not an iCalendar file")
+    assert result.out.splitlines()[0] == (
+        f"Not held by meetings: calendar {ics}, line 1: not an iCalendar file (no BEGIN:VCALENDAR)"
+    )
 
 
 def test_a_running_agent_with_a_fifo_as_calendar_still_answers_pause_and_stop(tmp_path: Path) -> None:

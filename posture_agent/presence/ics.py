@@ -27,6 +27,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+if sys.platform != "win32":
+    import resource
+
 import icalendar
 import recurring_ical_events
 from icalendar.timezone import tzp
@@ -48,8 +51,29 @@ log = logging.getLogger(__name__)
 
 TZID_LINE = re.compile(r"^TZID:(.+?)\r?$", re.MULTILINE | re.IGNORECASE)
 """The TZID property of a VTIMEZONE (a parameter elsewhere: `DTSTART;TZID=…`)."""
+MAX_MEMORY = 1024 * 1024 * 1024
+"""The child's address space: a 20 MB calendar (the size cap) parses well within it."""
 FREQUENT = ("SECONDLY", "MINUTELY")
+PROPERTY_NAME = re.compile(r"[A-Za-z0-9-]+(?=[;:])")
+NEEDED = frozenset({
+    "BEGIN", "END", "VERSION", "PRODID", "CALSCALE", "X-WR-TIMEZONE",
+    "UID", "DTSTART", "DTEND", "DURATION", "RRULE", "RDATE", "EXDATE", "RECURRENCE-ID", "SEQUENCE",
+    "STATUS", "TRANSP", "SUMMARY",
+    "TZID", "TZOFFSETFROM", "TZOFFSETTO", "TZNAME", "X-LIC-LOCATION",
+})
+"""The properties read: the calendar's own, an event's times, repeats, state and title, and the
+time zones' definitions."""
 """Repeats this often are not meetings, and expanding them would cost the whole budget."""
+
+
+def cap_memory(limit: int = MAX_MEMORY) -> None:
+    """Bound the child's address space (POSIX): a huge calendar fails with MemoryError, named by the
+    parent, instead of taking the machine's memory. On Windows the time budget alone bounds it."""
+    if sys.platform == "win32":
+        return
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard == resource.RLIM_INFINITY or hard > limit:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
 
 
 def main(argv: Sequence[str]) -> int:
@@ -98,7 +122,7 @@ def read_file(
     text = data.decode("utf-8-sig", errors="replace")
     _prefer_known_zones(text)
     try:
-        calendars = icalendar.Calendar.from_ical(text, multiple=True)
+        calendars = icalendar.Calendar.from_ical(needed_lines(text), multiple=True)
     except Exception as exc:  # icalendar says ValueError mostly; any failure refuses this file alone
         return Problem(str(path), _line_in(str(exc), text), f"not an iCalendar file: {_first_line(exc)}")
     if not calendars:
@@ -232,6 +256,21 @@ def _aware(at: datetime, zone: tzinfo) -> datetime:
     return at if at.tzinfo is not None else at.replace(tzinfo=zone)
 
 
+def needed_lines(text: str) -> str:
+    """The text with only the properties a meeting needs (folded lines joined first): descriptions,
+    attendees and vendor properties are most of a real export and most of icalendar's parsing time.
+    A line that is no property at all (a line left unfolded) goes too."""
+    kept: list[str] = []
+    for line in text.splitlines():
+        if line[:1] in (" ", "\t"):
+            if kept and kept[-1]:
+                kept[-1] += line[1:]
+            continue
+        name = PROPERTY_NAME.match(line)
+        kept.append(line if name and name.group(0).upper() in NEEDED else "")
+    return "\r\n".join(line for line in kept if line) + "\r\n"
+
+
 def _prefer_known_zones(text: str) -> None:
     """Each VTIMEZONE whose TZID icalendar maps to an IANA zone (a Windows name, a vendor-prefixed
     one like /mozilla.org/…/Europe/Berlin) is read as that zone: icalendar looks the name up first,
@@ -265,6 +304,7 @@ def _first_line(error: object) -> str:
 def run(argv: Sequence[str] | None = None) -> int:
     """Entry for `--calendar-process`: any failure is one line on stderr for the parent to show."""
     try:
+        cap_memory()
         return main(sys.argv[1:] if argv is None else argv)
     except Exception as exc:
         sys.stderr.write(f"{type(exc).__name__}: {_first_line(exc)}\n")
