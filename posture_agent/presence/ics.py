@@ -54,6 +54,7 @@ TZID_LINE = re.compile(r"^TZID:(.+?)\r?$", re.MULTILINE | re.IGNORECASE)
 MAX_MEMORY = 1024 * 1024 * 1024
 """The child's address space: a 20 MB calendar (the size cap) parses well within it."""
 FREQUENT = ("SECONDLY", "MINUTELY")
+"""Repeats this often are not meetings, and expanding them would cost the whole budget."""
 PROPERTY_NAME = re.compile(r"[A-Za-z0-9-]+(?=[;:])")
 NEEDED = frozenset({
     "BEGIN", "END", "VERSION", "PRODID", "CALSCALE", "X-WR-TIMEZONE",
@@ -63,7 +64,6 @@ NEEDED = frozenset({
 })
 """The properties read: the calendar's own, an event's times, repeats, state and title, and the
 time zones' definitions."""
-"""Repeats this often are not meetings, and expanding them would cost the whole budget."""
 
 
 def cap_memory(limit: int = MAX_MEMORY) -> None:
