@@ -195,7 +195,8 @@ def main() -> None:
         empty_calendar(empty)
         env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONPYCACHEPREFIX=str(root / "pycache"))
         env.pop("PYTHONDONTWRITEBYTECODE", None)
-        os.environ.update(PYTHONPYCACHEPREFIX=str(root / "pycache"))
+        os.environ.update(PYTHONPYCACHEPREFIX=str(root / "pycache"))  # the children's bytecode, as installed
+        os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
         start, end = window(NOW, ZONE)
         rows = []
         for name, ics in (("2,000 events", big), ("baseline: empty calendar", empty)):
