@@ -367,3 +367,33 @@ def test_a_running_agent_with_a_fifo_as_calendar_still_answers_pause_and_stop(tm
         code, err = agent.stop()
     assert code == 0, err
     assert agent.proc.poll() is not None
+
+
+MOVED = CALENDARS / "thunderbird.ics"  # the 09:15 stand-up of Wednesday 25 November moved to 09:45
+
+
+def test_the_started_agent_holds_a_check_in_during_a_moved_meeting_and_not_at_its_old_time(tmp_path: Path) -> None:
+    home = home_with(tmp_path, str(MOVED), extra='[desk]\nstart = "09:15"\nevery_minutes = 30\n')
+    at_new_time = PinnedClock(datetime(2026, 11, 25, 9, 44, 57, tzinfo=BERLIN))  # a desk check-in at 09:45
+    agent = RunningAgent(home, env=at_new_time.env())
+    try:
+        def held() -> object:
+            return json.loads(run_cli(home, "schedule", "--json", env=at_new_time.env()).stdout)["held"]
+
+        assert wait_for(lambda: held() != [], timeout=20)
+        assert held() == [{"kind": "checkin", "context": "desk", "due": "2026-11-25T09:45:00+01:00",
+                           "reason": "in a meeting until 10:00"}]
+        assert rows(home, "SELECT kind FROM prompts") == []  # held: not shown, nothing stored yet
+    finally:
+        assert agent.stop()[0] == 0
+    other = tmp_path / "other"
+    other.mkdir()
+    home = home_with(other, str(MOVED), extra='[desk]\nstart = "09:15"\nevery_minutes = 30\n')
+    at_old_time = PinnedClock(datetime(2026, 11, 25, 9, 14, 57, tzinfo=BERLIN))  # its usual 09:15, that day
+    agent = RunningAgent(home, env=at_old_time.env())
+    try:
+        assert wait_for(lambda: rows(home, "SELECT kind, shown_at IS NOT NULL FROM prompts") == [("checkin-desk", 1)],
+                        timeout=20)  # shown
+        assert json.loads(run_cli(home, "schedule", "--json", env=at_old_time.env()).stdout)["held"] == []
+    finally:
+        assert agent.stop()[0] == 0
