@@ -13,14 +13,17 @@ import os
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from posture_agent.presence.base import SignalUnavailable
-from posture_agent.presence.calendar import CACHE_FILE, CalendarFile
+from posture_agent.presence.calendar import CACHE_FILE, CalendarFile, Request
+from posture_agent.presence.ics import expand
 from tests.conftest import Cli
 from tests.desktop import wait_for
 from tests.processes import PinnedClock, RunningAgent, rows, run_cli
@@ -397,3 +400,30 @@ def test_the_started_agent_holds_a_check_in_during_a_moved_meeting_and_not_at_it
         assert json.loads(run_cli(home, "schedule", "--json", env=at_old_time.env()).stdout)["held"] == []
     finally:
         assert agent.stop()[0] == 0
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_any_damage_to_a_calendar_is_named_never_raised(tmp_path: Path, data: st.DataObject) -> None:
+    """Lines of a real export dropped, duplicated, cut or replaced by junk: the reader names what it
+    could not read and returns; no exception reaches the agent."""
+    lines = (CALENDARS / data.draw(st.sampled_from(["google.ics", "outlook.ics", "thunderbird.ics", "rfc.ics"]))
+             ).read_text(encoding="utf-8").splitlines()
+    for _ in range(data.draw(st.integers(1, 6))):
+        i = data.draw(st.integers(0, len(lines) - 1))
+        action = data.draw(st.sampled_from(["drop", "twice", "cut", "junk"]))
+        if action == "drop":
+            del lines[i]
+        elif action == "twice":
+            lines.insert(i, lines[i])
+        elif action == "cut":
+            lines[i] = lines[i][: data.draw(st.integers(0, len(lines[i])))]
+        else:
+            lines[i] = data.draw(st.text(max_size=40))
+    ics = tmp_path / "damaged.ics"
+    ics.write_text("\n".join(lines), encoding="utf-8", errors="replace")
+    start = datetime(2026, 3, 23, tzinfo=UTC)
+    expansion = expand(Request((str(ics),), "Europe/Berlin", True, start, start + timedelta(days=250), tmp_path / "o"))
+    assert expansion.files or expansion.problems
+    assert all(m.end > m.start for m in expansion.meetings)
+    assert "\n" not in expansion.state()

@@ -141,7 +141,11 @@ def read_file(
             line = next(lines, None)
             problem = _event_problem(component)
             if problem is None:
-                _clip(component, zone, start, end)
+                try:
+                    _clip(component, zone, start, end)
+                except Exception as exc:  # a value icalendar read but no date arithmetic can use
+                    problem = f"its length cannot be computed: {_first_line(exc)}"
+            if problem is None:
                 kept.append(component)
                 component["X-POSTURE-LINE"] = str(line or 0)
             else:
@@ -222,6 +226,9 @@ def _event_problem(event: icalendar.Component) -> str | None:
             return f"{name}: {_first_line(error)}"
     if "DTSTART" not in event:
         return "an event has no DTSTART"
+    for name in ("DTSTART", "DTEND", "DURATION", "RECURRENCE-ID"):
+        if isinstance(event.get(name), list):
+            return f"{name} appears more than once"
     rules = event.get("RRULE")
     for rule in rules if isinstance(rules, list) else [rules] if rules is not None else []:
         if any(str(f).upper() in FREQUENT for f in rule.get("FREQ", [])):
@@ -277,7 +284,8 @@ def _prefer_known_zones(text: str) -> None:
     which keeps the zone it finds, instead of building one from the block's rules (a rule repeating
     yearly since 1601, read again at every offset: most of the expansion's time)."""
     for tzid in set(TZID_LINE.findall(text)):
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(Exception), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # it says when it strips a vendor prefix: that is the point
             tzp.timezone(tzid.strip())
 
 
