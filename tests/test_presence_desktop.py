@@ -263,7 +263,7 @@ def test_malformed_replies_make_the_signal_unavailable_logged_once(
         monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", private_bus)
         caplog.clear()
         caplog.set_level(logging.DEBUG, logger="posture_agent")
-        check = PresenceCheck(signals(300, "", UTC, {}, "linux"))
+        check = PresenceCheck(signals(300, None, {}, "linux"))
         for _ in range(3):
             assert not check(NOW).away
         assert not any(r.exc_info for r in caplog.records), "no traceback"
