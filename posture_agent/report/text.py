@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from posture_agent.domain.habits import HabitFigures
 from posture_agent.domain.records import CONTEXTS
 from posture_agent.report.trends import region_words
 from posture_agent.report.weekly import WeeklyReport
@@ -16,6 +17,26 @@ def pct(value: float | None) -> str:
 
 def day_label(day: date) -> str:
     return f"{day:%a %d %b}"
+
+
+def habit_title(name: str) -> str:
+    return {"all-drills": "All drills", "circuit": "Circuit"}.get(name, name)
+
+
+def score_change(h: HabitFigures) -> str:
+    """"▲ 3" / "▼ 5" / "= 0" points over the week, or "" when there was no score a week before."""
+    if h.score is None or h.score_before is None:
+        return ""
+    points = round((h.score - h.score_before) * 100)
+    return f"{'▲' if points > 0 else '▼' if points < 0 else '='} {abs(points)}"
+
+
+def habit_line(h: HabitFigures) -> str:
+    unit = h.unit if h.current_streak != 1 else h.unit[:-1]
+    score = "not started" if h.score is None else f"score {h.score * 100:.0f}%"
+    change = score_change(h)
+    return (f"{habit_title(h.name):<16} streak {h.current_streak} {unit} / best {h.best_streak}"
+            f" | {score}{f' ({change})' if change else ''} | kept {h.kept} of {h.planned}")
 
 
 def report_text(report: WeeklyReport) -> list[str]:
@@ -39,6 +60,11 @@ def report_text(report: WeeklyReport) -> list[str]:
         + ("" if report.streak_as_of == report.today else f" (on {report.streak_as_of.isoformat()})")
     )
     lines.append(f"Circuits      {len(t.circuits.done)} done of {len(t.circuits.planned_days)} planned")
+    if report.habits:
+        lines += ["", f"Habits (as of {day_label(report.streak_as_of)}: streak now / best, habit score as Loop "
+                      f"computes it, change over 7 days):"]
+        lines.extend(f"  {habit_line(h)}" for h in report.habits)
+        lines.append("")
     runs = t.run_totals
     lines.append(
         f"Runs          {runs.count} run{'s' if runs.count != 1 else ''}, {runs.distance_km:.1f} km, "

@@ -54,12 +54,11 @@ def superseded_versions() -> Any:
     return select(mine.c.replaced_by).where(mine.c.replaced_by.is_not(None), beaten)
 
 
-def first_record_at(conn: Executor) -> datetime | None:
-    """The earliest time of any record (each an indexed MIN): history typed in or imported from
-    before the install moves the start of planning back to it."""
-    columns = (t.checkins.c.at, t.drill_completions.c.at, t.circuits.c.at, t.runs.c.start, t.soreness_reports.c.at)
-    firsts = [conn.execute(select(func.min(col)).where(live(col.table))).scalar() for col in columns]
-    return min((x for x in firsts if x is not None), default=None)
+def first_at(conn: Executor, table: Table) -> datetime | None:
+    """The time of a record table's earliest live record (an indexed MIN): a habit typed in (`--at`)
+    from before the install is planned from its own first record (PRODUCT.md §3)."""
+    value = conn.execute(select(func.min(table.c.at)).where(live(table))).scalar()
+    return value if value is None or isinstance(value, datetime) else _utc(str(value))
 
 
 def add(conn: Executor, table: Table, values: dict[str, Any], *, device: str, source: str, now: datetime) -> str:
@@ -71,16 +70,20 @@ def add(conn: Executor, table: Table, values: dict[str, Any], *, device: str, so
 
 def _rows(conn: Executor, table: Table, column: str, start: datetime | None, end: datetime | None) -> list[Row[Any]]:
     col = table.c[column]
-    stmt = select(table).where(live(table))
-    if start is not None:
-        stmt = stmt.where(col >= start)
-    if end is not None:
-        stmt = stmt.where(col < end)
-    return list(conn.execute(stmt.order_by(col)))
+    return list(conn.execute(_between(select(table).where(live(table)), col, start, end).order_by(col)))
 
 
 def checkins(conn: Executor, start: datetime | None = None, end: datetime | None = None) -> list[r.CheckIn]:
     return [r.CheckIn(x.id, x.at, x.context, x.posture, x.prompted) for x in _rows(conn, t.checkins, "at", start, end)]
+
+
+def _between(stmt: Any, col: Any, start: datetime | None, end: datetime | None) -> Any:
+    """`stmt` limited to start <= col < end (either end open when None)."""
+    if start is not None:
+        stmt = stmt.where(col >= start)
+    if end is not None:
+        stmt = stmt.where(col < end)
+    return stmt
 
 
 def _utc(text: str) -> datetime:
@@ -94,19 +97,21 @@ def answered_checkins(conn: Executor, start: datetime | None = None, end: dateti
     c = t.checkins.c
     stmt = select(c.id, type_coerce(c.at, String), c.context, c.posture).where(
         c.posture.in_(r.POSTURES), live(t.checkins))
-    if start is not None:
-        stmt = stmt.where(c.at >= start)
-    if end is not None:
-        stmt = stmt.where(c.at < end)
+    stmt = _between(stmt, c.at, start, end)
     return [r.CheckIn(i, _utc(a), ctx, p) for i, a, ctx, p in conn.execute(stmt.order_by(c.at))]
 
 
 def drills(conn: Executor, start: datetime | None = None, end: datetime | None = None) -> list[r.DrillDone]:
-    return [r.DrillDone(x.id, x.at, x.drill) for x in _rows(conn, t.drill_completions, "at", start, end)]
+    """Drill ticks, timestamps parsed here (the habit figures read years of them at once)."""
+    c = t.drill_completions.c
+    stmt = _between(select(c.id, type_coerce(c.at, String), c.drill).where(live(t.drill_completions)), c.at, start, end)
+    return [r.DrillDone(i, _utc(a), name) for i, a, name in conn.execute(stmt.order_by(c.at))]
 
 
 def circuits(conn: Executor, start: datetime | None = None, end: datetime | None = None) -> list[r.Circuit]:
-    return [r.Circuit(x.id, x.at, x.rounds) for x in _rows(conn, t.circuits, "at", start, end)]
+    c = t.circuits.c
+    stmt = _between(select(c.id, type_coerce(c.at, String), c.rounds).where(live(t.circuits)), c.at, start, end)
+    return [r.Circuit(i, _utc(a), rounds) for i, a, rounds in conn.execute(stmt.order_by(c.at))]
 
 
 def _run(x: Row[Any]) -> r.Run:
