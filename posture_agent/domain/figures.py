@@ -55,6 +55,29 @@ def count_checkins(checkins: Iterable[CheckIn]) -> CheckinCounts:
     return CheckinCounts(**tally)
 
 
+WORKING_HOURS = tuple(range(7, 20))
+"""The hours of the day the page's "by hour" chart draws (07:00 to 19:59 local)."""
+
+
+def slouch_by_weekday_and_hour(checkins: Iterable[CheckIn], start: datetime, end: datetime, zone: tzinfo,
+                               ) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """(answered, slouched) per weekday (Monday first) and per local hour of `WORKING_HOURS`, over
+    answered check-ins in [start, end): where and when slouching happens."""
+    weekdays = [[0, 0] for _ in range(7)]
+    hours = {h: [0, 0] for h in WORKING_HOURS}
+    for c in checkins:
+        if c.posture not in POSTURES or not start <= c.at < end:
+            continue
+        local = c.at.astimezone(zone)
+        slouched = c.posture == "slouched"
+        weekdays[local.weekday()][0] += 1
+        weekdays[local.weekday()][1] += slouched
+        if local.hour in hours:
+            hours[local.hour][0] += 1
+            hours[local.hour][1] += slouched
+    return [(a, s) for a, s in weekdays], [(a, s) for a, s in hours.values()]
+
+
 @dataclass(frozen=True)
 class CheckinFigures:
     total: CheckinCounts

@@ -102,15 +102,33 @@ def scores(marks: Sequence[Mark], frequency: float, days: Sequence[date]) -> lis
 
 def figures(name: str, unit: str, frequency: float, marks: Sequence[Mark], as_of: date, first_day: date | None,
             today: date | None = None, streak_marks: Sequence[Mark] | None = None) -> HabitFigures:
-    """A habit's row at the end of `as_of` from its marks (those after `as_of` are left out, and
-    `today`'s while not kept yet: the day is not over). `streak_marks`, when the streaks count
-    something else than the score's marks (the circuit's planned days)."""
-    marks = [m for m in marks if m.day <= as_of and not (m.day == today and not m.kept)]
-    counted = marks if streak_marks is None else [m for m in streak_marks if m.day <= as_of]
-    current, best = streaks(counted, as_of)
-    before, now = scores(marks, frequency, [as_of - timedelta(days=7), as_of])
-    return HabitFigures(name, unit, frequency, len(counted), sum(m.kept for m in counted), current, best,
-                        now, before, first_day)
+    """A habit's row at the end of `as_of` (see `figures_at`)."""
+    return figures_at(name, unit, frequency, marks, [as_of], first_day, today, streak_marks)[0]
+
+
+def figures_at(name: str, unit: str, frequency: float, marks: Sequence[Mark], as_ofs: Sequence[date],
+               first_day: date | None, today: date | None = None, streak_marks: Sequence[Mark] | None = None,
+               ) -> list[HabitFigures]:
+    """A habit's rows at the end of each of `as_ofs`, in one pass over its marks (years of days for
+    a year of weeks). A mark on `today` that is not kept yet is left out (the day is not over);
+    `streak_marks`, when the streaks count something else than the score's marks (the circuit's
+    planned days)."""
+    scored = [m for m in marks if not (m.day == today and not m.kept)]
+    counted = scored if streak_marks is None else list(streak_marks)
+    wanted = sorted({*as_ofs, *(d - timedelta(days=7) for d in as_ofs)})
+    score_at = dict(zip(wanted, scores(scored, frequency, wanted), strict=True))
+    out = []
+    for as_of in as_ofs:
+        upto = [m for m in counted if m.day <= as_of] if len(as_ofs) == 1 else _upto(counted, as_of)
+        current, best = streaks(upto, as_of)
+        out.append(HabitFigures(name, unit, frequency, len(upto), sum(m.kept for m in upto), current, best,
+                                score_at[as_of], score_at[as_of - timedelta(days=7)], first_day))
+    return out
+
+
+def _upto(marks: Sequence[Mark], as_of: date) -> Sequence[Mark]:
+    days = [m.day for m in marks]
+    return marks[:bisect_right(days, as_of)]
 
 
 def daily_marks(days: Sequence[date], planned: Sequence[bool], done: Sequence[float]) -> list[Mark]:

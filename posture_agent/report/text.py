@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 
+from posture_agent.domain.advice import NOT_MEDICAL_ADVICE
 from posture_agent.domain.habits import HabitFigures
 from posture_agent.domain.records import CONTEXTS
 from posture_agent.report.trends import region_words
-from posture_agent.report.weekly import WeeklyReport
+from posture_agent.report.weekly import AdviceWeek, Applied, WeeklyReport
 from posture_agent.timeparse import format_duration
 
 
@@ -17,6 +19,27 @@ def pct(value: float | None) -> str:
 
 def day_label(day: date) -> str:
     return f"{day:%a %d %b}"
+
+
+def _span(days: Sequence[date]) -> str:
+    """"Wed 25 Nov" or "Wed 25 – Sun 29 Nov" (the days are consecutive or listed)."""
+    if not days:
+        return ""
+    if len(days) > 2 and (days[-1] - days[0]).days == len(days) - 1:
+        return f"{days[0]:%a %d} – {day_label(days[-1])}"
+    return ", ".join(day_label(d) for d in days)
+
+
+def applied_lines(applied: Applied | AdviceWeek) -> list[str]:
+    """What applied on the days of a week, in words naming those days (never "today")."""
+    lines = []
+    if applied.rest_days:
+        lines.append(f"Extra rest day{'s' if len(applied.rest_days) > 1 else ''}: {_span(applied.rest_days)}.")
+    if applied.pelvic_tilt_days:
+        lines.append(f"Pelvic tilts in the drills: {_span(applied.pelvic_tilt_days)}.")
+    if applied.si_protocol_days:
+        lines.append(f"SI-joint protocol (no running, ice): {_span(applied.si_protocol_days)}.")
+    return lines or ["No extra rest day, pelvic tilts or SI-joint protocol that week."]
 
 
 def habit_title(name: str) -> str:
@@ -95,9 +118,14 @@ def report_text(report: WeeklyReport) -> list[str]:
             figure = "no reports" if s.mean is None else f"mean {s.mean:.1f}, max {s.max} ({counted})"
             lines.append(f"  {region_words(region):<11} {figure}")
     a = report.advice
-    lines += ["", f"Advice that applied (as of {a.as_of.astimezone(zone):%a %d %b %H:%M}):"]
+    if a.as_of < report.generated_at:  # a past week speaks of its own days, never of "today"
+        lines += ["", f"What applied that week ({day_label(t.days[0])} to {day_label(t.days[-1])}):"]
+        lines.extend(f"  {m}" for m in applied_lines(a))
+        lines.append(f"  {NOT_MEDICAL_ADVICE}")
+        return lines
+    lines += ["", f"Advice now ({a.as_of.astimezone(zone):%a %d %b %H:%M}):"]
     if a.rest_days:
-        lines.append("  extra rest days: " + ", ".join(day_label(d) for d in a.rest_days))
+        lines.append("  extra rest days this week: " + ", ".join(day_label(d) for d in a.rest_days))
     if a.pelvic_tilt_days:
         lines.append("  pelvic tilts in the drills on: " + ", ".join(day_label(d) for d in a.pelvic_tilt_days))
     if a.si_protocol_days:

@@ -43,6 +43,19 @@ class AdviceWeek:
 
 
 @dataclass(frozen=True)
+class Applied:
+    """The days of one week on which each rule applied (as `AdviceWeek`, without the words)."""
+
+    rest_days: tuple[date, ...]
+    pelvic_tilt_days: tuple[date, ...]
+    si_protocol_days: tuple[date, ...]
+
+
+PATTERN_WEEKS = 12
+"""The weeks over which the page shows slouching by weekday and by hour."""
+
+
+@dataclass(frozen=True)
 class WeeklyReport:
     totals: f.WeekTotals
     zone: tzinfo
@@ -61,6 +74,14 @@ class WeeklyReport:
     circuits_from: date | None = None
     history: tuple[f.DrillDay, ...] = ()
     """Every day from the drills' first planned day (or the first shown week) to the week's end."""
+    week_habits: tuple[tuple[hb.HabitFigures, ...], ...] = ()
+    """The habit rows at the end of each week of `recent` (up to today)."""
+    applied: tuple[Applied, ...] = ()
+    """What the rules applied on each week of `recent`."""
+    by_weekday: tuple[tuple[int, int], ...] = ()
+    """(answered, slouched) per weekday over the `PATTERN_WEEKS` weeks ending with this one."""
+    by_hour: tuple[tuple[int, int], ...] = ()
+    """(answered, slouched) per hour of `figures.WORKING_HOURS`, over the same weeks."""
 
 
 @dataclass(frozen=True)
@@ -79,29 +100,47 @@ def all_days(first: date, last: date) -> list[date]:
     return [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
 
-def habit_rows(settings: Settings, inputs: HabitInputs, days: Sequence[f.DrillDay], as_of: date, today: date,
-               zone: tzinfo) -> tuple[hb.HabitFigures, ...]:
-    """Each drill's row (the configured ones, and pelvic tilts once they were ever planned), the
-    circuit's, and all drills together; `days` are the drill days from the drills' first day."""
-    rows = []
+def habit_rows(settings: Settings, inputs: HabitInputs, days: Sequence[f.DrillDay], as_ofs: Sequence[date],
+               today: date, zone: tzinfo) -> list[tuple[hb.HabitFigures, ...]]:
+    """At the end of each of `as_ofs`: each drill's row (the configured ones, and pelvic tilts once
+    they were ever planned), all drills together, and the circuit's; `days` are the drill days from
+    the drills' first day."""
+    columns = []
     names = list(settings.daily_drills)
     if any(PELVIC_TILT in d.planned for d in days) and PELVIC_TILT not in names:
         names.append(PELVIC_TILT)
     for name in names:
         marks = [hb.Mark(d.day, float(name in d.done), name in d.done) for d in days if name in d.planned]
-        rows.append(hb.figures(name, "days", 1.0, marks, as_of, marks[0].day if marks else None, today))
+        columns.append(hb.figures_at(name, "days", 1.0, marks, as_ofs, marks[0].day if marks else None, today))
     everything = [hb.Mark(d.day, d.done_planned / len(d.planned), bool(d.complete)) for d in days if d.planned]
-    rows.append(hb.figures("all-drills", "days", 1.0, everything, as_of, inputs.drills_from, today))
+    columns.append(hb.figures_at("all-drills", "days", 1.0, everything, as_ofs, inputs.drills_from, today))
     frequency = len(settings.circuit_days) / 7
     if inputs.circuits_from is not None and frequency:
         wanted = set(settings.circuit_days)
         planned = [d for d in all_days(inputs.circuits_from, today)
                    if d.weekday() in wanted and d not in inputs.rest_days]
         done = [cal.local_day(c.at, zone) for c in inputs.circuits]
-        score_marks, streak_marks = hb.circuit_marks(planned, done, inputs.circuits_from, as_of)
-        rows.append(hb.figures("circuit", "circuits", frequency, score_marks, as_of, inputs.circuits_from, today,
-                               streak_marks))
-    return tuple(rows)
+        rows = []
+        for as_of in as_ofs:
+            score_marks, streak_marks = hb.circuit_marks(planned, done, inputs.circuits_from, as_of)
+            rows.append(hb.figures("circuit", "circuits", frequency, score_marks, as_of, inputs.circuits_from,
+                                   today, streak_marks))
+        columns.append(rows)
+    return [tuple(column[i] for column in columns) for i in range(len(as_ofs))]
+
+
+def applied_weeks(settings: Settings, history: History, weeks: Sequence[f.WeekTotals], inputs: HabitInputs,
+                  zone: tzinfo, now: datetime) -> tuple[Applied, ...]:
+    """Per week, the days on which an extra rest day, pelvic tilts and the SI protocol applied (the
+    protocol as at the end of each day, as `advice_week` evaluates it)."""
+    out = []
+    for week in weeks:
+        days = [d for d in week.days if cal.day_bounds(d, zone)[0] <= now]
+        si = [d for d in days if rules.active_protocol(
+            history, settings.soreness_threshold, min(now, cal.day_bounds(d, zone)[1] - timedelta(microseconds=1)))]
+        out.append(Applied(tuple(d for d in days if d in inputs.rest_days),
+                           tuple(d for d in days if PELVIC_TILT in inputs.plan(d)), tuple(si)))
+    return tuple(out)
 
 
 def advice_week(
@@ -179,12 +218,18 @@ def build_report(store: Store, settings: Settings, now: datetime, year: int, wee
     first = min(habits.drills_from or first_monday, first_monday)
     days = tuple(f.drill_days(all_days(first, totals.days[-1]), habits.drills, zone, habits.drills_from, today,
                               habits.plan))
-    rows = habit_rows(settings, habits, days, as_of, today, zone)
+    as_ofs = [min(today, w.days[-1]) for w in recent]
+    week_habits = habit_rows(settings, habits, days, as_ofs, today, zone)
+    rows = week_habits[-1]
     whole_day = next(h for h in rows if h.name == "all-drills")
     advice = advice_week(settings, history, totals.days, zone, now, habits.plan)
+    applied = applied_weeks(settings, history, recent, habits, zone, now) if weeks > 1 else ()
+    pattern_start = cal.day_bounds(monday - timedelta(weeks=PATTERN_WEEKS - 1), zone)[0]
+    by_weekday, by_hour = f.slouch_by_weekday_and_hour(checkins, pattern_start, end, zone)
     starts = [d for d in (habits.drills_from, habits.circuits_from, created and cal.local_day(created, zone)) if d]
     return WeeklyReport(totals, zone, now, today, min(starts, default=None), whole_day.current_streak, as_of,
-                        advice, recent, rows, whole_day.best_streak, habits.drills_from, habits.circuits_from, days)
+                        advice, recent, rows, whole_day.best_streak, habits.drills_from, habits.circuits_from, days,
+                        tuple(week_habits), applied, tuple(by_weekday), tuple(by_hour))
 
 
 # --- JSON -----------------------------------------------------------------------------------------
