@@ -48,6 +48,10 @@ def test_circuit_done_a_day_late_keeps_its_streak_and_counts_in_the_window() -> 
     # the 13th is still open (no later planned day yet) and not done: left out, so the streak is 3
     assert [m.kept for m in streak_marks] == [True, True, True]
     assert hb.streaks(streak_marks, date(2026, 11, 13)) == (3, 3)
+    rows = hb.circuit_figures_at(tuesdays_fridays, done, date(2026, 11, 2), [date(2026, 11, 6), date(2026, 11, 13)],
+                                 2 / 7)
+    # on the 6th, Friday's turn is still open (done on the 7th): one kept; on the 13th, three
+    assert [(r.planned, r.kept, r.current_streak, r.best_streak) for r in rows] == [(1, 1, 1, 1), (3, 3, 3, 3)]
     # days before the first planned circuit have nothing planned in their window: no score yet
     assert score_marks[0].day == date(2026, 11, 3) and score_marks[0].value == 1.0
     on_13th = next(m for m in score_marks if m.day == date(2026, 11, 13))

@@ -8,13 +8,12 @@ are domain/exposure.py's, the trend domain/correlation.py's.
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 
 from posture_agent.domain.days import iso_week, local_day, week_bounds, week_days
-from posture_agent.domain.exposure import RunPoint
+from posture_agent.domain.exposure import RunPoint, points_in
 from posture_agent.domain.plan import wall_time
 from posture_agent.domain.records import CONTEXTS, POSTURES, REGIONS, CheckIn, Circuit, DrillDone, Run
 
@@ -230,12 +229,6 @@ class RunTotals:
 def run_totals(runs: Iterable[Run]) -> RunTotals:
     runs = list(runs)
     return RunTotals(len(runs), sum(r.distance_km for r in runs), sum((r.duration for r in runs), timedelta()))
-
-
-def points_in(points: Sequence[RunPoint], start: datetime, end: datetime) -> list[RunPoint]:
-    """Run points whose run starts in [start, end); `points` must be sorted by start."""
-    starts = [p.run.start for p in points]
-    return list(points[bisect_left(starts, start):bisect_left(starts, end)])
 
 
 # --- a week's totals ------------------------------------------------------------------------------

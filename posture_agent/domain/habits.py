@@ -100,12 +100,6 @@ def scores(marks: Sequence[Mark], frequency: float, days: Sequence[date]) -> lis
     return out
 
 
-def figures(name: str, unit: str, frequency: float, marks: Sequence[Mark], as_of: date, first_day: date | None,
-            today: date | None = None, streak_marks: Sequence[Mark] | None = None) -> HabitFigures:
-    """A habit's row at the end of `as_of` (see `figures_at`)."""
-    return figures_at(name, unit, frequency, marks, [as_of], first_day, today, streak_marks)[0]
-
-
 def figures_at(name: str, unit: str, frequency: float, marks: Sequence[Mark], as_ofs: Sequence[date],
                first_day: date | None, today: date | None = None, streak_marks: Sequence[Mark] | None = None,
                ) -> list[HabitFigures]:
@@ -117,18 +111,32 @@ def figures_at(name: str, unit: str, frequency: float, marks: Sequence[Mark], as
     counted = scored if streak_marks is None else list(streak_marks)
     wanted = sorted({*as_ofs, *(d - timedelta(days=7) for d in as_ofs)})
     score_at = dict(zip(wanted, scores(scored, frequency, wanted), strict=True))
+    return [
+        HabitFigures(name, unit, frequency, planned, kept, current, best, score_at[as_of],
+                     score_at[as_of - timedelta(days=7)], first_day)
+        for as_of, (planned, kept, current, best) in zip(as_ofs, streaks_at(counted, as_ofs), strict=True)
+    ]
+
+
+def streaks_at(marks: Sequence[Mark], as_ofs: Sequence[date], counted_from: Sequence[date] | None = None,
+               ) -> list[tuple[int, int, int, int]]:
+    """(marks counted, kept, current streak, best streak) at the end of each of `as_ofs`, as
+    `streaks` counts them, from prefix sums: one pass for any number of dates. `counted_from`: the
+    (non-decreasing) day from which each mark counts, when not its own day (a circuit's turn counts
+    once kept or closed)."""
+    days = [m.day for m in marks] if counted_from is None else list(counted_from)
+    run, best, kept = [0], [0], [0]
+    for m in marks:
+        run.append(run[-1] + 1 if m.kept else 0)
+        best.append(max(best[-1], run[-1]))
+        kept.append(kept[-1] + m.kept)
     out = []
     for as_of in as_ofs:
-        upto = [m for m in counted if m.day <= as_of] if len(as_ofs) == 1 else _upto(counted, as_of)
-        current, best = streaks(upto, as_of)
-        out.append(HabitFigures(name, unit, frequency, len(upto), sum(m.kept for m in upto), current, best,
-                                score_at[as_of], score_at[as_of - timedelta(days=7)], first_day))
+        n = bisect_right(days, as_of)
+        pending = counted_from is None and n and days[n - 1] == as_of and not marks[n - 1].kept
+        last = n - 1 if pending else n
+        out.append((n, kept[n], run[last], best[n]))
     return out
-
-
-def _upto(marks: Sequence[Mark], as_of: date) -> Sequence[Mark]:
-    days = [m.day for m in marks]
-    return marks[:bisect_right(days, as_of)]
 
 
 def daily_marks(days: Sequence[date], planned: Sequence[bool], done: Sequence[float]) -> list[Mark]:
@@ -136,18 +144,42 @@ def daily_marks(days: Sequence[date], planned: Sequence[bool], done: Sequence[fl
     return [Mark(day, value, value >= 1.0) for day, p, value in zip(days, planned, done, strict=True) if p]
 
 
+def circuit_figures_at(planned_days: Sequence[date], done_days: Sequence[date], first_day: date,
+                       as_ofs: Sequence[date], frequency: float, today: date | None = None) -> list[HabitFigures]:
+    """The circuit's rows at the end of each of `as_ofs` (see `circuit_marks`); the score marks are
+    built once (a day's window never reaches past it), and so is each planned day's fate: the day
+    a circuit kept it, and the day its turn closed."""
+    last = max(as_ofs)
+    score_marks, _ = circuit_marks(planned_days, done_days, first_day, last, with_streaks=False)
+    every, done = sorted(planned_days), sorted(done_days)
+    marks, decided = [], []
+    for i, p in enumerate(every):
+        closes = every[i + 1] if i + 1 < len(every) else date.max
+        j = bisect_left(done, p)
+        kept = j < len(done) and done[j] < closes
+        marks.append(Mark(p, float(kept), kept))
+        decided.append(done[j] if kept else closes)  # non-decreasing: the turns follow one another
+    counts = streaks_at(marks, as_ofs, decided)
+    scored = figures_at("circuit", "circuits", frequency, score_marks, as_ofs, first_day, today)
+    return [HabitFigures("circuit", "circuits", frequency, planned, kept, current, best, row.score,
+                         row.score_before, first_day)
+            for row, (planned, kept, current, best) in zip(scored, counts, strict=True)]
+
+
 def circuit_marks(planned_days: Sequence[date], done_days: Sequence[date], first_day: date,
-                  as_of: date) -> tuple[list[Mark], list[Mark]]:
+                  as_of: date, with_scores: bool = True, with_streaks: bool = True) -> tuple[list[Mark], list[Mark]]:
     """(score marks, streak marks) of the circuit up to `as_of`. `planned_days` leaves out extra
     rest days. Score marks: every day from `first_day` with a planned circuit in the 14-day window
     ending that day, valued circuits done in the window / planned in it (at most 1). Streak marks:
     one per planned circuit day, kept when a circuit was recorded on it or before the next planned
     one (a day late still keeps it); the last one, still open and not kept yet, is left out."""
-    planned = sorted(d for d in planned_days if d <= as_of)
-    done = sorted(d for d in done_days if d <= as_of)
+    every = sorted(planned_days)
+    planned = every[:bisect_right(every, as_of)]
+    done = sorted(done_days)
+    done = done[:bisect_right(done, as_of)]
     score_marks = []
     day = first_day
-    while day <= as_of:
+    while with_scores and day <= as_of:
         start = day - timedelta(days=WINDOW_DAYS - 1)
         wanted = bisect_right(planned, day) - bisect_left(planned, start)
         if wanted:
@@ -155,8 +187,7 @@ def circuit_marks(planned_days: Sequence[date], done_days: Sequence[date], first
             score_marks.append(Mark(day, min(1.0, got / wanted), got >= wanted))
         day += timedelta(days=1)
     streak_marks = []
-    every = sorted(planned_days)
-    for i, p in enumerate(every[:len(planned)]):
+    for i, p in enumerate(planned if with_streaks else ()):
         until = every[i + 1] if i + 1 < len(every) else date.max
         kept = bisect_left(done, until) > bisect_left(done, p)
         if kept or until <= as_of:

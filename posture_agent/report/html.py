@@ -12,7 +12,7 @@ drill heatmap, slouching by weekday and hour, the runs of the last months and th
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, timedelta, tzinfo
 from html import escape
 from pathlib import Path
@@ -244,7 +244,8 @@ def figure(chart: charts.Chart, key: str, name: str) -> str:
             f'download="{escape(name)}.svg">Save this chart (SVG)</a></figcaption></figure>')
 
 
-def week_section(report: WeeklyReport, i: int, weeks: Sequence[f.WeekTotals], first_shown: int) -> str:
+def week_section(report: WeeklyReport, i: int, weeks: Sequence[f.WeekTotals], first_shown: int,
+                 days: Mapping[date, f.DrillDay]) -> str:
     """One week of the page: its navigation, advice, cards, habit rows and charts."""
     week = weeks[i]
     zone, today = report.zone, report.today
@@ -292,7 +293,6 @@ def week_section(report: WeeklyReport, i: int, weeks: Sequence[f.WeekTotals], fi
     advice = (f'<div class="advice"{advice_id} aria-label="{escape(advice_title)}"><h3>{escape(advice_title)}</h3>'
               f'<ul>{"".join(f"<li>{escape(m)}</li>" for m in lines)}</ul></div>')
     forced = f'<div class="cards in-force">{in_force}</div>' if in_force else ""
-    days = {d.day: d for d in report.history}
     last = min(today, week.days[-1])
     slouch = charts.slouch_by_day(week, today, f"chart-slouch-{key}")
     month = charts.month_calendar(days, last.year, last.month, today, f"chart-month-{key}")
@@ -334,11 +334,11 @@ def page(report: WeeklyReport, trends: TrendReport) -> str:
     first_shown = next((i for i, w in enumerate(weeks) if report.first_day and w.days[-1] >= report.first_day),
                        len(weeks) - 1)
     first_shown = max(first_shown, len(weeks) - SHOWN_WEEKS)
-    sections = "\n".join(week_section(report, i, weeks, first_shown) for i in range(first_shown, len(weeks)))
+    days = {d.day: d for d in report.history}
+    sections = "\n".join(week_section(report, i, weeks, first_shown, days) for i in range(first_shown, len(weeks)))
     reply = answer(trends.all_history)
     generated = report.generated_at.astimezone(zone)
     last = min(report.today, t.days[-1])
-    days = {d.day: d for d in report.history}
     year = charts.year_heatmap(days, last, report.today)
     weekday = charts.rate_bars(f"Slouch rate by weekday, {PATTERN_WEEKS} weeks to {t.week}",
                                ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"], report.by_weekday,

@@ -11,7 +11,6 @@ from posture_agent.config import Settings
 from posture_agent.domain import correlation as stats
 from posture_agent.domain import days as cal
 from posture_agent.domain import exposure as ex
-from posture_agent.domain import figures as f
 from posture_agent.domain.records import REGIONS
 from posture_agent.store import queries as q
 from posture_agent.store.db import Store
@@ -165,12 +164,12 @@ def recent_start(now: datetime, zone: tzinfo, weeks: int = RECENT_WEEKS) -> date
 def build_trends(store: Store, settings: Settings, now: datetime) -> TrendReport:
     zone = settings.zone()
     with store.transaction() as s:
-        checkins = q.answered_checkins(s, None, now)
+        counts = q.exposures(s, None, now)
         runs = q.runs(s, None, now)
         soreness = q.soreness(s, None, now)
-    points = ex.run_points(runs, ex.AnswerIndex(checkins), ex.SorenessIndex(soreness))
+    points = ex.run_points(runs, counts, ex.SorenessIndex(soreness))
     since = recent_start(now, zone)
-    recent = f.points_in(points, since, now + timedelta(microseconds=1))
+    recent = ex.points_in(points, since, now + timedelta(microseconds=1))
     return TrendReport(
         zone,
         now,

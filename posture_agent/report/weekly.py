@@ -4,10 +4,11 @@ of `domain.figures` with the advice that applied."""
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.engine import Connection
 
@@ -25,6 +26,7 @@ from posture_agent.store import queries as q
 from posture_agent.store import tables as t
 from posture_agent.store.db import Store
 
+T = TypeVar("T")
 RUN_LOOKBACK = rules.LOOKBACK + timedelta(days=3)
 """Runs before a soreness report that the rest-day rule may look at (a run ends ≤ 24 h before)."""
 
@@ -120,12 +122,7 @@ def habit_rows(settings: Settings, inputs: HabitInputs, days: Sequence[f.DrillDa
         planned = [d for d in all_days(inputs.circuits_from, today)
                    if d.weekday() in wanted and d not in inputs.rest_days]
         done = [cal.local_day(c.at, zone) for c in inputs.circuits]
-        rows = []
-        for as_of in as_ofs:
-            score_marks, streak_marks = hb.circuit_marks(planned, done, inputs.circuits_from, as_of)
-            rows.append(hb.figures("circuit", "circuits", frequency, score_marks, as_of, inputs.circuits_from,
-                                   today, streak_marks))
-        columns.append(rows)
+        columns.append(hb.circuit_figures_at(planned, done, inputs.circuits_from, as_ofs, frequency, today))
     return [tuple(column[i] for column in columns) for i in range(len(as_ofs))]
 
 
@@ -204,15 +201,25 @@ def build_report(store: Store, settings: Settings, now: datetime, year: int, wee
     history = History(runs=tuple(runs), soreness=tuple(soreness), protocol_ends=tuple(ends), first_day=created)
     span_runs = [r for r in runs if r.start >= span_start]
     points = ex.run_points(span_runs, ex.AnswerIndex(checkins), ex.SorenessIndex(soreness))
-    recent = tuple(
-        f.week_totals(
-            *(first_monday + timedelta(weeks=i)).isocalendar()[:2], checkins=checkins, drills=habits.drills,
-            circuits=habits.circuits, points=points, zone=zone, first_day=habits.drills_from, today=today,
-            plan=habits.plan, circuit_days=settings.circuit_days, circuits_from=habits.circuits_from,
-            rest_days=habits.rest_days,
-        )
-        for i in range(weeks)
-    )
+    by_time = {name: [x.at for x in rows] for name, rows in
+               (("checkins", checkins), ("drills", habits.drills), ("circuits", habits.circuits))}
+
+    def within(name: str, rows: Sequence[T], start: datetime, stop: datetime) -> Sequence[T]:
+        """The records of [start, stop) of a list sorted by time: each week reads only its own."""
+        times = by_time[name]
+        return rows[bisect_left(times, start):bisect_left(times, stop)]
+
+    recent = []
+    for i in range(weeks):
+        year_week = (first_monday + timedelta(weeks=i)).isocalendar()[:2]
+        start, stop = cal.week_bounds(*year_week, zone)
+        recent.append(f.week_totals(
+            *year_week, checkins=within("checkins", checkins, start, stop),
+            drills=within("drills", habits.drills, start, stop),
+            circuits=within("circuits", habits.circuits, start, stop),
+            points=points, zone=zone, first_day=habits.drills_from, today=today, plan=habits.plan,
+            circuit_days=settings.circuit_days, circuits_from=habits.circuits_from, rest_days=habits.rest_days,
+        ))
     totals = recent[-1]
     as_of = min(today, totals.days[-1])
     first = min(habits.drills_from or first_monday, first_monday)
@@ -228,8 +235,8 @@ def build_report(store: Store, settings: Settings, now: datetime, year: int, wee
     by_weekday, by_hour = f.slouch_by_weekday_and_hour(checkins, pattern_start, end, zone)
     starts = [d for d in (habits.drills_from, habits.circuits_from, created and cal.local_day(created, zone)) if d]
     return WeeklyReport(totals, zone, now, today, min(starts, default=None), whole_day.current_streak, as_of,
-                        advice, recent, rows, whole_day.best_streak, habits.drills_from, habits.circuits_from, days,
-                        tuple(week_habits), applied, tuple(by_weekday), tuple(by_hour))
+                        advice, tuple(recent), rows, whole_day.best_streak, habits.drills_from, habits.circuits_from,
+                        days, tuple(week_habits), applied, tuple(by_weekday), tuple(by_hour))
 
 
 # --- JSON -----------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, TypeAlias
 
-from sqlalchemy import String, Table, and_, func, insert, literal_column, select, type_coerce
+from sqlalchemy import String, Table, and_, case, func, insert, literal_column, select, type_coerce
 from sqlalchemy.engine import Connection, Row
 
 from posture_agent.domain import records as r
@@ -74,7 +74,11 @@ def _rows(conn: Executor, table: Table, column: str, start: datetime | None, end
 
 
 def checkins(conn: Executor, start: datetime | None = None, end: datetime | None = None) -> list[r.CheckIn]:
-    return [r.CheckIn(x.id, x.at, x.context, x.posture, x.prompted) for x in _rows(conn, t.checkins, "at", start, end)]
+    """Check-ins in [start, end), times parsed here (a page reads a year of them)."""
+    c = t.checkins.c
+    stmt = _between(select(c.id, type_coerce(c.at, String), c.context, c.posture, c.prompted).where(
+        live(t.checkins)), c.at, start, end).order_by(c.at)
+    return [r.CheckIn(i, _utc(a), ctx, p, bool(prompted)) for i, a, ctx, p, prompted in conn.execute(stmt)]
 
 
 def _between(stmt: Any, col: Any, start: datetime | None, end: datetime | None) -> Any:
@@ -99,6 +103,20 @@ def answered_checkins(conn: Executor, start: datetime | None = None, end: dateti
         c.posture.in_(r.POSTURES), live(t.checkins))
     stmt = _between(stmt, c.at, start, end)
     return [r.CheckIn(i, _utc(a), ctx, p) for i, a, ctx, p in conn.execute(stmt.order_by(c.at))]
+
+
+def exposures(conn: Executor, start: datetime | None = None, end: datetime | None = None,
+              ) -> dict[str, tuple[int, int]]:
+    """{run id: (answered, slouched)} over the answered check-ins in the 48 h before each run starting
+    in [start, end), counted by SQLite through the `at` index: the trends need these two numbers
+    per run, not the tens of thousands of check-ins behind them."""
+    c, runs = t.checkins.c, t.runs.c
+    window_start = func.strftime("%Y-%m-%d %H:%M:%f", runs.start, "-48 hours")
+    joined = t.runs.join(t.checkins, and_(
+        type_coerce(c.at, String) >= window_start, c.at < runs.start, c.posture.in_(r.POSTURES), live(t.checkins)))
+    stmt = _between(select(runs.id, func.count(c.id), func.sum(case((c.posture == "slouched", 1), else_=0)))
+                    .select_from(joined).where(live(t.runs)), runs.start, start, end).group_by(runs.id)
+    return {str(i): (int(n), int(k or 0)) for i, n, k in conn.execute(stmt)}
 
 
 def drills(conn: Executor, start: datetime | None = None, end: datetime | None = None) -> list[r.DrillDone]:
@@ -127,7 +145,14 @@ def _run(x: Row[Any]) -> r.Run:
 
 
 def runs(conn: Executor, start: datetime | None = None, end: datetime | None = None) -> list[r.Run]:
-    return [_run(x) for x in _rows(conn, t.runs, "start", start, end)]
+    """Runs starting in [start, end), times parsed here (the trends read years of them)."""
+    c = t.runs.c
+    cols = (c.id, type_coerce(c.start, String), c.duration_s, c.distance_km, c.sport, c.source, c.moving_s)
+    stmt = _between(select(*cols).where(live(t.runs)), c.start, start, end).order_by(c.start)
+    return [
+        r.Run(i, _utc(at), timedelta(seconds=d), km, sport, source, None if m is None else timedelta(seconds=m))
+        for i, at, d, km, sport, source, m in conn.execute(stmt)
+    ]
 
 
 def run_by_prefix(conn: Executor, prefix: str) -> list[r.Run]:
@@ -174,12 +199,14 @@ def run_replacements(conn: Executor) -> dict[str, str]:
 def soreness(conn: Executor, start: datetime | None = None, end: datetime | None = None) -> list[r.Soreness]:
     """Soreness reports; one linked to a run since edited is linked to the run's new version."""
     moved = run_replacements(conn)
+    c = t.soreness_reports.c
+    cols = (c.id, type_coerce(c.at, String), c.upper_back, c.mid_back, c.lower_back, c.si_joint, c.run_id, c.form,
+            c.si_pain_reported)
+    stmt = _between(select(*cols).where(live(t.soreness_reports)), c.at, start, end).order_by(c.at)
     return [
-        r.Soreness(
-            x.id, x.at, x.upper_back, x.mid_back, x.lower_back, x.si_joint, moved.get(x.run_id, x.run_id),
-            frozenset(filter(None, x.form.split(","))), x.si_pain_reported,
-        )
-        for x in _rows(conn, t.soreness_reports, "at", start, end)
+        r.Soreness(i, _utc(at), up, mid, low, si, moved.get(run, run), frozenset(filter(None, form.split(","))),
+                   bool(pain))
+        for i, at, up, mid, low, si, run, form, pain in conn.execute(stmt)
     ]
 
 
