@@ -358,6 +358,18 @@ def test_twelve_week_user_on_the_si_protocol(browser: Page, twelve_week_page: Pa
     assert visible_weeks(browser) == ["2026-W47"]
     text = browser.evaluate("document.getElementById('2026-W47').innerText")
     assert "What applied that week" in text and "today" not in text.lower()
+    # "Save this chart" hands over that chart alone, with the colours it is shown in
+    saved = browser.call("Runtime.evaluate", session=True, awaitPromise=True, returnByValue=True, expression="""
+        (async () => {
+          window.addEventListener('click', e => e.preventDefault());  // no download dialog in the test
+          const a = document.querySelector('a.save[data-chart="chart-year"]');
+          a.dispatchEvent(new MouseEvent('click', {bubbles: true, cancelable: true}));
+          return [a.href.slice(0, 5), a.getAttribute('download'), await (await fetch(a.href)).text()];
+        })()""")["result"]["value"]
+    assert saved[0] == "blob:" and saved[1].endswith(".svg")
+    assert saved[2].startswith("<svg") and 'id="chart-year"' in saved[2] and "<style" in saved[2]
+    assert "--all:#4a9ee0" in saved[2], "the colours it is shown in (dark, the last scheme shown)"
+    assert saved[2].count("<svg") == 1
 
 
 @pytest.mark.browser

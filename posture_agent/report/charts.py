@@ -181,13 +181,15 @@ def year_heatmap(days: Mapping[date, f.DrillDay], last: date, today: date, key: 
              for i, w in ((0, "Mon"), (2, "Wed"), (4, "Fri"), (6, "Sun"))]
     seen = set()
     day = start
-    month = None
+    month, labelled = None, -9
     while day <= end:
         week, row = (day - start).days // 7, day.weekday()
         x, y = left + week * cell, top + row * cell
         if day.month != month and row == 0:
             month = day.month
-            body.append(_text(x, top - 4, f"{day:%b}", "muted", "start", 9))
+            if day.day <= 7 and week - labelled >= 3:  # at the column of its first Monday
+                labelled = week
+                body.append(_text(x, top - 4, f"{day:%b}", "muted", "start", 9))
         drill_day = days.get(day)
         k = day_key(drill_day) if drill_day else "unplanned"
         seen.add(k)
@@ -269,7 +271,7 @@ def soreness_timeline(points: Sequence[ex.RunPoint], first: date, last: date, zo
         parts.append(f"Bars ({bars}): the highest soreness score (0-10, left axis) of the first report within "
                      "24 h after a run.")
     if dots:
-        parts.append(f"Red dots ({dots}): the slouch rate over the check-ins in the 48 h before it "
+        parts.append(f"Dots ({dots}): the slouch rate over the check-ins in the 48 h before it "
                      "(at least 3; right axis).")
     return Chart(svg, " ".join(parts) or "No runs in these months, so nothing is drawn.")
 
