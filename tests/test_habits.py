@@ -161,3 +161,12 @@ def test_streaks_and_scores_across_a_daylight_saving_week(cli: Cli, clock: Fixed
     assert wall["score"] == pytest.approx(1 - M_DAILY ** 16, abs=1e-4)
     week: Any = cli.ok("report", "--week", "2026-W44", "--json").json()
     assert [d["complete"] for d in week["drills"]["days"]] == [True] * 7
+
+
+def test_form_answers_appear_beside_their_run(cli: Cli) -> None:
+    cli.ok("run", "add", "--distance-km", "10", "--duration", "50:00", "--at", "2026-11-24T07:00")
+    cli.ok("soreness", "--upper-back", "4", "--form", "arms_high", "--form", "arms_crossing",
+           "--at", "2026-11-24T10:00")
+    data: Any = cli.ok("report", "--json").json()
+    assert data["runs"]["items"][0]["soreness"]["form"] == ["arms_high", "arms_crossing"]
+    assert "form: arms high or tight, arms crossing the body" in cli.ok("report").out

@@ -21,10 +21,10 @@ from posture_agent.domain import advice as rules
 from posture_agent.domain import exposure as ex
 from posture_agent.domain import figures as f
 from posture_agent.domain import habits as hb
-from posture_agent.domain.records import CONTEXTS, FORM_FLAGS, REGIONS
+from posture_agent.domain.records import CONTEXTS, REGIONS
 from posture_agent.outputs import write_atomically
 from posture_agent.report import charts
-from posture_agent.report.text import applied_lines, day_label, habit_title, pct, score_change
+from posture_agent.report.text import applied_lines, day_label, form_words, habit_title, pct, score_change
 from posture_agent.report.trends import CAVEAT, RECENT_WEEKS, TrendReport, answer, describe, region_title
 from posture_agent.report.weekly import PATTERN_WEEKS, Applied, WeeklyReport
 from posture_agent.timeparse import format_duration
@@ -118,12 +118,6 @@ document.addEventListener('click', function (event) {
 """
 """Saving a chart on its own: the SVG with the page's colours (light or dark, as shown) put inside."""
 
-FORM_WORDS = {
-    "arms_high": "arms high or tight", "shoulders_tense": "shoulders tense", "swing_too_big": "swing too big",
-    "swing_too_small": "swing too small", "arms_crossing": "arms crossing the body",
-}
-
-
 def _card(label: str, value: str, detail: str = "", kind: str = "", change: tuple[str, str] = ("", "")) -> str:
     cls = f"card {kind}" if kind else "card"
     words, tone = change
@@ -213,12 +207,6 @@ def habits_table(rows: Sequence[hb.HabitFigures]) -> str:
     return ("<table class=habits><thead><tr><th>Habit</th><th class=num>Streak now</th><th class=num>Best</th>"
             "<th class=num>Habit score</th><th class=num>Over 7 days</th><th class=num>Kept</th></tr></thead>"
             f"<tbody>{''.join(body)}</tbody></table>")
-
-
-def form_words(point: ex.RunPoint) -> str:
-    if point.soreness is None:
-        return ""
-    return ", ".join(FORM_WORDS.get(flag, flag) for flag in FORM_FLAGS if flag in point.soreness.form) or "none noted"
 
 
 def runs_table(points: Sequence[ex.RunPoint], zone: tzinfo, empty: str) -> str:

@@ -6,11 +6,24 @@ from collections.abc import Sequence
 from datetime import date
 
 from posture_agent.domain.advice import NOT_MEDICAL_ADVICE
+from posture_agent.domain.exposure import RunPoint
 from posture_agent.domain.habits import HabitFigures
-from posture_agent.domain.records import CONTEXTS
+from posture_agent.domain.records import CONTEXTS, FORM_FLAGS
 from posture_agent.report.trends import region_words
 from posture_agent.report.weekly import AdviceWeek, Applied, WeeklyReport
 from posture_agent.timeparse import format_duration
+
+FORM_WORDS = {
+    "arms_high": "arms high or tight", "shoulders_tense": "shoulders tense", "swing_too_big": "swing too big",
+    "swing_too_small": "swing too small", "arms_crossing": "arms crossing the body",
+}
+
+
+def form_words(point: RunPoint) -> str:
+    """The form self-check answered with the soreness after the run, in words."""
+    if point.soreness is None:
+        return ""
+    return ", ".join(FORM_WORDS.get(flag, flag) for flag in FORM_FLAGS if flag in point.soreness.form) or "none noted"
 
 
 def pct(value: float | None) -> str:
@@ -106,7 +119,7 @@ def report_text(report: WeeklyReport) -> list[str]:
                 sore = "soreness " + ", ".join(
                     f"{region_words(k)} {p.score(k)}" for k in ("upper_back", "mid_back", "lower_back", "si_joint")
                     if p.score(k) is not None
-                )
+                ) + f"; form: {form_words(p)}"
             start = p.run.start.astimezone(zone)
             lines.append(
                 f"  {start:%a %d %b %H:%M}  {p.run.distance_km:5.1f} km  {format_duration(p.run.duration):>8}"

@@ -277,6 +277,7 @@ def point_json(p: ex.RunPoint, zone: tzinfo) -> dict[str, Any]:
         "soreness": None if sore is None else {
             "at": sore.at.astimezone(zone).isoformat(timespec="seconds"),
             **{region: sore.region(region) for region in ("upper_back", "mid_back", "lower_back", "si_joint")},
+            "form": [flag for flag in r.FORM_FLAGS if flag in sore.form],
         },
     }
 
