@@ -21,6 +21,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import NamedTuple
 
 HALF_LIFE = 13.0
 """Loop's constant: a daily habit's score halves after 13 days of misses."""
@@ -39,10 +40,9 @@ def next_score(previous: float, checkmark: float, frequency: float) -> float:
     return previous * m + checkmark * (1 - m)
 
 
-@dataclass(frozen=True)
-class Mark:
+class Mark(NamedTuple):
     """One planned day (or circuit day) of a habit: how much of it was done (0..1) and whether it
-    counts as kept for the streaks."""
+    counts as kept for the streaks. A tuple: years of them are made for each page."""
 
     day: date
     value: float

@@ -156,21 +156,27 @@ def advice_cards(advice: rules.Advice | None, zone: tzinfo) -> list[str]:
 
 
 def _change(now: float | None, before: float | None, unit: str, scale: float = 1.0, lower_is_better: bool = False,
-            digits: int = 0) -> tuple[str, str]:
-    """("▲ 5 pts from last week", "good"), or ("", "") without both figures."""
+            digits: int = 0, running: bool = False) -> tuple[str, str]:
+    """("▲ 5 pts from last week", "good"), or ("", "") without both figures. `running`: a count of a
+    week not over yet, against the whole of last week, which the words then say."""
     if now is None or before is None:
         return ("", "")
     delta = round((now - before) * scale, digits)
+    whole = f" ({before * scale:.{digits}f}{unit})" if running else ""
     if delta == 0:
-        return ("= same as last week", "")
+        return (f"= same as {'all of ' if running else ''}last week", "")
     arrow = "▲" if delta > 0 else "▼"
-    tone = "good" if (delta < 0) == lower_is_better else "bad"
+    tone = "" if running else "good" if (delta < 0) == lower_is_better else "bad"
     amount = f"{abs(delta):.{digits}f}"
-    return (f"{arrow} {amount}{unit} from last week", tone)
+    return (f"{arrow} {amount}{unit} from {'all of ' if running else ''}last week{whole}", tone)
 
 
-def week_cards(week: f.WeekTotals, before: f.WeekTotals | None, streak: int, streak_before: int | None) -> str:
+def week_cards(week: f.WeekTotals, before: f.WeekTotals | None, streak: int, streak_before: int | None,
+               today: date) -> str:
+    """The week's cards, each with its change from the week before: rates and the streak as they
+    are; counts of a week still running against all of last week, said so and toned neutral."""
     c, runs = week.checkins, week.run_totals
+    running = today < week.days[-1]
     b = before
     planned_days = [d for d in week.drills if d.is_planned]
     cards = [
@@ -179,17 +185,18 @@ def week_cards(week: f.WeekTotals, before: f.WeekTotals | None, streak: int, str
                          for ctx in CONTEXTS),
               change=_change(c.total.slouch_rate, b.checkins.total.slouch_rate if b else None, " pts", 100, True)),
         _card("Check-ins answered", f"{c.total.answered}", f"{c.total.missed} missed, {c.total.skipped} skipped",
-              change=(_change(c.total.answered, b.checkins.total.answered if b else None, "")[0], "")),
+              change=(_change(c.total.answered, b.checkins.total.answered if b else None, "", running=running)[0], "")),
         _card("Drill adherence", pct(week.adherence) if week.adherence is not None else "no planned days",
               f"all done on {sum(bool(d.complete) for d in planned_days)} of {len(planned_days)} days",
               change=_change(week.adherence, b.adherence if b else None, " pts", 100)),
         _card("Streak", f"{streak} day{'s' if streak != 1 else ''}", "every drill done, in a row",
               change=_change(streak, streak_before, " days")),
         _card("Circuits", f"{len(week.circuits.done)} of {len(week.circuits.planned_days)}", "done of planned",
-              change=_change(len(week.circuits.done), len(b.circuits.done) if b else None, "")),
+              change=_change(len(week.circuits.done), len(b.circuits.done) if b else None, "", running=running)),
         _card("Runs", f"{runs.distance_km:.1f} km",
               f"{runs.count} run{'s' if runs.count != 1 else ''}, {format_duration(runs.duration)} in total",
-              change=(_change(runs.distance_km, b.run_totals.distance_km if b else None, " km", digits=1)[0], "")),
+              change=(_change(runs.distance_km, b.run_totals.distance_km if b else None, " km", digits=1,
+                              running=running)[0], "")),
     ]
     return "".join(cards)
 
@@ -264,7 +271,7 @@ def week_section(report: WeeklyReport, i: int, weeks: Sequence[f.WeekTotals], fi
     streak = whole.current_streak if whole else 0
     before = report.week_habits[i - 1] if i > 0 and report.week_habits else None
     streak_before = next((h.current_streak for h in before if h.name == "all-drills"), None) if before else None
-    cards = week_cards(week, weeks[i - 1] if i > 0 else None, streak, streak_before)
+    cards = week_cards(week, weeks[i - 1] if i > 0 else None, streak, streak_before, today)
     a = report.advice
     live = chosen and a.as_of >= report.generated_at
     if live:
