@@ -196,7 +196,7 @@ def test_html_page_is_self_contained(page: Path) -> None:
     assert not re.search(r"""(src|href)=["'](?!data:|#)""", text)
     for chart in CHART_IDS:
         assert f'id="{chart}"' in text
-    assert "prefers-color-scheme: dark" in text and "@media print" in text
+    assert "(prefers-color-scheme: dark)" in text and "@media print" in text
     assert text.count('class="save"') == text.count("<figure")  # every chart can be saved on its own
     assert "not a cause" in text and "Not medical advice" in text
 

@@ -39,7 +39,7 @@ CSS = """
   --panel: #f3f8fc; --accent: #0072B2; --alert: #D55E00; --alert-bg: #fff4ec; --good: #00785a;
   --bad: #b34700; --desk: #0072B2; --car: #E69F00; --sofa: #009E73; --all: #08519c; --some: #9ecae1;
   --none: #ffffff; --unplanned: #e9e9e9; --th: #f4f4f4; }
-@media (prefers-color-scheme: dark) {
+@media screen and (prefers-color-scheme: dark) {  /* print keeps the light colours */
   :root { --bg: #16181c; --ink: #e8e8e8; --muted: #a8a8a8; --rule: #3c4048; --panel: #1d2a36;
     --accent: #56B4E9; --alert: #ff8c4a; --alert-bg: #3a2418; --good: #5fd3a4; --bad: #ff9d66;
     --desk: #56B4E9; --car: #F0C05A; --sofa: #3fc79b; --all: #4a9ee0; --some: #2a5573; --none: #16181c;
@@ -88,8 +88,7 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 .note { border-left: 4px solid var(--car); padding: 8px 12px; margin: 12px 0; }
 footer { color: var(--muted); font-size: .8rem; margin-top: 36px; border-top: 1px solid var(--rule); padding-top: 8px; }
 @media print {
-  :root { --bg: #ffffff; --ink: #000000; --muted: #444444; --panel: #ffffff; --alert-bg: #ffffff; --th: #eeeeee;
-    --none: #ffffff; --unplanned: #e9e9e9; --all: #08519c; --some: #9ecae1; --accent: #0072B2; }
+  :root { --ink: #000000; --muted: #444444; --panel: #ffffff; --alert-bg: #ffffff; --th: #eeeeee; }
   body { font-size: 10.5pt; }
   main { max-width: none; padding: 0; }
   nav.weeks a, a.save { display: none; }
