@@ -4,7 +4,11 @@ Whole processes (what a user waits for) are timed beside `python -c "import sqla
 in the same run, since importing SQLAlchemy is most of a short command's cost; the report and the
 trends are also timed in-process, where the history size is all that differs.
 
-    python benchmarks/report_bench.py [--years 10] [--repeat 5] [--keep DIR]
+    python benchmarks/report_bench.py [--years 10] [--repeat 5] [--keep DIR] [--before CHECKOUT]
+
+`--before CHECKOUT` also times `trends` and `report --html` of another checkout of the project (for
+example `git worktree add /tmp/before <commit>`) on the same history in the same run, run by this
+interpreter with that checkout first on its path.
 
 Targets (issue #3): report --json on 10 years within 1.5x of one week and under 0.5 s as a process.
 Issue #21, as ratios to the sqlalchemy baseline of the same run: report --html on 10 years at most
@@ -54,8 +58,10 @@ def best_time(fn: Callable[[], object], repeat: int, name: str = "") -> float:
     return min(times)
 
 
-def process(*args: str) -> Callable[[], object]:
+def process(*args: str, source: Path | None = None) -> Callable[[], object]:
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "0"}
+    if source is not None:
+        env["PYTHONPATH"] = str(source)
 
     def run() -> object:
         return subprocess.run([sys.executable, *args], check=True, stdout=subprocess.DEVNULL, env=env)
@@ -63,8 +69,8 @@ def process(*args: str) -> Callable[[], object]:
     return run
 
 
-def cli(home: Path, *args: str) -> Callable[[], object]:
-    return process("-m", "posture_agent", "--home", str(home), *args)
+def cli(home: Path, *args: str, source: Path | None = None) -> Callable[[], object]:
+    return process("-m", "posture_agent", "--home", str(home), *args, source=source)
 
 
 def in_process(home: Path, what: str) -> Callable[[], object]:
@@ -89,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--years", type=float, default=10.0)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--keep", type=Path, help="build the histories here and keep them")
+    parser.add_argument("--before", type=Path, help="another checkout to time beside this one")
     args = parser.parse_args(argv)
     root = args.keep or Path(tempfile.mkdtemp(prefix="posture-bench-"))
     root.mkdir(parents=True, exist_ok=True)
@@ -123,6 +130,13 @@ def main(argv: list[str] | None = None) -> int:
     rows.append((names[4], trends, f"target <= {TRENDS_RATIO}x sqlalchemy (was 0.84-0.91 s)"))
     page = best_time(cli(big, "report", "--html", str(html)), r, names[5])
     rows.append((names[5], page, f"target <= {PAGE_RATIO}x sqlalchemy (was 3.0-4.3 s, 7-8x)"))
+    if args.before:
+        label = f"{args.before.name} checkout"
+        old_trends = best_time(cli(big, "trends", "--json", source=args.before), r, f"trends, {label}")
+        rows.append((f"trends, {label}", old_trends, "before"))
+        old_page = best_time(cli(big, "report", "--html", str(root / "before.html"), source=args.before), r,
+                             f"report --html, {label}")
+        rows.append((f"report --html, {label}", old_page, "before"))
     inner_small = best_time(in_process(small, "week"), r * 4)
     inner_big = best_time(in_process(big, "week"), r * 4)
     inner_trends = best_time(in_process(big, "trends"), r)

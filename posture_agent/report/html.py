@@ -252,6 +252,8 @@ def week_section(report: WeeklyReport, i: int, weeks: Sequence[f.WeekTotals], fi
     elif report.first_day is not None and older >= report.first_day - timedelta(days=6):
         label = f"{older.isocalendar()[0]}-W{older.isocalendar()[1]:02d}"
         prev = f'<span class="edge">older: posture-agent report --week {label} --html FILE</span>'
+    elif report.first_day is not None and week.days[-1] < report.first_day:
+        prev = '<span class="edge">before your first record</span>'
     else:
         prev = '<span class="edge">the first week of your history</span>'
     if not chosen:
