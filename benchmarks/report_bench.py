@@ -58,10 +58,18 @@ def best_time(fn: Callable[[], object], repeat: int, name: str = "") -> float:
     return min(times)
 
 
+BEFORE = (
+    "import sys; sys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in str(f)]; "
+    "sys.path.insert(0, sys.argv.pop(1)); from posture_agent.cli import main; sys.exit(main(sys.argv[1:]))"
+)
+"""Runs another checkout's command line: this checkout's editable-install finder is taken out first,
+since it would otherwise answer `import posture_agent` before the path is searched."""
+
+
 def process(*args: str, source: Path | None = None) -> Callable[[], object]:
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "0"}
     if source is not None:
-        env["PYTHONPATH"] = str(source)
+        args = ("-c", BEFORE, str(source), *(a for a in args if a not in ("-m", "posture_agent")))
 
     def run() -> object:
         return subprocess.run([sys.executable, *args], check=True, stdout=subprocess.DEVNULL, env=env)
