@@ -12,8 +12,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from benchmarks.synthetic import write as write_synthetic
 from posture_agent.clock import FixedClock
+from posture_agent.domain import exposure as ex
 from posture_agent.domain import habits as hb
+from posture_agent.store import queries as q
+from posture_agent.store.db import open_store
 from tests.conftest import Cli
 from tests.test_report import set_created
 
@@ -170,3 +174,27 @@ def test_form_answers_appear_beside_their_run(cli: Cli) -> None:
     data: Any = cli.ok("report", "--json").json()
     assert data["runs"]["items"][0]["soreness"]["form"] == ["arms_high", "arms_crossing"]
     assert "form: arms high or tight, arms crossing the body" in cli.ok("report").out
+
+
+def test_exposures_counted_in_sql_match_the_check_ins(cli: Cli, clock: FixedClock) -> None:
+    """`trends` counts each run's check-ins of the 48 h before it in SQL: the same counts as the
+    check-ins read one by one, a taken-back check-in left out, the window's start included and its
+    end (the run's start) not."""
+    write_synthetic(cli.home, date(2026, 10, 26), date(2026, 11, 24), seed=4, until=clock.now())
+    cli.ok("run", "add", "--distance-km", "8", "--duration", "45m", "--at", "2026-11-25T07:00")
+    cli.ok("checkin", "slouched", "--at", "2026-11-23T07:00")  # exactly 48 h before: in
+    cli.ok("checkin", "slouched", "--at", "2026-11-25T07:00")  # at the start: out
+    cli.ok("checkin", "slouched", "--at", "2026-11-24T22:00")
+    cli.ok("undo")  # the last one taken back: out
+    store = open_store(cli.home / "data" / "posture-agent.db")
+    try:
+        with store.transaction() as s:
+            counts = q.exposures(s)
+            index = ex.AnswerIndex(q.checkins(s))
+            runs = q.runs(s)
+    finally:
+        store.close()
+    assert len(runs) > 10
+    for run in runs:
+        by_one = index.window(run.start - ex.EXPOSURE_WINDOW, run.start)
+        assert counts.get(run.id, (0, 0)) == by_one, run

@@ -95,16 +95,6 @@ def _utc(text: str) -> datetime:
     return datetime.fromisoformat(text + "+00:00")
 
 
-def answered_checkins(conn: Executor, start: datetime | None = None, end: datetime | None = None) -> list[r.CheckIn]:
-    """Answered check-ins only, timestamps read as text and parsed here: the trends read years of
-    them at once, and SQLAlchemy's per-row datetime processing would cost several times more."""
-    c = t.checkins.c
-    stmt = select(c.id, type_coerce(c.at, String), c.context, c.posture).where(
-        c.posture.in_(r.POSTURES), live(t.checkins))
-    stmt = _between(stmt, c.at, start, end)
-    return [r.CheckIn(i, _utc(a), ctx, p) for i, a, ctx, p in conn.execute(stmt.order_by(c.at))]
-
-
 def exposures(conn: Executor, start: datetime | None = None, end: datetime | None = None,
               ) -> dict[str, tuple[int, int]]:
     """{run id: (answered, slouched)} over the answered check-ins in the 48 h before each run starting
