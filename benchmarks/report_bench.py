@@ -7,7 +7,7 @@ trends are also timed in-process, where the history size is all that differs.
     python benchmarks/report_bench.py [--years 10] [--repeat 5] [--keep DIR] [--before CHECKOUT]
 
 `--before CHECKOUT` also times `trends` and `report --html` of another checkout of the project (for
-example `git worktree add /tmp/before <commit>`) on the same history in the same run, run by this
+example `git worktree add ../before <commit>`) on the same history in the same run, run by this
 interpreter with that checkout first on its path.
 
 Targets (issue #3): report --json on 10 years within 1.5x of one week and under 0.5 s as a process.
