@@ -370,6 +370,13 @@ def test_twelve_week_user_on_the_si_protocol(browser: Page, twelve_week_page: Pa
     assert saved[2].startswith("<svg") and 'id="chart-year"' in saved[2] and "<style" in saved[2]
     assert "--all:#4a9ee0" in saved[2], "the colours it is shown in (dark, the last scheme shown)"
     assert saved[2].count("<svg") == 1
+    # printed: light colours even in dark mode, no links, the displayed week only
+    browser.call("Emulation.setEmulatedMedia", session=True, media="print",
+                 features=[{"name": "prefers-color-scheme", "value": "dark"}])
+    assert browser.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(255, 255, 255)"
+    assert browser.evaluate("[...document.querySelectorAll('a.save, nav.weeks a')]"
+                            ".filter(a => a.offsetParent !== null).length") == 0
+    assert visible_weeks(browser) == ["2026-W47"]
 
 
 @pytest.mark.browser
