@@ -128,7 +128,7 @@ class Folder:
             info = os.fstat(fd)
             problem = kind_problem(info.st_mode)
             if problem is None and self.fd is None and stat.S_ISLNK(os.lstat(self.path / name).st_mode):
-                problem = "a symbolic link: not followed"
+                problem = not_a_file(stat.S_IFLNK)
             if problem:
                 raise Refused(errno.EINVAL, problem, name)
             if info.st_size > limit:
@@ -165,6 +165,16 @@ class Folder:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self._at(name), **self._dir())
 
+    def remove_planted(self) -> list[str]:
+        """Remove what is not a regular file or a folder from this computer's own folder (a symlink
+        or a FIFO planted through the sync service): only the entry goes, never what it points at."""
+        removed = []
+        for name, info in self.entries():
+            if not (stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode)):
+                self.unlink(name)
+                removed.append(name)
+        return removed
+
     def remove_dead_temps(self) -> list[str]:
         """Remove the temporary files a killed (or hung) round of this computer left here: this
         code's own (`.syncthing.NAME.PID.RANDOM.tmp`) and older versions' (`.NAME.PID.tmp`)."""
@@ -181,6 +191,11 @@ class Folder:
             self.unlink(name)
             removed.append(name)
         return removed
+
+
+def not_a_file(mode: int) -> str:
+    """Why an entry of this (lstat) mode is not read: a symlink is never followed."""
+    return "a symbolic link: not followed" if stat.S_ISLNK(mode) else (kind_problem(mode) or "not a regular file")
 
 
 def temp_pid(name: str) -> int | None:

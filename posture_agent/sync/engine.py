@@ -30,7 +30,7 @@ from posture_agent.store import sharing
 from posture_agent.store.db import Store
 from posture_agent.store.migrate import SCHEMA_HEAD
 from posture_agent.sync import segments as sg
-from posture_agent.sync.confined import Folder
+from posture_agent.sync.confined import Folder, not_a_file
 from posture_agent.sync.merge import NOTES_KEPT, RowNote, apply_all, merge_again_at, schema_is_newer
 
 log = logging.getLogger(__name__)
@@ -321,6 +321,7 @@ def _write_own(store: Store, folder: Path, clock: Clock, device_name: str, resul
         if cursor == state["cursor"] and not state.get("carry_ids") and not wrote_any:
             return
         own.remove_dead_temps()  # a round killed while writing left them, and its records are still due
+        own.remove_planted()
         _write_segments(store, own, clock, me, result, wrote_any)
 
 
@@ -350,7 +351,8 @@ def _write_segments(store: Store, own: Folder, clock: Clock, me: Device, result:
 
 
 def _highest(own: Folder) -> int:
-    return max((int(m.group(1)) for name, _ in own.entries() if (m := sg.SEGMENT.match(name))), default=0)
+    return max((int(m.group(1)) for name, info in own.entries()
+                if (m := sg.SEGMENT.match(name)) and stat.S_ISREG(info.st_mode)), default=0)
 
 
 def _compact(store: Store, own: Folder, me: Device) -> dict[str, Any] | None:
@@ -440,7 +442,7 @@ def _merge_others(store: Store, folder: Path, clock: Clock, device_name: str, re
             if name == me.id or sg.is_temporary(name):
                 continue
             if not stat.S_ISDIR(info.st_mode) or not sg.DEVICE_ID.fullmatch(name):
-                why = ("a symbolic link: not followed" if stat.S_ISLNK(info.st_mode) else
+                why = (not_a_file(info.st_mode) if stat.S_ISLNK(info.st_mode) else
                        "not a device folder (a device's folder is named by its id)")
                 result.unusable.append(FileNote(printable(name)[:80], "", why))
                 continue
@@ -506,8 +508,7 @@ def _peer_files(store: Store, peer: Folder, peer_id: str, labels: dict[str, str]
         if name in state["applied"] and not (name in state["later"] and _due(state["later"][name], now)):
             continue
         if not stat.S_ISREG(info.st_mode):
-            why = "a symbolic link: not followed" if stat.S_ISLNK(info.st_mode) else "not a regular file"
-            result.unusable.append(FileNote(peer_id, shown, why))
+            result.unusable.append(FileNote(peer_id, shown, not_a_file(info.st_mode)))
             continue
         seen = [info.st_size, info.st_mtime_ns, info.st_ino]
         if name in bad and bad[name][:3] == seen:
