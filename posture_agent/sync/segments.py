@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from posture_agent.domain.validation import UUID
 from posture_agent.filenames import printable
 from posture_agent.sync.confined import Folder
 
@@ -205,8 +206,9 @@ def scan(folder: Folder, name: str) -> Segment:
             if item.get("t") == "runs":
                 fingerprint = row.get("fingerprint")
                 runs[row["id"]] = fingerprint if isinstance(fingerprint, str) else None
-            elif item.get("t") == "soreness_reports" and isinstance(row.get("run_id"), str):
-                refs.add(row["run_id"])
+            elif item.get("t") == "soreness_reports" and isinstance(ref := row.get("run_id"), str):
+                if UUID.fullmatch(ref):  # a run id that is not one never arrives: its row is refused, not waited on
+                    refs.add(ref)
     sha = digest.hexdigest()
     if sha != header["sha256"]:
         raise BadFile(f"checksum mismatch (sha256 {sha[:12]}…, header says {header['sha256'][:12]}…): "
