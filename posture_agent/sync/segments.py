@@ -206,9 +206,8 @@ def scan(folder: Folder, name: str) -> Segment:
             if item.get("t") == "runs":
                 fingerprint = row.get("fingerprint")
                 runs[row["id"]] = fingerprint if isinstance(fingerprint, str) else None
-            elif item.get("t") == "soreness_reports" and isinstance(ref := row.get("run_id"), str):
-                if UUID.fullmatch(ref):  # a run id that is not one never arrives: its row is refused, not waited on
-                    refs.add(ref)
+            elif item.get("t") == "soreness_reports" and UUID.fullmatch(ref := str(row.get("run_id"))):
+                refs.add(ref)  # a run id that is not one never arrives: its row is refused, not waited on
     sha = digest.hexdigest()
     if sha != header["sha256"]:
         raise BadFile(f"checksum mismatch (sha256 {sha[:12]}…, header says {header['sha256'][:12]}…): "
