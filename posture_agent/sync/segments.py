@@ -15,7 +15,6 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, BinaryIO
 
 from posture_agent.domain.validation import UUID
@@ -108,10 +107,6 @@ def _json(line: bytes) -> Any:
         return json.loads(line)
     except (ValueError, RecursionError):
         return None
-
-
-def device_dir(folder: Path, device_id: str) -> Path:
-    return folder / SUBFOLDER / device_id
 
 
 def segment_name(seq: int) -> str:
