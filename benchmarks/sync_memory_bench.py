@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import itertools
 import json
 import os
 import shutil
@@ -113,22 +114,23 @@ def main(argv: list[str] | None = None) -> int:
     here = HERE.parent
     base = Path(tempfile.mkdtemp(prefix="sync-memory-"))
     try:
-        peaks = {}
-        for name, size in (("one record", 0.0), (f"{args.mb:g} MB", args.mb)):
-            home, folder = fresh_home(base, f"mem-{size:g}", here)
-            records = peer_segment(folder, size)
-            timing = time_process(cli(home, "sync", "now"), env_for(here))
-            peaks[name] = timing.peak_mb
-            print(f"merge a segment of {name} ({records} records, "
-                  f"{sum(p.stat().st_size for p in (folder / 'posture-agent' / PEER).iterdir()) / 1e6:.1f} MB): "
-                  f"peak RSS {timing.peak_mb:.0f} MB, {timing.wall:.1f} s wall, {timing.cpu:.1f} s CPU")
-        big = peaks[f"{args.mb:g} MB"]
-        print(f"peak RSS: {big:.0f} MB against {peaks['one record']:.0f} MB for a one-record segment "
-              f"(limit {LIMIT_MB} MB)")
-
         sources = {"this checkout": here}
         if args.baseline_src:
             sources["baseline"] = args.baseline_src.resolve()
+        peaks = {}
+        for (name, size), (version, src) in itertools.product(
+                (("one record", 0.0), (f"{args.mb:g} MB", args.mb)), sources.items()):
+            home, folder = fresh_home(base, f"mem-{size:g}-{len(peaks)}", src)
+            records = peer_segment(folder, size)
+            timing = time_process(cli(home, "sync", "now"), env_for(src))
+            peaks[name, version] = timing.peak_mb
+            print(f"{version}: merge a segment of {name} ({records} records, "
+                  f"{sum(p.stat().st_size for p in (folder / 'posture-agent' / PEER).iterdir()) / 1e6:.1f} MB): "
+                  f"peak RSS {timing.peak_mb:.0f} MB, {timing.wall:.1f} s wall, {timing.cpu:.1f} s CPU")
+        big = peaks[f"{args.mb:g} MB", "this checkout"]
+        print(f"peak RSS: {big:.0f} MB against {peaks['one record', 'this checkout']:.0f} MB for a one-record "
+              f"segment (limit {LIMIT_MB} MB)")
+
         homes = {name: fresh_home(base, f"idle-{i}", src)[0] for i, (name, src) in enumerate(sources.items())}
         runs: dict[str, list[float]] = {name: [] for name in sources}
         for _ in range(3):  # alternately, so a busy machine weighs on both alike
