@@ -39,6 +39,7 @@ PEER = "0123456789ab"
 LIMIT_MB = 150
 IDLE = """
 import json, sys, time
+sys.path.insert(0, sys.argv[3])
 from posture_agent.clock import SystemClock
 from posture_agent.paths import Paths
 from posture_agent.store.db import open_store
@@ -81,8 +82,10 @@ def peer_segment(folder: Path, megabytes: float, seq: int = 1) -> int:
     return count
 
 
-def cli(home: Path, *args: str) -> list[str]:
-    return [sys.executable, "-m", "posture_agent", "--home", str(home), *args]
+def cli(home: Path, *args: str, src: Path) -> list[str]:
+    """A command of the checkout `src` (`python -m` would take the current folder's code first)."""
+    code = f"import sys; sys.path.insert(0, {str(src)!r}); from posture_agent.cli import main; sys.exit(main())"
+    return [sys.executable, "-c", code, "--home", str(home), *args]
 
 
 def env_for(src: Path) -> dict[str, str]:
@@ -95,12 +98,12 @@ def fresh_home(base: Path, name: str, src: Path) -> tuple[Path, Path]:
     folder.mkdir(parents=True)
     last = datetime.now(ZONE).date() - timedelta(days=1)
     write(home, last - timedelta(days=365), last, until=datetime.now(UTC))
-    subprocess.run(cli(home, "sync", "setup", str(folder)), env=env_for(src), check=True, capture_output=True)
+    subprocess.run(cli(home, "sync", "setup", str(folder), src=src), env=env_for(src), check=True, capture_output=True)
     return home, folder
 
 
 def idle(home: Path, rounds: int, src: Path) -> list[float]:
-    out = subprocess.run([sys.executable, "-c", IDLE, str(home), str(rounds)], env=env_for(src), check=True,
+    out = subprocess.run([sys.executable, "-c", IDLE, str(home), str(rounds), str(src)], env=env_for(src), check=True,
                          capture_output=True, text=True).stdout
     return sorted(json.loads(out))
 
@@ -122,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
                 (("one record", 0.0), (f"{args.mb:g} MB", args.mb)), sources.items()):
             home, folder = fresh_home(base, f"mem-{size:g}-{len(peaks)}", src)
             records = peer_segment(folder, size)
-            timing = time_process(cli(home, "sync", "now"), env_for(src))
+            timing = time_process(cli(home, "sync", "now", src=src), env_for(src))
             peaks[name, version] = timing.peak_mb
             print(f"{version}: merge a segment of {name} ({records} records, "
                   f"{sum(p.stat().st_size for p in (folder / 'posture-agent' / PEER).iterdir()) / 1e6:.1f} MB): "

@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import shutil
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -236,11 +237,15 @@ def test_malformed_manifests_and_folder_names_are_named_not_fatal(pair: tuple[Ho
         (root / device / sg.MANIFEST).write_bytes(manifest)
     os.mkdir(os.fsencode(root) + b"/bad\xffname")
     (root / "README.txt").write_text("hello", encoding="utf-8")
+    odd = root / f"{PEER[:-1]}0" / "seg-000002\nunusable: forged.jsonl"
+    odd.write_bytes(b"\x1b[2J not a segment")
     result = sofa.cli("--json", "sync", "now")
     assert result.code == 0, result.err
     data = result.json()
     assert data["merged"] == 5  # type: ignore[index]
-    assert sorted(n["device"] for n in data["unusable"]) == ["README.txt", "bad\\xffname"]  # type: ignore[index]
+    assert sorted(n["device"] for n in data["unusable"]) == [  # type: ignore[index]
+        f"{PEER[:-1]}0", "README.txt", "bad\\xffname"]
+    assert [n["file"] for n in data["unusable"] if n["file"]] == ["seg-000002\\nunusable: forged.jsonl"]  # type: ignore[index]
     text = sofa.cli("sync", "status")
     assert text.code == 0
     one_line_each(text.out.splitlines())
@@ -374,3 +379,39 @@ def test_an_unmounted_folder_is_noticed(pair: tuple[Home, Home], tmp_path: Path)
         subprocess.run(["umount", str(mount)], check=True)
     result = work.sync()  # the bare mount point: noticed, and everything written there too
     assert result["rewritten"] and result["written"] == 2
+
+
+# --- a restored backup's rows ---------------------------------------------------------------------------
+
+
+def test_a_restored_backups_bad_rows_are_left_out_and_named(pair: tuple[Home, Home], tmp_path: Path) -> None:
+    work, _ = pair
+    work.cli.ok("run", "add", "--distance-km", "10", "--duration", "50:00", "--at", "2026-11-25T07:00")
+    backup = Path(work.cli.ok("backup").out.strip().split()[-1].rstrip("."))
+    if not backup.is_file():
+        backup = sorted((work.home / "data" / "backups").glob("backup-*.db"))[-1]
+    conn = sqlite3.connect(backup)
+    try:
+        conn.execute("UPDATE runs SET duration_s = 'abc'")
+        conn.execute("INSERT INTO circuits (id, at, rounds, created_at, device, source) VALUES "
+                     "(?, '2026-11-25 08:00:00.000000', 'lots', '2026-11-25 08:00:00.000000', 'x:y', 'cli')",
+                     (ROW_ID.format(77),))
+        conn.execute("INSERT INTO circuits (id, at, rounds, created_at, device, source) VALUES "
+                     "(?, '2026-11-25 08:00:00.000000', 2, '2026-11-25 08:00:00.000000', 'x:y', 'cli')",
+                     (ROW_ID.format(78),))
+        conn.commit()
+    finally:
+        conn.close()
+    before = backup.read_bytes()
+    result = work.cli("--json", "restore", str(backup))
+    assert result.code == 0, result.err
+    refused = result.json()["refused_rows"]  # type: ignore[index]
+    assert sorted((r["table"], r["reason"].split(":")[0]) for r in refused) == [
+        ("circuits", "rounds"), ("runs", "duration_s")]
+    assert backup.read_bytes() == before
+    for args in (("run", "list"), ("report",), ("circuit", "list")):
+        done = work.cli(*args)
+        assert "unexpected" not in done.err, (args, done.err)
+    assert len(work.rows()["circuits"]) == 1 and work.rows()["runs"] == set()
+    text = work.cli("restore", str(backup))
+    assert "record(s) of the backup failed validation" in text.out

@@ -59,7 +59,7 @@ def refuse_invalid_rows(db_file: Path, now: datetime) -> list[RefusedRow]:
     conn.text_factory = bytes
     try:
         conn.execute("PRAGMA foreign_keys = ON")  # a refused run's soreness reports keep their scores, not its id
-        present = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        present = {_text(r[0]) for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         for table in CHECKED:
             if table not in present:
                 continue  # an older schema: the migration makes it

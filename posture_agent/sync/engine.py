@@ -56,6 +56,9 @@ class FileNote:
     file: str
     reason: str
 
+    def __post_init__(self) -> None:  # names come from another computer: one line each, escaped
+        self.device, self.file = printable(self.device)[:80], printable(self.file)[:120]
+
     def to_json(self) -> dict[str, str]:
         return {"device": self.device, "file": self.file, "reason": self.reason}
 
@@ -444,7 +447,7 @@ def _merge_others(store: Store, folder: Path, clock: Clock, device_name: str, re
             if not stat.S_ISDIR(info.st_mode) or not sg.DEVICE_ID.fullmatch(name):
                 why = (not_a_file(info.st_mode) if stat.S_ISLNK(info.st_mode) else
                        "not a device folder (a device's folder is named by its id)")
-                result.unusable.append(FileNote(printable(name)[:80], "", why))
+                result.unusable.append(FileNote(name, "", why))
                 continue
             try:
                 with Folder.open(folder, sg.SUBFOLDER, name) as peer:
@@ -480,7 +483,7 @@ def _merge_others(store: Store, folder: Path, clock: Clock, device_name: str, re
         result.unusable.append(FileNote(peer_id, name, why))
     for key, notes in applied.rows.items():
         peer_id, name = key.split("/", 1)
-        result.rows += [{"device": peer_id, "file": name, **n.to_json()} for n in notes[:NOTES_KEPT]]
+        result.rows += [{"device": peer_id, "file": printable(name)[:120], **n.to_json()} for n in notes[:NOTES_KEPT]]
 
 
 def _peer_files(store: Store, peer: Folder, peer_id: str, labels: dict[str, str],
@@ -501,22 +504,21 @@ def _peer_files(store: Store, peer: Folder, peer_id: str, labels: dict[str, str]
             continue
         if name.startswith("manifest") and name.endswith(".json"):
             continue  # a conflict copy of the index: the segments themselves are what count
-        shown = printable(name)[:120]
         if not sg.SEGMENT.match(name):
-            result.unusable.append(FileNote(peer_id, shown, "not a posture-agent file"))
+            result.unusable.append(FileNote(peer_id, name, "not a posture-agent file"))
             continue
         if name in state["applied"] and not (name in state["later"] and _due(state["later"][name], now)):
             continue
         if not stat.S_ISREG(info.st_mode):
-            result.unusable.append(FileNote(peer_id, shown, not_a_file(info.st_mode)))
+            result.unusable.append(FileNote(peer_id, name, not_a_file(info.st_mode)))
             continue
         seen = [info.st_size, info.st_mtime_ns, info.st_ino]
         if name in bad and bad[name][:3] == seen:
-            result.unusable.append(FileNote(peer_id, shown, f"{bad[name][3]} (not read again until it changes)"))
+            result.unusable.append(FileNote(peer_id, name, f"{bad[name][3]} (not read again until it changes)"))
             continue
         note = _check(peer, name, peer_id, listed)
         if isinstance(note, str):
-            result.unusable.append(FileNote(peer_id, shown, note))
+            result.unusable.append(FileNote(peer_id, name, note))
             bad[name] = [*seen, note]
         elif isinstance(note, FileNote):
             result.pending.append(note)
@@ -620,7 +622,7 @@ def status(store: Store, device_name: str) -> dict[str, Any]:
         for peer, state in sorted(peers.items())
     ]
     rows = [
-        {"device": peer, "file": name, **note}
+        {"device": peer, "file": printable(name)[:120], **note}
         for peer, state in sorted(peers.items())
         for name, kept in sorted(state.get("rows", {}).items())
         for note in kept.get("notes", [])
