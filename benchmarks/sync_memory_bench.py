@@ -113,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mb", type=float, default=50.0)
     parser.add_argument("--rounds", type=int, default=40)
     parser.add_argument("--baseline-src", type=Path, help="a checkout of the version to compare the idle round with")
+    parser.add_argument("--idle-only", action="store_true", help="only the idle round")
     args = parser.parse_args(argv)
     here = HERE.parent
     base = Path(tempfile.mkdtemp(prefix="sync-memory-"))
@@ -120,9 +121,9 @@ def main(argv: list[str] | None = None) -> int:
         sources = {"this checkout": here}
         if args.baseline_src:
             sources["baseline"] = args.baseline_src.resolve()
-        peaks = {}
+        peaks = {(f"{args.mb:g} MB", "this checkout"): 0.0, ("one record", "this checkout"): 0.0}
         for (name, size), (version, src) in itertools.product(
-                (("one record", 0.0), (f"{args.mb:g} MB", args.mb)), sources.items()):
+                () if args.idle_only else (("one record", 0.0), (f"{args.mb:g} MB", args.mb)), sources.items()):
             home, folder = fresh_home(base, f"mem-{size:g}-{len(peaks)}", src)
             records = peer_segment(folder, size)
             timing = time_process(cli(home, "sync", "now", src=src), env_for(src))

@@ -146,7 +146,7 @@ def sync_round(store: Store, clock: Clock, device_name: str) -> Round:
     if folder is None:
         result.problem = "not set up (posture-agent sync setup FOLDER)"
         return result
-    for step in (_check_folder, _check_identity, _write_own, _merge_others):  # a read-only folder can still be read
+    for step in (_check_identity, _write_own, _merge_others):  # a read-only folder can still be read
         try:
             if not folder.is_dir():
                 raise FileNotFoundError(2, "not reachable", str(folder))
@@ -196,21 +196,17 @@ def _own_files(own: Folder) -> list[str]:
             if sg.SEGMENT.match(name) and not sg.is_temporary(name) and stat.S_ISREG(info.st_mode)]
 
 
-def _check_folder(store: Store, folder: Path, clock: Clock, device_name: str, result: Round) -> None:
+def _check_folder(store: Store, folder: Path, clock: Clock, me: Device, saved: Any, own: Folder | None,
+                  result: Round) -> bool:
     """Notice a folder that is not the one this device wrote to (emptied, recreated, another disk
     mounted there, or the bare mount point of one that is not): this device's records are then
-    written to it again, and every other device's files read again. The first round only notes it."""
-    with store.transaction() as conn:
-        me = device(conn, device_name)
-        saved = sharing.read_state(conn, FOLDER_ID)
+    written to it again, and every other device's files read again (True). The first round only
+    notes which folder it is. `saved` is the note of the last round, `own` this device's folder."""
     info = os.stat(folder)
     here = [info.st_dev, info.st_ino]
-    own = _own_folder(folder, me.id)
     token = _marker(own) if own is not None else None
-    if own is not None:
-        own.close()
     if saved and saved.get("at") == here and saved.get("token") == token and token:
-        return
+        return False
     with store.transaction() as conn:
         sharing.take_write_lock(conn)
         saved = sharing.read_state(conn, FOLDER_ID)
@@ -235,6 +231,7 @@ def _check_folder(store: Store, folder: Path, clock: Clock, device_name: str, re
             result.news = f"{why}: this computer's records are written to it again"
             log.warning("sync: %s; writing this computer's records again", why)
         sharing.write_state(conn, FOLDER_ID, state)
+    return why is not None
 
 
 def _marker(own: Folder) -> str | None:
@@ -255,10 +252,13 @@ def _check_identity(store: Store, folder: Path, clock: Clock, device_name: str, 
     with store.transaction() as conn:
         me = device(conn, device_name)
         state = _out_state(conn)
+        saved = sharing.read_state(conn, FOLDER_ID)
     foreign = False
     own = _own_folder(folder, me.id)
-    if own is None:
-        return
+    if _check_folder(store, folder, clock, me, saved, own, result) or own is None:
+        if own is not None:
+            own.close()
+        return  # written again from scratch: every file of its own there is looked at next round
     with own:
         files = _own_files(own)
         recent = set(files[-RECHECKED:])
@@ -318,7 +318,10 @@ def _write_own(store: Store, folder: Path, clock: Clock, device_name: str, resul
     with store.transaction() as conn:
         me = device(conn, device_name)
         state = _out_state(conn)
-        _, cursor = _collect(conn, state["cursor"], [me.id, *state.get("carry_ids", [])])
+        cursor = state["cursor"]
+        tops = {name: sharing.last_rowid(conn, table) for name, table in sharing.SHARED.items()}
+        if state.get("carry_ids") or any(top != int(cursor.get(name, 0)) for name, top in tops.items()):
+            _, cursor = _collect(conn, cursor, [me.id, *state.get("carry_ids", [])])  # no new row: nothing to ask
     with _own_folder(folder, me.id, create=True) as own:  # type: ignore[union-attr]
         wrote_any = not own.exists(sg.MANIFEST)
         if cursor == state["cursor"] and not state.get("carry_ids") and not wrote_any:
