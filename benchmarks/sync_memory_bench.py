@@ -122,9 +122,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.baseline_src:
             sources["baseline"] = args.baseline_src.resolve()
         peaks = {(f"{args.mb:g} MB", "this checkout"): 0.0, ("one record", "this checkout"): 0.0}
-        for (name, size), (version, src) in itertools.product(
-                () if args.idle_only else (("one record", 0.0), (f"{args.mb:g} MB", args.mb)), sources.items()):
-            home, folder = fresh_home(base, f"mem-{size:g}-{len(peaks)}", src)
+        cases = itertools.product(() if args.idle_only else (("one record", 0.0), (f"{args.mb:g} MB", args.mb)),
+                                  sources.items())
+        for n, ((name, size), (version, src)) in enumerate(cases):
+            home, folder = fresh_home(base, f"mem-{n}", src)
             records = peer_segment(folder, size)
             timing = time_process(cli(home, "sync", "now", src=src), env_for(src))
             peaks[name, version] = timing.peak_mb

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+import reprlib
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -171,8 +172,13 @@ def _flag(row: Mapping[str, Any], name: str) -> bool:
     return bool(value)
 
 
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxstring, _REPR.maxother = 2, 36, 36
+
+
 def _shown(value: object) -> str:
-    text = repr(value)
+    """A value in a message: short, and never deeper than two levels (a row may nest anything)."""
+    text = _REPR.repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
 
 

@@ -572,6 +572,8 @@ def _check(peer: Folder, name: str, peer_id: str, listed: dict[str, str]) -> sg.
     """A usable segment, a note that it is kept for later, or why it cannot be used."""
     try:
         segment = sg.scan(peer, name)
+    except OSError as exc:  # a read error (a disk, a network mount): this file only, the next round again
+        return FileNote(peer_id, name, f"cannot be read now ({exc.strerror or exc}); tried again next round")
     except sg.NewerFile as exc:
         return FileNote(peer_id, name, f"{exc}; kept until this computer's posture-agent is updated")
     except sg.BadFile as exc:

@@ -103,8 +103,8 @@ def apply_all(store: Store, pending: list[tuple[str, Segment]], on_applied: OnAp
                     if notes:
                         result.rows[key] = notes
                     continue
-            except BadFile as exc:  # changed between the check and the merge: nothing of it went in
-                result.refused[key] = str(exc)
+            except (BadFile, OSError) as exc:  # changed or unreadable since the check: nothing of it went in
+                result.refused[key] = str(exc) if isinstance(exc, BadFile) else f"cannot be read: {exc.strerror or exc}"
                 result.waiting.pop(key, None)
                 continue
             except (IntegrityError, StatementError, ValueError, TypeError, KeyError) as exc:

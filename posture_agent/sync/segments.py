@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import reprlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
@@ -152,9 +153,13 @@ def _open(folder: Folder, name: str, limit: int) -> tuple[BinaryIO, Any]:
 def _int(header: dict[str, Any], key: str, low: int, high: int) -> int:
     value = header.get(key)
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise BadFile(f"not a segment (header {key} {printable(repr(value))[:40]} is not a whole number "
+        raise BadFile(f"not a segment (header {key} {_shown(value)} is not a whole number "
                       f"from {low} to {high})")
     return value
+
+
+def _shown(value: object) -> str:
+    return printable(reprlib.repr(value))[:40]
 
 
 def _header(line: bytes) -> dict[str, Any]:
@@ -170,9 +175,9 @@ def _header(line: bytes) -> dict[str, Any]:
         _int(header, "records", 0, MAX_SEGMENT_BYTES)
     schema, device_id, sha = header.get("schema"), header.get("device_id"), header.get("sha256")
     if not isinstance(schema, str) or not re.fullmatch(r"[0-9]{1,8}", schema):
-        raise BadFile(f"not a segment (header schema {printable(repr(schema))[:40]} is not a revision number)")
+        raise BadFile(f"not a segment (header schema {_shown(schema)} is not a revision number)")
     if not isinstance(device_id, str) or not DEVICE_ID.fullmatch(device_id):
-        raise BadFile(f"not a segment (header device_id {printable(repr(device_id))[:40]} is not a device id)")
+        raise BadFile(f"not a segment (header device_id {_shown(device_id)} is not a device id)")
     if not isinstance(sha, str) or not re.fullmatch(r"[0-9a-f]{64}", sha):
         raise BadFile("not a segment (header sha256 is not a SHA-256 checksum)")
     return header
