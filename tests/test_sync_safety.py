@@ -415,3 +415,13 @@ def test_a_restored_backups_bad_rows_are_left_out_and_named(pair: tuple[Home, Ho
     assert len(work.rows()["circuits"]) == 1 and work.rows()["runs"] == set()
     text = work.cli("restore", str(backup))
     assert "record(s) of the backup failed validation" in text.out
+
+
+def test_a_folder_full_of_junk_is_named_in_a_bounded_list(pair: tuple[Home, Home]) -> None:
+    _, sofa = pair
+    folder = plant(sofa, [("checkins", checkin(1))]).parent
+    for n in range(300):
+        (folder / f"junk-{n}.txt").write_bytes(b"x")
+    result = sofa.sync()
+    assert result["merged"] == 1
+    assert len(result["unusable"]) == 21 and "280 more" in result["unusable"][-1]["reason"]

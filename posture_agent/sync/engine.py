@@ -484,9 +484,25 @@ def _merge_others(store: Store, folder: Path, clock: Clock, device_name: str, re
     for key, why in applied.refused.items():
         peer_id, name = key.split("/", 1)
         result.unusable.append(FileNote(peer_id, name, why))
+    result.unusable = _capped(result.unusable)
     for key, notes in applied.rows.items():
         peer_id, name = key.split("/", 1)
         result.rows += [{"device": peer_id, "file": printable(name)[:120], **n.to_json()} for n in notes[:NOTES_KEPT]]
+
+
+def _capped(notes: list[FileNote]) -> list[FileNote]:
+    """At most NOTES_KEPT notes a device and five times that in all, then how many more: a folder
+    filled with junk must not fill the database's sync state and `sync status`."""
+    kept: list[FileNote] = []
+    per: dict[str, int] = {}
+    for note in notes:
+        per[note.device] = per.get(note.device, 0) + 1
+        if per[note.device] <= NOTES_KEPT and len(kept) < 5 * NOTES_KEPT:
+            kept.append(note)
+    more = len(notes) - len(kept)
+    if more:
+        kept.append(FileNote("", "", f"and {more} more unusable file(s) or folder(s)"))
+    return kept
 
 
 def _peer_files(store: Store, peer: Folder, peer_id: str, labels: dict[str, str],
