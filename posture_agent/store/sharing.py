@@ -145,27 +145,41 @@ class RowWriter:
         assert raw is not None
         self.cursor = raw.cursor()
         self.cursor.execute("PRAGMA defer_foreign_keys = ON")  # a file's report may come before its run
+        self._sql: dict[str, tuple[list[str], list[tuple[str, Any, Any]], str, str, str]] = {}
+
+    def _statements(self, table: Table) -> tuple[list[str], list[tuple[str, Any, Any]], str, str, str]:
+        """Per table, once: its column names, converters, and the insert, select and update."""
+        if table.name not in self._sql:
+            names = [c.name for c in table.c]
+            quoted = ", ".join(f'"{n}"' for n in names)
+            marks = ", ".join("?" for _ in names)
+            sets = ", ".join(f'"{n}" = ?' for n in names if n != "id")
+            self._sql[table.name] = (
+                names, _converters(table),
+                f'INSERT INTO "{table.name}" ({quoted}) VALUES ({marks}) ON CONFLICT(id) DO NOTHING',
+                f'SELECT {quoted} FROM "{table.name}" WHERE id = ?',
+                f'UPDATE "{table.name}" SET {sets} WHERE id = ?',
+            )
+        return self._sql[table.name]
 
     def put(self, table: Table, row: dict[str, Any]) -> str:
         """Insert `row` if its id is new ("new"); the same row already here: "same"; another row
         under that id: the later by (created_at, device, content) is kept everywhere ("theirs" when
         the incoming one replaced the row here, "ours" when the row here stays). Raises
         sqlite3.IntegrityError when the database refuses it (nothing written)."""
-        values = from_plain(table, [row])[0]
-        names = [c.name for c in table.c]
-        quoted = ", ".join(f'"{n}"' for n in names)
-        here = self.cursor.execute(f'SELECT {quoted} FROM "{table.name}" WHERE id = ?', (row["id"],)).fetchone()
-        if here is None:
-            marks = ", ".join("?" for _ in names)
-            self.cursor.execute(f'INSERT INTO "{table.name}" ({quoted}) VALUES ({marks})', values)
+        names, converters, insert_sql, select_sql, update_sql = self._statements(table)
+        values = [
+            convert(value) if convert is not None and value is not None else value
+            for name, default, convert in converters for value in (row.get(name, default),)
+        ]
+        if self.cursor.execute(insert_sql, values).rowcount == 1:
             return "new"
+        here = self.cursor.execute(select_sql, (row["id"],)).fetchone()
         if all(a == b for a, b in zip(here, values, strict=True)):
             return "same"
         if _writer_key(names, values) <= _writer_key(names, here):
             return "ours"
-        sets = ", ".join(f'"{n}" = ?' for n in names if n != "id")
-        self.cursor.execute(f'UPDATE "{table.name}" SET {sets} WHERE id = ?',
-                            [v for n, v in zip(names, values, strict=True) if n != "id"] + [row["id"]])
+        self.cursor.execute(update_sql, [v for n, v in zip(names, values, strict=True) if n != "id"] + [row["id"]])
         return "theirs"
 
     def dangling_reports(self) -> list[str]:

@@ -199,6 +199,8 @@ def scan(folder: Folder, name: str) -> Segment:
         refs: set[str] = set()
         for line in _lines(f, digest):
             count += 1
+            if b'runs"' not in line and b'soreness_reports"' not in line:
+                continue  # neither a run nor a report (the only records the merge must know first)
             item = _json(line)
             row = item.get("r") if isinstance(item, dict) else None
             if not isinstance(row, dict) or not isinstance(row.get("id"), str):
