@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from posture_agent.sync import engine
+from posture_agent.sync import confined, engine
 from posture_agent.sync import segments as sg
 from posture_agent.sync.confined import TEMP_PREFIX, Folder
 from tests import test_sync
@@ -425,3 +425,32 @@ def test_a_folder_full_of_junk_is_named_in_a_bounded_list(pair: tuple[Home, Home
     result = sofa.sync()
     assert result["merged"] == 1
     assert len(result["unusable"]) == 21 and "280 more" in result["unusable"][-1]["reason"]
+
+
+def test_where_files_cannot_be_opened_relative_to_a_folder_the_same_is_refused(
+    pair: tuple[Home, Home], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The path-by-path checks used where the system has no `dir_fd` (Windows), run here: a
+    symlinked device folder, a symlink at a segment's name, a FIFO, all refused; the rest merges."""
+    monkeypatch.setattr(confined, "_RELATIVE", False)
+    work, sofa = pair
+    bashrc = tmp_path / "bashrc"
+    bashrc.write_text("echo hello\n", encoding="utf-8")
+    own = work.folder / sg.SUBFOLDER / work.device_id()
+    (own / sg.segment_name(2)).symlink_to(bashrc)
+    work.cli.ok("checkin", "slouched", "--at", "2026-11-25T11:00")
+    assert work.sync()["written"] == 1
+    assert bashrc.read_text(encoding="utf-8") == "echo hello\n" and not (own / sg.segment_name(2)).is_symlink()
+    folder = plant(sofa, [("checkins", checkin(1))]).parent
+    os.mkfifo(folder / sg.segment_name(2))
+    (folder / sg.segment_name(3)).symlink_to(bashrc)
+    (sofa.folder / sg.SUBFOLDER / PEER[::-1]).symlink_to(tmp_path)
+    result = sofa.sync()
+    assert result["merged"] == 1
+    reasons = sorted(n["reason"] for n in result["unusable"])
+    assert reasons == ["a symbolic link: not followed", "a symbolic link: not followed",
+                       "is a pipe (FIFO), not a regular file"], reasons
+    shutil.rmtree(own)
+    own.symlink_to(tmp_path / "elsewhere")
+    (tmp_path / "elsewhere").mkdir()
+    assert work.cli("sync", "now").code != 0 and list((tmp_path / "elsewhere").iterdir()) == []
