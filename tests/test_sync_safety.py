@@ -119,6 +119,10 @@ def test_only_rows_this_database_created_are_exported(pair: tuple[Home, Home]) -
             if sg.SEGMENT.match(name):
                 exported += [row["id"] for _, row in sg.scan(own, name).rows()]
     assert forged["id"] not in exported and len(exported) == 2
+    undone = work.cli.ok("--json", "undo").json()  # this computer's two (one pinned clock: one action)…
+    assert forged["id"] not in [r["id"] for r in undone["records"]]  # type: ignore[index]
+    again = work.cli("undo")  # …and never the forged one, as if this computer had made it
+    assert again.code != 0 and "nothing to undo" in again.err
 
 
 def test_a_temp_file_left_by_a_kill_is_never_merged_and_is_cleaned(pair: tuple[Home, Home]) -> None:

@@ -97,9 +97,13 @@ def _created_here(table: Table, device_ids: list[str]) -> Any:
     """Rows stamped by one of these device ids (the journal stamps `name:id`; the name may change)
     that this database created, not merged from another computer's file."""
     stamped = or_(*(table.c.device.endswith(f":{d}", autoescape=True) for d in device_ids))
-    received = text(f'"{table.name}".id NOT IN (SELECT value FROM json_each(COALESCE('
-                    f"(SELECT value FROM meta WHERE key = '{RECEIVED_OWN}'), '[]')))")
-    return and_(stamped, received)
+    return and_(stamped, not_received(table))
+
+
+def not_received(table: Table) -> Any:
+    """Rows not merged from another computer's file under this device's id (RECEIVED_OWN)."""
+    return text(f'"{table.name}".id NOT IN (SELECT value FROM json_each(COALESCE('
+                f"(SELECT value FROM meta WHERE key = '{RECEIVED_OWN}'), '[]')))")
 
 
 def count_own_since(conn: Connection, table: Table, after_rowid: int, device_ids: list[str]) -> int:
