@@ -429,6 +429,11 @@ def test_a_folder_full_of_junk_is_named_in_a_bounded_list(pair: tuple[Home, Home
     result = sofa.sync()
     assert result["merged"] == 1
     assert len(result["unusable"]) == 21 and "280 more" in result["unusable"][-1]["reason"]
+    bad = [("circuits", row_of("circuits", 1000 + n, rounds=99)) for n in range(300)]
+    plant(sofa, [*bad, ("checkins", checkin(2))], seq=2)
+    result = sofa.sync()
+    assert result["merged"] == 1 and len(result["rows"]) == 21 and "280 more" in result["rows"][-1]["reason"]
+    assert len(sofa.status()["rows"]) == 21
 
 
 def test_where_files_cannot_be_opened_relative_to_a_folder_the_same_is_refused(

@@ -468,9 +468,8 @@ def _merge_others(store: Store, folder: Path, clock: Clock, device_name: str, re
             state["label"] = labels.get(peer, peer)
             state["rows"].pop(name, None)
             state["later"].pop(name, None)
-            if notes:
-                state["rows"][name] = {"notes": [n.to_json() for n in notes[:NOTES_KEPT]],
-                                       "more": max(0, len(notes) - NOTES_KEPT)}
+            if notes:  # at most NOTES_KEPT and one that says how many more
+                state["rows"][name] = {"notes": [n.to_json() for n in notes]}
             again = merge_again_at(notes)
             if again:
                 state["later"][name] = again  # its rows dated in the future: merged when their time comes
@@ -487,7 +486,7 @@ def _merge_others(store: Store, folder: Path, clock: Clock, device_name: str, re
     result.unusable = _capped(result.unusable)
     for key, notes in applied.rows.items():
         peer_id, name = key.split("/", 1)
-        result.rows += [{"device": peer_id, "file": printable(name)[:120], **n.to_json()} for n in notes[:NOTES_KEPT]]
+        result.rows += [{"device": peer_id, "file": printable(name)[:120], **n.to_json()} for n in notes]
 
 
 def _capped(notes: list[FileNote]) -> list[FileNote]:

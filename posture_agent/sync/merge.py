@@ -147,13 +147,14 @@ def _apply(conn: Connection, segment: Segment, now: datetime, own_ids: list[str]
     refused, a duplicate id in the file, or a record that differs from the one here is noted."""
     aliases = _aliases(conn, segment)
     writer = sharing.RowWriter(conn)
+    kept = _Notes(notes)
     own = tuple(f":{d}" for d in own_ids)
     seen: set[int] = set()
     received: list[str] = []
     new = 0
     for line, item in segment.records():
         if not (isinstance(item, dict) and isinstance(item.get("t"), str) and isinstance(item.get("r"), dict)):
-            notes.append(RowNote("?", f"line {line}", "not a record ({\"t\": table, \"r\": row})"))
+            kept.add(RowNote("?", f"line {line}", "not a record ({\"t\": table, \"r\": row})"))
             continue
         name, row = item["t"], item["r"]
         if name not in sharing.SHARED:
@@ -163,15 +164,15 @@ def _apply(conn: Connection, segment: Segment, now: datetime, own_ids: list[str]
         try:
             v.check_row(name, row, now)
         except v.Future as exc:
-            notes.append(RowNote(name, shown, f"{printable(str(exc))}: merged once this clock reaches it", "waiting",
-                                 exc.until.isoformat()))
+            kept.add(RowNote(name, shown, f"{printable(str(exc))}: merged once this clock reaches it", "waiting",
+                             exc.until.isoformat()))
             continue
         except v.Invalid as exc:
-            notes.append(RowNote(name, shown, printable(str(exc))))
+            kept.add(RowNote(name, shown, printable(str(exc))))
             continue
         key = hash((name, rid))
         if key in seen:
-            notes.append(RowNote(name, shown, "appears twice in this file: the first is kept"))
+            kept.add(RowNote(name, shown, "appears twice in this file: the first is kept"))
             continue
         seen.add(key)
         if name == "runs" and rid in aliases:
@@ -180,25 +181,47 @@ def _apply(conn: Connection, segment: Segment, now: datetime, own_ids: list[str]
         try:
             outcome = writer.put(sharing.SHARED[name], row)
         except sharing.IntegrityError as exc:
-            notes.append(RowNote(name, shown, f"refused by the database ({printable(str(exc))[:120]})"))
+            kept.add(RowNote(name, shown, f"refused by the database ({printable(str(exc))[:120]})"))
             continue
         if outcome == "new":
             new += 1
             if str(row["device"]).endswith(own):
                 received.append(rid)
         elif outcome in ("ours", "theirs"):
-            kept = "the version here (written later)" if outcome == "ours" else "this file's (written later)"
-            notes.append(RowNote(name, shown, f"differs from the record here under the same id: kept {kept}",
-                                 "conflict"))
+            which = "the version here (written later)" if outcome == "ours" else "this file's (written later)"
+            kept.add(RowNote(name, shown, f"differs from the record here under the same id: kept {which}",
+                             "conflict"))
     for gone in writer.dangling_reports():
         new -= 1
-        notes.append(RowNote("soreness_reports", gone, "points at a run that was refused"))
+        kept.add(RowNote("soreness_reports", gone, "points at a run that was refused"))
+    kept.close()
     if aliases:
         sharing.write_state(conn, ALIASES, aliases)
     if received:
         sharing.write_state(conn, sharing.RECEIVED_OWN, (sharing.read_state(conn, sharing.RECEIVED_OWN) or [])
                             + received)
     return new
+
+
+class _Notes:
+    """The first NOTES_KEPT notes of a file, then one that says how many more (a file of 200,000
+    bad rows must not fill memory or the sync state); the earliest `until` of all is kept."""
+
+    def __init__(self, notes: list[RowNote]) -> None:
+        self.notes, self.more = notes, 0
+        self.until: str | None = None
+
+    def add(self, note: RowNote) -> None:
+        if len(self.notes) < NOTES_KEPT:
+            self.notes.append(note)
+            return
+        self.more += 1
+        if note.until and (self.until is None or note.until < self.until):
+            self.until = note.until
+
+    def close(self) -> None:
+        if self.more:
+            self.notes.append(RowNote("", "", f"and {self.more} more row(s) refused or waiting", "refused", self.until))
 
 
 def _aliased(name: str, row: dict[str, Any], aliases: dict[str, str]) -> dict[str, Any]:
