@@ -40,9 +40,20 @@ def add_checkins(home: Home, count: int, day: int) -> None:
         conn.close()
 
 
-def killed_round(home: Home, rng: random.Random, longest: float, watch: Path | None = None) -> bool:
-    """`sync now` in a forked process, SIGKILLed after a random delay, or (with `watch`) a random
-    moment after a temporary file appears in that folder (mid-write); True if it was killed."""
+def _stamp(path: Path) -> tuple[int, int]:
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return (0, 0)
+    return info.st_size, info.st_mtime_ns
+
+
+def killed_round(home: Home, rng: random.Random, longest: float, watch: Path | None = None,
+                 commits: Path | None = None) -> bool:
+    """`sync now` in a forked process, SIGKILLed after a random delay; with `watch`, a random moment
+    after a temporary file appears in that folder (mid-write); with `commits` (a `-wal` file), a
+    random moment after it changes (a file merged, the next one under way). True if it was killed."""
+    before = _stamp(commits) if commits is not None else None
     pid = os.fork()
     if pid == 0:  # the child: one round, then out without running the parent's clean-ups
         try:
@@ -54,6 +65,10 @@ def killed_round(home: Home, rng: random.Random, longest: float, watch: Path | N
         while time.monotonic() < deadline and not any(p.name.startswith(TEMP_PREFIX) for p in watch.iterdir()):
             time.sleep(0.0005)
         time.sleep(rng.choice((0, 0, rng.uniform(0, 0.001))))
+    elif commits is not None:
+        while time.monotonic() < deadline and _stamp(commits) == before:
+            time.sleep(0.0005)
+        time.sleep(rng.uniform(0, 0.003))
     else:
         time.sleep(rng.uniform(0, longest))
     killed = os.waitpid(pid, os.WNOHANG) == (0, 0)
@@ -104,11 +119,13 @@ def test_killed_while_merging(pair: tuple[Home, Home]) -> None:
     rng = random.Random(21)
     killed = mid_merge = 0
     for n in range(KILLS):
-        add_checkins(work, 300, 1 + n % 20)  # a new file from work each round: always something to merge
-        work.sync()
+        for _ in range(2):  # new files from work each round: always something to merge
+            add_checkins(work, 300, 1 + n % 20)
+            work.sync()
         exchange(work, sofa)
         before = len(sofa.rows()["checkins"])
-        was_killed = killed_round(sofa, rng, 0.2)
+        wal = sofa.db.with_name(sofa.db.name + "-wal")
+        was_killed = killed_round(sofa, rng, 1.0, commits=wal) if n % 2 else killed_round(sofa, rng, 0.2)
         killed += was_killed
         mid_merge += was_killed and len(sofa.rows()["checkins"]) > before  # some files in, the rest cut off
     assert killed >= KILLS // 2, f"only {killed} of {KILLS} rounds were killed before they ended"
