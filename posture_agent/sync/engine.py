@@ -586,6 +586,11 @@ def _forget_gone(store: Store, peer: str, state: dict[str, Any], present: set[st
 def _check(peer: Folder, name: str, peer_id: str, listed: dict[str, str]) -> sg.Segment | FileNote | str:
     """A usable segment, a note that it is kept for later, or why it cannot be used."""
     try:
+        header = sg.read_header(peer, name)  # a newer version's file is kept without reading it whole
+        if header["device_id"] == peer_id and header["format"] <= sg.FORMAT and schema_is_newer(header["schema"],
+                                                                                                  SCHEMA_HEAD):
+            return FileNote(peer_id, name, f"written by a newer posture-agent (schema {header['schema']}, this one "
+                                           f"knows {SCHEMA_HEAD}); kept until this computer is updated")
         segment = sg.scan(peer, name)
     except OSError as exc:  # a read error (a disk, a network mount): this file only, the next round again
         return FileNote(peer_id, name, f"cannot be read now ({exc.strerror or exc}); tried again next round")
