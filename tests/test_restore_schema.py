@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine
 
-from posture_agent.store.migrate import make_schema
+from posture_agent.store.migrate import SCHEMA_HEAD, make_schema
 from posture_agent.store.schema import foreign_objects_in_file
 from tests.conftest import Cli
 
@@ -101,7 +101,7 @@ def test_the_apps_own_backup_restores_and_the_trigger_would_have_wiped_the_runs(
                      "source FROM checkins")
     assert conn.execute("SELECT count(*) FROM runs").fetchone() == (0,)
     conn.close()
-    assert foreign_objects_in_file(backup, "0004") == []
+    assert foreign_objects_in_file(backup, SCHEMA_HEAD) == []
     cli.ok("restore", str(backup))
     cli.ok("checkin", "slouched")
     assert run_count(cli) == 1
