@@ -6,6 +6,7 @@ import argparse
 import csv
 import dataclasses
 import io
+import re
 from datetime import time
 from typing import Any
 
@@ -112,6 +113,17 @@ def cmd_doctor(ctx: Context, args: argparse.Namespace) -> int:
                 f"{db}: schema {revision} ({current}), integrity {integrity}",
                 "" if integrity == "ok" else "restore a backup: posture-agent restore FILE",
             )
+            if revision == SCHEMA_HEAD and integrity == "ok":
+                from posture_agent.store.schema import foreign_objects_in_file, one_line
+
+                foreign = foreign_objects_in_file(db, revision)
+                check(
+                    "schema", not foreign,
+                    f"not posture-agent's own: it holds {one_line(foreign)}" if foreign
+                    else "posture-agent's own tables and indexes, nothing else",
+                    "restore a good backup (posture-agent restore FILE), or drop what is not posture-agent's "
+                    "with the sqlite3 tool (e.g. DROP TRIGGER name) while the agent is stopped" if foreign else "",
+                )
             if revision == SCHEMA_HEAD:
                 from posture_agent.store import queries as q
 
@@ -155,6 +167,23 @@ EXPORT_COLUMNS = (
 )
 
 
+NUMERIC_COLUMNS = frozenset({"prompted", "rounds", "duration_s", "distance_km", *r.REGIONS, "si_pain"})
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""What makes a spreadsheet read a cell as a formula (OWASP's CSV injection list)."""
+PLAIN_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?")
+
+
+def csv_cell(column: str, value: Any) -> Any:
+    """A cell a spreadsheet shows and never runs: text that starts like a formula (a run's sport or a
+    drill's name may come from another computer, e.g. `=HYPERLINK(…)`) gets a leading single quote,
+    as OWASP advises; a plain number in a numeric column stays a number, even a negative one."""
+    if not isinstance(value, str) or not value.startswith(FORMULA_STARTS):
+        return value
+    if column in NUMERIC_COLUMNS and PLAIN_NUMBER.fullmatch(value):
+        return value
+    return "'" + value
+
+
 def export_rows(history: r.History) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for c in history.checkins:
@@ -182,9 +211,20 @@ def cmd_export(ctx: Context, args: argparse.Namespace) -> None:
         ctx.json = True
         ctx.emit({"version": 1, "records": rows}, lambda: "")
         return
-    text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=EXPORT_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow(row)
-    ctx.write(text.getvalue())
+    ctx.write(csv_text(rows))
+
+
+def csv_text(rows: list[dict[str, Any]]) -> str:
+    """The export as CSV, each row ending in "\n", every cell through `csv_cell`. A cell holding a
+    carriage return is quoted: the csv module quotes only its line terminator's characters, so each
+    row is written with "\r\n" and its end then made "\n" (a bare CR would start a new row in a
+    spreadsheet, and that row's first cell could be a formula)."""
+    row_text = io.StringIO()
+    writer = csv.DictWriter(row_text, fieldnames=EXPORT_COLUMNS, lineterminator="\r\n")
+    lines = []
+    for row in [dict(zip(EXPORT_COLUMNS, EXPORT_COLUMNS, strict=True)), *rows]:
+        row_text.seek(0)
+        row_text.truncate()
+        writer.writerow({column: csv_cell(column, value) for column, value in row.items()})
+        lines.append(row_text.getvalue().removesuffix("\r\n"))
+    return "".join(line + "\n" for line in lines)
