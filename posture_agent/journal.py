@@ -18,7 +18,6 @@ from sqlalchemy.engine import Connection
 from posture_agent.clock import Clock
 from posture_agent.config import Settings
 from posture_agent.domain import advice as rules
-from posture_agent.domain import plan as planner
 from posture_agent.domain import records as r
 from posture_agent.domain.days import day_bounds
 from posture_agent.domain.drills import Drill, planned_drills
@@ -224,23 +223,15 @@ class Journal:
                 "moving_s": moving.total_seconds() if moving else None, "fingerprint": fingerprint, "origin": origin,
             }
             rid = q.add(s, t.runs, values, device=self.device, source=source, now=now)
-            recent = self._recent(s, begin)
+            recent = self._recent(s, begin + duration)
         run = r.Run(rid, begin, duration, distance_km, sport, source, moving)
-        return RunSaved(run, self._run_warning(recent, begin))
+        return RunSaved(run, self._run_warning(recent, begin, duration))
 
-    def _run_warning(self, recent: r.History, begin: datetime) -> str | None:
+    def _run_warning(self, recent: r.History, begin: datetime, duration: timedelta) -> str | None:
         """A run is saved even when it should not have been run; this says why it should not."""
-        window = rules.active_protocol(recent, self.settings.soreness_threshold, begin)
-        if window:
-            return (
-                f"Saved, but you are in the SI-joint protocol: no running until "
-                f"{window[1].astimezone(self.zone):%Y-%m-%d %H:%M}."
-            )
-        if (day := begin.astimezone(self.zone).date()) in planner.rest_days(
-            recent, self.settings.soreness_threshold, self.zone
-        ):
-            return f"Saved, but {day:%a %d %b} was an extra rest day after a sore report."
-        return None
+        return rules.run_warning(
+            recent, threshold=self.settings.soreness_threshold, zone=self.zone, start=begin, end=begin + duration
+        )
 
     def record_soreness(
         self, values: dict[str, int | None], at: datetime | None = None, run: str | None = None,
@@ -369,9 +360,9 @@ class Journal:
             }
             rid = q.add(s, t.runs, values, device=self.device, source=source, now=now)
             q.bury(s, t.runs, [old.id], device=self.device, source=source, now=now, replaced_by=rid)
-            recent = self._recent(s, begin)
+            recent = self._recent(s, begin + new_duration)
         new = r.Run(rid, begin, new_duration, new_distance, old.sport, source, moving)
-        return old, RunSaved(new, self._run_warning(recent, begin))
+        return old, RunSaved(new, self._run_warning(recent, begin, new_duration))
 
     def undo(self, source: str = "cli") -> TakenBack:
         """Take back the last record made on this computer (a check-in, the drills of one tick, a

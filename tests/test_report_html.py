@@ -298,7 +298,7 @@ def test_two_week_user_sees_the_si_protocol_first(browser: Page, two_week_page: 
     assert "ice at 12:30, 20:30" in cards[0] and "no running until" in cards[0]
     assert any("pelvic tilts" in c.lower() and "until" in c for c in cards), cards
     advice = browser.evaluate("document.querySelector('#advice').innerText")
-    assert "SI-joint protocol, day 3 of 14" in advice and "Ice the SI joint" in advice
+    assert "SI-joint protocol, day 3 of 15" in advice and "Ice the SI joint" in advice
     assert "not medical advice" in advice
 
 

@@ -223,7 +223,7 @@ def test_sore_si_joint_starts_protocol_and_icon_turns_amber(app: App, cli: Cli, 
     app.desktop.screenshot(shots / "soreness-advice-app.png", crop=f"{w + 20}x{h + 20}+{x - 10}+{y - 10}")
     state = app.wait(lambda e: e["event"] == "state" and e["icon"] != "normal")
     assert state["icon"] == "protocol"
-    assert state["lines"][0] == "SI protocol day 1 of 14: no running"
+    assert state["lines"][0] == "SI protocol day 1 of 15: no running"
     assert wait_for(lambda: app.icon_colours(shots, "icon-protocol")["amber"] > 15, timeout=5), "amber badge"
     advice = cli.ok("advice", "--json").json()
     assert isinstance(advice, dict) and advice["si_protocol"] is not None

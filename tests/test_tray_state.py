@@ -37,10 +37,10 @@ def test_paused_protocol_and_rest_day() -> None:
     paused = TrayState(now=NOW, paused_until=datetime(2026, 11, 25, 13, 0, tzinfo=BERLIN), protocol_day=3,
                        next_prompt="check-in", next_at=NOW)
     assert paused.icon_state == "paused"
-    assert paused.status_lines() == ["Paused until 13:00", "SI protocol day 3 of 14: no running"]
+    assert paused.status_lines() == ["Paused until 13:00", "SI protocol day 3 of 15: no running"]
     protocol = TrayState(now=NOW, protocol_day=3, rest_day=True)
     assert protocol.icon_state == "protocol"
-    assert protocol.status_lines() == ["SI protocol day 3 of 14: no running"]
+    assert protocol.status_lines() == ["SI protocol day 3 of 15: no running"]
     rest = TrayState(now=NOW, rest_day=True, next_prompt="check-in",
                      next_at=datetime(2026, 11, 25, 12, 45, tzinfo=BERLIN))
     assert rest.status_lines() == ["Rest day: no running today", "Next: check-in at 12:45"]

@@ -329,7 +329,9 @@ def test_run_in_si_protocol_shows_the_warning(desktop: Desktop, ui: Ui, journal:
     _run_window(ui, journal, holder)
     win = find(desktop, "^Log a run$")
     keys(desktop, win, "Return")
-    assert wait_for(lambda: "SI-joint protocol" in ui.call(lambda _r: str(holder["w"].message.cget("text"))), timeout=8)
+    said = lambda: ui.call(lambda _r: str(holder["w"].message.cget("text")))  # noqa: E731
+    assert wait_for(lambda: "SI-joint protocol" in said() and "Running again from Tue 08 Dec" in said(), timeout=8)
+    shot(desktop, "run-si-warning", win)
     assert len(journal.runs()) == 1, "saved, and warned about"
     assert ui.call(lambda _r: str(holder["w"].save.cget("text"))) == "Close"
 
@@ -356,7 +358,9 @@ def test_soreness_si_joint_shows_the_protocol_at_once(desktop: Desktop, ui: Ui, 
     got = rows(journal, "select upper_back, mid_back, lower_back, si_joint, form from soreness_reports")
     assert got == [(0, 0, 0, 5, "arms_crossing")]
     shown = ui.call(lambda _r: [str(w.cget("text")) for w in holder["w"].advice.winfo_children()])
-    assert any("SI-joint protocol, day 1 of 14: no running until Wed 09 Dec 12:00" in t for t in shown)
+    shot(desktop, "soreness-advice", win)
+    assert any("SI-joint protocol, day 1 of 15 (SI joint 5/10 on Wed 25 Nov): no running; your first running day "
+               "is Thu 10 Dec" in t for t in shown)
     assert any("not medical advice" in t for t in shown)
     assert journal.advice().si_protocol is not None
     shot(desktop, "soreness-advice", win)

@@ -138,7 +138,7 @@ class Agent:
             now=now, next_prompt=nxt, paused_until=paused,
             rest_today=advice.rest_on(now.astimezone(zone).date()),
             si_protocol_day=advice.si_protocol.day if advice.si_protocol else None,
-            si_protocol_days=rules.PROTOCOL_DAYS,
+            si_protocol_days=advice.si_protocol.days if advice.si_protocol else rules.PROTOCOL_DAYS + 1,
             open_prompts=tuple(self.service.open.values()),
             notifications_ok=not (self.notifier is not None and self.notifier.failed),
             failing_jobs=tuple(f.job for f in jobhealth.failing(self.paths.runtime_dir)),
