@@ -91,20 +91,20 @@ class App:
         self.desktop.run("xdotool", "key", "--delay", "40", *downs, "Return", check=True)
 
     def icon_colours(self, shots: Path, name: str) -> dict[str, int]:
-        """Counts of teal, grey and amber pixels in the docked icon (from a real screenshot)."""
+        """Counts of teal, grey and ice-blue pixels in the docked icon (from a real screenshot)."""
         from PIL import Image
 
         x, y = self.icon_centre()
         path = self.desktop.screenshot(shots / f"{name}.png", crop=f"36x36+{x - 18}+{max(0, y - 18)}")
-        counts = {"teal": 0, "grey": 0, "amber": 0}
+        counts = {"teal": 0, "grey": 0, "ice": 0}
         with Image.open(path) as img:
             for r, g, b in pixels(img):
                 if abs(r - 22) < 25 and abs(g - 122) < 25 and abs(b - 104) < 25:
                     counts["teal"] += 1
                 elif max(r, g, b) - min(r, g, b) < 25 and 90 < r < 160:
                     counts["grey"] += 1
-                elif r > 200 and 120 < g < 190 and b < 80:
-                    counts["amber"] += 1
+                elif ice(r, g, b):
+                    counts["ice"] += 1
         return counts
 
     def stop(self) -> None:
@@ -118,6 +118,11 @@ class App:
                     self.proc.wait(timeout=5)
                 except subprocess.TimeoutExpired:
                     self.proc.kill()
+
+
+def ice(r: int, g: int, b: int) -> bool:
+    """The SI protocol badge's sky blue (the tile then is a deep blue, and normal is teal)."""
+    return r < 80 and 130 < g < 200 and b > 200
 
 
 def pixels(img: Any) -> list[tuple[int, int, int]]:
@@ -210,8 +215,8 @@ def test_pause_and_resume_change_icon_and_menu(app: App, shots: Path) -> None:
     assert wait_for(lambda: app.icon_colours(shots, "icon-resumed")["teal"] > 100, timeout=5)
 
 
-def test_sore_si_joint_starts_protocol_and_icon_turns_amber(app: App, cli: Cli, shots: Path) -> None:
-    assert app.icon_colours(shots, "icon-before")["amber"] == 0
+def test_sore_si_joint_starts_protocol_and_icon_turns_ice_blue(app: App, cli: Cli, shots: Path) -> None:
+    assert app.icon_colours(shots, "icon-before")["ice"] == 0
     app.menu("How's my back?")
     app.wait(lambda e: e == {**e, "event": "mapped", "window": "soreness"})
     win = app.desktop.window("^How's my back\\?$")
@@ -224,7 +229,7 @@ def test_sore_si_joint_starts_protocol_and_icon_turns_amber(app: App, cli: Cli, 
     state = app.wait(lambda e: e["event"] == "state" and e["icon"] != "normal")
     assert state["icon"] == "protocol"
     assert state["lines"][0] == "SI protocol day 1 of 15: no running"
-    assert wait_for(lambda: app.icon_colours(shots, "icon-protocol")["amber"] > 15, timeout=5), "amber badge"
+    assert wait_for(lambda: app.icon_colours(shots, "icon-protocol")["ice"] > 15, timeout=5), "snowflake badge"
     advice = cli.ok("advice", "--json").json()
     assert isinstance(advice, dict) and advice["si_protocol"] is not None
 

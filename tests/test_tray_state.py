@@ -13,6 +13,7 @@ import pytest
 from posture_agent.ui.icon import STATES, draw_fallback, tray_image
 from posture_agent.ui.tray import TrayState, tray_state_from
 from posture_agent.ui.tray_backend import TrayUnavailable, choose_backend
+from tests.test_tray_desktop import ice
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=BERLIN)
@@ -58,13 +59,11 @@ def test_icons_differ_by_state() -> None:
         pixels = zip(raw[0::4], raw[1::4], raw[2::4], raw[3::4], strict=True)
         return sum(1 for r, g, b, a in pixels if a > 200 and match(r, g, b))
 
-    def amber(r: int, g: int, b: int) -> bool:
-        return r > 200 and 120 < g < 190 and b < 80
 
     def neutral(r: int, g: int, b: int) -> bool:
         return max(r, g, b) - min(r, g, b) < 25 and 80 < r < 170
 
-    assert count("protocol", amber) > 30 and count("normal", amber) == 0, "the protocol badge is amber"
+    assert count("protocol", ice) > 30 and count("normal", ice) == 0, "the protocol badge is ice blue"
     assert count("paused", neutral) > 500 and count("normal", neutral) < 50, "paused is grey"
     with pytest.raises(ValueError, match="unknown tray state"):
         tray_image("sleepy")
