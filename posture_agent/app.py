@@ -7,9 +7,10 @@
 - the agent publishes events on its worker thread; `App.on_event` updates the tray and starts windows.
 
 A job fires → a prompt is shown → the answer is stored: the agent's job finds a prompt due and
-records it as shown (`prompt_due`); a check-in is asked in its notification, a drills, circuit or
-soreness prompt opens its window. Every window (those of the prompts and of the menu: check-in,
-drills, circuit, log a run, How's my back?, settings, about) is a short-lived process of its own
+records it as shown (`prompt_due`); a check-in or a soreness question is asked in its notification
+(whose body opens the window), a drills or circuit prompt opens its window. Every window (those of
+the prompts and of the menu: check-in, drills, circuit, log a run, How's my back?, settings, about)
+is a short-lived process of its own
 (`window_process.py`, started and watched by `prompt_windows.WindowProcess`) given plain data on
 its command line; it hands the answer to the agent over the control socket, and the agent stores it
 and closes the prompt in one transaction on its answers thread. Tk, matplotlib and the windows'
@@ -179,7 +180,9 @@ class App:
         kind = active.prompt.kind
         if event.kind == WINDOW_WANTED and kind == PromptKind.CHECKIN:
             self.show_checkin(active)  # no answer buttons on the notification, or its body clicked
-        elif event.kind == PROMPT_DUE and kind in (PromptKind.DRILLS, PromptKind.CIRCUIT, PromptKind.SORENESS):
+        elif event.kind == WINDOW_WANTED and kind == PromptKind.SORENESS:
+            self.screen.offer(active, lambda: self._show(kind, active))  # its notification's body clicked
+        elif event.kind == PROMPT_DUE and kind in (PromptKind.DRILLS, PromptKind.CIRCUIT):
             self.screen.offer(active, lambda: self._show(kind, active))
         elif event.kind == PROMPT_CLOSED:
             self.screen.drop(lambda a: a.id != active.id)  # waiting: never shown late; ice only notifies

@@ -17,11 +17,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from posture_agent.clock import FixedClock
 from tests.conftest import Cli
 from tests.desktop import Desktop, desktop, wait_for
 from tests.processes import rows
@@ -37,13 +40,14 @@ MENU = ["Check in now", "Today's drills", "Strength circuit", "Log a run", "How'
 
 
 class App:
-    def __init__(self, desktop: Desktop, home: Path, events: Path, backend: str, clock: str = PINNED) -> None:
+    def __init__(self, desktop: Desktop, home: Path, events: Path, backend: str, clock: str = PINNED,
+                 notify: bool = False) -> None:
         self.desktop, self.events_file = desktop, events
         env = dict(desktop.env, PYTHONPATH=os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]))
         env.pop("PYSTRAY_BACKEND", None)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "tests.ui_harness", "--home", str(home), "--events", str(events),
-             "--clock", clock, "--backend", backend],
+             "--clock", clock, "--backend", backend, *(["--notify"] if notify else [])],
             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=(events.parent / "app.err").open("wb"),
             env=env, cwd=ROOT, text=True,
         )
@@ -143,9 +147,10 @@ def shots(tmp_path: Path) -> Path:
     return folder
 
 
-def start_app(desktop: Desktop, cli: Cli, tmp_path: Path, backend: str = "appindicator", clock: str = PINNED) -> App:
+def start_app(desktop: Desktop, cli: Cli, tmp_path: Path, backend: str = "appindicator", clock: str = PINNED,
+              notify: bool = False) -> App:
     skip_without_pygobject()
-    app = App(desktop, cli.home, tmp_path / "events.jsonl", backend, clock)
+    app = App(desktop, cli.home, tmp_path / "events.jsonl", backend, clock, notify)
     app.wait(lambda e: e["event"] == "tray_ready", timeout=20)
     assert wait_for(app.docked, timeout=10), "the icon docks in the tray"
     return app
@@ -288,6 +293,37 @@ def test_prompts_due_together_come_one_window_at_a_time(desktop: Desktop, cli: C
         app.desktop.screenshot(shots / "one-window-at-a-time-next.png")
         order = [e["window"] for e in app.events() if e["event"] == "mapped"]
         assert order == ["drills", "checkin"]
+    finally:
+        app.stop()
+
+
+def test_the_soreness_question_is_one_notification_whose_body_opens_the_window(
+        desktop: Desktop, cli: Cli, clock: FixedClock, tmp_path: Path, shots: Path) -> None:
+    """Notification first, like a check-in: no window beside it; ten minutes on it is still open
+    (never `missed` minutes in); a click on its body opens How's my back? and answers nothing."""
+    clock.at = datetime(2026, 11, 25, 18, 52, tzinfo=ZoneInfo("Europe/Berlin")).astimezone(UTC)
+    cli.ok("run", "add", "--distance-km", "8", "--duration", "45m", "--at", "2026-11-25T16:10")  # asked at 18:55
+    app = start_app(desktop, cli, tmp_path, clock="2026-11-25T18:56:00+01:00", notify=True)
+    try:
+        app.send("advance 0")
+        assert wait_for(lambda: desktop.displayed() == 1, timeout=8), "one notification"
+        time.sleep(1.0)
+        assert desktop.window("^How's my back\\?$") is None, "no window beside the notification"
+        assert not [e for e in app.events() if e["event"] == "mapped"]
+        desktop.screenshot(shots / "soreness-notification-app.png")
+        app.send("advance 600")
+        time.sleep(0.5)
+        assert rows(cli.home, "select kind, outcome from prompts") == [("soreness", None)], "still open"
+        desktop.click_notification()
+        app.wait(lambda e: e == {**e, "event": "mapped", "window": "soreness"})
+        win = desktop.window("^How's my back\\?$")
+        assert win is not None
+        assert wait_for(lambda: desktop.displayed() == 0, timeout=5), "the notification made way for the window"
+        desktop.screenshot(shots / "soreness-window-app.png")
+        desktop.run("xdotool", "windowfocus", "--sync", win, "key", "--delay", "40", "3", "Return", check=True)
+        app.wait(lambda e: e["event"] == "soreness" and e["values"]["upper_back"] == 3)
+        assert wait_for(lambda: rows(cli.home, "select kind, outcome from prompts") == [("soreness", "answered")],
+                        timeout=5)
     finally:
         app.stop()
 
