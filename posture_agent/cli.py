@@ -6,14 +6,19 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import logging
 import os
+import re
+import shutil
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import NoReturn, TextIO
 
 from posture_agent import WINDOW_PROCESS, __version__
 from posture_agent.clock import Clock, SystemClock
+from posture_agent.commands import MODULE_OF
 from posture_agent.context import Context, OutputFailed
 from posture_agent.errors import EXIT_BUG, EXIT_ERROR, EXIT_OK, EXIT_USAGE, UserError
 from posture_agent.filenames import printable
@@ -78,7 +83,7 @@ def main(argv: Sequence[str] | None = None, clock: Clock | None = None, out: Tex
     from posture_agent.logsetup import setup_logging
 
     setup_logging(paths.log_file)
-    ctx = Context(paths=paths, clock=clock or SystemClock(), out=out or sys.stdout, json=args.json)
+    ctx = Context(paths=paths, clock=clock or SystemClock(), out=out or sys.stdout, json=args.json, hints=runnable)
     try:
         result = args.func(ctx, args)
         return int(result or EXIT_OK)
@@ -110,7 +115,41 @@ def main(argv: Sequence[str] | None = None, clock: Clock | None = None, out: Tex
 def tell(line: str) -> None:
     """One line on stderr; a closed or full stderr must not turn an answer into a crash."""
     with contextlib.suppress(OSError, ValueError, AttributeError):  # AttributeError: stderr is None
-        print(line, file=sys.stderr, flush=True)
+        print(runnable(line), file=sys.stderr, flush=True)
+
+
+HINT = re.compile(r"\bposture-agent(?= (?:" + "|".join(sorted(MODULE_OF, key=len, reverse=True)) + r")\b)")
+"""`posture-agent COMMAND` in a line the user reads: a hint to run it."""
+
+
+def runnable(line: str) -> str:
+    """`line` with its hints naming a command the user can run: `posture-agent COMMAND` as it is
+    when `posture-agent` on PATH is this program, else this program's path (before scripts/run.sh
+    linked it into ~/.local/bin, `posture-agent` alone is "command not found")."""
+    if "posture-agent " not in line:
+        return line
+    word = command_word()
+    return line if word == "posture-agent" else HINT.sub(lambda _m: word, line)
+
+
+@functools.cache
+def command_word() -> str:
+    """How the user runs this program: "posture-agent" when that name on PATH is this program (or it
+    was not started as an installed `posture-agent`), else its path, ~ for the home folder."""
+    me = Path(sys.argv[0])
+    if me.stem != "posture-agent":  # python -m posture_agent, the frozen app, a test
+        return "posture-agent"
+    found = shutil.which("posture-agent")
+    try:
+        if found is not None and Path(found).resolve() == me.resolve():
+            return "posture-agent"
+        path = str(me.resolve())
+    except OSError:
+        return "posture-agent"
+    home = str(Path.home())
+    if path.startswith(home + os.sep):
+        path = "~" + path[len(home):]
+    return path if " " not in path else f'"{path}"'
 
 
 def output_failed(ctx: Context, exc: OutputFailed) -> int:

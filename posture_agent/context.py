@@ -38,6 +38,9 @@ class Context:
     _journal: Any = None
     saved: bool = False
     """A write was committed: a failure to print the confirmation must not read as "not saved"."""
+    hints: Callable[[str], str] = str
+    """Rewrites the text output's hints ("posture-agent drill done NAME") to a command the user can
+    run (cli.runnable); JSON is never rewritten."""
 
     def settings(self) -> Any:
         if self._settings is None:
@@ -101,7 +104,7 @@ class Context:
         else:
             lines = text()
             joined = lines if isinstance(lines, str) else "\n".join(lines)
-            shown = "\n".join(printable(line) for line in joined.split("\n")) + "\n"
+            shown = "\n".join(printable(self.hints(line)) for line in joined.split("\n")) + "\n"
         self.write(shown)
 
     def write(self, text: str) -> None:
