@@ -83,7 +83,8 @@ def main(argv: Sequence[str] | None = None, clock: Clock | None = None, out: Tex
     from posture_agent.logsetup import setup_logging
 
     setup_logging(paths.log_file)
-    ctx = Context(paths=paths, clock=clock or SystemClock(), out=out or sys.stdout, json=args.json, hints=runnable)
+    ctx = Context(paths=paths, clock=clock or SystemClock(), out=out or sys.stdout, json=args.json, hints=runnable,
+                  warn=tell)
     try:
         result = args.func(ctx, args)
         return int(result or EXIT_OK)

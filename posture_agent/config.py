@@ -21,6 +21,7 @@ from posture_agent.domain.drills import Drill, load_catalogue
 from posture_agent.domain.plan import Window
 from posture_agent.errors import UserError
 from posture_agent.inputs import NotARegularFile, read_bounded
+from posture_agent.outputs import write_atomically
 from posture_agent.paths import make_private_dir
 
 log = logging.getLogger(__name__)
@@ -96,13 +97,63 @@ def ensure_config(path: Path) -> None:
 
 
 def load_settings_or_defaults(path: Path) -> tuple[Settings, ConfigError | None]:
-    """For the agent: a broken config file must not stop it. The defaults are used, the error (with
-    its line) is returned for the agent to show, and the file is left exactly as the user wrote it."""
+    """For the agent: a broken config file must not stop it. The last valid settings (else the
+    defaults) are used, the error (with its line) is returned for the agent to show, and the file is
+    left exactly as the user wrote it."""
+    loaded = load_settings_kept(path)
+    return loaded.settings, loaded.problem
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """The settings to use, and when the file has a mistake, the mistake and what is used instead."""
+
+    settings: Settings
+    problem: ConfigError | None = None
+    fallback: str = ""
+    """"the last valid settings" (a copy of the file as it was when it last had no mistake) or
+    "the default settings"."""
+
+    def problem_line(self, doing: str = "using") -> str:
+        """One line for the user: which file and line is wrong, what is used meanwhile."""
+        return f"{self.problem}; {doing} {self.fallback} until it is fixed (the file was not changed)"
+
+
+def last_valid_path(path: Path) -> Path:
+    """Where the copy of the config file as it was when last read without a mistake is kept."""
+    return path.with_name(f"{path.stem}.last-valid{path.suffix}")
+
+
+def load_settings_kept(path: Path) -> Loaded:
+    """For everything that records or runs: one typo must not stop a record from being kept. A valid
+    file is used (and a copy of it kept as the last valid one); a file with a mistake gives the last
+    valid copy's settings, else the defaults, with the error to say in one line."""
     try:
-        return load_settings(path), None
+        settings = load_settings(path)
     except ConfigError as exc:
+        kept = last_valid_path(path)
+        try:
+            if kept.exists():
+                log.warning("%s; using the last valid settings (%s)", exc, kept)
+                return Loaded(load_settings(kept), exc, "the last valid settings")
+        except ConfigError:
+            log.warning("the last valid config %s cannot be read either", kept)
         log.warning("%s; using the defaults", exc)
-        return Settings(), exc
+        return Loaded(Settings(), exc, "the default settings")
+    _keep_copy(path)
+    return Loaded(settings)
+
+
+def _keep_copy(path: Path) -> None:
+    """Copy a valid config file to `last_valid_path` when it differs from the copy (0600, by rename)."""
+    kept = last_valid_path(path)
+    try:
+        text = read_config_text(path)
+        if kept.exists() and read_config_text(kept) == text:
+            return
+        write_atomically(kept, text, prefix=".config-")
+    except (OSError, ConfigError) as exc:  # a read-only folder: the copy is a convenience, never a failure
+        log.info("could not keep a copy of the valid config in %s: %s", kept, exc)
 
 
 def load_settings(path: Path) -> Settings:

@@ -10,7 +10,7 @@ from datetime import time
 from typing import Any
 
 from posture_agent import __version__
-from posture_agent.config import DAYS, ConfigError, load_settings
+from posture_agent.config import DAYS, load_settings, load_settings_kept
 from posture_agent.context import Context, add_json
 from posture_agent.domain import records as r
 from posture_agent.logsetup import log_problem
@@ -90,12 +90,14 @@ def cmd_doctor(ctx: Context, args: argparse.Namespace) -> int:
         checks.append({"check": name, "ok": ok, "detail": detail, "fix": fix or None})
 
     paths = ctx.paths
-    try:
-        load_settings(paths.config_file)
+    loaded = load_settings_kept(paths.config_file)
+    if loaded.problem is None:
         state = "present" if paths.config_file.exists() else "absent (defaults apply)"
         check("config", True, f"{paths.config_file}: {state}")
-    except ConfigError as exc:
-        check("config", False, str(exc), "edit the file, or rename it to get the defaults back")
+    else:
+        check("config", False, loaded.problem_line("commands and the agent use"),
+              "fix that line (posture-agent config check tells when it is right), or rename the file to get the "
+              "defaults back")
     db = paths.db_file
     try:
         from posture_agent.store.recovery import refuse_if_quarantined
