@@ -278,6 +278,8 @@ class Journal:
         if not re.fullmatch(r"[0-9a-fA-F-]{1,36}", prefix.strip()):
             raise UserError(f"no run with id {prefix!r} (see `posture-agent run list`)")
         found = q.run_by_prefix(s, prefix.strip())
+        if not found and (edited := q.run_edited_into(s, prefix.strip())) is not None:
+            found = [edited]
         if not found:
             raise UserError(f"no run with id {prefix!r} (see `posture-agent run list`)")
         if len(found) > 1:
@@ -334,7 +336,9 @@ class Journal:
         """Change a run's distance, duration or start: (the old version, the new one saved).
 
         An edit is a delete and a re-add: the old run gets a tombstone naming its new version
-        (`replaced_by`) and the new version is a new record with a new id. Records are then still
+        (`replaced_by`) and the new version is a new record with a new UUID, whose first 8 characters
+        (the id `run list` shows and every command takes) are the old one's: the run keeps the id the
+        user knows, and the old full id still finds it (`queries.run_edited_into`). Records are then still
         written once and never changed, so the merge stays "insert the UUIDs not here yet" and the
         order in which devices see the files changes nothing; a last-writer-wins update would need
         updated rows to travel again and a per-column comparison in every merge. Soreness reports
@@ -354,6 +358,7 @@ class Journal:
                 raise UserError("the run would end in the future: check --at and --duration")
             moving = old.moving if duration is None else None
             values = {
+                "id": old.id[:8] + t.new_id()[8:],
                 "start": begin, "duration_s": new_duration.total_seconds(), "distance_km": new_distance,
                 "sport": old.sport, "moving_s": moving.total_seconds() if moving else None,
                 "fingerprint": None, "origin": row.get("origin"),

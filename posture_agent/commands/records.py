@@ -258,7 +258,7 @@ def cmd_run_edit(ctx: Context, args: argparse.Namespace) -> None:
 
     def text() -> list[str]:
         return [
-            f"Run {old.id[:8]} changed (now {run.id[:8]}): {run.distance_km:g} km in "
+            f"Run {run.id[:8]} changed: {run.distance_km:g} km in "
             f"{format_duration(run.duration)}, {spoken(run.start, zone, now)} "
             f"(was {old.distance_km:g} km in {format_duration(old.duration)}, {spoken(old.start, zone, now)})."
         ]
