@@ -20,7 +20,7 @@ from posture_agent import WINDOW_PROCESS, __version__
 from posture_agent.clock import Clock, SystemClock
 from posture_agent.commands import MODULE_OF
 from posture_agent.context import Context, OutputFailed
-from posture_agent.errors import EXIT_BUG, EXIT_ERROR, EXIT_OK, EXIT_USAGE, UserError
+from posture_agent.errors import EXIT_BUG, EXIT_ERROR, EXIT_OK, EXIT_USAGE, UserError, did_you_mean
 from posture_agent.filenames import printable
 from posture_agent.paths import Paths
 
@@ -28,10 +28,26 @@ log = logging.getLogger(__name__)
 
 
 class OneLineParser(argparse.ArgumentParser):
-    """Usage mistakes as one line on stderr (exit 2), like every other error; subcommands inherit it."""
+    """Usage mistakes as one line on stderr (exit 2), like every other error; subcommands inherit it.
+    A mistyped choice (a command, an action) gets "did you mean …" from the parser's own choices."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see: {self.prog} --help)\n")
+        self.exit(EXIT_USAGE, f"{self.prog}: {with_a_guess(message)} (see: {self.prog} --help)\n")
+
+
+INVALID_CHOICE = re.compile(r"invalid choice: (?P<value>'[^']*'|\"[^\"]*\"|\S+) \(choose from (?P<choices>.*)\)$")
+
+
+def with_a_guess(message: str) -> str:
+    """argparse's "invalid choice: 'chekin' (choose from 'checkin', …)" as "invalid choice: 'chekin';
+    did you mean 'checkin'?" when one is close (difflib); else as it was."""
+    found = INVALID_CHOICE.search(message)
+    if found is None:
+        return message
+    value = found.group("value").strip("'\"")
+    choices = [c.strip().strip("'\"") for c in found.group("choices").split(",")]
+    guess = did_you_mean(value, choices)
+    return f"{message[:found.start()]}invalid choice: {found.group('value')}{guess}" if guess else message
 
 
 def command_in(argv: Sequence[str]) -> str | None:

@@ -170,6 +170,57 @@ def load_settings(path: Path) -> Settings:
     return _Validator(path, text).settings(raw)
 
 
+TomlValue = str | int | float | bool | list[str]
+
+
+def toml_value(value: TomlValue) -> str:
+    """One value as the config file writes it (the file holds text, numbers, booleans, lists of text)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t")
+        return f'"{escaped}"'
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {value!r} to the config")
+
+
+def settings_toml(s: Settings) -> str:
+    """Every setting in use as a config file would hold it (the same sections and keys; read back, it
+    gives the same settings): what `config show` prints."""
+
+    def hm(t: time) -> str:
+        return t.strftime("%H:%M")
+
+    def days(ds: frozenset[int]) -> list[str]:
+        return [DAYS[d] for d in sorted(ds)]
+
+    sections: dict[str, dict[str, TomlValue]] = {
+        "general": {"timezone": s.timezone, "soreness_threshold": s.soreness_threshold,
+                    "prompt_timeout_minutes": s.prompt_timeout_minutes, "device_name": s.device_name},
+        **{name: {"days": days(w.days), "start": hm(w.start), "end": hm(w.end), "every_minutes": w.every_minutes}
+           for name, w in (("desk", s.desk), ("sofa", s.sofa))},
+        "car": {"days": days(s.car_days), "times": [hm(t) for t in s.car_times]},
+        "drills": {"time": hm(s.drill_time), "daily": list(s.daily_drills)},
+        "circuit": {"days": days(s.circuit_days), "time": hm(s.circuit_time), "rounds": s.circuit_rounds,
+                    "exercises": list(s.circuit_exercises)},
+        "soreness": {"after_run_hours": s.soreness_after_run_hours, "next_morning": hm(s.soreness_next_morning)},
+        "si_protocol": {"ice_times": [hm(t) for t in s.ice_times]},
+        "quiet": {"hours": [f"{hm(a)}-{hm(b)}" for a, b in s.quiet_hours], "weekends_off": s.weekends_off},
+        "import": {"folder": s.import_folder},
+        "presence": {"idle_minutes": s.idle_minutes, "calendar": s.calendar},
+    }
+    built_in = load_catalogue()
+    for name, drill in sorted(s.catalogue.items()):  # the user's own drills and changes to built-in ones
+        if built_in.get(name) != drill:
+            sections[f"catalogue.{name}"] = {k: getattr(drill, k) for k in ("title", "how", "dose", "kind")}
+    blocks = ["\n".join([f"[{name}]", *(f"{k} = {toml_value(v)}" for k, v in values.items())])
+              for name, values in sections.items()]
+    return "\n\n".join(blocks) + "\n"
+
+
 MAX_CONFIG_BYTES = 1024 * 1024
 """A settings file is a few kilobytes; anything past a megabyte is not one (and is refused at once)."""
 BOM = b"\xef\xbb\xbf"

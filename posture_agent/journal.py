@@ -21,7 +21,7 @@ from posture_agent.domain import advice as rules
 from posture_agent.domain import records as r
 from posture_agent.domain.days import day_bounds
 from posture_agent.domain.drills import Drill, planned_drills
-from posture_agent.errors import UserError
+from posture_agent.errors import UserError, did_you_mean
 from posture_agent.store import queries as q
 from posture_agent.store import tables as t
 from posture_agent.store.db import Store
@@ -143,10 +143,11 @@ class Journal:
         prompted: bool = False,
     ) -> r.CheckIn:
         if posture not in (*r.POSTURES, "skipped") and not (prompted and posture == "missed"):
-            allowed = ", ".join((*r.POSTURES, "skipped"))
-            raise UserError(f"posture {posture!r} is not one of: {allowed}")
+            allowed = (*r.POSTURES, "skipped")
+            raise UserError(f"posture {posture!r} is not one of: {', '.join(allowed)}{did_you_mean(posture, allowed)}")
         if context not in r.CONTEXTS:
-            raise UserError(f"context {context!r} is not one of: {', '.join(r.CONTEXTS)}")
+            guess = did_you_mean(context, r.CONTEXTS)
+            raise UserError(f"context {context!r} is not one of: {', '.join(r.CONTEXTS)}{guess}")
         when = self.when(at)
         with self.store.transaction() as s:
             values = {"at": when, "context": context, "posture": posture, "prompted": prompted}
@@ -165,7 +166,8 @@ class Journal:
         catalogue = self.settings.catalogue
         unknown = [n for n in names if n not in catalogue]
         if unknown:
-            raise UserError(f"unknown drill {unknown[0]!r} (known: {', '.join(sorted(catalogue))})")
+            guess = did_you_mean(unknown[0], catalogue)
+            raise UserError(f"unknown drill {unknown[0]!r}{guess} (known: {', '.join(sorted(catalogue))})")
         if not names:
             raise UserError("name at least one drill")
 
