@@ -462,11 +462,17 @@ def test_about_says_version_folder_and_not_medical_advice(desktop: Desktop, ui: 
     from posture_agent.ui.windows.about import AboutWindow
 
     holder = ui.held
-    ui.call(lambda root: holder.setdefault("w", AboutWindow(root, __version__, str(tmp_path / "data"))))
+    config = "/home/someone-with-a-long-name/.config/posture-agent/profiles/the-work-laptop/config.toml"
+    ui.call(lambda root: holder.setdefault("w", AboutWindow(root, __version__, str(tmp_path / "data"), config)))
     win = find(desktop, "^About posture-agent$")
     texts = ui.call(lambda _r: _all_text(holder["w"].win))
     assert f"posture-agent {__version__}" in texts
-    assert str(tmp_path / "data") in texts
+    assert str(tmp_path / "data") in texts and config in texts
+    # the whole path is on screen: wrapped onto lines that the window is wide enough to show
+    shown = ui.call(lambda _r: [(c.count("1.0", "end", "displaylines"), int(c.cget("height")), c.winfo_width(),
+                                 c.winfo_reqwidth()) for c in _texts(holder["w"].win)])
+    assert all(lines[0] <= height and width >= wanted for lines, height, width, wanted in shown), shown
+    assert shown[-1][0][0] >= 2, "the long config path wraps"
     assert any("not medical advice" in t for t in texts)
     shot(desktop, "about", win)
     keys(desktop, win, "Return")
@@ -480,7 +486,17 @@ def _all_text(widget: Any) -> list[str]:
             out.append(str(child.cget("text")))
         elif child.winfo_class() == "TEntry":
             out.append(child.get())
+        elif child.winfo_class() == "Text":
+            out.append(child.get("1.0", "end-1c"))
         out += _all_text(child)
+    return out
+
+
+def _texts(widget: Any) -> list[Any]:
+    """The Text widgets in `widget`, in order."""
+    out = []
+    for child in widget.winfo_children():
+        out += [child] if child.winfo_class() == "Text" else _texts(child)
     return out
 
 
