@@ -307,6 +307,30 @@ def test_run_defaults_and_save(desktop: Desktop, ui: Ui, journal: Journal) -> No
     assert runs[0].duration == timedelta(hours=1)
 
 
+def test_run_start_follows_a_changed_duration_until_a_start_is_typed(desktop: Desktop, ui: Ui,
+                                                                     journal: Journal) -> None:
+    """Prefilled to end about now (12:00): 1:00:00 from 11:00; typing 45:00 moves the start to 11:15,
+    so the run still ends about now; once the user types a start, the duration no longer moves it."""
+    holder = ui.held
+    _run_window(ui, journal, holder)
+    win = find(desktop, "^Log a run$")
+    fields = lambda: ui.call(lambda _r: {k: v.get() for k, v in holder["w"].vars.items()})  # noqa: E731
+    keys(desktop, win, "Tab")  # from the distance to the duration
+    type_text(desktop, win, "45:00")
+    assert wait_for(lambda: fields()["time"] == "11:15", timeout=8), fields()
+    desktop.run("xdotool", "type", "--delay", "30", ":", check=True)  # "45:00:" does not read: no move
+    time.sleep(0.3)
+    assert fields()["time"] == "11:15"
+    keys(desktop, win, "BackSpace")
+    shot(desktop, "run-duration-moves-start", win)
+    keys(desktop, win, "shift+Tab", "shift+Tab")  # the start time
+    type_text(desktop, win, "07:00")
+    keys(desktop, win, "Tab", "Tab")
+    type_text(desktop, win, "1:30:00")
+    time.sleep(0.3)
+    assert fields() == {"date": "2026-11-25", "time": "07:00", "distance_km": "10", "duration": "1:30:00"}
+
+
 def test_run_errors_are_shown_inline_and_nothing_is_saved(desktop: Desktop, ui: Ui, journal: Journal) -> None:
     holder = ui.held
     _run_window(ui, journal, holder)
