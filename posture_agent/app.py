@@ -42,6 +42,7 @@ from posture_agent.agent.events import (
     Event,
 )
 from posture_agent.agent.signals import route_signals
+from posture_agent.browser import open_page
 from posture_agent.domain.plan import PromptKind
 from posture_agent.prompt_windows import OneAtATime, WindowProcess
 from posture_agent.ui.tray import Tray, TrayActions, TrayState, tray_state_from
@@ -350,12 +351,10 @@ class App:
             return
         self._report_done()
         self.trace("report", path=str(target))
-        opener = self.open_url
-        if opener is None:
-            import webbrowser
-
-            opener = webbrowser.open
-        if not opener(target.resolve().as_uri()):
+        # the file is always named: a desktop's opener says yes before any browser has come up
+        if open_page(target, self.open_url):
+            self.agent_notify("Weekly report written", f"Opening it in your browser. The page: {target}")
+        else:
             self.agent_notify("Weekly report written", f"No browser could be opened; the page is at {target}")
 
     def _report_done(self) -> None:

@@ -312,6 +312,9 @@ def test_every_menu_window_of_the_real_app(
         assert url.startswith("file://") and url.endswith(".html")
         page = Path(url.removeprefix("file://")).read_text(encoding="utf-8")
         assert "<svg" in page and str(home) in url
+        # the file is named too: a desktop's opener says yes before any browser has come up
+        named = f"The page: {url.removeprefix('file://')}"
+        assert wait_for(lambda: named in desktop.notifications(), timeout=10), desktop.notifications()[-800:]
         assert agent.proc.poll() is None
         maps = Path(f"/proc/{agent.proc.pid}/maps").read_text()
         for part in ("libtk", "_tkinter", "matplotlib", "numpy", "openblas", "libLLVM"):

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import tomllib
 from pathlib import Path
 
 from posture_agent.cli import build_parser
 from tests.conftest import Cli
-from tests.processes import run_cli
+from tests.processes import NO_BUS, run_cli
 
 
 def parsers(parser: argparse.ArgumentParser, name: str = "posture-agent") -> list[tuple[str, argparse.ArgumentParser]]:
@@ -70,3 +71,15 @@ def test_config_show_prints_toml_that_reads_back_as_the_same_settings(tmp_path: 
     (again / "config.toml").write_text(shown.stdout, encoding="utf-8")
     first, second = (json.loads(run_cli(home, "--json", "config", "show").stdout) for home in (tmp_path, again))
     assert first == second
+
+
+def test_report_open_without_a_browser_names_the_file(tmp_path: Path) -> None:
+    """No display and no $BROWSER (an SSH session): the page is written, and the one line says where."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "BROWSER")}
+    done = run_cli(tmp_path, "report", "--open", env=dict(env, DBUS_SESSION_BUS_ADDRESS=NO_BUS), timeout=120)
+    assert done.returncode == 2
+    [line] = done.stderr.splitlines()
+    assert line.startswith("posture-agent: no browser could be opened; the page is at ")
+    page = Path(line.rsplit(" ", 1)[1])
+    assert page.exists() and page.parent == tmp_path / "data" / "reports"
+    assert f"HTML page: {page}" in done.stdout
