@@ -212,7 +212,8 @@ def settings_toml(s: Settings) -> str:
         "si_protocol": {"ice_times": [hm(t) for t in s.ice_times]},
         "quiet": {"hours": [f"{hm(a)}-{hm(b)}" for a, b in s.quiet_hours], "weekends_off": s.weekends_off},
         "import": {"folder": s.import_folder},
-        "presence": {"idle_minutes": s.idle_minutes, "calendar": s.calendar},
+        "presence": {"idle_minutes": s.idle_minutes, "calendar": list(s.calendar),
+                     "hold_tentative": s.hold_tentative},
     }
     built_in = load_catalogue()
     for name, drill in sorted(s.catalogue.items()):  # the user's own drills and changes to built-in ones
