@@ -188,6 +188,7 @@ def test_status_for_a_tray(rig: Rig, cli: object) -> None:
     assert status.paused_until is None and status.rest_today is False
     data = status.to_json(BERLIN)
     assert data["next_prompt"]["due"] == "2026-11-27T10:30:00+01:00"
+    assert data["si_running_again"] == "2026-12-10"  # reported on Wed 25 Nov: 14 days run out on Wed 9 Dec
 
 
 def test_config_change_takes_effect_without_restart(rig: Rig) -> None:

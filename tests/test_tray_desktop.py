@@ -233,8 +233,14 @@ def test_sore_si_joint_starts_protocol_and_icon_turns_ice_blue(app: App, cli: Cl
     app.desktop.screenshot(shots / "soreness-advice-app.png", crop=f"{w + 20}x{h + 20}+{x - 10}+{y - 10}")
     state = app.wait(lambda e: e["event"] == "state" and e["icon"] != "normal")
     assert state["icon"] == "protocol"
-    assert state["lines"][0] == "SI protocol day 1 of 15: no running"
+    assert state["lines"][0] == "SI protocol day 1 of 15: no running (running again Thu 10 Dec)"
     assert wait_for(lambda: app.icon_colours(shots, "icon-protocol")["ice"] > 15, timeout=5), "snowflake badge"
+    x, y = app.icon_centre()
+    app.desktop.run("xdotool", "mousemove", str(x), str(y), "click", "3", check=True)
+    app.desktop.wait_for_menus(1)
+    time.sleep(0.3)
+    app.desktop.screenshot(shots / "menu-protocol.png")
+    app.desktop.run("xdotool", "key", "Escape", check=True)
     advice = cli.ok("advice", "--json").json()
     assert isinstance(advice, dict) and advice["si_protocol"] is not None
 

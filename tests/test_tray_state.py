@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -39,9 +39,9 @@ def test_paused_protocol_and_rest_day() -> None:
                        next_prompt="check-in", next_at=NOW)
     assert paused.icon_state == "paused"
     assert paused.status_lines() == ["Paused until 13:00", "SI protocol day 3 of 15: no running"]
-    protocol = TrayState(now=NOW, protocol_day=3, rest_day=True)
+    protocol = TrayState(now=NOW, protocol_day=3, rest_day=True, running_again=date(2026, 12, 8))
     assert protocol.icon_state == "protocol"
-    assert protocol.status_lines() == ["SI protocol day 3 of 15: no running"]
+    assert protocol.status_lines() == ["SI protocol day 3 of 15: no running (running again Tue 08 Dec)"]
     rest = TrayState(now=NOW, rest_day=True, next_prompt="check-in",
                      next_at=datetime(2026, 11, 25, 12, 45, tzinfo=BERLIN))
     assert rest.status_lines() == ["Rest day: no running today", "Next: check-in at 12:45"]

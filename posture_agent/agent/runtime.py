@@ -146,6 +146,7 @@ class Agent:
             notifications_ok=not (self.notifier is not None and self.notifier.failed),
             failing_jobs=tuple(f.job for f in jobhealth.failing(self.paths.runtime_dir)),
             held=self.service.held_now(),
+            si_running_again=advice.si_protocol.running_again if advice.si_protocol else None,
         )
 
     def pause(self, until: datetime) -> datetime:
