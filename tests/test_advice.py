@@ -50,11 +50,12 @@ def test_below_threshold_or_about_an_older_run_gives_no_rest_day() -> None:
 def test_lower_back_adds_pelvic_tilts_for_fourteen_local_days() -> None:
     report = Soreness("s1", at(BERLIN, 2026, 10, 20, 23, 30), lower_back=5)  # 21:30 UTC, Berlin's 20th
     history = History(soreness=(report,))
-    assert evaluate(history, at(BERLIN, 2026, 10, 21, 9)).pelvic_tilts_until == date(2026, 11, 2)
+    # the plan of a day is the one in force when it began: the tilts join on the 21st, for 14 days
+    assert evaluate(history, at(BERLIN, 2026, 10, 21, 9)).pelvic_tilts_until == date(2026, 11, 3)
     days = [date(2026, 10, 20) + timedelta(days=i) for i in range(16)]
     on = [d for d in days if rules.pelvic_tilts_on(history, 3, BERLIN, d)]
-    assert on == days[:14]
-    assert evaluate(history, at(BERLIN, 2026, 11, 3, 9)).pelvic_tilts_until is None
+    assert on == days[1:15]
+    assert evaluate(history, at(BERLIN, 2026, 11, 4, 9)).pelvic_tilts_until is None
 
 
 def test_si_protocol_lasts_fourteen_days_across_a_dst_change() -> None:
@@ -113,9 +114,14 @@ def test_advice_lines_say_what_is_in_force_and_why() -> None:
         "is Tue 22 Dec. Keep doing the drills and the circuit.",
         "Ice the SI joint for 15-20 minutes, daily at 12:30 and 20:30.",
         rules.MEDICATION_NOTE,
-        "Pelvic tilts are in your daily drills until Thu 17 Dec: your lower back was 4/10 on Fri 04 Dec.",
+        "Pelvic tilts are in your daily drills until Fri 18 Dec: your lower back was 4/10 on Fri 04 Dec.",
         rules.NOT_MEDICAL_ADVICE,
     ]
+    # a sore lower back today: the tilts join tomorrow's drills (a day's plan is the one it began with)
+    today = Soreness("s3", at(BERLIN, 2026, 12, 7, 18), lower_back=5)
+    [tilts] = [x for x in rules.messages(evaluate(History(soreness=(today,)), today.at), BERLIN) if "Pelvic" in x]
+    assert tilts == ("Pelvic tilts are in your daily drills from tomorrow (Tue 08 Dec) until Mon 21 Dec: "
+                     "your lower back was 5/10 on Mon 07 Dec.")
     sore = Soreness("s2", at(BERLIN, 2026, 12, 7, 12), upper_back=5, mid_back=2, lower_back=0, run_id="r1")
     lines = rules.messages(evaluate(History(runs=(run_,), soreness=(sore,)), sore.at), BERLIN)
     assert lines == [

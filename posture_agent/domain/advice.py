@@ -125,7 +125,7 @@ def evaluate(
     tilts_report = max(lower, key=lambda s: s.at) if lower else None
     tilts_until = None
     if tilts_report is not None:
-        last = tilts_report.at.astimezone(zone).date() + timedelta(days=PELVIC_TILT_DAYS - 1)
+        last = tilts_report.at.astimezone(zone).date() + timedelta(days=PELVIC_TILT_DAYS)
         tilts_until = last if last >= today else None
     protocol = None
     window = active_protocol(history, threshold, now, zone)
@@ -215,8 +215,13 @@ def messages(advice: Advice, zone: tzinfo) -> list[str]:
             f"Running again from {_day(after_rest(day, advice.rest_days), today)}."
         )
     if advice.pelvic_tilts_until:
-        why = _because(advice.threshold, advice.tilts_because, None, zone, "lower_back")
-        lines.append(f"Pelvic tilts are in your daily drills until {advice.pelvic_tilts_until:%a %d %b}: {why}.")
+        report = advice.tilts_because
+        why = _because(advice.threshold, report, None, zone, "lower_back")
+        first = report.at.astimezone(zone).date() + timedelta(days=1) if report is not None else today
+        since = f"from {_day(first, today)} " if first > today else ""
+        lines.append(
+            f"Pelvic tilts are in your daily drills {since}until {advice.pelvic_tilts_until:%a %d %b}: {why}."
+        )
     if not lines:
         lines.append("Nothing special today: keep running with good posture and do your drills.")
     lines.append(NOT_MEDICAL_ADVICE)
@@ -248,9 +253,15 @@ def _because(
 
 
 def pelvic_tilts_on(history: History, threshold: int, zone: tzinfo, day: date) -> bool:
-    """Whether pelvic tilts are planned on `day`: a sore lower back reported in the 14 days up to it."""
-    return any(
-        0 <= (day - s.at.astimezone(zone).date()).days < PELVIC_TILT_DAYS
-        for s in history.soreness
-        if (s.lower_back or 0) >= threshold
+    """Whether pelvic tilts are planned on `day`: a sore lower back reported in the 14 days before it
+    began (a day's plan is the one in force when it began, so a report joins them from the next day)."""
+    return day in pelvic_tilt_days(history.soreness, threshold, zone)
+
+
+def pelvic_tilt_days(reports: Iterable[Soreness], threshold: int, zone: tzinfo) -> frozenset[date]:
+    """Every local day with pelvic tilts in the plan: the 14 days after each sore lower back."""
+    return frozenset(
+        s.at.astimezone(zone).date() + timedelta(days=i)
+        for s in reports if (s.lower_back or 0) >= threshold
+        for i in range(1, PELVIC_TILT_DAYS + 1)
     )
