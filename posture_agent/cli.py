@@ -20,7 +20,8 @@ from posture_agent import CALENDAR_PROCESS, WINDOW_PROCESS, __version__
 from posture_agent.clock import Clock, SystemClock
 from posture_agent.commands import MODULE_OF
 from posture_agent.context import Context, OutputFailed
-from posture_agent.errors import EXIT_BUG, EXIT_ERROR, EXIT_OK, EXIT_USAGE, UserError, did_you_mean
+from posture_agent.domain.validation import did_you_mean
+from posture_agent.errors import EXIT_BUG, EXIT_ERROR, EXIT_OK, EXIT_USAGE, UserError
 from posture_agent.filenames import printable
 from posture_agent.paths import Paths
 

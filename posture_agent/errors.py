@@ -1,17 +1,7 @@
 """Errors meant for the user: one clear line and an exit status, raised anywhere, shown at one boundary."""
 
-import difflib
-from collections.abc import Iterable
-
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_STORE, EXIT_BUG = 0, 1, 2, 3, 70
 """The exit statuses of the command line (the CLI maps every failure to one of them)."""
-
-
-def did_you_mean(value: str, choices: Iterable[str]) -> str:
-    """"; did you mean 'chin-tuck'?" when `value` is a near miss of one or two `choices` (difflib),
-    else "": what a refusal of a mistyped name adds."""
-    close = difflib.get_close_matches(value, list(choices), n=2, cutoff=0.6)
-    return f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
 
 
 class UserError(Exception):
