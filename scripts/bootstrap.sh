@@ -7,6 +7,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 want=${1:-run}
 PY=${PYTHON:-python3}
+say() { echo "posture-agent: $*" >&2; }
+
+# Nothing changed since the last install (the same pyproject.toml and this script, for this kind of
+# install, or for `test`, which has everything `run` needs): nothing to do, so `scripts/run.sh`
+# starts about as fast as the installed command. The code itself is installed editable: a change to
+# it needs no install.
+key=$(cat pyproject.toml scripts/bootstrap.sh | cksum)
+installed() { [ -x .venv/bin/posture-agent ] && [ "$(cat ".venv/.installed-$1" 2>/dev/null)" = "$key" ]; }
+if installed "$want" || { [ "$want" = run ] && installed test; }; then
+  exit 0
+fi
+started=$SECONDS
 
 # System packages: the tray menu (PyGObject + AppIndicator), notifications (dunst is only for tests),
 # Tk windows, and for tests a virtual desktop and a headless browser.
@@ -17,16 +29,21 @@ if command -v dpkg-query >/dev/null 2>&1; then
   missing=$(for p in $pkgs; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || echo "$p"; done | tr '\n' ' ')
   if [ -n "${missing// /}" ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-      echo "installing system packages: $missing"
+      say "installing system packages with apt (about a minute): $missing"
       export DEBIAN_FRONTEND=noninteractive
       apt-get update -qq >/dev/null || true
       apt-get install -y -qq --no-install-recommends $missing >/dev/null || echo "apt-get could not install: $missing (the parts that need them will be skipped)"
     else
-      echo "missing system packages (install them for the tray menu and the desktop tests): $missing"
+      say "missing system packages (install them for the tray menu and the desktop tests): $missing"
     fi
   fi
 fi
 
+if [ -x .venv/bin/posture-agent ]; then
+  say "pyproject.toml or this script changed since the last install: updating .venv (usually under a minute)"
+else
+  say "first install into .venv: the libraries are downloaded (and PyGObject compiled where the tray menu needs it); about 1 to 4 minutes"
+fi
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null 2>&1 || true
 extras=""
@@ -36,8 +53,11 @@ if command -v pkg-config >/dev/null 2>&1 && pkg-config --exists gobject-introspe
   extras="${extras:+$extras,}linux-desktop"
 fi
 # pip's and setuptools' own messages go to a log, shown only when the install fails.
+say "installing posture-agent and its libraries with pip${extras:+ (extras: $extras)}; its log: .venv/install.log"
 if ! .venv/bin/python -m pip install -q --disable-pip-version-check -e ".${extras:+[$extras]}" >.venv/install.log 2>&1; then
   tail -n 40 .venv/install.log >&2
   echo "bootstrap: installing posture-agent into .venv failed (the whole log: .venv/install.log)" >&2
   exit 1
 fi
+echo "$key" > ".venv/.installed-$want"
+say "installed into .venv in $((SECONDS - started)) s"

@@ -84,8 +84,9 @@ def test_si_protocol_started_warned_and_ended_early(cli: Cli) -> None:
     cli.ok("soreness", "--si-joint", "6", "--at", "2026-11-20T10:00")
     advice: Any = cli.ok("advice", "--json").json()
     protocol = advice["si_protocol"]
-    assert protocol["day"] == 6 and protocol["of_days"] == 14
-    assert protocol["ends"] == "2026-12-04T09:00:00+00:00"
+    assert protocol["day"] == 6 and protocol["of_days"] == 15
+    # 14 days from the report run out on Fri 4 Dec: running again on Sat 5 Dec
+    assert protocol["ends"] == "2026-12-04T23:00:00+00:00" and protocol["running_again"] == "2026-12-05"
     assert protocol["ice_times"] == ["12:30", "20:30"]
     assert advice["running_ok"] is False
     assert any("pharmacist or doctor" in m for m in advice["messages"])

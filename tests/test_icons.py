@@ -131,12 +131,14 @@ def test_the_three_tray_states_load_from_the_package_and_look_different() -> Non
     sat_normal = ImageStat.Stat(normal.crop(corner).convert("HSV")).mean[1]
     sat_paused = ImageStat.Stat(paused.crop(corner).convert("HSV")).mean[1]
     assert sat_normal > 100 and sat_paused < 10
-    # Protocol keeps the colour and adds an amber badge bottom-right.
-    badge = protocol.getpixel((57, 57))  # on the badge, beside the cross
+    # Protocol (resting, ice) turns the tile a deep blue and adds a sky-blue snowflake badge
+    # bottom-right: no "+" that reads as "add".
+    badge = protocol.getpixel((57, 57))  # on the badge, beside the snowflake
     assert isinstance(badge, tuple)
     r, g, b, alpha = badge
-    assert alpha == 255 and r > 200 and 120 < g < 190 and b < 80, badge
-    assert max_difference(normal.crop(corner), protocol.crop(corner)) == 0
+    assert alpha == 255 and r < 80 and 130 < g < 200 and b > 200, badge
+    tile = ImageStat.Stat(protocol.crop(corner).convert("RGB")).mean
+    assert tile[2] > tile[1] + 40 and tile[2] > tile[0] + 80, f"a blue tile, not teal: {tile}"
 
 
 def test_package_data_ships_the_icons() -> None:

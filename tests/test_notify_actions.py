@@ -4,12 +4,14 @@ or a small notification service of the test's own that reports no `actions` capa
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -182,6 +184,33 @@ def test_only_the_current_notification_server_is_heard_and_a_new_one_is_followed
             notifier.close()
             second.stop()
     assert checkin_rows(rig) == [*SKIPPED_EARLIER, ("standing", "desk", 1, "prompt"), ("slouched", "desk", 1, "prompt")]
+
+
+@pytest.mark.desktop
+def test_the_soreness_question_is_a_notification_first_and_its_body_opens_the_window(
+        rig: Rig, dunst: Desktop, notifier: Notifier, tmp_path: Path) -> None:
+    """One surface per prompt: no window at once, a notification that stays (no expiry of its own)
+    until its body is clicked; the click asks for the window and answers nothing."""
+    rig.tick_at(at(25, 9, 46))
+    for active in rig.agent.status().open_prompts:
+        rig.agent.skip(active)
+    assert wait_for(lambda: dunst.displayed() == 0, timeout=5)
+    rig.events.clear()
+    journal = rig.agent.journal
+    journal.add_run(at(25, 7, 10), timedelta(minutes=45), 8.0)  # ends 07:55: asked at 09:55
+    assert ("soreness", None, "09:55") in rig.tick_at(at(25, 9, 56))
+    assert wait_for(lambda: dunst.displayed() == 1, timeout=5)
+    said = dunst.notifications()
+    assert "How does your back feel after the run?" in said and "Click here to rate" in said, said
+    assert (WINDOW_WANTED, "soreness") not in kinds(rig.events), "the window waits for the click"
+    last = said[said.rindex("summary: 'How does your back"):]
+    assert "\ttimeout: 0\n" in last and '"rate": "Rate my back"' in last, "no expiry of its own; a button"
+    dunst.screenshot(Path(os.environ.get("POSTURE_AGENT_SHOTS") or tmp_path) / "soreness-notification.png")
+    rig.tick_at(at(25, 10, 5))  # ten minutes on, well past the 2-minute check-in timeout
+    assert rig.rows("select outcome from prompts where kind = 'soreness'") == [(None,)]
+    dunst.click_notification()
+    assert wait_for(lambda: (WINDOW_WANTED, "soreness") in kinds(rig.events), timeout=5), kinds(rig.events)
+    assert rig.rows("select count(*) from soreness_reports") == [(0,)], "a click on the body is not an answer"
 
 
 # --- a notification service without action buttons ----------------------------------------------

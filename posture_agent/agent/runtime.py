@@ -42,7 +42,7 @@ from posture_agent.agent.events import (
 )
 from posture_agent.agent.housekeeping import ClockWatch, data_files_stamp, file_stamp
 from posture_agent.agent.import_job import import_from_folder
-from posture_agent.agent.notify import Notifier
+from posture_agent.agent.notify import ASKED, Notifier
 from posture_agent.agent.pause import Pause
 from posture_agent.agent.prompts import PromptService
 from posture_agent.agent.scheduler import Jobs
@@ -51,7 +51,7 @@ from posture_agent.clock import Clock
 from posture_agent.config import ConfigError, Settings, load_settings
 from posture_agent.domain import advice as rules
 from posture_agent.domain.pause import pause_until
-from posture_agent.domain.plan import CHECKIN_GROUP, PromptKind
+from posture_agent.domain.plan import PromptKind
 from posture_agent.errors import StoreError, UserError
 from posture_agent.journal import Journal
 from posture_agent.paths import Paths
@@ -141,11 +141,12 @@ class Agent:
             now=now, next_prompt=nxt, paused_until=paused,
             rest_today=advice.rest_on(now.astimezone(zone).date()),
             si_protocol_day=advice.si_protocol.day if advice.si_protocol else None,
-            si_protocol_days=rules.PROTOCOL_DAYS,
+            si_protocol_days=advice.si_protocol.days if advice.si_protocol else rules.PROTOCOL_DAYS + 1,
             open_prompts=tuple(self.service.open.values()),
             notifications_ok=not (self.notifier is not None and self.notifier.failed),
             failing_jobs=tuple(f.job for f in jobhealth.failing(self.paths.runtime_dir)),
             held=self.service.held_now(),
+            si_running_again=advice.si_protocol.running_again if advice.si_protocol else None,
         )
 
     def pause(self, until: datetime) -> datetime:
@@ -249,10 +250,11 @@ class Agent:
         return reply
 
     def _present(self, event: Event) -> None:
-        """A check-in is asked in a notification with answer buttons where the server has them;
-        otherwise (or with no notifier) its window is wanted at once."""
+        """A check-in is asked in a notification with answer buttons, a soreness question in one
+        whose body opens its window, where the server has actions; otherwise (or with no notifier)
+        the window is wanted at once."""
         active = event.active
-        if event.kind != PROMPT_DUE or active is None or active.prompt.kind != CHECKIN_GROUP:
+        if event.kind != PROMPT_DUE or active is None or active.prompt.kind not in ASKED:
             return
         also = tuple(t.prompt for t in event.together if t.prompt.kind == PromptKind.ICE)
         if self.notifier is None or not self.notifier.ask(active, also):

@@ -11,7 +11,7 @@ from datetime import time
 from typing import Any
 
 from posture_agent import __version__
-from posture_agent.config import DAYS, ConfigError, load_settings
+from posture_agent.config import DAYS, load_settings, load_settings_kept, settings_toml
 from posture_agent.context import Context, add_json
 from posture_agent.domain import records as r
 from posture_agent.logsetup import log_problem
@@ -20,7 +20,8 @@ from posture_agent.timeparse import iso
 
 def register(sub: Any) -> None:
     p = sub.add_parser("config", help="show, locate or check the config file")
-    p.add_argument("action", choices=["show", "path", "check"])
+    p.add_argument("action", choices=["show", "path", "check"],
+                   help="show: the settings in use, as TOML; path: where the file is; check: validate it")
     add_json(p)
     p.set_defaults(func=cmd_config)
 
@@ -29,7 +30,7 @@ def register(sub: Any) -> None:
     p.set_defaults(func=cmd_doctor)
 
     p = sub.add_parser("export", help="all records as CSV or JSON on stdout")
-    p.add_argument("--format", choices=["csv", "json"], default="json")
+    p.add_argument("--format", choices=["csv", "json"], default="json", help="csv or json (default json)")
     p.set_defaults(func=cmd_export)
 
 
@@ -69,13 +70,12 @@ def cmd_config(ctx: Context, args: argparse.Namespace) -> None:
         )
         del settings
         return
-    data = settings_json(ctx.settings())
+    settings = ctx.settings()
+    data = settings_json(settings)
 
-    def text() -> list[str]:
-        lines = [f"# {path}"]
-        for key, value in data.items():
-            lines.append(f"{key} = {value}")
-        return lines
+    def text() -> str:
+        head = f"# The settings in use ({path}), as the config file writes them; time zone in use: "
+        return f"{head}{data['timezone_in_use']}\n{settings_toml(settings).rstrip()}"
 
     ctx.emit(data, text)
 
@@ -91,12 +91,14 @@ def cmd_doctor(ctx: Context, args: argparse.Namespace) -> int:
         checks.append({"check": name, "ok": ok, "detail": detail, "fix": fix or None})
 
     paths = ctx.paths
-    try:
-        load_settings(paths.config_file)
+    loaded = load_settings_kept(paths.config_file)
+    if loaded.problem is None:
         state = "present" if paths.config_file.exists() else "absent (defaults apply)"
         check("config", True, f"{paths.config_file}: {state}")
-    except ConfigError as exc:
-        check("config", False, str(exc), "edit the file, or rename it to get the defaults back")
+    else:
+        check("config", False, loaded.problem_line("commands and the agent use"),
+              "fix that line (posture-agent config check tells when it is right), or rename the file to get the "
+              "defaults back")
     db = paths.db_file
     try:
         from posture_agent.store.recovery import refuse_if_quarantined

@@ -8,6 +8,7 @@ depends on a file being present.
 from __future__ import annotations
 
 import logging
+import math
 from functools import lru_cache
 from importlib import resources
 from typing import TYPE_CHECKING
@@ -23,7 +24,8 @@ SIZE = 64
 
 TEAL = (22, 122, 104, 255)
 GREY = (128, 134, 140, 255)
-AMBER = (242, 160, 24, 255)
+DEEP_BLUE = (30, 64, 135, 255)
+SKY = (14, 165, 233, 255)
 INK = (33, 37, 41, 255)
 WHITE = (255, 255, 255, 255)
 
@@ -59,7 +61,8 @@ def _shipped(state: str) -> Image | None:
 
 def draw_fallback(state: str, size: int = SIZE) -> Image:
     """An upright figure on a round badge: teal when active, grey with a pause mark when paused,
-    with an amber mark while the SI protocol runs. Drawn 4x larger and scaled down for smooth edges."""
+    deep blue with a sky-blue snowflake badge while the SI protocol runs (resting, ice; never a
+    "+" that reads as "add"). Drawn 4x larger and scaled down for smooth edges."""
     from PIL import Image as PILImage
     from PIL import ImageDraw
 
@@ -67,7 +70,7 @@ def draw_fallback(state: str, size: int = SIZE) -> Image:
     s = size * k
     img = PILImage.new("RGBA", (s, s), (0, 0, 0, 0))
     d = ImageDraw.Draw(img)
-    base = GREY if state == "paused" else TEAL
+    base = {"paused": GREY, "protocol": DEEP_BLUE}.get(state, TEAL)
     d.ellipse((0, 0, s - 1, s - 1), fill=base)
     cx = s // 2
     # head
@@ -93,11 +96,11 @@ def draw_fallback(state: str, size: int = SIZE) -> Image:
         for off in (-int(br * 0.32), int(br * 0.32)):
             d.rectangle((bx + off - bw // 2, by - bh // 2, bx + off + bw // 2, by + bh // 2), fill=WHITE)
     elif state == "protocol":
-        _badge(d, s, AMBER)
+        _badge(d, s, SKY)
         bx, by, br = int(s * 0.77), int(s * 0.77), int(s * 0.21)
-        t = int(br * 0.30)
-        d.rectangle((bx - t // 2, by - int(br * 0.62), bx + t // 2, by + int(br * 0.62)), fill=INK)
-        d.rectangle((bx - int(br * 0.62), by - t // 2, bx + int(br * 0.62), by + t // 2), fill=INK)
+        for k in range(3):  # a six-armed snowflake: three strokes through the centre
+            dx, dy = math.sin(k * math.pi / 3) * br * 0.7, math.cos(k * math.pi / 3) * br * 0.7
+            d.line((bx - dx, by - dy, bx + dx, by + dy), fill=WHITE, width=int(br * 0.22))
     return img.resize((size, size), PILImage.Resampling.LANCZOS)
 
 

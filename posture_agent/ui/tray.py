@@ -14,7 +14,7 @@ import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
 from posture_agent.domain import advice as rules
@@ -42,6 +42,10 @@ class TrayState:
     rest_day: bool = False
     protocol_day: int | None = None
     """Day N of the SI protocol while it runs."""
+    protocol_days: int = rules.PROTOCOL_DAYS + 1
+    """Its length in local days (the report's day and the 14 after it)."""
+    running_again: date | None = None
+    """The first day running is fine again, while the SI protocol runs."""
     note: str = ""
     """An extra line, e.g. a problem the user should know about."""
     held: str = ""
@@ -74,7 +78,8 @@ class TrayState:
         if self.paused_until is not None:
             lines.append(f"Paused until {self.when(self.paused_until)}")
         if self.protocol_day is not None:
-            lines.append(f"SI protocol day {self.protocol_day} of {rules.PROTOCOL_DAYS}: no running")
+            again = f" (running again {self.running_again:%a %d %b})" if self.running_again else ""
+            lines.append(f"SI protocol day {self.protocol_day} of {self.protocol_days}: no running{again}")
         elif self.rest_day:
             lines.append("Rest day: no running today")
         if self.paused_until is None:
@@ -116,6 +121,8 @@ def tray_state_from(status: Any, zone: tzinfo, note: str = "") -> TrayState:
         paused_until=status.paused_until.astimezone(zone) if status.paused_until is not None else None,
         rest_day=bool(status.rest_today),
         protocol_day=status.si_protocol_day,
+        protocol_days=getattr(status, "si_protocol_days", rules.PROTOCOL_DAYS + 1),
+        running_again=getattr(status, "si_running_again", None),
         note=note,
         held=f"{NEXT_WORDS.get(held[0].prompt.kind, held[0].prompt.kind)} held: {held[0].reason}" if held else "",
     )
