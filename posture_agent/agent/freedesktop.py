@@ -14,12 +14,17 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-try:  # a Linux-only dependency; elsewhere `open()` says it is unavailable
-    from jeepney import DBusAddress, MatchRule, message_bus, new_method_call
-    from jeepney.io.threading import DBusRouter, Proxy, open_dbus_connection
-    from jeepney.wrappers import unwrap_msg
-except ImportError:  # pragma: no cover - only off Linux
-    DBusRouter = None
+from posture_agent.session_bus import (
+    AVAILABLE,
+    CALL_TIMEOUT_S,
+    DBusAddress,
+    Handoff,
+    MatchRule,
+    bus_proxy,
+    new_method_call,
+    open_router,
+    unwrap_msg,
+)
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +33,6 @@ OBJECT_PATH = "/org/freedesktop/Notifications"
 INTERFACE = "org.freedesktop.Notifications"
 DEFAULT_ACTION = "default"
 """The action key a server sends for a click on the notification's body."""
-CALL_TIMEOUT_S = 2.0
 
 OnAction = Callable[[int, str], None]
 """`on_action(notification_id, action_key)`."""
@@ -38,20 +42,6 @@ OnClosed = Callable[[int, int], None]
 
 class NotificationsUnavailable(Exception):
     """No session bus, no jeepney, or no notification server on the bus."""
-
-
-class _Handoff:
-    """Stands in for the queue jeepney's router puts matching signals in: each is handed to the
-    callback at once, on the receiver thread, so no thread of ours waits on a queue."""
-
-    def __init__(self, handle: Callable[[Any], None]) -> None:
-        self.handle = handle
-
-    def put_nowait(self, message: Any) -> None:
-        try:
-            self.handle(message)
-        except Exception:  # a failing callback must not end the receiver thread
-            log.exception("handling a notification signal failed")
 
 
 class FreedesktopNotifications:
@@ -67,16 +57,16 @@ class FreedesktopNotifications:
         self._lock = threading.Lock()
 
     def open(self) -> FreedesktopNotifications:
-        if DBusRouter is None:
+        if not AVAILABLE:
             raise NotificationsUnavailable("jeepney is not installed")
         try:
-            self._conn = open_dbus_connection(bus="SESSION")
-            self._router = DBusRouter(self._conn)
-            bus = Proxy(message_bus, self._router, timeout=CALL_TIMEOUT_S)
+            self._router = open_router()
+            self._conn = self._router.conn
+            bus = bus_proxy(self._router)
             for member, handle in (("ActionInvoked", self._action), ("NotificationClosed", self._closed)):
                 rule = MatchRule(type="signal", interface=INTERFACE, member=member, path=OBJECT_PATH)
                 bus.AddMatch(rule)
-                handoff = _Handoff(handle)
+                handoff = Handoff(handle)
                 self._filters.append(self._router.filter(rule, queue=handoff))
             if not bus.NameHasOwner(BUS_NAME)[0]:
                 raise NotificationsUnavailable("no notification server on the session bus")

@@ -1,0 +1,210 @@
+"""The StatusNotifierItem tray (ui/sni.py) on a private session bus, read by a host of the tests'
+own (tests/sni_host.py) as a panel reads it: registration with the watcher and again when a new
+watcher appears, the icon's pixels, title and tooltip, the whole menu through dbusmenu (status
+lines, disabled items, the Pause submenu), clicks and the default action reaching the tray's
+actions, a change while the menu is open (LayoutUpdated, ids kept), hiding, a bus that goes away.
+No X server: the real panel is tests/test_tray_sni_desktop.py's.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from posture_agent.ui.icon import tray_pixmaps
+from posture_agent.ui.sni_protocol import ITEM, MENU_PATH, SessionBusLost, introspection
+from posture_agent.ui.tray import Tray, TrayActions, TrayState
+from tests.sni_host import Panel, Watcher, find, labels, owner, private_bus
+
+BERLIN = ZoneInfo("Europe/Berlin")
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=BERLIN)
+
+
+class Calls:
+    """The tray's actions, recording which ran (on which thread)."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+        self.threads: set[str] = set()
+        self.done = threading.Condition()
+
+    def __call__(self, name: str) -> Any:
+        def run(*args: Any) -> None:
+            with self.done:
+                self.names.append(name if not args else f"{name} {args[0]}")
+                self.threads.add(threading.current_thread().name)
+                self.done.notify_all()
+
+        return run
+
+    def wait(self, count: int) -> list[str]:
+        with self.done:
+            assert self.done.wait_for(lambda: len(self.names) >= count, 5), f"calls so far: {self.names}"
+            return list(self.names)
+
+
+@pytest.fixture
+def bus(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    with private_bus() as info:
+        monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", info["address"])
+        monkeypatch.setenv("PYSTRAY_BACKEND", "dummy")  # Tray sets it; monkeypatch puts the old one back
+        yield info
+
+
+@pytest.fixture
+def watcher(bus: dict[str, Any]) -> Iterator[Watcher]:
+    w = Watcher()
+    yield w
+    w.close()
+
+
+def state(**changes: Any) -> TrayState:
+    base = {"now": NOW, "next_prompt": "check-in", "next_at": NOW + timedelta(minutes=45)}
+    return TrayState(**{**base, **changes})
+
+
+def start_tray(calls: Calls, failures: list[BaseException] | None = None) -> Tray:
+    actions = TrayActions(checkin_now=calls("checkin_now"), drills=calls("drills"), pause=calls("pause"),
+                          quit=calls("quit"))
+    tray = Tray(state(), actions, backend="sni", on_failure=(failures.append if failures is not None else None))
+    tray.start()
+    assert tray.ready.wait(5), "the icon is shown"
+    return tray
+
+
+def test_item_registers_and_serves_icon_title_and_menu(watcher: Watcher) -> None:
+    calls = Calls()
+    tray = start_tray(calls)
+    panel = None
+    try:
+        sender, service = watcher.wait_registered()
+        assert service.startswith("org.kde.StatusNotifierItem-") and sender.startswith(":")
+        panel = Panel(service)
+        assert panel.get("Id") == "posture-agent"
+        assert panel.get("Status") == "Active" and panel.get("Category") == "ApplicationStatus"
+        assert panel.get("Title") == "posture-agent: Next: check-in at 12:45"
+        assert panel.get("ToolTip")[2] == "posture-agent: Next: check-in at 12:45"
+        assert panel.get("ItemIsMenu") is False and panel.get("Menu") == MENU_PATH
+        pixmaps = panel.get("IconPixmap")
+        assert [(w, h) for w, h, _ in pixmaps] == [(n, n) for n in (16, 22, 24, 32, 48, 64)]
+        assert [tuple(p) for p in pixmaps] == list(tray_pixmaps("normal").sizes)
+        assert panel.get("Version", MENU_PATH, "com.canonical.dbusmenu") == 3
+
+        _revision, menu = panel.layout()
+        assert labels(menu) == [
+            "Next: check-in at 12:45", "-", "Check in now", "Today's drills", "Strength circuit", "Log a run",
+            "How's my back?", "Weekly report", "Undo last", "-", "Pause", "-", "Settings", "About", "Quit",
+        ]
+        status = find(menu, "Next: check-in at 12:45")
+        assert status["enabled"] is False
+        pause = find(menu, "Pause")
+        assert pause["children-display"] == "submenu"
+        assert labels(pause["children"]) == ["30 minutes", "1 hour", "2 hours", "Until tomorrow"]
+
+        panel.click(find(menu, "Today's drills")["id"])
+        panel.click(status["id"])  # disabled: nothing runs
+        panel.click(find(menu, "1 hour")["id"])
+        panel.call("/StatusNotifierItem", ITEM, "Activate", "ii", 5, 5)  # a left click: the default item
+        assert calls.wait(3) == ["drills", "pause 1h", "checkin_now"]
+        assert calls.threads == {"tray"}, "the actions run on the tray's thread, as with pystray's GTK backends"
+        assert "Activate" in introspection("/StatusNotifierItem") and "GetLayout" in introspection(MENU_PATH)
+    finally:
+        if panel is not None:
+            panel.close()
+        tray.stop()
+
+
+def test_a_change_while_the_menu_is_open_updates_it_in_place(watcher: Watcher) -> None:
+    """A new state: LayoutUpdated with a new revision, the same ids for the items that stayed,
+    NewIcon with the paused pixels, NewTitle and NewToolTip; a state that changes nothing sends
+    no LayoutUpdated."""
+    tray = start_tray(Calls())
+    _sender, service = watcher.wait_registered()
+    panel = Panel(service)
+    try:
+        before_revision, before = panel.layout()
+        tray.update(state(paused_until=NOW + timedelta(minutes=30)))
+        revision, _parent = panel.wait_signal("LayoutUpdated")
+        assert revision > before_revision
+        panel.wait_signal("NewIcon")
+        panel.wait_signal("NewToolTip")
+        after_revision, after = panel.layout()
+        assert after_revision == revision
+        assert labels(after)[:3] == ["Paused until 12:30", "-", "Check in now"]
+        assert "Resume" in labels(after) and "Pause" not in labels(after)
+        for kept in ("Check in now", "Today's drills", "Quit"):
+            assert find(after, kept)["id"] == find(before, kept)["id"], f"{kept} keeps its id"
+        assert [tuple(p) for p in panel.get("IconPixmap")] == list(tray_pixmaps("paused").sizes)
+        assert panel.get("Title") == "posture-agent: Paused until 12:30"
+
+        tray.update(state(paused_until=NOW + timedelta(minutes=30)))
+        tray.update(state(paused_until=NOW + timedelta(minutes=30)))
+        assert panel.layout()[0] == revision and len(panel.signalled("LayoutUpdated")) == 1
+    finally:
+        panel.close()
+        tray.stop()
+
+
+def test_the_item_registers_again_with_a_restarted_panel_and_leaves_when_stopped(bus: dict[str, Any]) -> None:
+    first = Watcher()
+    tray = start_tray(Calls())
+    try:
+        _sender, service = first.wait_registered()
+        first.close()  # the panel quits: its watcher's name goes
+        second = Watcher()
+        try:
+            assert second.wait_registered() == (_sender, service), "the same item, registered again"
+        finally:
+            second.close()
+        assert owner(service)
+    finally:
+        tray.stop()
+    assert not owner(service), "stopped: the item's name left the bus"
+
+
+def test_shown_before_any_panel_it_registers_when_one_appears(bus: dict[str, Any]) -> None:
+    tray = start_tray(Calls())
+    try:
+        watcher = Watcher()
+        try:
+            _sender, service = watcher.wait_registered()
+            assert owner(service)
+        finally:
+            watcher.close()
+    finally:
+        tray.stop()
+
+
+def test_a_bus_that_goes_away_is_a_tray_failure(bus: dict[str, Any], watcher: Watcher) -> None:
+    failures: list[BaseException] = []
+    tray = start_tray(Calls(), failures)
+    watcher.wait_registered()
+    subprocess.run(["kill", str(bus["pid"])], check=True)
+    assert tray._thread is not None
+    tray._thread.join(timeout=5)
+    assert not tray._thread.is_alive(), "the tray's thread ended"
+    assert len(failures) == 1 and isinstance(failures[0], SessionBusLost)
+
+
+def test_the_resident_tray_never_loads_pillow_or_a_toolkit(bus: dict[str, Any], watcher: Watcher) -> None:
+    """In a process of its own, as `start` runs it: the icon's pixels come from the shipped bytes."""
+    code = (
+        "import sys\n"
+        "from posture_agent.ui.tray import Tray, TrayActions, TrayState\n"
+        "tray = Tray(TrayState(note='Starting…'), TrayActions(), backend='sni')\n"
+        "tray.start(); assert tray.ready.wait(5)\n"
+        "tray.update(TrayState(note='Paused', paused_until=__import__('datetime').datetime(2026, 1, 1)))\n"
+        "print(sorted(m for m in ('PIL', 'gi', 'Xlib', 'tkinter') if m in sys.modules))\n"
+        "tray.stop()\n"
+    )
+    env = {"PATH": "/usr/bin:/bin", "DBUS_SESSION_BUS_ADDRESS": bus["address"], "PYTHONPATH": sys.path[0]}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30, env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
