@@ -66,11 +66,11 @@ def address_known(environ: Mapping[str, str]) -> bool:
     return bool(environ.get("DBUS_SESSION_BUS_ADDRESS")) or bool(runtime and Path(runtime, "bus").exists())
 
 
-def open_router(on_end: Callable[[], object] | None = None) -> Any:
-    """A new connection to the session bus with its receiver thread; `on_end()` is called on that
-    thread when it stops reading (the bus went away, or the router was closed). Raises OSError,
-    ValueError or jeepney's errors when the bus cannot be reached."""
-    conn = open_dbus_connection(bus="SESSION")
+def open_router(on_end: Callable[[], object] | None = None, bus: str = "SESSION") -> Any:
+    """A new connection to the session bus (or the bus at address `bus`) with its receiver thread;
+    `on_end()` is called on that thread when it stops reading (the bus went away, or the router was
+    closed). Raises OSError, ValueError or jeepney's errors when the bus cannot be reached."""
+    conn = open_dbus_connection(bus=bus)
     try:
         return _Router(conn, on_end)
     except Exception:

@@ -83,9 +83,9 @@ class Watcher:
 class Panel:
     """Reads one item (by its bus name) as a panel would, and keeps the signals it sends."""
 
-    def __init__(self, service: str) -> None:
+    def __init__(self, service: str, bus: str = "SESSION") -> None:
         self.service = service
-        self.router = open_router()
+        self.router = open_router(bus=bus)
         self.signals: list[tuple[str, tuple[Any, ...]]] = []
         self.lock = threading.Lock()
         for interface in (ITEM, MENU):

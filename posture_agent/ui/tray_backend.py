@@ -56,12 +56,15 @@ def choose_backend(platform: str = sys.platform, environ: Mapping[str, str] | No
         raise TrayUnavailable(
             f"PYSTRAY_BACKEND=xorg gives a tray icon without a menu on this desktop; unset it and {FIX_LINUX}"
         )
-    found = available_backends(env)
+    hosts = frozenset() if wanted else tray_hosts(env)
+    # Ours first where it serves: PyGObject is then not even looked for (nor loaded into the resident).
+    found = available_backends(env, gtk=False) if wanted == "sni" or "sni" in hosts else []
+    if "sni" not in found:
+        found = available_backends(env)
     if wanted:
         if wanted not in found:
             raise TrayUnavailable(f"PYSTRAY_BACKEND={wanted} cannot be used here; {FIX_LINUX}")
         return wanted
-    hosts = tray_hosts(env)
     chosen = pick_linux_backend(found, hosts)
     log.info("tray hosts on this desktop: %s; backend %s", ", ".join(sorted(hosts)) or "none yet", chosen)
     return chosen
@@ -135,11 +138,14 @@ def _xembed_manager_running(display: str) -> bool:
         x11.XCloseDisplay(dpy)
 
 
-def available_backends(environ: Mapping[str, str] | None = None) -> list[str]:
+def available_backends(environ: Mapping[str, str] | None = None, gtk: bool = True) -> list[str]:
     """Linux backends with a menu whose libraries load here: `sni` (jeepney, and a session bus to
-    serve on), then appindicator and gtk (PyGObject with GTK 3, the `gtk-tray` extra)."""
+    serve on), then appindicator and gtk (PyGObject with GTK 3, the `gtk-tray` extra; `gtk=False`:
+    not looked for, so not imported)."""
     env = os.environ if environ is None else environ
     found = ["sni"] if SESSION_BUS and address_known(env) else []
+    if not gtk:
+        return found
     try:
         import gi
     except ImportError:
