@@ -18,7 +18,6 @@ from pathlib import Path
 
 from posture_agent.presence import dbus, macos, windows, x11
 from posture_agent.presence.base import ActiveWatch, NoWatch, PresenceCheck, Signal
-from posture_agent.presence.calendar import CalendarFile
 
 
 def signals(
@@ -38,7 +37,9 @@ def signals(
         out += [windows.WindowsNotificationState(), windows.WindowsIdle(idle_seconds)]
     elif platform == "darwin":
         out.append(macos.MacIdle(idle_seconds))
-    if calendar:
+    if calendar:  # the calendar reader (and its libraries) loaded only for a user who set a file
+        from posture_agent.presence.calendar import CalendarFile
+
         out.append(CalendarFile(Path(calendar), zone))
     return out
 

@@ -29,7 +29,7 @@ from posture_agent.sync.merge import apply_all, schema_is_newer
 
 log = logging.getLogger(__name__)
 
-FOLDER, OUT, LAST, IN = "sync.folder", "sync.out", "sync.last", "sync.in."
+FOLDER, OUT, LAST, IN = sharing.SYNC_FOLDER, "sync.out", "sync.last", "sync.in."
 SEGMENT_RECORDS = 10_000
 """At most this many records a file, so that a sync service never moves one huge file."""
 COMPACT_AT = 64
