@@ -206,6 +206,26 @@ def test_a_change_while_the_menu_is_open_and_a_panel_restart(sni_desktop: Deskto
     assert app.proc.returncode == 0
 
 
+def test_the_icon_docks_when_the_panel_starts_after_the_app(cli: Cli, tmp_path: Path, shots: Path) -> None:
+    """At login an autostarted agent can be up before the panel: with our backend (as a default
+    install without PyGObject chooses when no tray is up yet) the item registers once the panel's
+    watcher appears."""
+    d = Desktop(tmp_path / "late-desktop", with_tray=False, tray="xfce4-panel").start()
+    app = SniApp(d, cli.home, tmp_path / "events.jsonl", "sni")
+    try:
+        app.wait(lambda e: e["event"] == "tray_ready", timeout=20)
+        assert not d.name_owned("org.kde.StatusNotifierWatcher")
+        d.start_tray()
+        assert wait_for(d.tray_ready, timeout=20), "the panel is up"
+        assert wait_for(app.docked, timeout=10), "the icon docks in a panel that started later"
+        assert wait_for(lambda: app.icon_colours(shots, "sni-icon-late-panel")["teal"] > 100, timeout=5)
+        app.pick("Today's drills")
+        closes(app, "drills", "^Today's drills$")
+    finally:
+        app.stop()
+        d.stop()
+
+
 def test_an_xembed_tray_is_still_served_by_pystray(desktop: Desktop, cli: Cli, tmp_path: Path) -> None:
     """trayer only (no StatusNotifierItem host): the app chooses pystray's gtk backend by itself."""
     skip_without_pygobject()
