@@ -23,6 +23,7 @@ from posture_agent.session_bus import (
     HeaderFields,
     MatchRule,
     bus_proxy,
+    new_error,
     new_method_call,
     new_method_return,
     open_router,
@@ -50,9 +51,12 @@ def private_bus() -> Iterator[dict[str, Any]]:
 
 class Watcher:
     """`org.kde.StatusNotifierWatcher` on the bus (the bus address from the environment): every
-    RegisterStatusNotifierItem is kept as (sender, service)."""
+    RegisterStatusNotifierItem is kept as (sender, service); the first `refuse` are answered with
+    an error, as a panel still starting may."""
 
-    def __init__(self) -> None:
+    def __init__(self, refuse: int = 0) -> None:
+        self.refuse = refuse
+        self.refused = 0
         self.registered: list[tuple[str, str]] = []
         self.changed = threading.Condition()
         self.router = open_router()
@@ -62,6 +66,10 @@ class Watcher:
 
     def _answer(self, message: Any) -> None:
         member = message.header.fields.get(HeaderFields.member)
+        if member == "RegisterStatusNotifierItem" and self.refused < self.refuse:
+            self.refused += 1
+            self.router.send(new_error(message, "org.freedesktop.DBus.Error.Failed", "s", ("not ready",)))
+            return
         if member == "RegisterStatusNotifierItem":
             sender = message.header.fields.get(HeaderFields.sender)
             with self.changed:

@@ -182,6 +182,19 @@ def test_shown_before_any_panel_it_registers_when_one_appears(bus: dict[str, Any
         tray.stop()
 
 
+def test_a_panel_that_refuses_the_item_while_starting_is_asked_again(bus: dict[str, Any]) -> None:
+    tray = start_tray(Calls())
+    try:
+        watcher = Watcher(refuse=1)
+        try:
+            _sender, service = watcher.wait_registered(timeout=5)
+            assert watcher.refused == 1 and owner(service)
+        finally:
+            watcher.close()
+    finally:
+        tray.stop()
+
+
 def test_a_bus_that_goes_away_is_a_tray_failure(bus: dict[str, Any], watcher: Watcher) -> None:
     failures: list[BaseException] = []
     tray = start_tray(Calls(), failures)

@@ -78,6 +78,10 @@ from posture_agent.ui.sni_protocol import (
 
 log = logging.getLogger(__name__)
 
+REGISTER_TRIES = 3
+RETRY_S = 1.0
+"""A watcher that refuses the item (its panel still starting) is asked again, this far apart."""
+
 
 class Icon(_base.Icon):  # type: ignore[misc]
     """pystray's Icon, served as a StatusNotifierItem. `icon` takes a Pillow image as pystray's
@@ -123,7 +127,7 @@ class Icon(_base.Icon):  # type: ignore[misc]
         self._tasks.put(None)
 
     def _show(self) -> None:
-        self._register()
+        self._register(REGISTER_TRIES)
 
     def _hide(self) -> None:
         """Release the item's name: the watcher drops the item from the panel."""
@@ -190,9 +194,10 @@ class Icon(_base.Icon):  # type: ignore[misc]
     def _lost() -> None:
         raise SessionBusLost("the session bus connection closed")
 
-    def _register(self) -> None:
+    def _register(self, tries: int = 1) -> None:
         """Own the item's name (once) and hand it to the watcher; no watcher now is not an error:
-        `_watcher_changed` registers when one appears. Not on the receiver thread (it waits for replies)."""
+        `_watcher_changed` registers when one appears. A refusal (a panel still starting) is tried
+        again `tries - 1` times, RETRY_S apart. Not on the receiver thread (it waits for replies)."""
         router = self._router
         if router is None:
             return
@@ -208,6 +213,10 @@ class Icon(_base.Icon):  # type: ignore[misc]
             self.registered.clear()
             log.info("the tray item is not registered yet (%s: %s); it will be when a panel appears",
                      type(exc).__name__, exc)
+            if tries > 1 and not self._closing:
+                again = threading.Timer(RETRY_S, lambda: self._tasks.put(lambda: self._register(tries - 1)))
+                again.daemon = True
+                again.start()
             return
         self.registered.set()
         log.info("tray item %s registered with %s", self._bus_name, WATCHER)
@@ -220,7 +229,7 @@ class Icon(_base.Icon):  # type: ignore[misc]
             self.registered.clear()
             log.info("the tray host went away; the item registers again when it is back")
         elif self.visible:
-            self._tasks.put(self._register)
+            self._tasks.put(lambda: self._register(REGISTER_TRIES))
 
     def _emit(self, path: str, interface: str, member: str, signature: str | None = None,
               body: tuple[Any, ...] = ()) -> None:
