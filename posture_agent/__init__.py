@@ -5,3 +5,7 @@ __version__ = "0.1.0"
 WINDOW_PROCESS = "--window-process"
 """First argument that makes the program a prompt's window process (posture_agent/window_process.py):
 a frozen build has no `python -m`, so the agent starts its own executable with it."""
+
+CALENDAR_PROCESS = "--calendar-process"
+"""First argument that makes the program the calendar's expanding child (posture_agent/presence/ics.py):
+the agent starts it when a calendar file changes or a day begins, and never imports icalendar itself."""
