@@ -69,6 +69,23 @@ def test_an_xembed_tray_without_pygobject_names_the_gtk_tray_extra() -> None:
     assert "XEmbed" in str(caught.value) and "posture-agent[gtk-tray]" in str(caught.value)
 
 
+def test_without_jeepney_everything_still_imports_and_the_tray_falls_back() -> None:
+    """Off Linux jeepney is not installed: the notifier, the tray's choice and doctor still load, the
+    freedesktop notifications say they are unavailable, and no `sni` backend is offered."""
+    code = (
+        "import sys; sys.modules['jeepney'] = None\n"
+        "import posture_agent.agent.notify, posture_agent.agent.diagnostics\n"
+        "from posture_agent.agent.freedesktop import FreedesktopNotifications, NotificationsUnavailable\n"
+        "from posture_agent.ui.tray_backend import available_backends\n"
+        "try:\n    FreedesktopNotifications(print, print).open()\n"
+        "except NotificationsUnavailable as e:\n    print(e)\n"
+        "print('sni' in available_backends({'DBUS_SESSION_BUS_ADDRESS': 'unix:path=/nowhere'}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == ["jeepney is not installed", "False"]
+
+
 @pytest.mark.desktop
 def test_xembed_tray_only_gives_gtk(desktop: Desktop) -> None:
     skip_without_pygobject()

@@ -14,17 +14,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from posture_agent.session_bus import (
-    AVAILABLE,
-    CALL_TIMEOUT_S,
-    DBusAddress,
-    Handoff,
-    MatchRule,
-    bus_proxy,
-    new_method_call,
-    open_router,
-    unwrap_msg,
-)
+from posture_agent import session_bus  # its jeepney names exist only where jeepney is installed (Linux)
 
 log = logging.getLogger(__name__)
 
@@ -57,16 +47,16 @@ class FreedesktopNotifications:
         self._lock = threading.Lock()
 
     def open(self) -> FreedesktopNotifications:
-        if not AVAILABLE:
+        if not session_bus.AVAILABLE:
             raise NotificationsUnavailable("jeepney is not installed")
         try:
-            self._router = open_router()
+            self._router = session_bus.open_router()
             self._conn = self._router.conn
-            bus = bus_proxy(self._router)
+            bus = session_bus.bus_proxy(self._router)
             for member, handle in (("ActionInvoked", self._action), ("NotificationClosed", self._closed)):
-                rule = MatchRule(type="signal", interface=INTERFACE, member=member, path=OBJECT_PATH)
+                rule = session_bus.MatchRule(type="signal", interface=INTERFACE, member=member, path=OBJECT_PATH)
                 bus.AddMatch(rule)
-                handoff = Handoff(handle)
+                handoff = session_bus.Handoff(handle)
                 self._filters.append(self._router.filter(rule, queue=handoff))
             if not bus.NameHasOwner(BUS_NAME)[0]:
                 raise NotificationsUnavailable("no notification server on the session bus")
@@ -109,11 +99,11 @@ class FreedesktopNotifications:
         router = self._router
         if router is None:
             raise NotificationsUnavailable("the notification connection is closed")
-        address = DBusAddress(OBJECT_PATH, bus_name=BUS_NAME, interface=INTERFACE)
+        address = session_bus.DBusAddress(OBJECT_PATH, bus_name=BUS_NAME, interface=INTERFACE)
         try:
-            reply = router.send_and_get_reply(new_method_call(address, method, signature, body),
-                                              timeout=CALL_TIMEOUT_S)
-            return unwrap_msg(reply)
+            reply = router.send_and_get_reply(session_bus.new_method_call(address, method, signature, body),
+                                              timeout=session_bus.CALL_TIMEOUT_S)
+            return session_bus.unwrap_msg(reply)
         except Exception as exc:  # the server went away, an error reply, no answer in time
             raise NotificationsUnavailable(f"{method} failed ({type(exc).__name__}: {exc})") from exc
 
