@@ -15,8 +15,10 @@ PY=${PYTHON:-python3}
 
 # A StatusNotifierItem host: its watcher on the session bus now, or a desktop known to have one.
 sni_expected() {
-  dbus-send --session --print-reply --dest=org.freedesktop.DBus / org.freedesktop.DBus.NameHasOwner \
-    string:org.kde.StatusNotifierWatcher 2>/dev/null | grep -q 'boolean true' && return 0
+  if [ -n "${DBUS_SESSION_BUS_ADDRESS:-}" ] || [ -S "${XDG_RUNTIME_DIR:-/nonexistent}/bus" ]; then  # never autolaunch a bus
+    dbus-send --session --print-reply --dest=org.freedesktop.DBus / org.freedesktop.DBus.NameHasOwner \
+      string:org.kde.StatusNotifierWatcher 2>/dev/null | grep -q 'boolean true' && return 0
+  fi
   case "${XDG_CURRENT_DESKTOP:-}" in *KDE*|*XFCE*|*GNOME*|*Unity*|*Cinnamon*|*X-Cinnamon*|*MATE*|*Budgie*|*LXQt*) return 0;; esac
   [ -z "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]  # no desktop here at all: nothing to guess from, nothing compiled
 }
