@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from posture_agent.ui.icon import tray_pixmaps
-from posture_agent.ui.sni_protocol import ITEM, MENU_PATH, SessionBusLost, introspection
+from posture_agent.ui.sni_protocol import ITEM, MENU_PATH, MenuModel, SessionBusLost, introspection
 from posture_agent.ui.tray import Tray, TrayActions, TrayState
 from tests.sni_host import Panel, Watcher, find, labels, owner, private_bus
 
@@ -221,3 +221,40 @@ def test_the_resident_tray_never_loads_pillow_or_a_toolkit(bus: dict[str, Any], 
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30, env=env)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+class _Item:
+    """Just what MenuModel reads of a pystray MenuItem (pystray itself is not imported here)."""
+
+    def __init__(self, text: str, enabled: bool = True, checked: bool | None = None, radio: bool = False,
+                 submenu: list[Any] | None = None) -> None:
+        self.text, self.enabled, self.checked, self.radio = text, enabled, checked, radio
+        self.submenu = submenu
+
+
+SEPARATOR = _Item("- - - -")
+
+
+def test_the_menu_model_keeps_ids_and_bumps_the_revision_only_on_a_change() -> None:
+    model = MenuModel(SEPARATOR)
+    first = [_Item("Next: drills"), SEPARATOR, _Item("Log_run"), _Item("Dark", checked=True),
+             _Item("Pause", submenu=[_Item("1 hour"), _Item("Mode", checked=False, radio=True)])]
+    assert model.rebuild(first) and model.revision == 2
+    revision, (root_id, root_props, children) = model.layout(0, -1, [])
+    assert (root_id, root_props["children-display"]) == (0, ("s", "submenu"))
+    entries = [props for _sig, (_id, props, _kids) in children]
+    assert entries[1] == {"type": ("s", "separator")}
+    assert entries[2]["label"] == ("s", "Log__run"), "an underscore is not a mnemonic"
+    assert entries[3]["toggle-type"] == ("s", "checkmark") and entries[3]["toggle-state"] == ("i", 1)
+    pause = children[4][1]
+    assert [props["label"][1] for _s, (_i, props, _k) in pause[2]] == ["1 hour", "Mode"]
+    assert pause[2][1][1][1]["toggle-type"] == ("s", "radio")
+    assert model.layout(pause[0], 0, ["label"])[1] == (pause[0], {"label": ("s", "Pause")}, [])
+
+    assert not model.rebuild(list(first)), "the same menu: no new revision"
+    second = [_Item("Next: circuit"), *first[1:]]
+    assert model.rebuild(second) and model.revision == 3
+    _rev, (_root, _props, again) = model.layout(0, -1, [])
+    assert [c[1][0] for c in again[1:]] == [c[1][0] for c in children[1:]], "the items that stayed keep their ids"
+    assert again[0][1][0] != children[0][1][0], "a new label, a new id"
+    assert revision == 2
