@@ -58,7 +58,7 @@ def test_every_hand_listed_module_exists(platform: str) -> None:
     """A typo in a hidden import is only a warning in PyInstaller, then a crash in the frozen app."""
     missing = [m for m in bundle_modules.hidden_imports(platform) if not module_file_exists(m)]
     if platform == "linux" and importlib.util.find_spec("dbus") is None:
-        missing = [m for m in missing if not m.startswith("dbus")]  # optional: the linux-desktop extra
+        missing = [m for m in missing if not m.startswith("dbus")]  # optional: dbus-python (no extra installs it)
     assert not missing
 
 
