@@ -8,6 +8,9 @@ working menu. Where only an XEmbed tray runs (trayer), pystray's gtk backend sti
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -23,6 +26,7 @@ from tests.test_tray_desktop import App, pixels, shots, skip_without_pygobject
 __all__ = ["desktop", "shots", "sni_desktop"]
 
 pytestmark = pytest.mark.desktop
+ROOT = Path(__file__).resolve().parent.parent
 
 ROW, PAD, SEPARATOR = 25, 4, 1
 """The panel's menu (GTK 3's default theme): 25 px per item, 4 px padding, 1 px per separator."""
@@ -245,3 +249,21 @@ def test_an_xembed_tray_is_still_served_by_pystray(desktop: Desktop, cli: Cli, t
         closes(app, "drills", "^Today's drills$")
     finally:
         app.stop()
+
+
+@pytest.mark.parametrize("tray", ["xfce4-panel", "trayer"])
+def test_doctor_says_which_backend_serves(tray: str, tmp_path: Path) -> None:
+    d = Desktop(tmp_path / "desk", tray=tray).start()
+    try:
+        env = {k: v for k, v in d.env.items() if k != "PYSTRAY_BACKEND"}
+        done = subprocess.run([sys.executable, "-m", "posture_agent", "--home", str(tmp_path / "home"), "--json",
+                               "doctor"], capture_output=True, text=True, timeout=60, env=env, cwd=ROOT)
+        check = next(c for c in json.loads(done.stdout)["checks"] if c["check"] == "tray")
+    finally:
+        d.stop()
+    if tray == "xfce4-panel":
+        assert check["ok"] and check["backend"] == "sni" and check["hosts"] == ["sni", "xembed"], check
+        assert "StatusNotifierItem" in check["detail"]
+    else:
+        skip_without_pygobject()
+        assert check["ok"] and check["backend"] == "gtk" and check["hosts"] == ["xembed"], check

@@ -94,24 +94,30 @@ TRAY_BACKENDS = {
 
 def check_tray(ctx: Any) -> dict[str, Any]:
     """Which tray backend `start` uses on this desktop now, from the tray hosts running; when none
-    can serve, what to install (the gtk-tray extra for an XEmbed-only tray)."""
+    can serve, what to install (the gtk-tray extra for an XEmbed-only tray). Always carries
+    `backend` (None: no tray here) and `hosts`."""
     from posture_agent.ui.tray_backend import TrayUnavailable, choose_backend, tray_hosts
 
     if sys.platform in ("win32", "darwin"):
-        return _result("tray", True, f"{sys.platform}: pystray's native tray icon")
+        return _tray_result(True, f"{sys.platform}: pystray's native tray icon", backend=sys.platform)
     if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
-        return _result("tray", True, "no graphical desktop in this shell (DISPLAY unset): run doctor "
-                                     "from the desktop to see which tray serves")
+        return _tray_result(True, "no graphical desktop in this shell (DISPLAY unset): run doctor from the "
+                                  "desktop to see which tray serves")
+    hosts = sorted(tray_hosts(os.environ))
     try:
         backend = choose_backend()
     except TrayUnavailable as exc:
         reason, _, fix = str(exc).partition("; ")
-        return _result("tray", False, reason, fix)
-    hosts = sorted(tray_hosts(os.environ))
+        return _tray_result(False, reason, fix, hosts=hosts)
     named = {"sni": "a StatusNotifierItem host", "xembed": "an XEmbed tray"}
     running = " and ".join(named[h] for h in hosts) or "no tray host yet (the icon docks when one starts)"
-    result = _result("tray", True, f"{running}: {TRAY_BACKENDS.get(backend, backend)}")
-    result.update(backend=backend, hosts=hosts)
+    return _tray_result(True, f"{running}: {TRAY_BACKENDS.get(backend, backend)}", backend=backend, hosts=hosts)
+
+
+def _tray_result(ok: bool, detail: str, fix: str = "", backend: str | None = None,
+                 hosts: list[str] | None = None) -> dict[str, Any]:
+    result = _result("tray", ok, detail, fix)
+    result.update(backend=backend, hosts=hosts or [])
     return result
 
 
