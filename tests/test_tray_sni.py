@@ -17,6 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from jeepney import DBusErrorResponse
 
 from posture_agent.ui.icon import tray_pixmaps
 from posture_agent.ui.sni_protocol import ITEM, MENU_PATH, MenuModel, SessionBusLost, introspection
@@ -115,6 +116,9 @@ def test_item_registers_and_serves_icon_title_and_menu(watcher: Watcher) -> None
         assert calls.wait(3) == ["drills", "pause 1h", "checkin_now"]
         assert calls.threads == {"tray"}, "the actions run on the tray's thread, as with pystray's GTK backends"
         assert "Activate" in introspection("/StatusNotifierItem") and "GetLayout" in introspection(MENU_PATH)
+        with pytest.raises(DBusErrorResponse) as refused:  # a call of another shape: an error at once, no hang
+            panel.call(MENU_PATH, "com.canonical.dbusmenu", "GetLayout", "i", 0)
+        assert refused.value.name == "org.freedesktop.DBus.Error.InvalidArgs"
     finally:
         if panel is not None:
             panel.close()

@@ -252,6 +252,9 @@ class Icon(_base.Icon):  # type: ignore[misc]
             reply = new_method_return(message, signature, body)
         except CallError as exc:
             reply = new_error(message, exc.name, "s", (str(exc),))
+        except Exception as exc:  # arguments of another shape than the spec's: the caller still hears
+            log.info("tray call %s at %s failed: %s: %s", member, path, type(exc).__name__, exc)
+            reply = new_error(message, "org.freedesktop.DBus.Error.InvalidArgs", "s", (f"{type(exc).__name__}: {exc}",))
         if message.header.flags & MessageFlag.no_reply_expected:
             return
         router = self._router
