@@ -9,7 +9,9 @@ this script; a test fails while the committed outputs are stale. From the source
 - `assets/icons/<state>/<N>x<N>.png` for N in SIZES;
 - `assets/icons/posture-agent.ico` (Windows, multi-size) and `assets/icons/posture-agent.icns` (macOS);
 - `assets/icons/hicolor/<N>x<N>/apps/posture-agent.png`, the Linux icon theme layout;
-- `posture_agent/data/icons/<state>.png`, the tray icons loaded at run time.
+- `posture_agent/data/icons/<state>.png`, the tray icons loaded at run time;
+- `posture_agent/data/icons/<state>.pixmaps`, the same states as ARGB32 pixels in several sizes,
+  which the StatusNotifierItem tray serves without loading Pillow (posture_agent/ui/icon.py).
 
 Usage: python assets/build_icons.py [--root DIR]   (DIR defaults to the repository root)
 """
@@ -21,6 +23,8 @@ import math
 from pathlib import Path
 
 from PIL import Image, ImageDraw
+
+from posture_agent.ui.icon import PIXMAP_SIZES, encode_pixmaps, pixmaps_from_images
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE = Path("assets/source/posture-agent.png")
@@ -48,6 +52,7 @@ def icon_outputs(root: Path) -> list[Path]:
     out += [root / "assets/icons" / f"{APP_ID}.ico", root / "assets/icons" / f"{APP_ID}.icns"]
     out += [root / "assets/icons/hicolor" / f"{n}x{n}" / "apps" / f"{APP_ID}.png" for n in HICOLOR_SIZES]
     out += [root / "posture_agent/data/icons" / f"{state}.png" for state in STATES]
+    out += [root / "posture_agent/data/icons" / f"{state}.pixmaps" for state in STATES]
     return out
 
 
@@ -157,6 +162,9 @@ def build(root: Path = ROOT, source: Path | None = None) -> list[Path]:
         for n in SIZES:
             written.append(_save_png(scaled(master, n), root / "assets/icons" / state / f"{n}x{n}.png"))
         written.append(_save_png(scaled(master, RUNTIME_SIZE), root / "posture_agent/data/icons" / f"{state}.png"))
+        pixmaps = root / "posture_agent/data/icons" / f"{state}.pixmaps"
+        pixmaps.write_bytes(encode_pixmaps(pixmaps_from_images([scaled(master, n) for n in PIXMAP_SIZES])))
+        written.append(pixmaps)
     app = masters["normal"]
     for n in HICOLOR_SIZES:
         written.append(_save_png(scaled(app, n), root / "assets/icons/hicolor" / f"{n}x{n}" / "apps" / f"{APP_ID}.png"))

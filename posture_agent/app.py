@@ -482,7 +482,7 @@ class App:
 
 def loaded_modules() -> list[str]:
     """Which heavy parts are loaded now (the resident agent must not load Tk or charts early)."""
-    return sorted(m for m in ("tkinter", "matplotlib", "pystray", "gi", "sqlalchemy", "apscheduler", "plyer")
+    return sorted(m for m in ("tkinter", "matplotlib", "pystray", "gi", "PIL", "sqlalchemy", "apscheduler", "plyer")
                   if m in sys.modules)
 
 

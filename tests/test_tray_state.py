@@ -82,7 +82,7 @@ def test_xorg_backend_is_refused_with_the_fix() -> None:
 
 
 def test_without_pygobject_the_fix_is_named() -> None:
-    """A Python that cannot import gi (as on a stock desktop without the linux-desktop extra)."""
+    """A Python that cannot import gi (as on a stock install without the gtk-tray extra)."""
     code = (
         "import sys; sys.modules['gi'] = None\n"
         "from posture_agent.ui.tray_backend import choose_backend, TrayUnavailable\n"

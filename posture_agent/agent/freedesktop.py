@@ -20,12 +20,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-try:  # a Linux-only dependency; elsewhere `open()` says it is unavailable
-    from jeepney import DBusAddress, HeaderFields, MatchRule, message_bus, new_method_call
-    from jeepney.io.threading import DBusRouter, Proxy, open_dbus_connection
-    from jeepney.wrappers import unwrap_msg
-except ImportError:  # pragma: no cover - only off Linux
-    DBusRouter = None
+from posture_agent import session_bus  # its jeepney names exist only where jeepney is installed (Linux)
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +29,6 @@ OBJECT_PATH = "/org/freedesktop/Notifications"
 INTERFACE = "org.freedesktop.Notifications"
 DEFAULT_ACTION = "default"
 """The action key a server sends for a click on the notification's body."""
-CALL_TIMEOUT_S = 2.0
 
 OnAction = Callable[[int, str], None]
 """`on_action(notification_id, action_key)`."""
@@ -44,20 +38,6 @@ OnClosed = Callable[[int, int], None]
 
 class NotificationsUnavailable(Exception):
     """No session bus, no jeepney, or no notification server on the bus."""
-
-
-class _Handoff:
-    """Stands in for the queue jeepney's router puts matching signals in: each is handed to the
-    callback at once, on the receiver thread, so no thread of ours waits on a queue."""
-
-    def __init__(self, handle: Callable[[Any], None]) -> None:
-        self.handle = handle
-
-    def put_nowait(self, message: Any) -> None:
-        try:
-            self.handle(message)
-        except Exception:  # a failing callback must not end the receiver thread
-            log.exception("handling a notification signal failed")
 
 
 class FreedesktopNotifications:
@@ -79,12 +59,12 @@ class FreedesktopNotifications:
         """Held while the match rules change (two notifications sent at once follow the server once)."""
 
     def open(self) -> FreedesktopNotifications:
-        if DBusRouter is None:
+        if not session_bus.AVAILABLE:
             raise NotificationsUnavailable("jeepney is not installed")
         try:
-            self._conn = open_dbus_connection(bus="SESSION")
-            self._router = DBusRouter(self._conn)
-            self._bus = Proxy(message_bus, self._router, timeout=CALL_TIMEOUT_S)
+            self._router = session_bus.open_router()
+            self._conn = self._router.conn
+            self._bus = session_bus.bus_proxy(self._router)
             if not self._bus.NameHasOwner(BUS_NAME)[0]:
                 raise NotificationsUnavailable("no notification server on the session bus")
             self._follow_server()
@@ -107,10 +87,11 @@ class FreedesktopNotifications:
             with self._lock:
                 self._owner = str(owner)
             for member, handle in (("ActionInvoked", self._action), ("NotificationClosed", self._closed)):
-                rule = MatchRule(type="signal", sender=owner, interface=INTERFACE, member=member, path=OBJECT_PATH)
+                rule = session_bus.MatchRule(type="signal", sender=owner, interface=INTERFACE, member=member,
+                                             path=OBJECT_PATH)
                 self._bus.AddMatch(rule)
                 self._rules.append(rule)
-                self._filters.append(self._router.filter(rule, queue=_Handoff(handle)))
+                self._filters.append(self._router.filter(rule, queue=session_bus.Handoff(handle)))
 
     def _drop_rules(self) -> None:
         with self._lock:
@@ -159,17 +140,17 @@ class FreedesktopNotifications:
         router = self._router
         if router is None:
             raise NotificationsUnavailable("the notification connection is closed")
-        address = DBusAddress(OBJECT_PATH, bus_name=BUS_NAME, interface=INTERFACE)
+        address = session_bus.DBusAddress(OBJECT_PATH, bus_name=BUS_NAME, interface=INTERFACE)
         try:
-            reply = router.send_and_get_reply(new_method_call(address, method, signature, body),
-                                              timeout=CALL_TIMEOUT_S)
-            return unwrap_msg(reply)
+            reply = router.send_and_get_reply(session_bus.new_method_call(address, method, signature, body),
+                                              timeout=session_bus.CALL_TIMEOUT_S)
+            return session_bus.unwrap_msg(reply)
         except Exception as exc:  # the server went away, an error reply, no answer in time
             raise NotificationsUnavailable(f"{method} failed ({type(exc).__name__}: {exc})") from exc
 
     def _from_server(self, message: Any) -> bool:
         """Whether the signal was sent by the notification server (the bus's sender field)."""
-        sender = message.header.fields.get(HeaderFields.sender)
+        sender = message.header.fields.get(session_bus.HeaderFields.sender)
         if sender is not None and sender == self._owner:
             return True
         log.warning("ignored a notification signal from %s, not the notification server %s", sender, self._owner)

@@ -58,8 +58,8 @@ from posture_agent.paths import Paths
 from posture_agent.presence.base import ACTIVE_AGAIN_KINDS, ActiveWatch, Check, NoWatch, PresenceCheck
 from posture_agent.presence.calendar import WAIT_SECONDS
 from posture_agent.presence.desktop import active_watch, calendar_signal, presence_check
+from posture_agent.store import sharing
 from posture_agent.store.db import Store
-from posture_agent.sync import engine as sync_engine
 
 log = logging.getLogger(__name__)
 
@@ -400,6 +400,16 @@ class Agent:
             self._reschedule()
         if self.control is not None:
             self.control.poll_requests()
+        self.sync_round()
+
+    def sync_round(self) -> None:
+        """A sync round when a shared folder is set up; the sync engine is loaded only then, so an
+        agent that does not sync never holds it."""
+        with self.store.transaction() as conn:
+            if sharing.read_state(conn, sharing.SYNC_FOLDER) is None:
+                return
+        from posture_agent.sync import engine as sync_engine
+
         synced = sync_engine.housekeeping(self.store, self.clock, self.settings.device_name)
         if synced.new_device_id:
             self.journal.forget_device()

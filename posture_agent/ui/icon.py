@@ -3,12 +3,20 @@
 Designed PNGs in `posture_agent/data/icons/{state}.png` win when they are shipped; otherwise a
 clear glyph is drawn with Pillow (an upright figure with a stacked spine), so the icon never
 depends on a file being present.
+
+The StatusNotifierItem tray (ui/sni.py) takes the icon as pixels, not as an image: `tray_pixmaps`
+reads them from `posture_agent/data/icons/{state}.pixmaps` (made beside the PNGs by
+assets/build_icons.py), so the resident agent never loads Pillow to show its icon; only a missing
+or damaged file falls back to converting `tray_image`.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import struct
+import zlib
+from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from typing import TYPE_CHECKING
@@ -57,6 +65,73 @@ def _shipped(state: str) -> Image | None:
     except (OSError, ValueError) as exc:  # a damaged file must not cost the user the tray
         log.warning("icon %s.png could not be read (%s); drawing the built-in one", state, exc)
         return None
+
+
+@dataclass(frozen=True)
+class Pixmaps:
+    """An icon as StatusNotifierItem hosts take it (`IconPixmap`, signature a(iiay)): one
+    (width, height, pixels) per size, each pixel ARGB32 in network byte order."""
+
+    sizes: tuple[tuple[int, int, bytes], ...]
+
+
+PIXMAP_SIZES = (16, 22, 24, 32, 48, 64)
+"""The sizes shipped: a panel picks the nearest to its own and scales no more than that."""
+_HEADER = struct.Struct(">II")
+
+
+def tray_pixmaps(state: str) -> Pixmaps:
+    """The icon for `state` as pixmaps: the shipped bytes, or (missing, damaged) `tray_image`'s."""
+    if state not in STATES:
+        raise ValueError(f"unknown tray state {state!r} (known: {', '.join(STATES)})")
+    return _cached_pixmaps(state)
+
+
+@lru_cache(maxsize=len(STATES))
+def _cached_pixmaps(state: str) -> Pixmaps:
+    try:
+        ref = resources.files("posture_agent.data").joinpath("icons", f"{state}.pixmaps")
+        if ref.is_file():
+            return decode_pixmaps(ref.read_bytes())
+    except (OSError, ValueError, zlib.error) as exc:
+        log.warning("icon %s.pixmaps could not be read (%s); converting the image", state, exc)
+    return pixmaps_from_images([tray_image(state)])
+
+
+def pixmaps_from_images(images: list[Image]) -> Pixmaps:
+    """Pillow images (any mode) as pixmaps, in the order given."""
+    sizes = []
+    for image in images:
+        rgba = image.convert("RGBA").tobytes()
+        argb = bytearray(len(rgba))
+        argb[0::4], argb[1::4], argb[2::4], argb[3::4] = rgba[3::4], rgba[0::4], rgba[1::4], rgba[2::4]
+        sizes.append((image.width, image.height, bytes(argb)))
+    return Pixmaps(tuple(sizes))
+
+
+def encode_pixmaps(pixmaps: Pixmaps) -> bytes:
+    """The `.pixmaps` file: zlib over, for each size, width and height (big-endian uint32) then
+    width × height × 4 bytes of ARGB32."""
+    return zlib.compress(b"".join(_HEADER.pack(w, h) + data for w, h, data in pixmaps.sizes), 9)
+
+
+def decode_pixmaps(blob: bytes) -> Pixmaps:
+    """The inverse of `encode_pixmaps`; ValueError (or zlib.error) when the file is not one."""
+    raw = zlib.decompress(blob)
+    sizes, at = [], 0
+    while at < len(raw):
+        if at + _HEADER.size > len(raw):
+            raise ValueError("a pixmap header is cut short")
+        w, h = _HEADER.unpack_from(raw, at)
+        at += _HEADER.size
+        end = at + w * h * 4
+        if not (0 < w <= 1024 and 0 < h <= 1024) or end > len(raw):
+            raise ValueError(f"a {w}x{h} pixmap does not fit the file")
+        sizes.append((w, h, raw[at:end]))
+        at = end
+    if not sizes:
+        raise ValueError("no pixmap in the file")
+    return Pixmaps(tuple(sizes))
 
 
 def draw_fallback(state: str, size: int = SIZE) -> Image:
