@@ -8,9 +8,9 @@
 - A soreness question is asked the same way, notification first: its body (or its Rate my back
   button) opens the window; it stays on screen until the question is answered or closes at the next
   morning's question (no expiry of its own), since the answer can wait hours.
-- Every other notification is plain: on the same freedesktop connection where it opens (Linux),
-  else through plyer (imported on the first one, not at start), which on Linux would add
-  dbus-python and a second bus connection to the resident.
+- Every other notification is plain: on the same freedesktop connection on Linux (no notification
+  server there: unavailable, said once; plyer would need dbus-python, which is not installed),
+  else through plyer (Windows, macOS; imported on the first one, not at start).
 - An ice reminder due together with a check-in (the SI protocol's 20:30 ice and the 20:30 sofa
   check-in) gets no notification of its own: the check-in's names both (`ask(active, also)`).
 
@@ -25,6 +25,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from posture_agent import session_bus
 from posture_agent.agent.events import PROMPT_CLOSED, PROMPT_DUE, ActivePrompt, Event
 from posture_agent.agent.freedesktop import DEFAULT_ACTION, FreedesktopNotifications, NotificationsUnavailable
 from posture_agent.domain.plan import CHECKIN_GROUP, Prompt, PromptKind
@@ -183,14 +184,19 @@ class Notifier:
         resident then never loads plyer and dbus-python, a second D-Bus library), else plyer."""
         if self._backend is None:
             desktop = self._desktop_connection()
+            failure: Exception = NotificationsUnavailable("no notification server on the session bus")
             if desktop is not None:
                 try:
                     desktop.notify(title, message, (), self.timeout_seconds)
                 except NotificationsUnavailable as exc:
-                    log.info("plain notification through the session bus failed (%s): plyer instead", exc)
+                    failure = exc
                     self._drop_desktop()
                 else:
                     return self._sent_ok()
+            if session_bus.AVAILABLE:
+                # Linux: the session bus is the only way a notification is shown (plyer would go
+                # through dbus-python, not installed, or notify-send, which fails the same way).
+                return self._unavailable(failure)
         try:
             if self._backend is None:
                 from plyer import notification
@@ -200,14 +206,18 @@ class Notifier:
                 title=title, message=message, app_name=APP_NAME, timeout=self.timeout_seconds
             )
         except Exception as exc:  # plyer raises many kinds (D-Bus, NotImplementedError, OSError)
-            if not self.failed:
-                log.warning(
-                    "desktop notifications are unavailable (%s: %s); prompts are still recorded. "
-                    "Run `posture-agent doctor` for a fix.", type(exc).__name__, exc,
-                )
-            self.failed = True
-            return False
+            return self._unavailable(exc)
         return self._sent_ok()
+
+    def _unavailable(self, exc: Exception) -> bool:
+        """Said once in the log until a notification works again; the prompt is still recorded."""
+        if not self.failed:
+            log.warning(
+                "desktop notifications are unavailable (%s: %s); prompts are still recorded. "
+                "Run `posture-agent doctor` for a fix.", type(exc).__name__, exc,
+            )
+        self.failed = True
+        return False
 
     def _sent_ok(self) -> bool:
         if self.failed:
