@@ -30,7 +30,7 @@ fi
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null 2>&1 || true
 extras=""
-[ "$want" = test ] && extras="test"
+[ "$want" = test ] && extras="test,camera"  # CI runs the camera tests too
 # PyGObject and dbus-python compile against system libraries: add them when those are present.
 if command -v pkg-config >/dev/null 2>&1 && pkg-config --exists gobject-introspection-1.0 cairo dbus-1 2>/dev/null; then
   extras="${extras:+$extras,}linux-desktop"
