@@ -141,18 +141,23 @@ class Journal:
 
     def record_checkin(
         self, posture: str, context: str = "desk", at: datetime | None = None, source: str = "cli",
-        prompted: bool = False,
+        prompted: bool = False, by: str = "user", measures: tuple[float | None, float | None] = (None, None),
     ) -> r.CheckIn:
+        """One check-in; `by` "camera" for a camera check's verdict, with its `measures` (how many cm
+        lower the head was than calibrated, the face's size ratio)."""
         if posture not in (*r.POSTURES, "skipped") and not (prompted and posture == "missed"):
             allowed = ", ".join((*r.POSTURES, "skipped"))
             raise UserError(f"posture {posture!r} is not one of: {allowed}")
         if context not in r.CONTEXTS:
             raise UserError(f"context {context!r} is not one of: {', '.join(r.CONTEXTS)}")
+        if by not in r.ANSWERED_BY:
+            raise UserError(f"answered by {by!r} is not one of: {', '.join(r.ANSWERED_BY)}")
         when = self.when(at)
         with self.store.transaction() as s:
-            values = {"at": when, "context": context, "posture": posture, "prompted": prompted}
+            values = {"at": when, "context": context, "posture": posture, "prompted": prompted, "answered_by": by,
+                      "head_drop_cm": measures[0], "face_size_ratio": measures[1]}
             rid = q.add(s, t.checkins, values, device=self.device, source=source, now=self.now())
-        return r.CheckIn(rid, when, context, posture, prompted)
+        return r.CheckIn(rid, when, context, posture, prompted, by)
 
     def _unit(self, answers: str | None, write: Callable[[Connection], T]) -> tuple[T, bool]:
         """`write` in one transaction, closing the open prompt `answers` (as answered) in the same

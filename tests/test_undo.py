@@ -281,7 +281,7 @@ def test_migration_0004_adds_tombstones_to_an_older_file(tmp_path: Path) -> None
                              "'running')")
     engine.dispose()
     open_store(db, tmp_path / "backups").close()
-    assert read_revision(db) == SCHEMA_HEAD == "0004"
+    assert read_revision(db) == SCHEMA_HEAD
     conn2 = sqlite3.connect(db)
     try:
         assert conn2.execute("SELECT id FROM runs").fetchall() == [("r1",)]

@@ -80,7 +80,8 @@ def _rows(conn: Executor, table: Table, column: str, start: datetime | None, end
 
 
 def checkins(conn: Executor, start: datetime | None = None, end: datetime | None = None) -> list[r.CheckIn]:
-    return [r.CheckIn(x.id, x.at, x.context, x.posture, x.prompted) for x in _rows(conn, t.checkins, "at", start, end)]
+    return [r.CheckIn(x.id, x.at, x.context, x.posture, x.prompted, x.answered_by)
+            for x in _rows(conn, t.checkins, "at", start, end)]
 
 
 def _utc(text: str) -> datetime:
@@ -92,13 +93,13 @@ def answered_checkins(conn: Executor, start: datetime | None = None, end: dateti
     """Answered check-ins only, timestamps read as text and parsed here: the trends read years of
     them at once, and SQLAlchemy's per-row datetime processing would cost several times more."""
     c = t.checkins.c
-    stmt = select(c.id, type_coerce(c.at, String), c.context, c.posture).where(
+    stmt = select(c.id, type_coerce(c.at, String), c.context, c.posture, c.answered_by).where(
         c.posture.in_(r.POSTURES), live(t.checkins))
     if start is not None:
         stmt = stmt.where(c.at >= start)
     if end is not None:
         stmt = stmt.where(c.at < end)
-    return [r.CheckIn(i, _utc(a), ctx, p) for i, a, ctx, p in conn.execute(stmt.order_by(c.at))]
+    return [r.CheckIn(i, _utc(a), ctx, p, by=by) for i, a, ctx, p, by in conn.execute(stmt.order_by(c.at))]
 
 
 def drills(conn: Executor, start: datetime | None = None, end: datetime | None = None) -> list[r.DrillDone]:
@@ -327,7 +328,7 @@ def last_own(conn: Executor, device_suffix: str) -> tuple[Table, list[Row[Any]]]
 def record_of(table: Table, x: Row[Any]) -> Any:
     """A row of a record table as its plain record (`domain.records`)."""
     if table is t.checkins:
-        return r.CheckIn(x.id, x.at, x.context, x.posture, x.prompted)
+        return r.CheckIn(x.id, x.at, x.context, x.posture, x.prompted, x.answered_by)
     if table is t.drill_completions:
         return r.DrillDone(x.id, x.at, x.drill)
     if table is t.circuits:
