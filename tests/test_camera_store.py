@@ -7,27 +7,19 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine
 
 from posture_agent.store import sharing
 from posture_agent.store import tables as t
 from posture_agent.store.db import open_store
-from posture_agent.store.migrate import SCHEMA_HEAD, alembic_config
+from posture_agent.store.migrate import SCHEMA_HEAD
 from posture_agent.store.sqlite_file import read_revision
+from tests.test_store import database_at
 
 
 def test_migration_0005_marks_every_earlier_checkin_as_the_users(tmp_path: Path) -> None:
-    from alembic import command
-
-    cfg = alembic_config()
     db = tmp_path / "old.db"
-    engine = create_engine(f"sqlite:///{db}")
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0004")
-        conn.exec_driver_sql("INSERT INTO checkins (id, created_at, device, source, at, context, posture, prompted) "
-                             "VALUES ('c1', '2026-01-01', 'd', 'cli', '2026-01-01 09:00:00', 'desk', 'slouched', 0)")
-    engine.dispose()
+    database_at(db, "0004", "INSERT INTO checkins (id, created_at, device, source, at, context, posture, prompted) "
+                "VALUES ('c1', '2026-01-01', 'd', 'cli', '2026-01-01 09:00:00', 'desk', 'slouched', 0)")
     open_store(db, tmp_path / "backups").close()
     assert read_revision(db) == SCHEMA_HEAD
     conn2 = sqlite3.connect(db)
