@@ -450,9 +450,10 @@ class Journal:
             return closed
 
     def answer_prompt(self, prompt_id: str, outcome: str, checkin: tuple[str, str, datetime | None] | None = None,
-                      ) -> bool:
+                      by: str = "user", measures: tuple[float | None, float | None] = (None, None)) -> bool:
         """Close an open prompt as answered or skipped and, for a check-in, store its answer
-        (posture, context, at) in the same transaction; False, and nothing stored, if it was closed."""
+        (posture, context, at) in the same transaction; False, and nothing stored, if it was closed.
+        `by` "camera": a camera check answered it, with its measures (see `record_checkin`)."""
         if outcome not in ("answered", "skipped"):
             raise UserError(f"prompt answer {outcome!r} is not one of: answered, skipped")
         values = None
@@ -462,7 +463,8 @@ class Journal:
                 raise UserError(f"posture {posture!r} is not one of: {', '.join((*r.POSTURES, 'skipped'))}")
             if context not in r.CONTEXTS:
                 raise UserError(f"context {context!r} is not one of: {', '.join(r.CONTEXTS)}")
-            values = {"at": self.when(at), "context": context, "posture": posture, "prompted": True}
+            values = {"at": self.when(at), "context": context, "posture": posture, "prompted": True,
+                      "answered_by": by, "head_drop_cm": measures[0], "face_size_ratio": measures[1]}
         with self.store.transaction() as s:
             closed = q.close_prompt(s, prompt_id, outcome)
             if closed and values is not None:
