@@ -118,7 +118,7 @@ def shown_weeks(report: WeeklyReport) -> tuple[list[f.WeekTotals], str]:
                    f"{len(recent)}.")
 
 
-def page(report: WeeklyReport, trends: TrendReport) -> str:
+def page(report: WeeklyReport, trends: TrendReport, extra: str = "") -> str:
     """The whole page as a string: this week's advice and figures first, then the charts."""
     t = report.totals
     zone = report.zone
@@ -253,7 +253,7 @@ band of slouching (bands with at least 3 runs). {marks}</figcaption></figure>
 <tr><th class=num>rho</th><th class=num>n</th><th class=num>rho</th><th class=num>n</th></tr></thead>
 <tbody>{trend_rows}</tbody></table>
 <p class="note">{escape(CAVEAT)}</p>
-
+{extra}
 <footer>Made by posture-agent from the records on this computer; nothing was sent anywhere.
 Not medical advice: pain that is sharp, radiating, or still there after two weeks needs a doctor or
 physiotherapist.</footer>
@@ -263,6 +263,7 @@ physiotherapist.</footer>
 """
 
 
-def write_page(target: Path, report: WeeklyReport, trends: TrendReport) -> Path:
-    """Writes the page atomically (a half-written file never replaces a good one)."""
-    return write_atomically(target, page(report, trends), prefix=".report-")
+def write_page(target: Path, report: WeeklyReport, trends: TrendReport, extra: str = "") -> Path:
+    """Writes the page atomically (a half-written file never replaces a good one); `extra`: sections
+    of other parts (the camera's, report/camera.py), placed before the footer."""
+    return write_atomically(target, page(report, trends, extra), prefix=".report-")

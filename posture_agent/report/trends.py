@@ -12,6 +12,7 @@ from posture_agent.domain import days as cal
 from posture_agent.domain import exposure as ex
 from posture_agent.domain import figures as f
 from posture_agent.domain.records import REGIONS
+from posture_agent.domain.sources import by_source
 from posture_agent.store import queries as q
 from posture_agent.store.db import Store
 
@@ -96,10 +97,10 @@ def recent_start(now: datetime, zone: tzinfo, weeks: int = RECENT_WEEKS) -> date
     return cal.day_bounds(monday, zone)[0]
 
 
-def build_trends(store: Store, settings: Settings, now: datetime) -> TrendReport:
+def build_trends(store: Store, settings: Settings, now: datetime, source: str = "all") -> TrendReport:
     zone = settings.zone()
     with store.transaction() as s:
-        checkins = q.answered_checkins(s, None, now)
+        checkins = by_source(q.answered_checkins(s, None, now), source)
         runs = q.runs(s, None, now)
         soreness = q.soreness(s, None, now)
     points = ex.run_points(runs, ex.AnswerIndex(checkins), ex.SorenessIndex(soreness))

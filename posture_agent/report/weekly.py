@@ -20,6 +20,7 @@ from posture_agent.domain import plan as planner
 from posture_agent.domain import records as r
 from posture_agent.domain.drills import planned_drills
 from posture_agent.domain.records import History
+from posture_agent.domain.sources import by_source
 from posture_agent.store import queries as q
 from posture_agent.store.db import Store
 
@@ -119,8 +120,10 @@ def advice_week(
     return AdviceWeek(tuple(rest), tuple(tilts), tuple(si), as_of, tuple(rules.messages(final, zone)), final)
 
 
-def build_report(store: Store, settings: Settings, now: datetime, year: int, week: int, weeks: int = 1) -> WeeklyReport:
-    """The report of ISO week `year`-W`week`; with `weeks` > 1 also the totals of the weeks before it."""
+def build_report(store: Store, settings: Settings, now: datetime, year: int, week: int, weeks: int = 1,
+                 source: str = "all") -> WeeklyReport:
+    """The report of ISO week `year`-W`week`; with `weeks` > 1 also the totals of the weeks before it;
+    check-ins of `source` (domain/sources.py)."""
     zone = settings.zone()
     today = cal.local_day(now, zone)
     monday = date.fromisocalendar(year, week, 1)
@@ -132,7 +135,7 @@ def build_report(store: Store, settings: Settings, now: datetime, year: int, wee
         start = f.planned_start(created, q.first_record_at(s), zone)
         first_day = f.first_planned_day(start, settings.drill_time, zone)
         circuits_from = f.first_planned_day(start, settings.circuit_time, zone)
-        checkins = q.checkins(s, span_start - ex.EXPOSURE_WINDOW, end)
+        checkins = by_source(q.checkins(s, span_start - ex.EXPOSURE_WINDOW, end), source)
         drills = q.drills(s, span_start, end)
         circuits = q.circuits(s, span_start, end)
         runs = q.runs(s, span_start - RUN_LOOKBACK, end)
