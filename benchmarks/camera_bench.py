@@ -6,8 +6,8 @@ with the expected verdicts on the test scenes, and the resident's memory with ca
 
 Targets: fire to verdict < 1.5 s wall (median of `--runs`), inference < 200 ms of it, opening the
 source < 1.5 s, agreement >= 95 %, and the resident's PSS unchanged by a camera check (its own PSS
-with camera checks on within 2 % (or 1 MB, the noise of PSS) of the same agent's with them off, and no OpenCV mapped). The
-source is a video file (tests/camera_frames.py): this measures everything but a real camera's
+with camera checks on within 2 %, or 1 MB, the noise of PSS, of the same agent's with them off, and
+no OpenCV mapped). The source is a video file (tests/camera_frames.py): this measures everything but a real camera's
 driver, whose open time a machine with a camera adds (`camera check --json` reports it).
 Exit status 1 when a target is missed.
 """
@@ -24,10 +24,10 @@ import textwrap
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from posture_agent.camera.calibration import save_calibration  # noqa: E402
-from posture_agent.camera.launch import run_check  # noqa: E402
-from posture_agent.camera.measures import Calibration, Thresholds  # noqa: E402
-from tests.camera_frames import SCENES, scene_videos  # noqa: E402
+from posture_agent.camera.calibration import save_calibration
+from posture_agent.camera.launch import run_check
+from posture_agent.camera.measures import Calibration, Thresholds
+from tests.camera_frames import SCENES, scene_videos
 
 RESIDENT = textwrap.dedent("""
     import json, re, sys
