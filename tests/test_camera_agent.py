@@ -23,7 +23,12 @@ from posture_agent.camera.launch import CheckResult, run_check
 from posture_agent.camera.measures import Calibration, Measures, Thresholds, Verdict
 from posture_agent.clock import FixedClock
 from tests.camera_frames import need_camera_extra, scene_videos
+from tests.desktop import Desktop, wait_for
 from tests.test_agent_core import Rig, at, checkins_shown
+from tests.test_notify_actions import dunst
+from tests.test_tray_desktop import shots
+
+__all__ = ["dunst", "shots"]
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +72,7 @@ def test_slouched_is_stored_and_told_once_and_a_correction_counts(calibrated: Pa
         assert checkins_shown(shown) == []  # the camera answered: no prompt
         assert not [e for e in rig.events if e.kind == PROMPT_DUE and e.active and e.active.prompt.kind == "checkin"]
         told = [e for e in rig.events if e.kind == CAMERA_SLOUCHED]
-        assert len(told) == 1 and told[0].detail.startswith("Camera check: you are slouching (head ")
+        assert len(told) == 1 and told[0].detail.startswith("You are slouching (head ")
         assert "cm lower than your upright)" in told[0].detail
         assert any(e.kind == PROMPT_CLOSED and e.outcome == "answered" for e in rig.events)
         assert checkin_rows(rig) == [("slouched", "desk", "camera", 1, 1)]
@@ -164,3 +169,29 @@ def test_the_resident_never_maps_opencv(calibrated: Path, videos: dict[str, Path
                            "\"SELECT answered_by, posture FROM checkins\").fetchall())",
                            str(calibrated / "data" / "posture-agent.db")], capture_output=True, text=True, check=True)
     assert rows.stdout.strip() == "[('camera', 'slouched')]"  # the check did run, in its child
+
+
+@pytest.mark.desktop
+def test_the_slouch_notification_in_dunst_takes_a_correction(
+    calibrated: Path, videos: dict[str, Path], dunst: Desktop, shots: Path,
+) -> None:
+    """On the virtual desktop: the camera finds the user slouching at 09:45, dunst shows one
+    notification with Sit tall / That's wrong, and pressing That's wrong stores the user's upright."""
+    with camera_rig(calibrated, videos["slouched"]) as rig:
+        rig.tick_at(at(25, 9, 1))  # the 07:30 drills and the 09:00 car check-in (no camera in the car)
+        for active in rig.agent.status().open_prompts:
+            rig.agent.skip(active)
+        notifier = rig.agent.open_notifier()
+        try:
+            rig.tick_at(at(25, 9, 46))
+            assert wait_for(lambda: dunst.displayed() == 1, timeout=10)
+            said = dunst.notifications()
+            assert "Camera check" in said and "You are slouching (head " in said and "Press your answer" not in said
+            dunst.screenshot(shots / "camera-slouch.png", crop="340x120+684+40")  # POSTURE_AGENT_SHOTS keeps it
+            menu = dunst.press("That's wrong")
+            assert "#Sit tall " in menu and "#That's wrong " in menu, menu
+            want = [("slouched", "desk", "camera", 1, 1), ("upright", "desk", "user", 1, 0)]
+            assert wait_for(lambda: [r for r in checkin_rows(rig) if r[1] == "desk"] == want, timeout=10), \
+                checkin_rows(rig)
+        finally:
+            notifier.close()

@@ -84,14 +84,14 @@ class CameraCheckins:
 
 
 def slouch_message(v: Verdict) -> str:
-    """The slouch notification's text, e.g. "Camera check: you are slouching (head 4 cm lower than
-    your upright)…"."""
+    """The slouch notification's text under its title "Camera check", e.g. "You are slouching (head
+    4 cm lower than your upright)…"."""
     if v.drop_cm is not None and v.drop_cm >= 1:
         what = f"head {v.drop_cm:.0f} cm lower than your upright"
     elif v.size_ratio is not None:
         what = f"leaning in: your face {v.size_ratio:.1f}x as near as your upright"
     else:
         what = "against your upright"
-    return (f"Camera check: you are slouching ({what})… Sit tall: shoulders back and down, chin in. "
+    return (f"You are slouching ({what})… Sit tall: shoulders back and down, chin in. "
             "Measured on this computer; no image kept.")
 

@@ -111,7 +111,7 @@ class Notifier:
 
     def camera_slouched(self, active: ActivePrompt, message: str) -> None:
         """The camera's slouch notification, with "Sit tall" / "That's wrong" where buttons exist."""
-        title = "Camera check: slouching"
+        title = "Camera check"
         desktop = self._desktop_connection()
         if desktop is not None and self.on_camera is not None:
             try:
