@@ -12,6 +12,7 @@ import sys
 import textwrap
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,7 @@ from posture_agent.camera.measures import Calibration, Measures, Thresholds, Ver
 from posture_agent.clock import FixedClock
 from tests.camera_frames import need_camera_extra, scene_videos
 from tests.desktop import Desktop, wait_for
+from tests.processes import PinnedClock, RunningAgent, rows, run_cli
 from tests.test_agent_core import Rig, at, checkins_shown
 from tests.test_notify_actions import dunst
 from tests.test_tray_desktop import shots
@@ -195,3 +197,35 @@ def test_the_slouch_notification_in_dunst_takes_a_correction(
                 checkin_rows(rig)
         finally:
             notifier.close()
+
+
+@pytest.mark.desktop
+def test_the_running_agent_checks_by_camera_and_the_report_counts_the_correction(
+    calibrated: Path, videos: dict[str, Path], dunst: Desktop, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`posture-agent start --no-tray` as users run it, its clock pinned just before the 09:45 desk
+    check-in: the camera answers slouched, dunst shows the notification, That's wrong is pressed,
+    and `report` counts the user's upright and says the camera and the user disagreed once."""
+    monkeypatch.setenv("TZ", "Europe/Berlin")
+    monkeypatch.delenv("POSTURE_AGENT_HOME", raising=False)
+    (calibrated / "config.toml").write_text(
+        '[general]\ntimezone = "Europe/Berlin"\n[desk]\nstart = "09:45"\n[car]\ndays = []\n[circuit]\ndays = []\n'
+        f'[drills]\ntime = "20:00"\n[camera]\nenabled = true\nsource = "{videos["slouched"]}"\n', encoding="utf-8")
+    clock = PinnedClock(at(25, 9, 44) + timedelta(seconds=55))
+    env = clock.env(dunst.env, TZ="Europe/Berlin")
+    agent = RunningAgent(calibrated, env=env)
+    try:
+        assert wait_for(lambda: "You are slouching (head " in dunst.notifications(), timeout=30), \
+            dunst.notifications()
+        menu = dunst.press("That's wrong")
+        assert "#Sit tall " in menu, menu
+        want = [("camera", "slouched"), ("user", "upright")]
+        assert wait_for(lambda: rows(calibrated, "SELECT answered_by, posture FROM checkins ORDER BY rowid") == want,
+                        timeout=15), rows(calibrated, "SELECT answered_by, posture FROM checkins")
+    finally:
+        code, err = agent.stop()
+    assert code == 0, err
+    report = run_cli(calibrated, "report", "--json", env=env)
+    data = json.loads(report.stdout)
+    assert (data["checkins"]["answered"], data["checkins"]["upright"]) == (1, 1)  # the correction counts
+    assert data["camera"]["both_answered"] == 1 and data["camera"]["agreed"] == 0
