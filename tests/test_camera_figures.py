@@ -84,3 +84,24 @@ def test_a_page_without_camera_checkins_has_no_camera_section(cli: Cli, tmp_path
     cli.ok("report", "--html", str(page))
     assert 'id="camera"' not in page.read_text(encoding="utf-8")
     assert "camera" in cli.ok("report", "--json").json()  # type: ignore[operator]
+
+
+def test_a_dst_week_by_source(cli: Cli) -> None:
+    """The week clocks go back in Berlin (Sunday 25 October 2026, 03:00 -> 02:00): camera check-ins
+    either side of the change land on their local days, and the pairing reads real instants."""
+    store = open_store(cli.home / "data" / "posture-agent.db", cli.home / "data" / "backups")
+    journal = Journal(store, load_settings(cli.home / "config.toml"), FixedClock(cli.clock.now()))
+    before = datetime(2026, 10, 25, 0, 30, tzinfo=UTC)  # 02:30 summer time
+    after = datetime(2026, 10, 25, 1, 20, tzinfo=UTC)  # 02:20 winter time, 50 minutes later
+    journal.record_checkin("slouched", "sofa", at=before, source="prompt", by="camera")
+    journal.record_checkin("upright", "sofa", at=after, source="prompt", by="camera")
+    journal.record_checkin("upright", "sofa", at=after + timedelta(minutes=5), source="cli")  # pairs with `after` only
+    store.close()
+    data = cli.ok("report", "--week", "2026-W43", "--source", "camera", "--json").json()
+    assert isinstance(data, dict)
+    sunday = next(d for d in data["checkins"]["by_day"] if d["date"] == "2026-10-25")
+    assert sunday["sofa"]["answered"] == 2
+    assert data["camera"] == {"source": "camera", "camera_checkins": 2, "both_answered": 1, "agreed": 1,
+                              "agreement_rate": 1.0}
+    both = cli.ok("report", "--week", "2026-W43", "--json").json()
+    assert isinstance(both, dict) and both["checkins"]["answered"] == 2  # the user's word replaced the camera's
