@@ -126,6 +126,7 @@ def test_a_busy_camera_holds_the_prompt_as_a_meeting(home: Path, tz: str) -> Non
         clock[0] = 60.0
         rig.tick_at(at(25, 9, 47))
         assert len(calls) == 1  # not opened again within five minutes
+        assert rig.agent.service.held_now() == held  # held since 09:46, not again at each pass
         assert rig.rows("SELECT count(*) FROM prompts WHERE kind LIKE 'checkin%'") == [(0,)]
         clock[0] = 400.0
         camera.run = lambda s, c, lim: CheckResult(Verdict("upright", Measures(5, 5, 0.44, 0.22, 0.2), 0.0, 1.0), {}, 1)

@@ -147,7 +147,7 @@ class PromptService:
             out = []
             held_before = dict(self.held)
             for prompt in self._unless_away(now, self.due(now, not_before)):
-                if self._camera_answered(prompt, now):
+                if self._camera_answered(prompt, now, held_before.get(prompt.kind)):
                     continue
                 record = self.journal.record_prompt_shown(prompt.slot, prompt.due, prompt.context)
                 if record is None:
@@ -164,14 +164,15 @@ class PromptService:
             self.bus.publish(Event(PROMPT_DUE, active, together=tuple(o for o in out if o is not active)))
         return out
 
-    def _camera_answered(self, prompt: Prompt, now: datetime) -> bool:
-        """Whether a camera check took the place of this prompt (module docstring of camera_checks)."""
+    def _camera_answered(self, prompt: Prompt, now: datetime, before: Held | None) -> bool:
+        """Whether a camera check took the place of this prompt (module docstring of camera_checks);
+        `before`: how it was held before this pass."""
         verdict = self.camera.verdict(prompt) if self.camera is not None else None
         if verdict is None:
             return False
         if verdict.verdict == "busy":  # as a meeting: held, and the camera tried again later
-            self.held[prompt.kind] = Held(prompt, BUSY_REASON, self.held[prompt.kind].since
-                                          if prompt.kind in self.held else now, "calendar")
+            same = before is not None and _key(before.prompt) == _key(prompt) and before.reason == BUSY_REASON
+            self.held[prompt.kind] = Held(prompt, BUSY_REASON, before.since if same and before else now, "calendar")
             return True
         if verdict.verdict == "away":
             self.journal.record_prompt_away(prompt.slot, prompt.due, prompt.context)
