@@ -117,7 +117,8 @@ def test_a_busy_camera_holds_the_prompt_as_a_meeting(home: Path, tz: str) -> Non
     with camera_rig(home, "0") as rig:
         clock = [0.0]
         settings = rig.agent.settings
-        camera = CameraCheckins(lambda: settings, rig.paths.data_dir, run=busy, monotonic=lambda: clock[0])
+        camera = CameraCheckins(lambda: settings, rig.paths.data_dir, run=busy, monotonic=lambda: clock[0],
+                                installed=lambda: True)
         rig.agent.service.camera = camera
         assert checkins_shown(rig.tick_at(at(25, 9, 46))) == []
         held = rig.agent.service.held_now()

@@ -44,10 +44,13 @@ _NO_MEASURES = Measures(frames=0, seen=0)
 
 class CameraCheckins:
     def __init__(self, settings: Callable[[], Settings], data_dir: Path, run: RunCheck = run_check,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+                 monotonic: Callable[[], float] = time.monotonic,
+                 installed: Callable[[], bool] = extra_installed) -> None:
+        """`run`, `monotonic` and `installed` (whether the extra is there): tests give their own."""
         self.settings = settings
         self.data_dir = data_dir
         self.run = run
+        self.installed = installed
         self.monotonic = monotonic
         self._busy_since: float | None = None
         self._said: set[str] = set()
@@ -62,7 +65,7 @@ class CameraCheckins:
         calibration = None
         try:
             calibration = load_calibration(self.data_dir)
-            problem = ("" if extra_installed() else "the camera extra is not installed") or (
+            problem = ("" if self.installed() else "the camera extra is not installed") or (
                 "" if calibration is not None else "not calibrated (posture-agent camera calibrate)")
         except UserError as exc:
             problem = str(exc)
