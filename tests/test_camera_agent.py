@@ -136,8 +136,17 @@ def test_a_busy_camera_holds_the_prompt_as_a_meeting(home: Path, tz: str) -> Non
         assert rig.agent.service.held_now() == ()
 
 
-def test_the_camera_off_or_uncalibrated_asks_as_usual(home: Path, tz: str, videos: dict[str, Path]) -> None:
-    with camera_rig(home, videos["slouched"]) as rig:  # enabled, but never calibrated
+def test_the_camera_uncalibrated_asks_as_usual(home: Path, tz: str, tmp_path: Path) -> None:
+    with camera_rig(home, tmp_path / "clip.avi") as rig:  # enabled, but never calibrated: never opened
+        assert checkins_shown(rig.tick_at(at(25, 9, 46))) == [("checkin", "desk", "09:45")]
+        assert checkin_rows(rig) == []
+
+
+def test_a_failing_check_asks_as_usual(home: Path, tz: str, tmp_path: Path) -> None:
+    need_camera_extra()
+    (home / "data").mkdir(parents=True, exist_ok=True)
+    save_calibration(home / "data", Calibration(0.44, 0.22, 0.2))
+    with camera_rig(home, tmp_path / "gone.avi") as rig:  # calibrated, but the video is not there
         assert checkins_shown(rig.tick_at(at(25, 9, 46))) == [("checkin", "desk", "09:45")]
         assert checkin_rows(rig) == []
 
