@@ -6,12 +6,18 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import tomllib
 from pathlib import Path
 
 import pytest
 
+from posture_agent.config import load_settings
 from tests.camera_frames import need_camera_extra, scene_videos
 from tests.conftest import Cli
+from tests.desktop import Desktop, wait_for
+from tests.test_ui_windows import Ui, click, desktop, keys, settings_on_tab, shot, ui
+
+__all__ = ["desktop", "ui"]
 
 
 @pytest.fixture(scope="module")
@@ -90,3 +96,19 @@ def test_doctor_says_what_the_camera_needs(cli: Cli, videos: dict[str, Path]) ->
     assert on["ok"] is False and "not calibrated" in str(on["detail"]) and "camera calibrate" in str(on["fix"])
     cli.ok("camera", "calibrate")  # the config's source
     assert camera_check()["ok"] is True
+
+
+@pytest.mark.desktop
+def test_settings_turn_camera_checkins_on(desktop: Desktop, ui: Ui, tmp_path: Path) -> None:
+    """The Settings window's Check-ins tab has the camera's box; ticking it and saving writes
+    `[camera] enabled = true` into the user's file."""
+    path = tmp_path / "config.toml"
+    holder, win = settings_on_tab(desktop, ui, path, 1)
+    assert ui.call(lambda _r: holder["w"].flags["camera.enabled"].get()) is False
+    shot(desktop, "settings-camera", win)
+    click(desktop, ui, lambda _r: holder["w"].first["camera.enabled"])
+    assert wait_for(lambda: ui.call(lambda _r: holder["w"].flags["camera.enabled"].get()) is True, timeout=5)
+    keys(desktop, win, "Return")
+    assert wait_for(lambda: desktop.window("settings$") is None, timeout=8)
+    assert tomllib.loads(path.read_text(encoding="utf-8"))["camera"] == {"enabled": True}
+    assert load_settings(path).camera_enabled is True
