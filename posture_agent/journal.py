@@ -77,7 +77,8 @@ class TakenBack:
 def describe(x: Any, zone: tzinfo, now: datetime) -> str:
     """A record in a few words, its time local ("10:00" today, "Tue 24 Nov 20:30" another day)."""
     if isinstance(x, r.CheckIn):
-        return f"{x.posture} at the {x.context}, {spoken(x.at, zone, now)}"
+        by = " (camera)" if x.by == "camera" else ""
+        return f"{x.posture}{by} at the {x.context}, {spoken(x.at, zone, now)}"
     if isinstance(x, r.DrillDone):
         return f"{x.drill}, {spoken(x.at, zone, now)}"
     if isinstance(x, r.Circuit):

@@ -87,3 +87,15 @@ def test_a_calibration_is_three_numbers_in_the_data_folder(tmp_path: Path) -> No
     calibration_file(tmp_path).write_text('{"centre_x": 0.4, "centre_y": "up", "face_width": 0.2}')
     with pytest.raises(UserError, match="unusable camera calibration"):
         load_calibration(tmp_path)
+
+
+def test_a_camera_checkin_is_named_as_the_cameras() -> None:
+    from datetime import UTC, datetime
+
+    from posture_agent.domain.records import CheckIn
+    from posture_agent.journal import describe
+
+    at = datetime(2026, 11, 25, 9, 45, tzinfo=UTC)
+    camera = CheckIn("c", at, "desk", "slouched", True, "camera")
+    assert describe(camera, UTC, at) == "slouched (camera) at the desk, 09:45"
+    assert describe(CheckIn("u", at, "desk", "slouched"), UTC, at) == "slouched at the desk, 09:45"
