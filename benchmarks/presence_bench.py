@@ -57,10 +57,13 @@ store = open_store(folder / "bench.db", folder / "backups")
 service = PromptService(Journal(store, Settings(timezone="Europe/Berlin"), FixedClock(now)), EventBus())
 service.due(now)
 base = pss_kb()
+from posture_agent.presence.calendar import CalendarFile
 from posture_agent.presence.desktop import presence_check
 imported = pss_kb()
 import os
-check = presence_check(300, str(folder / "work.ics"), zone, os.environ)
+calendar = CalendarFile(folder / "work.ics", zone, folder)
+calendar.refresh(now, 30)  # the expansion (a child process) the agent does off its lock, ahead of the check
+check = presence_check(300, calendar, os.environ)
 first_read = {}
 for signal in check.signals:  # each signal's first read: its library, its connection
     before = pss_kb()

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn, TextIO
 
-from posture_agent import CAMERA_PROCESS, WINDOW_PROCESS, __version__
+from posture_agent import CALENDAR_PROCESS, CAMERA_PROCESS, WINDOW_PROCESS, __version__
 from posture_agent.clock import Clock, SystemClock
 from posture_agent.context import Context, OutputFailed
 from posture_agent.errors import EXIT_BUG, EXIT_ERROR, EXIT_OK, EXIT_USAGE, UserError
@@ -67,6 +67,10 @@ def main(argv: Sequence[str] | None = None, clock: Clock | None = None, out: Tex
         from posture_agent.window_process import main as window_main  # Tk, only in that process
 
         return window_main(list(argv[1:]))
+    if argv[:1] == [CALENDAR_PROCESS]:
+        from posture_agent.presence.ics import run as calendar_main  # icalendar, only in that process
+
+        return calendar_main(list(argv[1:]))
     if argv[:1] == [CAMERA_PROCESS]:
         from posture_agent.camera.probe import main as camera_main  # OpenCV, only in that process
 

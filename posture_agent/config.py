@@ -63,8 +63,10 @@ class Settings:
     import_folder: str = ""
     idle_minutes: int = 5
     """Input idle this long means the user is away: prompts are held (presence/)."""
-    calendar: str = ""
-    """A local .ics file whose meetings hold prompts; empty: none."""
+    calendar: tuple[str, ...] = ()
+    """Local .ics files, or folders of them, whose meetings hold prompts; empty: none."""
+    hold_tentative: bool = True
+    """Whether a tentative event (STATUS:TENTATIVE) holds prompts like a confirmed one."""
     camera_enabled: bool = False
     """Camera check-ins at desk check-in times (the camera extra; docs/camera.md)."""
     camera_source: str = "0"
@@ -175,7 +177,7 @@ class _Validator:
         "si_protocol": {"ice_times"},
         "quiet": {"hours", "weekends_off"},
         "import": {"folder"},
-        "presence": {"idle_minutes", "calendar"},
+        "presence": {"idle_minutes", "calendar", "hold_tentative"},
         "camera": {"enabled", "source", "drop_cm", "lean_ratio"},
         "catalogue": None,
     }
@@ -262,7 +264,8 @@ class _Validator:
             weekends_off=self.boolean(quiet, "quiet.weekends_off", d.weekends_off),
             import_folder=self.string(raw.get("import", {}), "import.folder", d.import_folder),
             idle_minutes=self.integer(presence, "presence.idle_minutes", d.idle_minutes, 1, 240),
-            calendar=self.calendar_file(presence, "presence.calendar", d.calendar),
+            calendar=self.calendar_paths(presence, "presence.calendar"),
+            hold_tentative=self.boolean(presence, "presence.hold_tentative", d.hold_tentative),
             camera_enabled=self.boolean(camera, "camera.enabled", d.camera_enabled),
             camera_source=self.camera_source(camera, "camera.source", d.camera_source),
             camera_drop_cm=self.number(camera, "camera.drop_cm", d.camera_drop_cm, 1, 30),
@@ -292,17 +295,23 @@ class _Validator:
             raise self.fail(key, f"must be a text in quotes, got {value!r}")
         return value.strip()
 
-    def calendar_file(self, table: dict[str, Any], key: str, default: str) -> str:
-        """An absolute (or ~) path to an .ics file; one missing now is only reported by doctor."""
-        value = self.string(table, key, default)
-        if not value:
-            return ""
-        path = Path(value).expanduser()
-        if not path.is_absolute():
-            raise self.fail(key, f"must be a full path to an .ics file, got {value!r}")
-        if path.is_dir():
-            raise self.fail(key, f"is a folder, not an .ics file: {value!r}")
-        return str(path)
+    def calendar_paths(self, table: dict[str, Any], key: str) -> tuple[str, ...]:
+        """Full (or ~) paths of .ics files or folders of them: one text or a list of texts. One
+        missing now is only reported by doctor (the file may come with the next sync)."""
+        value = table.get(key.split(".")[-1], "")
+        listed = [value] if isinstance(value, str) else value
+        if not isinstance(listed, list) or not all(isinstance(v, str) for v in listed):
+            raise self.fail(key, f'must be a path or a list of paths like ["~/work.ics"], got {value!r}')
+        out: list[str] = []
+        for text in (v.strip() for v in listed):
+            if not text:
+                continue
+            path = Path(text).expanduser()
+            if not path.is_absolute():
+                raise self.fail(key, f"must be a full path to an .ics file or a folder of them, got {text!r}")
+            if str(path) not in out:
+                out.append(str(path))
+        return tuple(out)
 
     def camera_source(self, table: dict[str, Any], key: str, default: str) -> str:
         """A camera index ("0") or a full path to a video file."""

@@ -20,16 +20,17 @@ __all__ = ["desktop"]
 def test_schedule_json_shape(cli: Cli) -> None:
     data = cli.ok("schedule", "--from", "2026-11-24T00:00", "--days", "1", "--json").json()
     assert isinstance(data, dict)
-    assert set(data) == {"from", "to", "timezone", "prompts", "held"}
+    assert set(data) == {"from", "to", "timezone", "prompts", "held", "calendar_problem"}
     assert data["held"] == []  # no agent runs: nothing is held
+    assert data["calendar_problem"] is None  # no calendar set
     assert data["from"] == "2026-11-23T23:00:00+00:00" and data["to"] == "2026-11-24T23:00:00+00:00"
     assert data["timezone"] == "Europe/Berlin"
     prompts = data["prompts"]
-    assert set(prompts[0]) == {"kind", "context", "due", "local", "title", "run_id", "note"}
+    assert set(prompts[0]) == {"kind", "context", "due", "local", "title", "run_id", "note", "held_by"}
     assert prompts[0] == {
         "kind": "drills", "context": None, "due": "2026-11-24T06:30:00+00:00",
         "local": "2026-11-24T07:30:00+01:00", "title": "Time for today's alignment drills",
-        "run_id": None, "note": None,
+        "run_id": None, "note": None, "held_by": None,
     }
     kinds = [(p["kind"], p["context"]) for p in prompts]
     assert kinds.count(("checkin", "desk")) == 11 and kinds.count(("checkin", "car")) == 2

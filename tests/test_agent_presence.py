@@ -5,6 +5,8 @@ so it is neither an answer nor a miss). Europe/Berlin, including the day clocks 
 from __future__ import annotations
 
 import sqlite3
+import threading
+import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -12,10 +14,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from posture_agent.agent import runtime
 from posture_agent.agent.runtime import Agent
 from posture_agent.clock import FixedClock
 from posture_agent.config import load_settings
 from posture_agent.paths import Paths
+from posture_agent.presence import calendar as calendar_module
 from posture_agent.presence.base import ActiveWatch, PresenceCheck, Signal
 from posture_agent.presence.calendar import CalendarFile
 from posture_agent.report.weekly import build_report, report_json
@@ -135,7 +139,7 @@ def test_a_meeting_that_outlasts_the_interval_drops_the_check_in_on_the_day_cloc
         "DTSTART;TZID=Europe/Berlin:20260301T190000\nDTEND;TZID=Europe/Berlin:20260301T210000\n"
         "RRULE:FREQ=WEEKLY;BYDAY=SU\nEND:VEVENT\nEND:VCALENDAR\n", encoding="utf-8",
     )
-    rig = Rig(tmp_path / "home", CalendarFile(ics, BERLIN))
+    rig = Rig(tmp_path / "home", CalendarFile(ics, BERLIN, tmp_path / "home" / "data"))
     try:  # Sunday 29 March 2026: CET becomes CEST at 02:00; the call stays 19:00-21:00 wall time
         assert rig.tick_at(berlin(2026, 3, 29, 19, 30)) == []
         assert rig.held() == [("sofa@19:30", "in a meeting until 21:00")]
@@ -146,10 +150,46 @@ def test_a_meeting_that_outlasts_the_interval_drops_the_check_in_on_the_day_cloc
         rig.store.close()
 
 
+MOVED = """BEGIN:VCALENDAR
+VERSION:2.0
+PRODID:-//Mozilla.org/NONSGML Mozilla Calendar V1.1//EN
+BEGIN:VEVENT
+UID:weekly-sync@test
+SUMMARY:Weekly sync
+DTSTART;TZID=Europe/Berlin:20261104T100000
+DTEND;TZID=Europe/Berlin:20261104T110000
+RRULE:FREQ=WEEKLY;BYDAY=WE
+END:VEVENT
+BEGIN:VEVENT
+UID:weekly-sync@test
+RECURRENCE-ID;TZID=Europe/Berlin:20261125T100000
+SUMMARY:Weekly sync (moved)
+DTSTART;TZID=Europe/Berlin:20261125T120000
+DTEND;TZID=Europe/Berlin:20261125T130000
+END:VEVENT
+END:VCALENDAR
+"""
+
+
+def test_a_check_in_is_held_during_a_moved_meeting_and_not_at_its_old_time(tmp_path: Path) -> None:
+    ics = tmp_path / "work.ics"
+    ics.write_text(MOVED, encoding="utf-8")
+    rig = Rig(tmp_path / "home", CalendarFile(ics, BERLIN, tmp_path / "home" / "data"))
+    try:  # Wednesday 25 November: the 10:00 sync moved to 12:00 this week only
+        assert rig.tick_at(berlin(2026, 11, 25, 10, 30)) == ["desk@10:30"]  # its usual time: shown
+        assert rig.tick_at(berlin(2026, 11, 25, 12, 0)) == []
+        assert rig.held() == [("desk@12:00", "in a meeting until 13:00")]
+        assert rig.tick_at(berlin(2026, 11, 25, 13, 0)) == ["desk@12:45"]  # 12:00 overtaken: stored away
+        assert rig.tick_at(berlin(2026, 12, 2, 10, 30)) == []  # the next week: at 10:00 again
+        assert rig.held() == [("desk@10:30", "in a meeting until 11:00")]
+    finally:
+        rig.store.close()
+
+
 def test_a_broken_calendar_holds_nothing(tmp_path: Path) -> None:
     ics = tmp_path / "work.ics"
     ics.write_text("BEGIN:VCALENDAR\nBEGIN:VEVENT\nDTSTART:soon\n", encoding="utf-8")
-    rig = Rig(tmp_path / "home", CalendarFile(ics, BERLIN))
+    rig = Rig(tmp_path / "home", CalendarFile(ics, BERLIN, tmp_path / "home" / "data"))
     try:
         assert rig.tick_at(berlin(2026, 11, 25, 10, 30)) == ["desk@10:30"]
     finally:
@@ -167,7 +207,7 @@ def test_schedule_asks_the_running_agent_what_it_holds_and_why(cli: Cli, tmp_pat
     paths.runtime_dir.mkdir(mode=0o700, exist_ok=True)  # start's instance lock makes it
     store = open_store(paths.db_file, paths.backup_dir)
     agent = Agent(paths, load_settings(paths.config_file), store, cli.clock,  # 12:00: a desk check-in is due
-                  presence=PresenceCheck([CalendarFile(ics, BERLIN)]))
+                  presence=PresenceCheck([CalendarFile(ics, BERLIN, paths.data_dir)]))
     agent.start(notifications=False, control=True)
     try:
         assert wait_for(lambda: agent.service.held, timeout=10)
@@ -249,3 +289,42 @@ def test_a_damaged_holds_file_is_logged_and_holds_nothing(rig: Rig, caplog: pyte
     (rig.paths.runtime_dir / "held-prompts.json").write_text("[{", encoding="utf-8")
     assert restarted(rig).held() == []
     assert "held prompts in" in caplog.text and "damaged" in caplog.text
+
+
+def test_a_calendar_that_never_answers_neither_blocks_the_agent_nor_holds_prompts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A reader that hangs (a network mount that never answers, here a child that sleeps) is waited
+    for a few seconds at most, outside the agent's lock, and killed past its budget."""
+    monkeypatch.setattr(calendar_module, "child_command", lambda request: ["sleep", "60"])
+    monkeypatch.setattr(runtime, "WAIT_FOR_CALENDAR", 0.5)
+    ics = tmp_path / "work.ics"
+    ics.write_text(MOVED, encoding="utf-8")
+    cal = CalendarFile(ics, BERLIN, tmp_path / "home" / "data", budget=3)
+    rig = Rig(tmp_path / "home", cal)
+    try:
+        locked_meanwhile: list[bool] = []
+
+        def pause_meanwhile() -> None:  # what `pause` or `stop` would do while the pass reads ahead
+            time.sleep(0.2)
+            got = rig.agent.lock.acquire(timeout=0.5)
+            locked_meanwhile.append(not got)
+            if got:
+                rig.agent.lock.release()
+
+        other = threading.Thread(target=pause_meanwhile)
+        other.start()
+        started = time.monotonic()
+        assert rig.tick_at(berlin(2026, 11, 25, 12, 0)) == ["desk@12:00"]  # not read yet: shown
+        assert time.monotonic() - started < 2.5  # waited WAIT_FOR_CALENDAR at most, not the budget
+        other.join()
+        assert locked_meanwhile == [False]
+        assert wait_for(lambda: cal.expansion() is not None, timeout=10)
+        expansion = cal.expansion()
+        assert expansion is not None
+        assert expansion.state() == f"{ics}: not read within 3 s (a hung mount, or too many repeats)"
+        started = time.monotonic()
+        assert rig.tick_at(berlin(2026, 11, 25, 12, 45)) == ["desk@12:45"]  # unreadable: not tried again
+        assert time.monotonic() - started < 0.5
+    finally:
+        rig.store.close()

@@ -12,6 +12,7 @@ import pytest
 
 from posture_agent.config import ConfigError, load_settings
 from posture_agent.presence.base import PRESENT, Presence, PresenceCheck, SignalUnavailable, idle_reason
+from posture_agent.presence.calendar import CalendarFile
 from posture_agent.presence.desktop import signals
 from posture_agent.presence.macos import MacIdle
 from posture_agent.presence.windows import WindowsIdle, WindowsNotificationState
@@ -76,7 +77,8 @@ def test_macos_idle_through_a_fake() -> None:
 
 def test_which_backends_each_platform_gets(tmp_path: Path) -> None:
     def sources(platform: str, env: dict[str, str], calendar: str = "") -> list[str]:
-        return [s.source for s in signals(300, calendar, UTC, env, platform)]
+        signal = CalendarFile(calendar, UTC, tmp_path) if calendar else None
+        return [s.source for s in signals(300, signal, env, platform)]
 
     x11 = sources("linux", {"DISPLAY": ":1"})
     assert "X11 XScreenSaver" in x11 and "X11 _NET_WM_STATE_FULLSCREEN" in x11
@@ -90,15 +92,21 @@ def test_which_backends_each_platform_gets(tmp_path: Path) -> None:
 
 def test_presence_config_keys(tmp_path: Path) -> None:
     config = tmp_path / "config.toml"
-    assert load_settings(config).idle_minutes == 5 and load_settings(config).calendar == ""
+    defaults = load_settings(config)
+    assert (defaults.idle_minutes, defaults.calendar, defaults.hold_tentative) == (5, (), True)
     ics = tmp_path / "work.ics"
-    config.write_text(f'[presence]\nidle_minutes = 10\ncalendar = "{ics}"\n', encoding="utf-8")
+    config.write_text(f'[presence]\nidle_minutes = 10\ncalendar = "{ics}"\n', encoding="utf-8")  # one text, as before
     settings = load_settings(config)
-    assert (settings.idle_minutes, settings.calendar) == (10, str(ics))
+    assert (settings.idle_minutes, settings.calendar) == (10, (str(ics),))
+    config.write_text(f'[presence]\ncalendar = ["{ics}", "{tmp_path}", ""]\nhold_tentative = false\n', encoding="utf-8")
+    settings = load_settings(config)
+    assert (settings.calendar, settings.hold_tentative) == ((str(ics), str(tmp_path)), False)
     for text, key, line in (
         ("[presence]\nidle_minutes = 0\n", "presence.idle_minutes", 2),
         ('[presence]\n\ncalendar = "work.ics"\n', "presence.calendar", 3),
-        (f'[presence]\ncalendar = "{tmp_path}"\n', "presence.calendar", 2),
+        (f'[presence]\ncalendar = ["{ics}", "rel/work.ics"]\n', "presence.calendar", 2),
+        ('[presence]\ncalendar = ["/a.ics", 3]\n', "presence.calendar", 2),
+        ('[presence]\nhold_tentative = "no"\n', "presence.hold_tentative", 2),
         ("[presence]\nidle = 5\n", "presence.idle", 2),
     ):
         config.write_text(text, encoding="utf-8")
@@ -123,17 +131,17 @@ def test_doctor_without_any_signal_says_prompts_are_shown_regardless(cli: Cli, m
     assert check["detail"].endswith("prompts are shown whatever you are doing")
 
 
-def test_doctor_shows_a_broken_calendar_in_one_line(cli: Cli, tmp_path: Path) -> None:
+def test_doctor_shows_a_broken_calendar_event_in_one_line(cli: Cli, tmp_path: Path) -> None:
     ics = tmp_path / "work.ics"
     ics.write_text("BEGIN:VCALENDAR\nBEGIN:VEVENT\nDTSTART:tomorrow\nEND:VEVENT\nEND:VCALENDAR\n", encoding="utf-8")
     config = cli.home / "config.toml"
     config.write_text(config.read_text(encoding="utf-8") + f'[presence]\ncalendar = "{ics}"\n', encoding="utf-8")
-    check = presence_check_of(cli)
-    assert check["ok"] is False
-    assert check["detail"] == f"calendar {ics}, line 3: not a date-time like 20261201T093000: 'tomorrow'"
-    assert "prompts go on" in check["fix"]
+    checks = {c["check"]: c for c in cli("doctor", "--json").json()["checks"]}  # type: ignore[index]
+    line = checks["calendar"]["detail"]  # the problem in icalendar's words
+    assert checks["calendar"]["ok"] is False
+    assert line.startswith("1 file read, 1 event, 1 skipped (work.ics:2: DTSTART: ") and "tomorrow" in line
+    assert "prompts go on" in checks["calendar"]["fix"]
+    assert checks["presence"]["ok"] is True
     result = cli("doctor")
     assert result.code == 1
-    assert f"  BAD presence       calendar {ics}, line 3: not a date-time like 20261201T093000: 'tomorrow'" in (
-        result.out.splitlines()
-    )
+    assert f"  BAD calendar       {line}" in result.out.splitlines()

@@ -220,7 +220,7 @@ def test_gnome_screen_saver_and_do_not_disturb_stand_ins(private_bus: str, monke
         assert pdbus.NotificationsInhibited(bus).away(NOW) is None
 
         monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", private_bus)  # what the agent's own bus reads
-        check = PresenceCheck(signals(300, "", UTC, {}, "linux"))
+        check = PresenceCheck(signals(300, None, {}, "linux"))
         assert check(NOW).reason == "idle for 7 min"  # lock and dnd now off; the idle monitor says 7 min
         offered = {(o.kind, o.source) for o in check.offers(NOW) if o.available}
         assert ("lock", "org.freedesktop.ScreenSaver") in offered

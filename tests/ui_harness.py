@@ -31,7 +31,7 @@ from posture_agent.app import App
 from posture_agent.clock import FixedClock, SystemClock
 from posture_agent.config import ensure_config, load_settings
 from posture_agent.paths import Paths
-from posture_agent.presence.desktop import presence_check
+from posture_agent.presence.desktop import calendar_signal, presence_check
 from posture_agent.store.db import open_store
 
 
@@ -50,7 +50,8 @@ class Harness:
         store = open_store(self.paths.db_file, self.paths.backup_dir)
         presence = None
         if idle_seconds is not None:
-            presence = presence_check(idle_seconds, settings.calendar, settings.zone(), os.environ)
+            calendar = calendar_signal(settings, self.paths.data_dir)
+            presence = presence_check(idle_seconds, calendar, os.environ)
         self.agent = Agent(self.paths, settings, store, clock, presence)
         self.app = App(self.paths, backend=backend, trace=self.log,
                        open_url=lambda url: self.log("browser", url=url) or True)

@@ -156,20 +156,40 @@ def check_jobs(ctx: Any) -> dict[str, Any]:
     )
 
 
-def check_presence(ctx: Any) -> dict[str, Any]:
-    """Which presence signals (idle, lock, fullscreen, dnd, calendar) this desktop offers, each read
-    once now. Missing ones are not a fault (the user is then taken as present); a configured calendar
-    that cannot be read is, with its one line (file, line, problem)."""
-    from datetime import UTC, datetime
-
+def check_calendar(ctx: Any) -> dict[str, Any]:
+    """The calendar's state in one line: files read, events, skipped events with file:line, or why
+    it is unreadable. Read as the agent reads it (a child process with a time budget): a FIFO, a
+    device or a hung mount gives its line within the budget, never a hang."""
     from posture_agent.config import load_settings_or_defaults
-    from posture_agent.presence.base import KINDS
-    from posture_agent.presence.desktop import presence_check
+    from posture_agent.presence.desktop import calendar_signal
 
     settings, _ = load_settings_or_defaults(ctx.paths.config_file)
-    offers = presence_check(settings.idle_minutes * 60, settings.calendar, settings.zone(), os.environ).offers(
-        datetime.now(UTC)
+    calendar = calendar_signal(settings, ctx.paths.data_dir)
+    if calendar is None:
+        return _result("calendar", True, "none set ([presence] calendar)")
+    calendar.refresh(ctx.clock.now(), wait=calendar.budget + 1)
+    expansion = calendar.expansion()
+    if expansion is None:
+        return _result("calendar", False, f"{', '.join(calendar.sources)}: not read within {calendar.budget:g} s",
+                       "check that the calendar's folder is reachable (a network mount?)")
+    return _result(
+        "calendar", not expansion.problems, expansion.state(),
+        "" if not expansion.problems else
+        "fix or remove what is named, or set [presence] calendar = \"\" (prompts go on; the rest counts)",
     )
+
+
+def check_presence(ctx: Any) -> dict[str, Any]:
+    """Which presence signals (idle, lock, fullscreen, dnd, calendar) this desktop offers, each read
+    once now. Missing ones are not a fault (the user is then taken as present); the calendar's own
+    state is the calendar check's."""
+    from posture_agent.config import load_settings_or_defaults
+    from posture_agent.presence.base import KINDS
+    from posture_agent.presence.desktop import calendar_signal, presence_check
+
+    settings, _ = load_settings_or_defaults(ctx.paths.config_file)
+    calendar = calendar_signal(settings, ctx.paths.data_dir)
+    offers = presence_check(settings.idle_minutes * 60, calendar, os.environ).offers(ctx.clock.now())
     offered = {kind: [o.source for o in offers if o.available and kind in o.kinds] for kind in KINDS}
     missing = [kind for kind in KINDS if not offered[kind]]
     parts = [f"{kind} ({', '.join(sources)})" for kind, sources in offered.items() if sources]
@@ -180,11 +200,7 @@ def check_presence(ctx: Any) -> dict[str, Any]:
             detail += " (no calendar file set: [presence] calendar)"
     if not parts:
         detail += ": prompts are shown whatever you are doing"
-    broken = [o for o in offers if o.kind == "calendar" and not o.available]
-    result = _result(
-        "presence", not broken, broken[0].detail if broken else detail,
-        "fix the calendar file or set [presence] calendar = \"\" (prompts go on meanwhile)" if broken else "",
-    )
+    result = _result("presence", True, detail)
     result["signals"] = [
         {"kind": o.kind, "source": o.source, "available": o.available, "detail": o.detail or None} for o in offers
     ]
@@ -192,4 +208,4 @@ def check_presence(ctx: Any) -> dict[str, Any]:
 
 
 def doctor_checks() -> Iterable[Check]:
-    return (check_notifications, check_agent, check_backups, check_jobs, check_presence)
+    return (check_notifications, check_agent, check_backups, check_jobs, check_calendar, check_presence)

@@ -56,8 +56,9 @@ from posture_agent.domain.plan import CHECKIN_GROUP, PromptKind
 from posture_agent.errors import StoreError, UserError
 from posture_agent.journal import Journal
 from posture_agent.paths import Paths
-from posture_agent.presence.base import ACTIVE_AGAIN_KINDS, ActiveWatch, Check, NoWatch
-from posture_agent.presence.desktop import active_watch, presence_check
+from posture_agent.presence.base import ACTIVE_AGAIN_KINDS, ActiveWatch, Check, NoWatch, PresenceCheck
+from posture_agent.presence.calendar import WAIT_SECONDS
+from posture_agent.presence.desktop import active_watch, calendar_signal, presence_check
 from posture_agent.store.db import Store
 from posture_agent.sync import engine as sync_engine
 
@@ -70,6 +71,8 @@ SAVE_RETRY_SECONDS = 600
 SAVE_RETRY_PAUSE = (0.5, 1.0, 2.0, 5.0)
 ANSWER_WAIT_SECONDS = 15
 """How long a window's `answer` request waits for the save before it is told "still saving"."""
+WAIT_FOR_CALENDAR = WAIT_SECONDS
+"""How long a pass waits for the calendar's expansion under way, before taking its lock."""
 
 
 class Agent:
@@ -86,7 +89,7 @@ class Agent:
         self.clock = clock
         self.bus = EventBus()
         self._own_presence = presence is None
-        self.service = PromptService(Journal(store, settings, clock), self.bus, presence or _presence(settings))
+        self.service = PromptService(Journal(store, settings, clock), self.bus, presence or _presence(settings, paths))
         self.service.camera = CameraCheckins(lambda: self.service.settings, paths.data_dir)
         self.watch = watch or (active_watch() if presence is None else NoWatch())
         for held in holds.load(paths.runtime_dir):  # the last run's: the first tick shows or stores them
@@ -295,6 +298,7 @@ class Agent:
 
     def tick(self) -> list[ActivePrompt]:
         """One pass at the clock's now: close timed-out prompts, show what is due. Returns shown."""
+        self.read_ahead(WAIT_FOR_CALENDAR)
         with self.lock:
             now = self.clock.now()
             self._last_tick = now
@@ -303,6 +307,13 @@ class Agent:
             shown = [] if paused else self.service.show_due(now, self.pause_state.not_before)
             self._follow_held()
             return shown
+
+    def read_ahead(self, wait: float) -> None:
+        """Bring the calendar's expansion up to date (a child process when a file or the day
+        changed) before the pass takes the lock: a slow or hostile calendar never blocks the agent."""
+        presence = self.service.presence
+        if isinstance(presence, PresenceCheck):
+            presence.refresh(self.clock.now(), wait)
 
     def _follow_held(self) -> None:
         """Keep the held prompts in their file when they change; arm the active-again watch when a
@@ -360,7 +371,7 @@ class Agent:
         with self.lock:
             self.service.journal = Journal(self.store, settings, self.clock)
             if self._own_presence:
-                self.service.presence = _presence(settings)
+                self.service.presence = _presence(settings, self.paths)
         log.info("config reloaded from %s", self.paths.config_file)
         self.bus.publish(Event(STATE_CHANGED))
         self._reschedule()
@@ -389,6 +400,7 @@ class Agent:
         Windows requests, a sync round when a shared folder is set up."""
         if file_stamp(self.paths.config_file) != self._config_stamp:
             self.reload_config()
+        self.read_ahead(0)  # a changed calendar is read before the next prompt falls due
         self.daily_backup()
         drift = self._clock_watch.drift(self.clock.now())
         stamp = data_files_stamp(self.paths.db_file)
@@ -520,5 +532,6 @@ class Agent:
         return {"ok": True, **reply}
 
 
-def _presence(settings: Settings) -> Check:
-    return presence_check(settings.idle_minutes * 60, settings.calendar, settings.zone(), os.environ)
+def _presence(settings: Settings, paths: Paths) -> Check:
+    calendar = calendar_signal(settings, paths.data_dir)
+    return presence_check(settings.idle_minutes * 60, calendar, os.environ)

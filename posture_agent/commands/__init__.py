@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
-GROUPS = ("records", "agent", "report", "data", "sync", "admin", "autostart", "camera")
+GROUPS = ("records", "agent", "calendar", "report", "data", "sync", "admin", "autostart", "camera")
 """The modules, in the order `--help` lists their commands."""
 
 MODULE_OF = {
@@ -21,6 +21,7 @@ MODULE_OF = {
     **dict.fromkeys(("config", "doctor", "export"), "admin"),
     "autostart": "autostart",
     "sync": "sync",
+    "calendar": "calendar",
     "camera": "camera",
 }
 """Which module registers each command (tests/test_cli_lazy.py checks it against the modules)."""
@@ -42,6 +43,10 @@ def load(group: str) -> ModuleType:
         from posture_agent.commands import agent
 
         return agent
+    if group == "calendar":
+        from posture_agent.commands import calendar
+
+        return calendar
     if group == "report":
         from posture_agent.commands import report
 

@@ -9,11 +9,13 @@ import threading
 from datetime import UTC, timedelta
 from typing import Any
 
+from posture_agent.commands.calendar import calendar_between
 from posture_agent.context import Context, add_json
 from posture_agent.domain.pause import PAUSE_CHOICES
 from posture_agent.domain.plan import PromptKind
 from posture_agent.errors import UserError
 from posture_agent.logsetup import record_crashes
+from posture_agent.presence.calendar import Meeting
 from posture_agent.timeparse import iso, local, parse_at, spoken
 
 log = logging.getLogger(__name__)
@@ -60,6 +62,13 @@ def prompt_json(prompt: Any, zone: Any) -> dict[str, Any]:
     }
 
 
+def held_by_json(meeting: Meeting | None, zone: Any) -> dict[str, Any] | None:
+    """The meeting that would hold a planned prompt (docs/cli.md), or None."""
+    if meeting is None:
+        return None
+    return {"summary": meeting.summary, "until": local(meeting.end, zone)}
+
+
 def cmd_schedule(ctx: Context, args: argparse.Namespace) -> None:
     from posture_agent.domain import plan as planner
 
@@ -72,10 +81,16 @@ def cmd_schedule(ctx: Context, args: argparse.Namespace) -> None:
     history = journal.history(planner.history_start(start), end)
     prompts = planner.plan(ctx.settings(), history, zone, start, end)
     held = held_now(ctx)
+    try:
+        calendar, calendar_problem = calendar_between(ctx, start, end), None
+    except UserError as exc:  # an unreadable calendar holds nothing: the schedule says why
+        calendar, calendar_problem = None, str(exc)
+    meetings = {id(p): calendar.holding(p.due) if calendar else None for p in prompts}
     data = {
         "from": iso(start), "to": iso(end), "timezone": str(zone),
-        "prompts": [prompt_json(p, zone) for p in prompts],
+        "prompts": [{**prompt_json(p, zone), "held_by": held_by_json(meetings[id(p)], zone)} for p in prompts],
         "held": held,
+        "calendar_problem": calendar_problem,
     }
 
     def text() -> list[str]:
@@ -84,6 +99,8 @@ def cmd_schedule(ctx: Context, args: argparse.Namespace) -> None:
             f"due {spoken(h['due'], zone, ctx.clock.now())} (held: {h['reason']})"
             for h in held
         ]
+        if calendar_problem:
+            lines.append(f"Not held by meetings: {calendar_problem}")
         if not prompts:
             return [*lines, f"No prompts from {start.astimezone(zone):%a %d %b %H:%M} for {args.days} day(s)."]
         day = None
@@ -93,6 +110,12 @@ def cmd_schedule(ctx: Context, args: argparse.Namespace) -> None:
                 day = at.date()
                 lines.append(f"{at:%A %d %B %Y}")
             extra = f" ({p.note})" if p.kind == PromptKind.SORENESS and p.note else ""
+            meeting = meetings[id(p)]
+            if meeting is not None:
+                until = meeting.end.astimezone(zone)
+                extra += f" (held: {meeting.summary} until {until:%H:%M}" + (
+                    ")" if until.date() == at.date() else f" {until:%a %d %b})"
+                )
             lines.append(f"  {at:%H:%M}  {p.kind:<9}{(p.context or ''):<6}{p.title()}{extra}")
         return lines
 

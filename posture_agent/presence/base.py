@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,15 @@ class Signal(Protocol):
         ...
 
 
+@runtime_checkable
+class Refreshing(Protocol):
+    """A signal whose source is read ahead of the check (the calendar), never under the agent's lock."""
+
+    def refresh(self, now: datetime, wait: float) -> None:
+        """Bring what `away` reads up to date, waiting `wait` seconds at most."""
+        ...
+
+
 @dataclass(frozen=True)
 class Offer:
     """One signal as doctor reports it: available, or why not."""
@@ -84,6 +93,15 @@ class PresenceCheck:
             if reason:
                 return Presence(True, reason, signal.kind)
         return PRESENT
+
+    def refresh(self, now: datetime, wait: float) -> None:
+        """Read ahead what the signals need (the calendar's expansion), before the agent's lock."""
+        for signal in self.signals:
+            if isinstance(signal, Refreshing):
+                try:
+                    signal.refresh(now, wait)
+                except Exception:  # as in a check: a backend's bug must not stop the agent's pass
+                    log.exception("presence signal %s (%s) could not be read ahead", signal.kind, signal.source)
 
     def offers(self, now: datetime) -> list[Offer]:
         """Each signal read once, for doctor: which work on this desktop and which do not."""

@@ -1,303 +1,444 @@
-"""Meetings from a local iCalendar (.ics) file: is one going on now?
+"""Meetings from the user's calendar files: is one going on now? (docs/presence.md)
 
-A small reader for what calendar exports need here, not all of RFC 5545: VEVENTs with DTSTART and
-DTEND or DURATION (UTC, TZID or floating local times), one-off or repeating by RRULE FREQ=DAILY or
-WEEKLY (INTERVAL, COUNT, UNTIL, BYDAY) with EXDATE. All-day, cancelled and free (TRANSPARENT)
-events are not meetings. Repeats are expanded in their own zone's wall time, so a 09:00 meeting
-stays at 09:00 across a daylight-saving change. Other repeat rules count as their first
-occurrence only (logged once). A file that cannot be read raises `CalendarError` naming the file
-and line; the presence check then takes the user as present and doctor shows the one line.
+The calendar is other people's input, so the agent never reads it while it holds its lock and
+never parses it in its own process. When a file changes (modification time, size, inode) or a new
+day begins, a short-lived child process (`presence/ics.py`, icalendar and recurring-ical-events)
+expands the files into the meetings of the next days and writes them to `calendar.json` in the
+data folder, atomically; commands reuse that file. The check at fire time only bisects the busy
+intervals read from it. The refresh runs on a thread of its own before the agent's pass takes
+its lock; the pass waits for it a few seconds at most, and the child is killed past its budget.
+A FIFO, a device, a file past the size cap, a hung mount: each is one line for `doctor`, and
+prompts go on as if there were no calendar.
 """
 
 from __future__ import annotations
 
+import bisect
+import json
 import logging
-import re
-from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
+import os
+import stat
+import subprocess
+import sys
+import tempfile
+import threading
+import time as _time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Any
 
+from posture_agent import CALENDAR_PROCESS
+from posture_agent.outputs import write_atomically
 from posture_agent.presence.base import SignalUnavailable
 
 log = logging.getLogger(__name__)
 
-WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+CACHE_FILE = "calendar.json"
+FORMAT = 1
+DAYS_AHEAD = 4
+"""Today and the next three days are expanded; the command asks for other days itself."""
 MAX_BYTES = 20 * 1024 * 1024
-"""A larger file is refused rather than read at every prompt."""
-
-
-class CalendarError(Exception):
-    def __init__(self, path: Path, problem: str, line: int | None = None) -> None:
-        where = f"{path}" + (f", line {line}" if line else "")
-        super().__init__(f"calendar {where}: {problem}")
+"""A larger calendar file is refused (named by doctor), never read."""
+MAX_FOLDER_FILES = 200
+"""The .ics files read from one folder; more are named as not read."""
+EXPAND_SECONDS = 10.0
+"""The child's budget: past it, it is killed and the calendar is unreadable until a file changes."""
+WAIT_SECONDS = 3.0
+"""How long a due prompt's pass waits for a refresh under way (outside the agent's lock)."""
 
 
 @dataclass(frozen=True)
+class Problem:
+    """A file refused whole (no line) or one event skipped (its BEGIN:VEVENT line)."""
+
+    file: str
+    line: int | None
+    problem: str
+
+    def text(self) -> str:
+        return f"{self.file}, line {self.line}: {self.problem}" if self.line else f"{self.file}: {self.problem}"
+
+    def short(self) -> str:
+        name = Path(self.file).name
+        return f"{name}:{self.line}: {self.problem}" if self.line else f"{name}: {self.problem}"
+
+
+@dataclass(frozen=True, order=True)
 class Meeting:
-    summary: str
+    """One occurrence that holds prompts (UTC)."""
+
     start: datetime
-    """The first occurrence, in its own zone (aware)."""
-    duration: timedelta
-    freq: str | None = None
-    """DAILY or WEEKLY; None for a one-off."""
-    interval: int = 1
-    count: int | None = None
-    until: datetime | None = None
-    """UTC."""
-    byday: tuple[int, ...] = ()
-    exdates: frozenset[datetime] = frozenset()
-    """Excluded occurrence starts, UTC."""
+    end: datetime
+    summary: str = field(compare=False)
+    file: str = field(compare=False)
+    line: int | None = field(compare=False, default=None)
 
-    def occurrences(self, around: datetime) -> Iterator[datetime]:
-        """Starts (UTC) of the occurrences that could contain `around`."""
-        zone = self.start.tzinfo
-        assert zone is not None
-        first_day = self.start.date()
-        wall = self.start.timetz().replace(tzinfo=None)
-        target = around.astimezone(zone).date()
-        lookback = self.duration.days + 1
-        days = [target - timedelta(days=n) for n in range(lookback, -1, -1)]
-        counted = self._counted_days(first_day, target) if self.count is not None else None
-        for day in days:
-            if day < first_day or not self._on(day, first_day):
-                continue
-            if counted is not None and day not in counted:
-                continue
-            start = _wall_instant(day, wall, zone)
-            if self.until is not None and start > self.until:
-                continue
-            if start in self.exdates:
-                continue
-            yield start
 
-    def _on(self, day: date, first_day: date) -> bool:
-        if self.freq is None:
-            return day == first_day
-        if self.freq == "DAILY":
-            return (day - first_day).days % self.interval == 0
-        weekdays = self.byday or (first_day.weekday(),)
-        weeks = ((day - timedelta(days=day.weekday())) - (first_day - timedelta(days=first_day.weekday()))).days // 7
-        return day.weekday() in weekdays and weeks % self.interval == 0
+@dataclass(frozen=True)
+class Request:
+    """What the child expands: which files, in which zone (floating times), for which instants."""
 
-    def _counted_days(self, first_day: date, last: date) -> set[date]:
-        """The first COUNT occurrence days (COUNT counts from DTSTART), up to `last`."""
-        out: set[date] = set()
-        day, seen = first_day, 0
-        while day <= last and seen < (self.count or 0):
-            if self._on(day, first_day):
-                out.add(day)
-                seen += 1
-            day += timedelta(days=1)
-        return out
+    sources: tuple[str, ...]
+    zone: str
+    hold_tentative: bool
+    start: datetime
+    end: datetime
+    out: Path
 
-    def at(self, now: datetime) -> datetime | None:
-        """When the occurrence going on at `now` ends, or None."""
-        for start in self.occurrences(now):
-            end = start + self.duration
-            if start <= now < end:
-                return end
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "sources": list(self.sources), "zone": self.zone, "hold_tentative": self.hold_tentative,
+            "start": self.start.isoformat(), "end": self.end.isoformat(), "out": str(self.out),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Request:
+        return cls(
+            tuple(data["sources"]), data["zone"], bool(data["hold_tentative"]),
+            datetime.fromisoformat(data["start"]), datetime.fromisoformat(data["end"]), Path(data["out"]),
+        )
+
+    def same_reading(self, other: Request) -> bool:
+        """The same files, zone and tentative rule: only the window may differ."""
+        return (self.sources, self.zone, self.hold_tentative) == (other.sources, other.zone, other.hold_tentative)
+
+
+@dataclass(frozen=True)
+class Expansion:
+    """What the child made of the calendar (the cache file's content)."""
+
+    request: Request
+    stamps: list[list[Any]]
+    files: tuple[str, ...]
+    events: int
+    problems: tuple[Problem, ...]
+    meetings: tuple[Meeting, ...]
+
+    def covers(self, start: datetime, end: datetime) -> bool:
+        return self.request.start <= start and end <= self.request.end
+
+    def unreadable(self) -> str | None:
+        """The one line saying why nothing could be read, or None when a file was."""
+        if self.files or not self.problems:
+            return None
+        return self.problems[0].text() if len(self.problems) == 1 else "; ".join(p.text() for p in self.problems)
+
+    def state(self) -> str:
+        """The calendar's state in one line (doctor)."""
+        broken = self.unreadable()
+        if broken:
+            return broken
+        files = len(self.files)
+        line = f"{files} file{'s' if files != 1 else ''} read, {self.events} event{'s' if self.events != 1 else ''}"
+        if self.problems:
+            line += f", {len(self.problems)} skipped ({'; '.join(p.short() for p in self.problems[:3])}"
+            line += ", …)" if len(self.problems) > 3 else ")"
+        return line
+
+    def between(self, start: datetime, end: datetime) -> list[Meeting]:
+        return [m for m in self.meetings if m.end > start and m.start < end]
+
+    def holding(self, at: datetime) -> Meeting | None:
+        """The meeting going on at `at` that ends last (it holds a prompt due then), or None."""
+        going_on = [m for m in self.meetings if m.start <= at < m.end]
+        return max(going_on, key=lambda m: m.end) if going_on else None
+
+    def to_json(self) -> dict[str, Any]:
+        starts, ends = busy_blocks(self.meetings)
+        return {
+            "format": FORMAT, "request": self.request.to_json(), "stamps": self.stamps,
+            "files": list(self.files), "events": self.events,
+            "problems": [[p.file, p.line, p.problem] for p in self.problems],
+            "busy": [starts, ends],
+            "meetings": [[m.start.timestamp(), m.end.timestamp(), m.summary, m.file, m.line] for m in self.meetings],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], meetings: bool = True) -> Expansion:
+        """The expansion a cache file holds; without its meetings (the resident needs only the
+        busy spans) when `meetings` is False."""
+        if data.get("format") != FORMAT:
+            raise ValueError(f"format {data.get('format')!r}")
+        return cls(
+            Request.from_json(data["request"]), list(data["stamps"]), tuple(data["files"]), int(data["events"]),
+            tuple(Problem(str(f), line, str(p)) for f, line, p in data["problems"]),
+            tuple(
+                Meeting(datetime.fromtimestamp(s, UTC), datetime.fromtimestamp(e, UTC), str(t), str(f), line)
+                for s, e, t, f, line in data["meetings"]
+            ) if meetings else (),
+        )
+
+
+def write_expansion(path: Path, expansion: Expansion) -> None:
+    write_atomically(path, json.dumps(expansion.to_json(), separators=(",", ":")), prefix=".calendar-")
+
+
+def read_expansion(path: Path) -> Expansion | None:
+    """The cached expansion; None when there is none or it is damaged (logged: it is made again)."""
+    found = _read_cache(path, meetings=True)
+    return found[0] if found else None
+
+
+def _read_cache(path: Path, meetings: bool) -> tuple[Expansion, list[float], list[float]] | None:
+    """The cache file's expansion (with or without its meetings) and its busy spans."""
+    try:
+        data = json.loads(path.read_bytes())
+        starts, ends = ([float(x) for x in column] for column in data["busy"])
+        return Expansion.from_json(data, meetings), starts, ends
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, TypeError, KeyError) as exc:
+        log.warning("calendar cache %s not read (%s): it is made again", path, exc)
         return None
 
 
-def _wall_instant(day: date, wall: time, zone: tzinfo) -> datetime:
-    """The instant (UTC) of a wall time in `zone`; one skipped by a DST change moves forward by the gap."""
-    return datetime.combine(day, wall).replace(tzinfo=zone).astimezone(UTC)
+# --- which files, and whether they changed ---------------------------------------------------------
 
 
-def unfold(text: str) -> list[tuple[int, str]]:
-    """Content lines with their first line number, folded continuations joined (RFC 5545 3.1)."""
-    out: list[tuple[int, str]] = []
-    for number, raw in enumerate(text.splitlines(), start=1):
-        if raw[:1] in (" ", "\t") and out:
-            first, line = out[-1]
-            out[-1] = (first, line + raw[1:])
-        elif raw.strip():
-            out.append((number, raw))
+def calendar_files(sources: Sequence[str]) -> tuple[list[Path], list[Problem]]:
+    """The files the configured paths name: a file itself, or a folder's .ics files (not followed
+    out of the folder through a link; at most MAX_FOLDER_FILES). Problems name what is not read."""
+    files: list[Path] = []
+    problems: list[Problem] = []
+    for source in sources:
+        path = Path(source)
+        try:
+            is_folder = stat.S_ISDIR(path.stat().st_mode)
+        except OSError as exc:
+            problems.append(Problem(source, None, f"cannot be read: {exc.strerror or exc}"))
+            continue
+        if not is_folder:
+            files.append(path)
+            continue
+        folder = path.resolve()
+        found = []
+        try:
+            entries = sorted(os.scandir(path), key=lambda e: e.name)
+        except OSError as exc:
+            problems.append(Problem(source, None, f"cannot be listed: {exc.strerror or exc}"))
+            continue
+        for entry in entries:
+            if not entry.name.lower().endswith(".ics") or entry.name.startswith("."):
+                continue
+            if entry.is_symlink() and Path(entry.path).resolve().parent != folder:
+                problems.append(Problem(entry.path, None, "a link out of its folder: not read"))
+                continue
+            found.append(Path(entry.path))
+        if len(found) > MAX_FOLDER_FILES:
+            problem = f"has {len(found)} .ics files: the first {MAX_FOLDER_FILES} are read"
+            problems.append(Problem(source, None, problem))
+        files += found[:MAX_FOLDER_FILES]
+    return files, problems
+
+
+def stamps(sources: Sequence[str]) -> list[list[Any]]:
+    """What changes when a calendar file or folder does: [path, mtime_ns, size, inode] (or the
+    error) for each configured path and each .ics file of a folder."""
+    out: list[list[Any]] = []
+    files, _ = calendar_files(sources)
+    for name in [*sources, *(str(f) for f in files if str(f) not in sources)]:
+        try:
+            st = os.stat(name)
+        except OSError as exc:
+            out.append([name, exc.errno])
+        else:
+            out.append([name, st.st_mtime_ns, st.st_size, st.st_ino])
     return out
 
 
-def parse(text: str, path: Path, local: tzinfo) -> list[Meeting]:
-    """The meetings of an .ics text; floating times are taken in `local`."""
-    lines = unfold(text)
-    if not lines or lines[0][1].strip().upper() != "BEGIN:VCALENDAR":
-        raise CalendarError(path, "not an iCalendar file (it must start with BEGIN:VCALENDAR)", 1)
-    meetings: list[Meeting] = []
-    event: dict[str, tuple[int, dict[str, str], str]] | None = None
-    exdates: list[tuple[int, dict[str, str], str]] = []
-    begun = 0
-    for number, line in lines:
-        name, params, value = _content_line(line, path, number)
-        if name == "BEGIN" and value.upper() == "VEVENT":
-            event, exdates, begun = {}, [], number
-        elif name == "END" and value.upper() == "VEVENT":
-            if event is None:
-                raise CalendarError(path, "END:VEVENT without BEGIN:VEVENT", number)
-            meeting = _meeting(event, exdates, path, begun, local)
-            if meeting is not None:
-                meetings.append(meeting)
-            event = None
-        elif event is not None:
-            if name == "EXDATE":
-                exdates.append((number, params, value))
-            else:
-                event[name] = (number, params, value)
-    if event is not None:
-        raise CalendarError(path, "BEGIN:VEVENT is never ended", begun)
-    return meetings
+# --- the child process ----------------------------------------------------------------------------
 
 
-def _content_line(line: str, path: Path, number: int) -> tuple[str, dict[str, str], str]:
-    head, sep, value = line.partition(":")
-    if not sep:
-        raise CalendarError(path, f"not a NAME:VALUE line: {line[:40]!r}", number)
-    name, *raw_params = head.split(";")
-    params = {}
-    for p in raw_params:
-        key, _, v = p.partition("=")
-        params[key.upper()] = v.strip('"')
-    return name.strip().upper(), params, value.strip()
+def child_command(request: Request) -> list[str]:
+    """The program started for one expansion (a frozen build has no `python -m`)."""
+    arg = json.dumps(request.to_json())
+    if getattr(sys, "frozen", False):
+        return [sys.executable, CALENDAR_PROCESS, arg]
+    return [sys.executable, "-m", "posture_agent", CALENDAR_PROCESS, arg]
 
 
-def _meeting(
-    event: dict[str, tuple[int, dict[str, str], str]],
-    exdates: list[tuple[int, dict[str, str], str]],
-    path: Path, begun: int, local: tzinfo,
-) -> Meeting | None:
-    if "DTSTART" not in event:
-        raise CalendarError(path, "an event has no DTSTART", begun)
-    if event.get("STATUS", (0, {}, ""))[2].upper() == "CANCELLED":
-        return None
-    if event.get("TRANSP", (0, {}, ""))[2].upper() == "TRANSPARENT":
-        return None
-    number, params, value = event["DTSTART"]
-    start = _datetime(value, params, path, number, local)
-    if start is None:
-        return None  # an all-day event: a day off or a reminder, not a meeting
-    if "DTEND" in event:
-        end_number, end_params, end_value = event["DTEND"]
-        end = _datetime(end_value, end_params, path, end_number, local)
-        duration = (end or start) - start
-    elif "DURATION" in event:
-        duration = _duration(event["DURATION"][2], path, event["DURATION"][0])
-    else:
-        duration = timedelta(0)
-    if duration <= timedelta(0):
-        return None
-    summary = event.get("SUMMARY", (0, {}, "meeting"))[2] or "meeting"
-    excluded = frozenset(
-        at.astimezone(UTC) for n, p, v in exdates for part in v.split(",")
-        if (at := _datetime(part, p, path, n, local)) is not None
-    )
-    meeting = Meeting(summary, start, duration, exdates=excluded)
-    if "RRULE" in event:
-        rule_number, _, rule = event["RRULE"]
-        meeting = _with_rule(meeting, rule_number, rule, path, local)
-    return meeting
-
-
-def _with_rule(meeting: Meeting, number: int, rule: str, path: Path, local: tzinfo) -> Meeting:
-    parts = dict(p.partition("=")[::2] for p in rule.upper().split(";") if p)
-    freq = parts.get("FREQ")
-    if freq not in ("DAILY", "WEEKLY"):
-        log.warning("calendar %s, line %d: RRULE FREQ=%s is taken as its first occurrence only", path, number, freq)
-        return meeting
+def expand_in_child(request: Request, budget: float = EXPAND_SECONDS) -> Expansion:
+    """Run the child for `request` and read what it wrote; a child that fails or outlives its
+    budget gives an expansion naming why (no file read)."""
     try:
-        interval = int(parts.get("INTERVAL", "1"))
-        count = int(parts["COUNT"]) if "COUNT" in parts else None
-    except ValueError:
-        raise CalendarError(path, f"RRULE INTERVAL and COUNT must be whole numbers: {rule!r}", number) from None
-    if interval < 1:
-        raise CalendarError(path, f"RRULE INTERVAL must be 1 or more: {rule!r}", number)
-    byday = []
-    for day in filter(None, parts.get("BYDAY", "").split(",")):
-        if day[-2:] not in WEEKDAYS:
-            raise CalendarError(path, f"RRULE BYDAY has an unknown day {day!r}", number)
-        byday.append(WEEKDAYS.index(day[-2:]))
-    until = _datetime(parts["UNTIL"], {}, path, number, local) if "UNTIL" in parts else None
-    if "UNTIL" in parts and until is None:  # a date: the whole of that local day
-        last_day = datetime.strptime(parts["UNTIL"][:8], "%Y%m%d").date() + timedelta(days=1)
-        until = datetime.combine(last_day, time()).replace(tzinfo=meeting.start.tzinfo)
-    return Meeting(
-        meeting.summary, meeting.start, meeting.duration, freq, interval, count,
-        until.astimezone(UTC) if until else None,
-        tuple(sorted(set(byday))) if freq == "WEEKLY" else (), meeting.exdates,
-    )
+        done = subprocess.run(
+            child_command(request), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE, timeout=budget, check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return _failed(request, f"not read within {budget:g} s (a hung mount, or too many repeats)")
+    except OSError as exc:
+        return _failed(request, f"the calendar reader could not start: {exc.strerror or exc}")
+    expansion = read_expansion(request.out) if done.returncode == 0 else None
+    if expansion is None:
+        why = (done.stderr.decode("utf-8", "replace").strip().splitlines() or ["no result"])[-1]
+        return _failed(request, f"the calendar reader failed: {why[:200]}")
+    return expansion
 
 
-def _datetime(value: str, params: dict[str, str], path: Path, number: int, local: tzinfo) -> datetime | None:
-    """A DATE-TIME (aware, in its zone), or None for a DATE."""
-    value = value.strip()
-    if params.get("VALUE", "").upper() == "DATE" or re.fullmatch(r"\d{8}", value):
-        return None
-    match = re.fullmatch(r"(\d{8}T\d{6})(Z?)", value)
-    if not match:
-        raise CalendarError(path, f"not a date-time like 20261201T093000: {value!r}", number)
-    try:
-        naive = datetime.strptime(match.group(1), "%Y%m%dT%H%M%S")
-    except ValueError:
-        raise CalendarError(path, f"not a valid date-time: {value!r}", number) from None
-    if match.group(2):
-        return naive.replace(tzinfo=UTC)
-    zone = local
-    if "TZID" in params:
-        try:
-            zone = ZoneInfo(params["TZID"])
-        except (ZoneInfoNotFoundError, ValueError):
-            log.warning("calendar %s, line %d: unknown TZID %r, taken as local time", path, number, params["TZID"])
-    return naive.replace(tzinfo=zone)
+def _failed(request: Request, why: str) -> Expansion:
+    label = request.sources[0] if len(request.sources) == 1 else f"calendar ({len(request.sources)} paths)"
+    return Expansion(request, [], (), 0, (Problem(label, None, why),), ())
 
 
-def _duration(value: str, path: Path, number: int) -> timedelta:
-    match = re.fullmatch(r"([+-])?P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?", value.strip())
-    if not match or value.strip() in ("P", "PT"):
-        raise CalendarError(path, f"not a duration like PT30M: {value!r}", number)
-    sign, weeks, days, hours, minutes, seconds = match.groups()
-    span = timedelta(
-        weeks=int(weeks or 0), days=int(days or 0), hours=int(hours or 0),
-        minutes=int(minutes or 0), seconds=int(seconds or 0),
-    )
-    return -span if sign == "-" else span
+def window(now: datetime, zone: tzinfo, days: int = DAYS_AHEAD) -> tuple[datetime, datetime]:
+    """From the local midnight that began today, `days` local days on (UTC)."""
+    today = now.astimezone(zone).date()
+    begins = datetime.combine(today, datetime.min.time()).replace(tzinfo=zone)
+    ends = datetime.combine(today + timedelta(days=days), datetime.min.time()).replace(tzinfo=zone)
+    return begins.astimezone(UTC), ends.astimezone(UTC)
+
+
+def zone_name(zone: tzinfo) -> str:
+    """The IANA name the child rebuilds the zone from ("" = the system's, as here)."""
+    return str(getattr(zone, "key", "") or "")
+
+
+def busy_blocks(meetings: Sequence[Meeting]) -> tuple[list[float], list[float]]:
+    """Meetings merged into disjoint busy spans (starts, ends as POSIX seconds), for bisecting."""
+    starts: list[float] = []
+    ends: list[float] = []
+    for m in sorted(meetings):
+        s, e = m.start.timestamp(), m.end.timestamp()
+        if ends and s <= ends[-1]:
+            ends[-1] = max(ends[-1], e)
+        else:
+            starts.append(s)
+            ends.append(e)
+    return starts, ends
+
+
+# --- the signal -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    """The cache file as the resident holds it: its stamp, the expansion without meetings, and the
+    busy spans (POSIX seconds, sorted, disjoint) the check bisects."""
+
+    stamp: tuple[int, int, int] | None = None
+    expansion: Expansion | None = None
+    starts: list[float] = field(default_factory=list)
+    ends: list[float] = field(default_factory=list)
 
 
 class CalendarFile:
-    """The calendar signal: read again whenever the file changes (size or modification time)."""
+    """The calendar signal. `refresh(now)` (off the agent's lock) brings the cache up to date;
+    `away(now)` only bisects the busy spans read from it."""
 
     kind = "calendar"
 
-    def __init__(self, path: Path, zone: tzinfo) -> None:
-        self.path = path
+    def __init__(
+        self, sources: Sequence[str | Path] | str | Path, zone: tzinfo, data_dir: Path,
+        hold_tentative: bool = True, budget: float = EXPAND_SECONDS,
+    ) -> None:
+        listed = [sources] if isinstance(sources, (str, Path)) else list(sources)
+        self.sources = tuple(str(s) for s in listed)
         self.zone = zone
-        self.source = f"calendar file {path.name}"
-        self._stamp: tuple[int, int] | None = None
-        self._meetings: list[Meeting] = []
-        self._error: str | None = None
+        self.cache = data_dir / CACHE_FILE
+        self.hold_tentative = hold_tentative
+        self.budget = budget
+        names = [Path(s).name for s in self.sources]
+        self.source = f"calendar file {names[0]}" if len(names) == 1 else f"calendars {', '.join(names)}"
+        self._guard = threading.Lock()
+        self._worker: threading.Thread | None = None
+        self._worker_started = 0.0
+        self._loaded: _Loaded = _Loaded()
 
-    def meetings(self) -> list[Meeting]:
+    def request(self, start: datetime, end: datetime, out: Path | None = None) -> Request:
+        return Request(self.sources, zone_name(self.zone), self.hold_tentative, start, end, out or self.cache)
+
+    # --- keeping the cache fresh (never under the agent's lock) ----------------------------------
+
+    def refresh(self, now: datetime, wait: float = WAIT_SECONDS) -> None:
+        """Expand again if a file changed or the day did, on a thread; wait for it `wait` s at most.
+        The thread only compares the files' stamps with the cache's (a stat may hang on a network
+        mount) and runs the child; a refresh still under way from before is not waited for again."""
+        current = self.expansion()
+        with self._guard:
+            worker = self._worker
+            if worker is None or not worker.is_alive():
+                worker = threading.Thread(
+                    target=self._refresh, args=(now, current), name="calendar-refresh", daemon=True
+                )
+                self._worker, self._worker_started = worker, _time.monotonic()
+                worker.start()
+            elif _time.monotonic() - self._worker_started > self.budget + wait:
+                return
+        if wait <= 0:
+            return  # housekeeping only starts it: the next pass waits for it
+        worker.join(wait)
+        if worker.is_alive():
+            log.warning("calendar still being read after %.0f s; the last reading holds prompts meanwhile", wait)
+
+    def _refresh(self, now: datetime, current: Expansion | None) -> None:
         try:
-            st = self.path.stat()
-        except OSError as exc:
-            raise SignalUnavailable(f"calendar {self.path}: cannot be read: {exc.strerror or exc}") from None
-        stamp = (st.st_mtime_ns, st.st_size)
-        if stamp != self._stamp:
-            self._stamp = stamp
-            try:
-                if st.st_size > MAX_BYTES:
-                    raise CalendarError(self.path, f"larger than {MAX_BYTES // 2**20} MB")
-                text = self.path.read_bytes().decode("utf-8-sig", errors="replace")
-                self._meetings, self._error = parse(text, self.path, self.zone), None
-            except CalendarError as exc:
-                self._meetings, self._error = [], str(exc)
-                log.warning("%s; meetings are not taken into account until it is fixed", exc)
-            except OSError as exc:
-                self._meetings, self._error = [], f"calendar {self.path}: cannot be read: {exc.strerror or exc}"
-        if self._error:
-            raise SignalUnavailable(self._error)
-        return self._meetings
+            wanted = self.request(*window(now, self.zone))
+            if current is not None and current.request == wanted and current.stamps == stamps(self.sources):
+                return
+            log.info("calendar read again (%s)", "changed" if current is not None else "first reading")
+            expansion = expand_in_child(wanted, self.budget)
+            if expansion.problems:
+                log.warning("calendar: %s", expansion.state())
+            if not expansion.stamps:  # the child wrote nothing: keep why, so it is not retried every pass
+                write_expansion(self.cache, Expansion(wanted, stamps(self.sources), (), 0, expansion.problems, ()))
+        except Exception:  # a failed refresh leaves the last reading; the log says why
+            log.exception("calendar refresh failed")
+
+    # --- reading the cache ------------------------------------------------------------------------
+
+    def expansion(self) -> Expansion | None:
+        """The cached expansion without its meetings, read again when the cache file changed."""
+        return self._load().expansion
+
+    def _load(self) -> _Loaded:
+        """What the cache holds now, replaced as a whole (the agent's jobs may ask from two threads)."""
+        try:
+            st = os.stat(self.cache)
+        except OSError:
+            self._loaded = _Loaded()
+            return self._loaded
+        stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
+        loaded = self._loaded
+        if stamp != loaded.stamp:
+            found = _read_cache(self.cache, meetings=False)
+            loaded = _Loaded(stamp, *found) if found else _Loaded(stamp)
+            self._loaded = loaded
+        return loaded
 
     def away(self, now: datetime) -> str | None:
-        ends = [end for m in self.meetings() if (end := m.at(now)) is not None]
-        if not ends:
+        loaded = self._load()
+        expansion = loaded.expansion
+        if expansion is None or not expansion.request.same_reading(self.request(now, now)):
+            raise SignalUnavailable("calendar not read yet")
+        broken = expansion.unreadable()
+        if broken:
+            raise SignalUnavailable(f"calendar {broken}")
+        if not expansion.covers(now, now):
+            raise SignalUnavailable("calendar not read for today yet")
+        at = now.timestamp()
+        i = bisect.bisect_right(loaded.starts, at) - 1
+        if i < 0 or loaded.ends[i] <= at:
             return None
-        return f"in a meeting until {max(ends).astimezone(self.zone):%H:%M}"
+        until = datetime.fromtimestamp(loaded.ends[i], UTC).astimezone(self.zone)
+        return f"in a meeting until {until:%H:%M}"
+
+    def meetings(self, start: datetime, end: datetime, now: datetime) -> Expansion:
+        """For commands: the meetings between two instants, as the agent reads them. The cache when
+        it is fresh and covers them (refreshed first), else a child of its own for that window."""
+        today = window(now, self.zone)
+        if today[0] <= start and end <= today[1]:
+            self.refresh(now, wait=self.budget + 1)
+            cached = read_expansion(self.cache)
+            same = cached is not None and cached.request.same_reading(self.request(start, end))
+            if cached is not None and same and cached.covers(start, end):
+                return cached
+        self.cache.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=".calendar-query-", suffix=".json", dir=self.cache.parent)
+        os.close(fd)
+        try:
+            return expand_in_child(self.request(start, end, Path(name)), self.budget)
+        finally:
+            Path(name).unlink(missing_ok=True)

@@ -13,16 +13,16 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping
-from datetime import tzinfo
 from pathlib import Path
 
+from posture_agent.config import Settings
 from posture_agent.presence import dbus, macos, windows, x11
 from posture_agent.presence.base import ActiveWatch, NoWatch, PresenceCheck, Signal
 from posture_agent.presence.calendar import CalendarFile
 
 
 def signals(
-    idle_seconds: float, calendar: str, zone: tzinfo,
+    idle_seconds: float, calendar: CalendarFile | None,
     environ: Mapping[str, str], platform: str = sys.platform,
 ) -> list[Signal]:
     out: list[Signal] = []
@@ -38,16 +38,24 @@ def signals(
         out += [windows.WindowsNotificationState(), windows.WindowsIdle(idle_seconds)]
     elif platform == "darwin":
         out.append(macos.MacIdle(idle_seconds))
-    if calendar:
-        out.append(CalendarFile(Path(calendar), zone))
+    if calendar is not None:
+        out.append(calendar)
     return out
 
 
+def calendar_signal(settings: Settings, data_dir: Path) -> CalendarFile | None:
+    """The calendar signal of `[presence] calendar` (None when no path is set); its expansion is
+    cached in the data folder."""
+    if not settings.calendar:
+        return None
+    return CalendarFile(settings.calendar, settings.zone(), data_dir, settings.hold_tentative)
+
+
 def presence_check(
-    idle_seconds: float, calendar: str, zone: tzinfo,
+    idle_seconds: float, calendar: CalendarFile | None,
     environ: Mapping[str, str], platform: str = sys.platform,
 ) -> PresenceCheck:
-    return PresenceCheck(signals(idle_seconds, calendar, zone, environ, platform))
+    return PresenceCheck(signals(idle_seconds, calendar, environ, platform))
 
 
 def active_watch(platform: str = sys.platform) -> ActiveWatch:
