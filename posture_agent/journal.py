@@ -21,7 +21,7 @@ from posture_agent.domain import advice as rules
 from posture_agent.domain import plan as planner
 from posture_agent.domain import records as r
 from posture_agent.domain.days import day_bounds
-from posture_agent.domain.drills import Drill, planned_drills
+from posture_agent.domain.drills import Drill, DrillPlan
 from posture_agent.errors import UserError
 from posture_agent.store import queries as q
 from posture_agent.store import tables as t
@@ -501,12 +501,9 @@ class Journal:
         start, end = day_bounds(day, self.zone)
         with self.store.transaction() as s:
             history = q.history(s, start - rules.LOOKBACK, end)
-        tilts = rules.pelvic_tilts_on(history, self.settings.soreness_threshold, self.zone, day)
         done = {d.drill: d.at for d in history.drills if start <= d.at < end}
-        return [
-            DrillState(self.settings.catalogue[name], name in done, done.get(name))
-            for name in planned_drills(self.settings.daily_drills, tilts)
-        ]
+        plan = DrillPlan.of(self.settings.daily_drills, history.soreness, self.settings.soreness_threshold, self.zone)
+        return [DrillState(self.settings.catalogue[name], name in done, done.get(name)) for name in plan(day)]
 
     def runs(self) -> list[r.Run]:
         with self.store.transaction() as s:

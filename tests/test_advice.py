@@ -50,11 +50,12 @@ def test_below_threshold_or_about_an_older_run_gives_no_rest_day() -> None:
 def test_lower_back_adds_pelvic_tilts_for_fourteen_local_days() -> None:
     report = Soreness("s1", at(BERLIN, 2026, 10, 20, 23, 30), lower_back=5)  # 21:30 UTC, Berlin's 20th
     history = History(soreness=(report,))
-    assert evaluate(history, at(BERLIN, 2026, 10, 21, 9)).pelvic_tilts_until == date(2026, 11, 2)
+    # the plan of a day is the one in force when it began: the tilts join on the 21st, for 14 days
+    assert evaluate(history, at(BERLIN, 2026, 10, 21, 9)).pelvic_tilts_until == date(2026, 11, 3)
     days = [date(2026, 10, 20) + timedelta(days=i) for i in range(16)]
     on = [d for d in days if rules.pelvic_tilts_on(history, 3, BERLIN, d)]
-    assert on == days[:14]
-    assert evaluate(history, at(BERLIN, 2026, 11, 3, 9)).pelvic_tilts_until is None
+    assert on == days[1:15]
+    assert evaluate(history, at(BERLIN, 2026, 11, 4, 9)).pelvic_tilts_until is None
 
 
 def test_si_protocol_lasts_fourteen_days_across_a_dst_change() -> None:

@@ -105,3 +105,33 @@ def test_a_dst_week_by_source(cli: Cli) -> None:
                               "agreement_rate": 1.0}
     both = cli.ok("report", "--week", "2026-W43", "--json").json()
     assert isinstance(both, dict) and both["checkins"]["answered"] == 2  # the user's word replaced the camera's
+
+
+def test_the_trends_sql_counts_each_source_as_the_figures_do(tmp_path: Path) -> None:
+    """store/queries.exposures (SQLite, for the trends) and domain/sources.by_source (the weekly
+    figures) count the same check-ins before a run for every source."""
+    from posture_agent.domain.records import POSTURES
+    from posture_agent.store import queries as q
+
+    (tmp_path / "config.toml").write_text('[general]\ntimezone = "Europe/Berlin"\n', encoding="utf-8")
+    store = open_store(tmp_path / "db.sqlite", tmp_path / "backups")
+    run_start = T0 + timedelta(hours=30)
+    journal = Journal(store, load_settings(tmp_path / "config.toml"), FixedClock(run_start + timedelta(hours=3)))
+    journal.add_run(run_start, timedelta(minutes=40), 8.0)
+    made = [
+        ("slouched", "camera", 0), ("upright", "user", 3),  # a correction: the user's word counts in all
+        ("slouched", "camera", 45), ("slouched", "user", 47),
+        ("upright", "camera", 90), ("slouched", "camera", 135), ("standing", "user", 180),
+        ("slouched", "camera", 225), ("upright", "user", 250),  # 25 minutes apart: both count
+    ]
+    for posture, by, minutes in made:
+        source = "cli" if by == "user" else "prompt"
+        journal.record_checkin(posture, "desk", at=T0 + timedelta(minutes=minutes), source=source, by=by)
+    with store.transaction() as s:
+        listed = q.checkins(s, None, run_start)
+        for source in ("all", "user", "camera"):
+            counted = [c for c in by_source(listed, source) if c.posture in POSTURES]
+            expected = (len(counted), sum(c.posture == "slouched" for c in counted))
+            assert list(q.exposures(s, None, run_start + timedelta(seconds=1), source).values()) == [expected], source
+    store.close()
+    assert expected == (5, 4)  # the camera: 5 answers, 4 of them slouched

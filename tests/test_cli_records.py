@@ -94,13 +94,15 @@ def test_si_protocol_started_warned_and_ended_early(cli: Cli) -> None:
 
 def test_pelvic_tilts_join_the_drills_for_fourteen_days(cli: Cli) -> None:
     cli.ok("soreness", "--lower-back", "4", "--at", "2026-11-20T19:00")
+    that_day: Any = cli.ok("drills", "--date", "2026-11-20", "--json").json()
+    assert "pelvic-tilt" not in [d["name"] for d in that_day["drills"]]  # they join the next day
     today: Any = cli.ok("drills", "--json").json()
     assert "pelvic-tilt" in [d["name"] for d in today["drills"]]
-    last: Any = cli.ok("drills", "--date", "2026-12-03", "--json").json()
-    after: Any = cli.ok("drills", "--date", "2026-12-04", "--json").json()
+    last: Any = cli.ok("drills", "--date", "2026-12-04", "--json").json()
+    after: Any = cli.ok("drills", "--date", "2026-12-05", "--json").json()
     assert "pelvic-tilt" in [d["name"] for d in last["drills"]]
     assert "pelvic-tilt" not in [d["name"] for d in after["drills"]]
-    assert cli.ok("advice", "--json").json()["pelvic_tilts_until"] == "2026-12-03"  # type: ignore[index]
+    assert cli.ok("advice", "--json").json()["pelvic_tilts_until"] == "2026-12-04"  # type: ignore[index]
 
 
 def test_export_csv_has_every_record(cli: Cli) -> None:

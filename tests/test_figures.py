@@ -287,17 +287,19 @@ def test_week_totals_in_new_york_dst_week() -> None:
     assert totals.adherence == 0.0
 
 
-def test_planning_starts_at_the_install_or_the_first_day_of_earlier_history() -> None:
+def test_a_habit_is_planned_from_the_install_or_its_own_first_record() -> None:
     installed = datetime(2026, 11, 24, 19, 47, tzinfo=BERLIN)
-    assert f.planned_start(installed, None, BERLIN) == installed
-    assert f.planned_start(installed, installed + timedelta(minutes=9), BERLIN) == installed  # answered after
-    typed_in = datetime(2026, 11, 10, 7, 40, tzinfo=BERLIN)
-    assert f.planned_start(installed, typed_in, BERLIN) == datetime(2026, 11, 10, 0, 0, tzinfo=BERLIN)
     # installed at 19:47: the 07:30 drills and the 18:30 circuit start the next day, a 20:00 one the same day
-    assert f.first_planned_day(installed, time(7, 30), BERLIN) == date(2026, 11, 25)
-    assert f.first_planned_day(installed, time(18, 30), BERLIN) == date(2026, 11, 25)
-    assert f.first_planned_day(installed, time(20, 0), BERLIN) == date(2026, 11, 24)
-    assert f.first_planned_day(None, time(7, 30), BERLIN) is None
+    assert f.habit_first_day(installed, None, time(7, 30), BERLIN) == date(2026, 11, 25)
+    assert f.habit_first_day(installed, None, time(18, 30), BERLIN) == date(2026, 11, 25)
+    assert f.habit_first_day(installed, None, time(20, 0), BERLIN) == date(2026, 11, 24)
+    # ticked after the install on its day: that day is the habit's own first record's, and counts
+    assert f.habit_first_day(installed, installed + timedelta(minutes=9), time(7, 30), BERLIN) == date(2026, 11, 24)
+    typed_in = datetime(2026, 11, 10, 7, 40, tzinfo=BERLIN)
+    assert f.habit_first_day(installed, typed_in, time(7, 30), BERLIN) == date(2026, 11, 10)
+    late = datetime(2026, 12, 1, 7, 40, tzinfo=BERLIN)  # a first record after the install changes nothing
+    assert f.habit_first_day(installed, late, time(7, 30), BERLIN) == date(2026, 11, 25)
+    assert f.habit_first_day(None, None, time(7, 30), BERLIN) is None
 
 
 def test_no_circuit_is_planned_on_an_extra_rest_day() -> None:

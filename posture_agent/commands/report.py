@@ -14,8 +14,8 @@ from posture_agent.errors import UserError
 from posture_agent.outputs import refuse_own_file
 from posture_agent.timeparse import parse_week
 
-HTML_WEEKS = 12
-"""Weeks shown in the page's calendar and weekly totals, ending with the chosen week."""
+HTML_WEEKS = 53
+"""Weeks the page reads, ending with the chosen one: 52 shown, and the one before them for their change."""
 
 
 def register(sub: Any) -> None:

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 
@@ -102,7 +103,7 @@ def evaluate(
         }
     )
     tilts = [
-        s.at.astimezone(zone).date() + timedelta(days=PELVIC_TILT_DAYS - 1)
+        s.at.astimezone(zone).date() + timedelta(days=PELVIC_TILT_DAYS)
         for s in reports
         if (s.lower_back or 0) >= threshold
     ]
@@ -146,9 +147,15 @@ def messages(advice: Advice, zone: tzinfo) -> list[str]:
 
 
 def pelvic_tilts_on(history: History, threshold: int, zone: tzinfo, day: date) -> bool:
-    """Whether pelvic tilts are planned on `day`: a sore lower back reported in the 14 days up to it."""
-    return any(
-        0 <= (day - s.at.astimezone(zone).date()).days < PELVIC_TILT_DAYS
-        for s in history.soreness
-        if (s.lower_back or 0) >= threshold
+    """Whether pelvic tilts are planned on `day`: a sore lower back reported in the 14 days before it
+    began (a day's plan is the one in force when it began, so a report joins them from the next day)."""
+    return day in pelvic_tilt_days(history.soreness, threshold, zone)
+
+
+def pelvic_tilt_days(reports: Iterable[Soreness], threshold: int, zone: tzinfo) -> frozenset[date]:
+    """Every local day with pelvic tilts in the plan: the 14 days after each sore lower back."""
+    return frozenset(
+        s.at.astimezone(zone).date() + timedelta(days=i)
+        for s in reports if (s.lower_back or 0) >= threshold
+        for i in range(1, PELVIC_TILT_DAYS + 1)
     )

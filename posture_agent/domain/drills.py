@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date, tzinfo
 from importlib import resources
+
+from posture_agent.domain import advice as rules
+from posture_agent.domain.records import Soreness
 
 PELVIC_TILT = "pelvic-tilt"
 ICE = "ice-si-joint"
@@ -30,3 +35,23 @@ def planned_drills(daily: tuple[str, ...], pelvic_tilts: bool) -> tuple[str, ...
     if pelvic_tilts and PELVIC_TILT not in daily:
         return (*daily, PELVIC_TILT)
     return daily
+
+
+
+@dataclass(frozen=True)
+class DrillPlan:
+    """Each day's drill checklist as it stood when the day began (PRODUCT.md §3): a drill added during
+    the day (pelvic tilts after a sore lower back) joins from the next day, so a day done stays done.
+    The one rule that `drills`, the agent's plan (`schedule`, the tray) and the reports ask."""
+
+    daily: tuple[str, ...]
+    tilt_days: frozenset[date]
+
+    @classmethod
+    def of(cls, daily: tuple[str, ...], reports: Iterable[Soreness], threshold: int, zone: tzinfo) -> DrillPlan:
+        """From the configured drills and the soreness reports (those of the 14 days before a day
+        decide it)."""
+        return cls(daily, rules.pelvic_tilt_days(reports, threshold, zone))
+
+    def __call__(self, day: date) -> tuple[str, ...]:
+        return planned_drills(self.daily, day in self.tilt_days)

@@ -6,7 +6,7 @@ Lookups use sorted times and bisection (with prefix sums for the slouch counts),
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -40,10 +40,13 @@ class Exposure:
     answered: int
 
 
+def exposure_of(answered: int, slouched: int) -> Exposure:
+    """The exposure from the counts of the 48 h before a run: no rate under 3 answers."""
+    return Exposure(slouched / answered if answered >= EXPOSURE_MIN_CHECKINS else None, answered)
+
+
 def exposure_before(run: Run, index: AnswerIndex) -> Exposure:
-    answered, slouched = index.window(run.start - EXPOSURE_WINDOW, run.start)
-    rate = slouched / answered if answered >= EXPOSURE_MIN_CHECKINS else None
-    return Exposure(rate, answered)
+    return exposure_of(*index.window(run.start - EXPOSURE_WINDOW, run.start))
 
 
 class SorenessIndex:
@@ -78,6 +81,20 @@ class RunPoint:
         return self.soreness.region(region) if self.soreness else None
 
 
-def run_points(runs: Iterable[Run], answers: AnswerIndex, reports: SorenessIndex) -> list[RunPoint]:
-    return [RunPoint(run, exposure_before(run, answers), soreness_after(run, reports))
-            for run in sorted(runs, key=lambda x: x.start)]
+def run_points(runs: Iterable[Run], answers: AnswerIndex | Mapping[str, tuple[int, int]],
+               reports: SorenessIndex) -> list[RunPoint]:
+    """Each run with its exposure, from the check-ins (`AnswerIndex`) or from counts already made
+    per run id ({id: (answered, slouched)}, a run missing from it had none), and its soreness."""
+
+    def exposure(run: Run) -> Exposure:
+        if isinstance(answers, AnswerIndex):
+            return exposure_before(run, answers)
+        return exposure_of(*answers.get(run.id, (0, 0)))
+
+    return [RunPoint(run, exposure(run), soreness_after(run, reports)) for run in sorted(runs, key=lambda x: x.start)]
+
+
+def points_in(points: Sequence[RunPoint], start: datetime, end: datetime) -> list[RunPoint]:
+    """Run points whose run starts in [start, end); `points` must be sorted by start."""
+    starts = [p.run.start for p in points]
+    return list(points[bisect_left(starts, start):bisect_left(starts, end)])

@@ -8,13 +8,12 @@ are domain/exposure.py's, the trend domain/correlation.py's.
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 
-from posture_agent.domain.days import day_bounds, iso_week, local_day, week_bounds, week_days
-from posture_agent.domain.exposure import RunPoint
+from posture_agent.domain.days import iso_week, local_day, week_bounds, week_days
+from posture_agent.domain.exposure import RunPoint, points_in
 from posture_agent.domain.plan import wall_time
 from posture_agent.domain.records import CONTEXTS, POSTURES, REGIONS, CheckIn, Circuit, DrillDone, Run
 
@@ -53,6 +52,29 @@ def count_checkins(checkins: Iterable[CheckIn]) -> CheckinCounts:
     for c in checkins:
         tally[c.posture] += 1
     return CheckinCounts(**tally)
+
+
+WORKING_HOURS = tuple(range(7, 20))
+"""The hours of the day the page's "by hour" chart draws (07:00 to 19:59 local)."""
+
+
+def slouch_by_weekday_and_hour(checkins: Iterable[CheckIn], start: datetime, end: datetime, zone: tzinfo,
+                               ) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """(answered, slouched) per weekday (Monday first) and per local hour of `WORKING_HOURS`, over
+    answered check-ins in [start, end): where and when slouching happens."""
+    weekdays = [[0, 0] for _ in range(7)]
+    hours = {h: [0, 0] for h in WORKING_HOURS}
+    for c in checkins:
+        if c.posture not in POSTURES or not start <= c.at < end:
+            continue
+        local = c.at.astimezone(zone)
+        slouched = c.posture == "slouched"
+        weekdays[local.weekday()][0] += 1
+        weekdays[local.weekday()][1] += slouched
+        if local.hour in hours:
+            hours[local.hour][0] += 1
+            hours[local.hour][1] += slouched
+    return [(a, s) for a, s in weekdays], [(a, s) for a, s in hours.values()]
 
 
 @dataclass(frozen=True)
@@ -101,25 +123,23 @@ class DrillDay:
 
 
 def is_planned_day(day: date, first_day: date | None, today: date) -> bool:
-    """Days are planned from the first planned day (`first_planned_day`) up to today."""
+    """Days are planned from the habit's first planned day (`habit_first_day`) up to today."""
     return (first_day is None or day >= first_day) and day <= today
 
 
-def planned_start(installed: datetime | None, first_record: datetime | None, zone: tzinfo) -> datetime | None:
-    """When planning begins (PRODUCT.md §3): at the install, or, when history was typed in or
-    imported from before it, at the start of the first record's local day."""
-    if first_record is not None and (installed is None or first_record < installed):
-        return day_bounds(local_day(first_record, zone), zone)[0]
-    return installed
-
-
-def first_planned_day(start: datetime | None, due: time, zone: tzinfo) -> date | None:
-    """The first day something due daily at wall time `due` counts: the start's own day only if it
-    was still due then, so nothing due before the install counts against the user on day one."""
-    if start is None:
-        return None
-    day = local_day(start, zone)
-    return day if wall_time(day, due, zone) >= start else day + timedelta(days=1)
+def habit_first_day(installed: datetime | None, first_record: datetime | None, due: time, zone: tzinfo,
+                    ) -> date | None:
+    """A habit's first planned day (PRODUCT.md §3): the earlier of the install day and the day of the
+    habit's own first record (drills typed in with `--at` count; other records plan nothing). The
+    install day itself counts only if the habit, due daily at wall time `due`, was still due after
+    the install, so nothing due before the install counts against the user on day one."""
+    days = []
+    if installed is not None:
+        day = local_day(installed, zone)
+        days.append(day if wall_time(day, due, zone) >= installed else day + timedelta(days=1))
+    if first_record is not None:
+        days.append(local_day(first_record, zone))
+    return min(days, default=None)
 
 
 def drill_days(
@@ -209,12 +229,6 @@ class RunTotals:
 def run_totals(runs: Iterable[Run]) -> RunTotals:
     runs = list(runs)
     return RunTotals(len(runs), sum(r.distance_km for r in runs), sum((r.duration for r in runs), timedelta()))
-
-
-def points_in(points: Sequence[RunPoint], start: datetime, end: datetime) -> list[RunPoint]:
-    """Run points whose run starts in [start, end); `points` must be sorted by start."""
-    starts = [p.run.start for p in points]
-    return list(points[bisect_left(starts, start):bisect_left(starts, end)])
 
 
 # --- a week's totals ------------------------------------------------------------------------------

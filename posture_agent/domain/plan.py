@@ -19,6 +19,7 @@ time after the gap; a repeated wall time (clocks going back) fires once, at its 
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
@@ -26,8 +27,8 @@ from enum import StrEnum
 from typing import Protocol
 
 from posture_agent.domain import advice as rules
-from posture_agent.domain.drills import Drill, planned_drills
-from posture_agent.domain.records import History
+from posture_agent.domain.drills import Drill, DrillPlan
+from posture_agent.domain.records import History, Soreness
 
 
 @dataclass(frozen=True)
@@ -184,10 +185,17 @@ def _days(start: datetime, end: datetime, zone: tzinfo) -> Iterator[date]:
 
 def rest_days(history: History, threshold: int, zone: tzinfo) -> set[date]:
     """Extra rest days: the day after a sore report about the last run before it."""
+    runs = sorted(history.runs, key=lambda run: run.start)
+    starts = [run.start for run in runs]
+
+    def about_last_run(report: Soreness) -> bool:  # rules.linked_to_last_run, by bisection for years of runs
+        i = bisect_right(starts, report.at)
+        return report.run_id is not None and i > 0 and runs[i - 1].id == report.run_id
+
     return {
         s.at.astimezone(zone).date() + timedelta(days=1)
         for s in history.soreness
-        if rules.is_sore(s, threshold) and rules.linked_to_last_run(s, history)
+        if rules.is_sore(s, threshold) and about_last_run(s)
     }
 
 
@@ -221,16 +229,16 @@ def exercise_titles(settings: Settings, names: Iterable[str]) -> str:
     return ", ".join(settings.catalogue[n].title if n in settings.catalogue else n for n in names)
 
 
-def _drills_done(settings: Settings, history: History, zone: tzinfo, day: date) -> bool:
+def _drills_done(plan: DrillPlan, history: History, zone: tzinfo, day: date) -> bool:
     """Whether every drill of `day`'s checklist is already recorded that day."""
-    tilts = rules.pelvic_tilts_on(history, settings.soreness_threshold, zone, day)
     done = {d.drill for d in history.drills if d.at.astimezone(zone).date() == day}
-    return set(planned_drills(settings.daily_drills, tilts)) <= done
+    return set(plan(day)) <= done
 
 
 def _candidates(settings: Settings, history: History, zone: tzinfo, days: Iterable[date]) -> Iterator[Prompt]:
     rest = rest_days(history, settings.soreness_threshold, zone)
     circuit_done = {c.at.astimezone(zone).date() for c in history.circuits}
+    drills = DrillPlan.of(settings.daily_drills, history.soreness, settings.soreness_threshold, zone)
     for day in days:
         weekday = day.weekday()
         for context, window in (("desk", settings.desk), ("sofa", settings.sofa)):
@@ -241,7 +249,7 @@ def _candidates(settings: Settings, history: History, zone: tzinfo, days: Iterab
         if weekday in settings.car_days:
             for at in settings.car_times:
                 yield Prompt(wall_time(day, at, zone), PromptKind.CHECKIN, "car", grace=GRACE["car"])
-        if not _drills_done(settings, history, zone, day):
+        if not _drills_done(drills, history, zone, day):
             yield Prompt(wall_time(day, settings.drill_time, zone), PromptKind.DRILLS, grace=GRACE["drills"])
         if weekday in settings.circuit_days and day not in rest and day not in circuit_done:
             note = f"{exercise_titles(settings, settings.circuit_exercises)}: {settings.circuit_rounds} rounds."

@@ -4,14 +4,16 @@ check-ins count for a chosen source, and how often the camera and the user agree
 A camera check-in and a user's answer are about the same moment when they are in the same context
 within `PAIR_WINDOW` of each other (the camera answers at the check-in time; the user's "That's
 wrong" or their own `checkin` comes minutes later). With both sources ("all"), the user's word wins:
-a camera check-in paired with a user's answer is left out, so a correction counts instead of it.
+a camera check-in with a user's answer that near is left out, so a correction counts instead of it
+(store/queries.counted_source says the same to SQLite for the trends).
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from posture_agent.domain.records import POSTURES, CheckIn
 
@@ -36,11 +38,17 @@ def pairs(checkins: Iterable[CheckIn]) -> list[tuple[CheckIn, CheckIn]]:
     """(camera, user) check-ins about the same moment: each camera check-in with the nearest user
     answer in its context within PAIR_WINDOW, each user answer used once."""
     ordered = sorted(checkins, key=lambda c: c.at)
-    users = [c for c in ordered if c.by == "user" and c.posture in POSTURES]
+    users: dict[str, list[CheckIn]] = {}
+    for c in ordered:
+        if c.by == "user" and c.posture in POSTURES:
+            users.setdefault(c.context, []).append(c)
+    times = {ctx: [u.at for u in listed] for ctx, listed in users.items()}
     used: set[str] = set()
     out = []
     for cam in (c for c in ordered if c.by == "camera" and c.posture in POSTURES):
-        near = [u for u in users if u.id not in used and u.context == cam.context and abs(u.at - cam.at) <= PAIR_WINDOW]
+        listed, at = users.get(cam.context, []), times.get(cam.context, [])
+        lo, hi = bisect_left(at, cam.at - PAIR_WINDOW), bisect_right(at, cam.at + PAIR_WINDOW)
+        near = [u for u in listed[lo:hi] if u.id not in used]
         if near:
             user = min(near, key=lambda u: abs(u.at - cam.at))
             used.add(user.id)
@@ -55,10 +63,19 @@ def by_source(checkins: Sequence[CheckIn], source: str) -> list[CheckIn]:
         raise ValueError(f"source {source!r} is not one of {', '.join(SOURCES)}")
     if source != "all":
         return [c for c in checkins if c.by == source]
-    if not any(c.by == "camera" for c in checkins):
-        return list(checkins)
-    overruled = {cam.id for cam, _ in pairs(checkins)}
-    return [c for c in checkins if c.id not in overruled]
+    answered: dict[str, list[datetime]] = {}
+    for c in checkins:
+        if c.by == "user" and c.posture in POSTURES:
+            answered.setdefault(c.context, []).append(c.at)
+    for times in answered.values():
+        times.sort()
+
+    def overruled(c: CheckIn) -> bool:
+        times = answered.get(c.context, [])
+        i = bisect_left(times, c.at - PAIR_WINDOW)
+        return i < len(times) and times[i] <= c.at + PAIR_WINDOW
+
+    return [c for c in checkins if c.by == "user" or not overruled(c)]
 
 
 def agreement(checkins: Iterable[CheckIn]) -> Agreement:

@@ -1,69 +1,128 @@
-"""The weekly report as one self-contained HTML file: inline CSS and inline SVG charts, no scripts,
-no fonts or images fetched from anywhere, so it opens offline and prints cleanly."""
+"""The weekly report as one self-contained HTML file: inline CSS, inline SVG charts and a few lines of
+script (only to save a chart on its own), nothing fetched from anywhere, so it opens offline and
+prints cleanly.
+
+The page answers the user's question first (does slouching before runs go with soreness after?),
+then shows the chosen week: the advice in force, the cards with the change from the week before,
+the habit rows, the week's charts. The year of weeks before it is in the same file, each week a
+section reached by its anchor (`#2026-W47`) from the previous / next links (CSS `:target`, no
+script), so a history of any length stays one file of bounded size. Below the weeks: the year's
+drill heatmap, slouching by weekday and hour, the runs of the last months and the trend scatter.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import date, timedelta, tzinfo
 from html import escape
 from pathlib import Path
 
 from posture_agent.domain import advice as rules
+from posture_agent.domain import exposure as ex
 from posture_agent.domain import figures as f
+from posture_agent.domain import habits as hb
 from posture_agent.domain.records import CONTEXTS, REGIONS
 from posture_agent.outputs import write_atomically
 from posture_agent.report import charts
-from posture_agent.report.text import day_label, pct
-from posture_agent.report.trends import CAVEAT, RECENT_WEEKS, TrendReport, describe, region_title
-from posture_agent.report.weekly import WeeklyReport
+from posture_agent.report.text import applied_lines, day_label, form_words, habit_title, pct, score_change
+from posture_agent.report.trends import CAVEAT, RECENT_WEEKS, TrendReport, answer, describe, region_title
+from posture_agent.report.weekly import PATTERN_WEEKS, Applied, WeeklyReport
 from posture_agent.timeparse import format_duration
 
+SHOWN_WEEKS = 52
+"""Weeks embedded in one page, ending with the chosen one (older ones: `report --week … --html`)."""
+RUN_MONTHS = 3
+"""The runs table and timeline cover about this many months up to the chosen week."""
+
 CSS = """
-:root { color-scheme: light; --ink: #222; --muted: #555; --rule: #ccc; --accent: #0072B2; }
+:root { color-scheme: light dark; --bg: #ffffff; --ink: #222222; --muted: #5a5a5a; --rule: #d0d0d0;
+  --panel: #f3f8fc; --accent: #0072B2; --alert: #D55E00; --alert-bg: #fff4ec; --good: #00785a;
+  --bad: #b34700; --desk: #0072B2; --car: #E69F00; --sofa: #009E73; --all: #08519c; --some: #9ecae1;
+  --none: #ffffff; --unplanned: #e9e9e9; --th: #f4f4f4; }
+@media screen and (prefers-color-scheme: dark) {  /* print keeps the light colours */
+  :root { --bg: #16181c; --ink: #e8e8e8; --muted: #a8a8a8; --rule: #3c4048; --panel: #1d2a36;
+    --accent: #56B4E9; --alert: #ff8c4a; --alert-bg: #3a2418; --good: #5fd3a4; --bad: #ff9d66;
+    --desk: #56B4E9; --car: #F0C05A; --sofa: #3fc79b; --all: #4a9ee0; --some: #2a5573; --none: #16181c;
+    --unplanned: #2a2d33; --th: #23262c; }
+}
 * { box-sizing: border-box; }
 body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", "DejaVu Sans", sans-serif; color: var(--ink);
-       background: #fff; margin: 0; }
-main { max-width: 1080px; margin: 0 auto; padding: 24px 28px 40px; }
-h1 { font-size: 1.6rem; margin: 0 0 4px; }
-h2 { font-size: 1.2rem; margin: 32px 0 8px; border-bottom: 1px solid var(--rule); padding-bottom: 4px; }
-p.sub { color: var(--muted); margin: 0 0 12px; }
-section.advice { border-left: 4px solid var(--accent); background: #f3f8fc; padding: 6px 14px 8px; margin: 14px 0 0; }
-section.advice h2 { font-size: 1.05rem; margin: 2px 0 4px; border: 0; padding: 0; }
-section.advice ul { margin: 0; padding-left: 20px; }
-p.applied { color: var(--muted); font-size: .9rem; margin: 4px 0 0; }
-p.history { color: var(--muted); font-size: .9rem; margin: 10px 0 0; }
-.cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(150px, 1fr)); gap: 10px; }
-.card { border: 1px solid var(--rule); border-left: 4px solid var(--accent); border-radius: 4px; padding: 8px 12px; }
-.card .label { color: var(--muted); font-size: .8rem; text-transform: uppercase; letter-spacing: .04em; }
-.card .value { font-size: 1.5rem; font-weight: 600; }
-.card .detail { color: var(--muted); font-size: .85rem; }
-.cards.in-force { grid-template-columns: repeat(auto-fill, minmax(240px, 1fr)); margin-bottom: 10px; }
-.card.alert { border-left-color: #D55E00; background: #fff4ec; }
-figure { margin: 12px 0 20px; break-inside: avoid; page-break-inside: avoid; }
-figure svg.chart { width: 100%; height: auto; display: block; }
-figure.half svg.chart { max-width: 760px; }
+       background: var(--bg); margin: 0; }
+main { max-width: 1080px; margin: 0 auto; padding: 16px 28px 40px; }
+a { color: var(--accent); }
+h1 { font-size: 1.35rem; margin: 0; }
+h2 { font-size: 1.15rem; margin: 28px 0 8px; border-bottom: 1px solid var(--rule); padding-bottom: 4px; }
+h3 { font-size: 1rem; margin: 18px 0 6px; }
+p.sub { color: var(--muted); margin: 0 0 10px; font-size: .85rem; }
+section.answer { border-left: 5px solid var(--accent); background: var(--panel); padding: 8px 14px;
+  margin: 6px 0 10px; }
+section.answer h2 { font-size: 1rem; margin: 0 0 2px; border: 0; padding: 0; color: var(--muted); font-weight: 600; }
+section.answer .verdict { font-size: 1.2rem; font-weight: 600; margin: 0; }
+section.answer .how { margin: 2px 0 0; font-size: .9rem; }
+nav.weeks { display: flex; justify-content: space-between; align-items: baseline; gap: 12px; margin: 4px 0 6px; }
+nav.weeks .here { font-weight: 600; font-size: 1.1rem; }
+nav.weeks .edge { color: var(--muted); font-size: .85rem; }
+section.week { display: none; }
+section.week.current, section.week:target { display: block; }
+main:has(section.week:target) section.week.current:not(:target) { display: none; }
+.advice { border-left: 4px solid var(--accent); padding: 4px 12px; margin: 6px 0 10px; }
+.advice h3 { margin: 0 0 2px; font-size: .95rem; }
+.advice ul { margin: 0; padding-left: 20px; }
+.cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(150px, 1fr)); gap: 8px; }
+.card { border: 1px solid var(--rule); border-left: 4px solid var(--accent); border-radius: 4px; padding: 6px 10px; }
+.card .label { color: var(--muted); font-size: .75rem; text-transform: uppercase; letter-spacing: .04em; }
+.card .value { font-size: 1.4rem; font-weight: 600; }
+.card .detail, .card .change { color: var(--muted); font-size: .8rem; }
+.card .change.good { color: var(--good); } .card .change.bad { color: var(--bad); }
+.cards.in-force { grid-template-columns: repeat(auto-fill, minmax(240px, 1fr)); margin-bottom: 8px; }
+.card.alert { border-left-color: var(--alert); background: var(--alert-bg); }
+figure { margin: 12px 0 18px; break-inside: avoid; page-break-inside: avoid; }
+figure svg.chart { max-width: 100%; height: auto; display: block; }
 figcaption { color: var(--muted); font-size: .85rem; margin-top: 4px; }
-table { border-collapse: collapse; width: 100%; font-size: .9rem; }
-th, td { text-align: left; padding: 4px 8px; border-bottom: 1px solid #e3e3e3; vertical-align: top; }
-th { font-weight: 600; background: #f4f4f4; }
+a.save { font-size: .8rem; margin-left: 8px; }
+.row { display: flex; flex-wrap: wrap; gap: 24px; align-items: flex-start; }
+table { border-collapse: collapse; width: 100%; font-size: .88rem; }
+th, td { text-align: left; padding: 3px 8px; border-bottom: 1px solid var(--rule); vertical-align: top; }
+th { font-weight: 600; background: var(--th); }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
-.note { border-left: 4px solid #E69F00; background: #fff8e6; padding: 8px 12px; margin: 12px 0; }
-ul.advice li { margin: 2px 0; }
+.note { border-left: 4px solid var(--car); padding: 8px 12px; margin: 12px 0; }
 footer { color: var(--muted); font-size: .8rem; margin-top: 36px; border-top: 1px solid var(--rule); padding-top: 8px; }
 @media print {
-  body { font-size: 11pt; }
+  :root { --ink: #000000; --muted: #444444; --panel: #ffffff; --alert-bg: #ffffff; --th: #eeeeee; }
+  body { font-size: 10.5pt; }
   main { max-width: none; padding: 0; }
+  nav.weeks a, a.save { display: none; }
   h2, h3 { break-after: avoid; }
-  table, .note { break-inside: avoid; }
-  .card { border-left-width: 2px; }
+  table, .note, .cards { break-inside: avoid; }
   @page { margin: 14mm; }
 }
 """
 
+SCRIPT = """
+document.addEventListener('click', function (event) {
+  var link = event.target.closest('a.save');
+  if (!link) return;
+  var svg = document.getElementById(link.dataset.chart).cloneNode(true);
+  var root = getComputedStyle(document.documentElement);
+  var names = ['--bg','--ink','--muted','--rule','--accent','--alert','--desk','--car','--sofa','--all',
+               '--some','--none','--unplanned'];
+  var vars = names.map(function (n) { return n + ':' + root.getPropertyValue(n).trim(); }).join(';');
+  var style = document.createElementNS('http://www.w3.org/2000/svg', 'style');
+  style.textContent = 'svg.chart{' + vars + ';background:' + root.getPropertyValue('--bg').trim() + '}'
+    + document.getElementById('chart-css').textContent;
+  svg.insertBefore(style, svg.firstChild);
+  var blob = new Blob([new XMLSerializer().serializeToString(svg)], {type: 'image/svg+xml'});
+  link.href = URL.createObjectURL(blob);
+});
+"""
+"""Saving a chart on its own: the SVG with the page's colours (light or dark, as shown) put inside."""
 
-def _card(label: str, value: str, detail: str = "", kind: str = "") -> str:
+def _card(label: str, value: str, detail: str = "", kind: str = "", change: tuple[str, str] = ("", "")) -> str:
     cls = f"card {kind}" if kind else "card"
+    words, tone = change
+    changed = f'<div class="change {tone}">{escape(words)}</div>' if words else ""
     return (f'<div class="{cls}"><div class="label">{escape(label)}</div><div class="value">{escape(value)}</div>'
-            f'<div class="detail">{escape(detail)}</div></div>')
+            f'<div class="detail">{escape(detail)}</div>{changed}</div>')
 
 
 def _when(day: date, today: date) -> str:
@@ -75,7 +134,7 @@ def _when(day: date, today: date) -> str:
 
 
 def advice_cards(advice: rules.Advice | None, zone: tzinfo) -> list[str]:
-    """The advice in force as cards, ahead of the week's figures: what to do (or not) today."""
+    """The advice in force now as cards, ahead of the week's figures: what to do (or not) today."""
     if advice is None:
         return []
     today = advice.now.astimezone(zone).date()
@@ -95,77 +154,202 @@ def advice_cards(advice: rules.Advice | None, zone: tzinfo) -> list[str]:
     return cards
 
 
-def shown_weeks(report: WeeklyReport) -> tuple[list[f.WeekTotals], str]:
-    """The weeks the calendar and the weekly totals draw, and one line saying how much history there is.
-    Weeks that end before planning began (the install or the first record) are left out, not drawn
-    as empty rows; the report's own week is always drawn."""
-    t = report.totals
-    recent = list(report.recent or (t,))
+def _change(now: float | None, before: float | None, unit: str, scale: float = 1.0, lower_is_better: bool = False,
+            digits: int = 0, running: bool = False) -> tuple[str, str]:
+    """("▲ 5 pts from last week", "good"), or ("", "") without both figures. `running`: a count of a
+    week not over yet, against the whole of last week, which the words then say."""
+    if now is None or before is None:
+        return ("", "")
+    delta = round((now - before) * scale, digits)
+    whole = f" ({before * scale:.{digits}f}{unit})" if running else ""
+    if delta == 0:
+        return (f"= same as {'all of ' if running else ''}last week", "")
+    arrow = "▲" if delta > 0 else "▼"
+    tone = "" if running else "good" if (delta < 0) == lower_is_better else "bad"
+    amount = f"{abs(delta):.{digits}f}"
+    return (f"{arrow} {amount}{unit} from {'all of ' if running else ''}last week{whole}", tone)
+
+
+def week_cards(week: f.WeekTotals, before: f.WeekTotals | None, streak: int, streak_before: int | None,
+               today: date) -> str:
+    """The week's cards, each with its change from the week before: rates and the streak as they
+    are; counts of a week still running against all of last week, said so and toned neutral."""
+    c, runs = week.checkins, week.run_totals
+    running = today < week.days[-1]
+    b = before
+    planned_days = [d for d in week.drills if d.is_planned]
+    cards = [
+        _card("Slouch rate", "–" if c.total.slouch_rate is None else pct(c.total.slouch_rate),
+              " · ".join(f"{ctx} {pct(c.by_context[ctx].slouch_rate) if c.by_context[ctx].answered else '–'}"
+                         for ctx in CONTEXTS),
+              change=_change(c.total.slouch_rate, b.checkins.total.slouch_rate if b else None, " pts", 100, True)),
+        _card("Check-ins answered", f"{c.total.answered}", f"{c.total.missed} missed, {c.total.skipped} skipped",
+              change=(_change(c.total.answered, b.checkins.total.answered if b else None, "", running=running)[0], "")),
+        _card("Drill adherence", pct(week.adherence) if week.adherence is not None else "no planned days",
+              f"all done on {sum(bool(d.complete) for d in planned_days)} of {len(planned_days)} days",
+              change=_change(week.adherence, b.adherence if b else None, " pts", 100)),
+        _card("Streak", f"{streak} day{'s' if streak != 1 else ''}", "every drill done, in a row",
+              change=_change(streak, streak_before, " days")),
+        _card("Circuits", f"{len(week.circuits.done)} of {len(week.circuits.planned_days)}", "done of planned",
+              change=_change(len(week.circuits.done), len(b.circuits.done) if b else None, "", running=running)),
+        _card("Runs", f"{runs.distance_km:.1f} km",
+              f"{runs.count} run{'s' if runs.count != 1 else ''}, {format_duration(runs.duration)} in total",
+              change=(_change(runs.distance_km, b.run_totals.distance_km if b else None, " km", digits=1,
+                              running=running)[0], "")),
+    ]
+    return "".join(cards)
+
+
+def habits_table(rows: Sequence[hb.HabitFigures]) -> str:
+    body = []
+    for h in rows:
+        score = "–" if h.score is None else f"{h.score * 100:.0f}%"
+        change = score_change(h)
+        body.append(
+            f"<tr><td>{escape(habit_title(h.name))}</td><td class=num>{h.current_streak} "
+            f"{h.unit if h.current_streak != 1 else h.unit[:-1]}</td>"
+            f"<td class=num>{h.best_streak}</td><td class=num>{score}</td><td class=num>{escape(change)}</td>"
+            f"<td class=num>{h.kept} of {h.planned}</td></tr>")
+    return ("<table class=habits><thead><tr><th>Habit</th><th class=num>Streak now</th><th class=num>Best</th>"
+            "<th class=num>Habit score</th><th class=num>Over 7 days</th><th class=num>Kept</th></tr></thead>"
+            f"<tbody>{''.join(body)}</tbody></table>")
+
+
+def runs_table(points: Sequence[ex.RunPoint], zone: tzinfo, empty: str) -> str:
+    rows = []
+    for p in points:
+        exposure = pct(p.exposure.rate) if p.exposure.rate is not None else "–"
+        scores = "".join(f'<td class="num">{"–" if p.score(r) is None else p.score(r)}</td>' for r in REGIONS)
+        rows.append(
+            f"<tr><td>{escape(f'{p.run.start.astimezone(zone):%a %d %b %H:%M}')}</td>"
+            f'<td class="num">{p.run.distance_km:.1f}</td><td class="num">{format_duration(p.run.duration)}</td>'
+            f'<td class="num">{exposure}</td><td class="num">{p.exposure.answered}</td>{scores}'
+            f"<td>{escape(form_words(p))}</td></tr>")
+    if not rows:
+        return f"<p>{escape(empty)}</p>"
+    return ("<table><thead><tr><th>Start</th><th class=num>km</th><th class=num>Time</th>"
+            "<th class=num>Slouch 48 h before</th><th class=num>Check-ins</th>"
+            + "".join(f"<th class=num>{escape(region_title(r))}</th>" for r in REGIONS)
+            + "<th>Form self-check</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
+
+
+def figure(chart: charts.Chart, key: str, name: str) -> str:
+    return (f'<figure>{chart.svg}<figcaption>{escape(chart.caption)}<a class="save" href="#" data-chart="{key}" '
+            f'download="{escape(name)}.svg">Save this chart (SVG)</a></figcaption></figure>')
+
+
+def week_section(report: WeeklyReport, i: int, weeks: Sequence[f.WeekTotals], first_shown: int,
+                 days: Mapping[date, f.DrillDay]) -> str:
+    """One week of the page: its navigation, advice, cards, habit rows and charts."""
+    week = weeks[i]
+    zone, today = report.zone, report.today
+    chosen = i == len(weeks) - 1
+    key = week.week
+    prev_week = weeks[i - 1].week if i > first_shown else None
+    older = weeks[first_shown].days[0] - timedelta(days=7)
+    if prev_week:
+        prev = f'<a href="#{prev_week}" rel="prev">‹ {prev_week}</a>'
+    elif report.first_day is not None and older >= report.first_day - timedelta(days=6):
+        label = f"{older.isocalendar()[0]}-W{older.isocalendar()[1]:02d}"
+        prev = f'<span class="edge">older: posture-agent report --week {label} --html FILE</span>'
+    elif report.first_day is not None and week.days[-1] < report.first_day:
+        prev = '<span class="edge">before your first record</span>'
+    else:
+        prev = '<span class="edge">the first week of your history</span>'
+    if not chosen:
+        nxt = f'<a href="#{weeks[i + 1].week}" rel="next">{weeks[i + 1].week} ›</a>'
+    elif week.days[-1] < today:
+        later = week.days[-1] + timedelta(days=1)
+        nxt = (f'<span class="edge">later: posture-agent report --week {later.isocalendar()[0]}-W'
+               f'{later.isocalendar()[1]:02d} --html FILE</span>')
+    else:
+        nxt = '<span class="edge">this week</span>'
+    upto = "" if today > week.days[-1] else f", up to {day_label(today)}"
+    nav = (f'<nav class="weeks" aria-label="Weeks">{prev}<span class="here">Week {key}: {day_label(week.days[0])} '
+           f"to {day_label(week.days[-1])} {week.days[-1].year}{escape(upto)}</span>{nxt}</nav>")
+    habits = report.week_habits[i] if report.week_habits else report.habits
+    whole = next((h for h in habits if h.name == "all-drills"), None)
+    streak = whole.current_streak if whole else 0
+    before = report.week_habits[i - 1] if i > 0 and report.week_habits else None
+    streak_before = next((h.current_streak for h in before if h.name == "all-drills"), None) if before else None
+    cards = week_cards(week, weeks[i - 1] if i > 0 else None, streak, streak_before, today)
+    a = report.advice
+    live = chosen and a.as_of >= report.generated_at
+    if live:
+        in_force = "".join(advice_cards(a.in_force, zone))
+        lines = list(a.messages)
+        advice_title = "Advice now"
+    else:
+        in_force = ""
+        applied = report.applied[i] if report.applied else Applied(a.rest_days, a.pelvic_tilt_days, a.si_protocol_days)
+        lines = [*applied_lines(applied), rules.NOT_MEDICAL_ADVICE]
+        advice_title = f"What applied that week ({day_label(week.days[0])} to {day_label(week.days[-1])})"
+    ids = ' id="key-figures"' if chosen else ""
+    advice_id = ' id="advice"' if chosen else ""
+    advice = (f'<div class="advice"{advice_id} aria-label="{escape(advice_title)}"><h3>{escape(advice_title)}</h3>'
+              f'<ul>{"".join(f"<li>{escape(m)}</li>" for m in lines)}</ul></div>')
+    forced = f'<div class="cards in-force">{in_force}</div>' if in_force else ""
+    last = min(today, week.days[-1])
+    slouch = charts.slouch_by_day(week, today, f"chart-slouch-{key}")
+    month = charts.month_calendar(days, last.year, last.month, today, f"chart-month-{key}")
+    as_of = min(today, week.days[-1])
+    return f"""<section class="week{' current' if chosen else ''}" id="{key}">
+{nav}
+{advice}
+<section{ids} class="figures" aria-label="Key figures of {key}">{forced}<div class="cards">{cards}</div></section>
+<h3>Habits at the end of {day_label(as_of)}</h3>
+{habits_table(habits)}
+<p class="sub">Habit score: Loop Habit Tracker's smoothed completion rate (one miss lowers it a little, a
+fortnight of misses halves it); streaks count kept days (the circuit: kept circuit days) in a row.</p>
+<div class="row">{figure(slouch, f"chart-slouch-{key}", f"slouch-{key}")}
+{figure(month, f"chart-month-{key}", f"drills-{last:%Y-%m}")}</div>
+<h3>Runs of {key}</h3>
+{runs_table(week.runs, zone, "No runs this week.")}
+</section>"""
+
+
+def history_line(report: WeeklyReport, shown: int) -> str:
     first = report.first_day
+    t = report.totals
     if first is None:
-        return [t], "No records yet: the charts show this week only."
-    weeks = [w for w in recent if w.days[-1] >= first] or [t]
+        return "No records yet."
     count = (t.days[0] - (first - timedelta(days=first.weekday()))).days // 7 + 1
-    since = f"since {day_label(first)} {first.year}"
     if count <= 0:
-        return weeks, f"This week is before the first record ({day_label(first)} {first.year})."
+        return f"This week is before your first record ({day_label(first)} {first.year})."
     plural = "s" if count != 1 else ""
-    if count <= len(recent):
-        shows = "this week" if count == 1 else f"all {count}"
-        return weeks, (f"{count} week{plural} of history, {since}: the drill calendar and the weekly totals "
-                       f"show {shows}.")
-    return weeks, (f"{count} weeks of history, {since}: the drill calendar and the weekly totals show the last "
-                   f"{len(recent)}.")
+    reach = "all of them are" if count <= shown else f"the last {shown} are"
+    return (f"{count} week{plural} of history, since {day_label(first)} {first.year}: {reach} in this page "
+            "(use the ‹ › links).")
 
 
 def page(report: WeeklyReport, trends: TrendReport, extra: str = "") -> str:
-    """The whole page as a string: this week's advice and figures first, then the charts."""
+    """The whole page as a string: the answer, the chosen week (and the weeks before it), then the
+    charts; `extra`: sections of other parts (the camera's) before the footer."""
     t = report.totals
     zone = report.zone
-    c = t.checkins
-    runs = t.run_totals
-    planned_days = [d for d in t.drills if d.is_planned]
-    title = f"Posture and running: week {t.week}"
-    upto = "" if report.today > t.days[-1] else f", up to {day_label(report.today)}"
-    a = report.advice
-    in_force = "".join(advice_cards(a.in_force, zone))
-    cards = "".join([
-        _card("Slouch rate", "–" if c.total.slouch_rate is None else pct(c.total.slouch_rate),
-              " · ".join(f"{ctx} {pct(c.by_context[ctx].slouch_rate) if c.by_context[ctx].answered else '–'}"
-                         for ctx in CONTEXTS)),
-        _card("Check-ins answered", f"{c.total.answered}", f"{c.total.missed} missed, {c.total.skipped} skipped"),
-        _card("Drill adherence", pct(t.adherence) if t.adherence is not None else "no planned days",
-              f"all done on {sum(bool(d.complete) for d in planned_days)} of {len(planned_days)} days"),
-        _card("Streak", f"{report.streak} day{'s' if report.streak != 1 else ''}",
-              f"every drill done, up to {day_label(report.streak_as_of)}"),
-        _card("Circuits", f"{len(t.circuits.done)} of {len(t.circuits.planned_days)}", "done of planned"),
-        _card("Runs", f"{runs.distance_km:.1f} km",
-              f"{runs.count} run{'s' if runs.count != 1 else ''}, {format_duration(runs.duration)} in total"),
-    ])
-    run_rows = []
-    for p in t.runs:
-        exposure = pct(p.exposure.rate) if p.exposure.rate is not None else "–"
-        scores = "".join(
-            f'<td class="num">{"–" if p.score(r) is None else p.score(r)}</td>' for r in REGIONS
-        )
-        run_rows.append(
-            f"<tr><td>{escape(f'{p.run.start.astimezone(zone):%a %d %b %H:%M}')}</td>"
-            f'<td class="num">{p.run.distance_km:.1f}</td><td class="num">{format_duration(p.run.duration)}</td>'
-            f'<td class="num">{exposure}</td><td class="num">{p.exposure.answered}</td>{scores}</tr>'
-        )
-    runs_table = (
-        "<table><thead><tr><th>Start</th><th class=num>km</th><th class=num>Time</th>"
-        "<th class=num>Slouch 48 h before</th><th class=num>Check-ins</th>"
-        + "".join(f"<th class=num>{escape(region_title(r))}</th>" for r in REGIONS)
-        + "</tr></thead><tbody>" + "".join(run_rows) + "</tbody></table>"
-        if run_rows else "<p>No runs this week.</p>"
-    )
-    sore_rows = "".join(
-        f"<tr><td>{escape(region_title(r))}</td><td class=num>{s.runs}</td>"
-        f"<td class=num>{'–' if s.mean is None else f'{s.mean:.1f}'}</td>"
-        f"<td class=num>{'–' if s.max is None else s.max}</td></tr>"
-        for r, s in t.soreness.items()
-    )
+    weeks = list(report.recent or (t,))
+    first_shown = next((i for i, w in enumerate(weeks) if report.first_day and w.days[-1] >= report.first_day),
+                       len(weeks) - 1)
+    first_shown = max(first_shown, len(weeks) - SHOWN_WEEKS)
+    days = {d.day: d for d in report.history}
+    sections = "\n".join(week_section(report, i, weeks, first_shown, days) for i in range(first_shown, len(weeks)))
+    reply = answer(trends.all_history)
+    generated = report.generated_at.astimezone(zone)
+    last = min(report.today, t.days[-1])
+    year = charts.year_heatmap(days, last, report.today)
+    weekday = charts.rate_bars(f"Slouch rate by weekday, {PATTERN_WEEKS} weeks to {t.week}",
+                               ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"], report.by_weekday,
+                               "chart-weekday", f"per weekday over the {PATTERN_WEEKS} weeks to {t.week}")
+    hours = charts.rate_bars(f"Slouch rate by hour, {PATTERN_WEEKS} weeks to {t.week}",
+                             [f"{h:02d}" for h in f.WORKING_HOURS], report.by_hour, "chart-hour",
+                             f"per hour of the day ({f.WORKING_HOURS[0]:02d}:00 to {f.WORKING_HOURS[-1]:02d}:59) over "
+                             f"the {PATTERN_WEEKS} weeks to {t.week}")
+    since = last - timedelta(days=RUN_MONTHS * 30)
+    recent_runs = [p for p in trends.all_history.points if since <= p.run.start.astimezone(zone).date() <= last]
+    timeline = charts.soreness_timeline(recent_runs, since, last, zone)
+    week_ids = {p.run.id for p in t.runs}
+    highlight = [p for p in trends.all_history.points if p.run.id in week_ids]
+    scatter = charts.exposure_scatter(trends.all_history.points, trends.all_history.trends, highlight)
     trend_rows = "".join(
         f"<tr><td>{escape(region_title(r))}</td>"
         + "".join(
@@ -176,78 +360,43 @@ def page(report: WeeklyReport, trends: TrendReport, extra: str = "") -> str:
         + f"<td>{escape(describe(trends.all_history.trends[r]))}</td></tr>"
         for r in REGIONS
     )
-    applied = []
-    if a.rest_days:
-        applied.append("extra rest days " + ", ".join(day_label(d) for d in a.rest_days))
-    if a.pelvic_tilt_days:
-        applied.append("pelvic tilts in the drills on " + ", ".join(day_label(d) for d in a.pelvic_tilt_days))
-    if a.si_protocol_days:
-        applied.append("SI-joint protocol on " + ", ".join(day_label(d) for d in a.si_protocol_days))
-    advice_html = "".join(f"<li>{escape(m)}</li>" for m in a.messages)
-    applied_html = (f'<p class="applied">This week: {escape("; ".join(applied))}.</p>' if applied else "")
-    now_or_then = ("now" if a.as_of >= report.generated_at
-                   else f"at the end of the week ({a.as_of.astimezone(zone):%a %d %b})")
-    weeks, history_line = shown_weeks(report)
-    week_ids = {p.run.id for p in t.runs}
-    highlight = [p for p in trends.all_history.points if p.run.id in week_ids]
-    figures = {
-        "slouch": charts.slouch_by_day(t, report.today),
-        "drills": charts.drill_calendar(weeks, report.streak, report.today, report.streak_as_of),
-        "weeks": charts.weekly_totals(weeks),
-        "runs": charts.exposure_scatter(trends.all_history.points, trends.all_history.trends, highlight),
-    }
-    marks = ("This week's runs are orange diamonds, earlier runs blue circles." if highlight
-             else "Every run is a blue circle (none this week).")
-    generated = report.generated_at.astimezone(zone)
+    title = f"Posture and running: week {t.week}"
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="color-scheme" content="light dark">
 <meta name="generator" content="posture-agent">
 <title>{escape(title)}</title>
 <style>{CSS}</style>
+<style id="chart-css">{charts.CHART_CSS}</style>
 </head>
 <body>
 <main>
 <h1>{escape(title)}</h1>
-<p class="sub">{day_label(t.days[0])} to {day_label(t.days[-1])} {t.days[-1].year}{escape(upto)} · times in
-{escape(str(zone))} · made {generated:%Y-%m-%d %H:%M}</p>
-<section id="key-figures" aria-label="This week's key figures">
-{f'<div class="cards in-force">{in_force}</div>' if in_force else ""}<div class="cards">{cards}</div></section>
-<section id="advice" class="advice" aria-label="Advice {escape(now_or_then)}">
-<h2>Advice {escape(now_or_then)}</h2>
-<ul class="advice">{advice_html}</ul>{applied_html}
+<p class="sub">Times in {escape(str(zone))} · made {generated:%Y-%m-%d %H:%M} · <span id="history">{escape(
+        history_line(report, len(weeks) - first_shown))}</span></p>
+<section id="answer" class="answer" aria-label="The answer">
+<h2>Does slouching before runs go with soreness after, for you?</h2>
+<p class="verdict">{escape(reply.verdict)}</p>
+<p class="how">{escape(reply.how_sure)} {escape(reply.surer)}</p>
 </section>
-<p class="history" id="history">{escape(history_line)}</p>
+{sections}
 
-<h2>Posture check-ins</h2>
-<figure>{figures["slouch"]}
-<figcaption>Slouch rate = slouched ÷ (upright + slouched + standing) among answered check-ins; skipped and
-missed prompts are left out. A dash means no answers in that context that day.</figcaption></figure>
+<h2>Drills over the year</h2>
+{figure(year, "chart-year", f"drills-year-to-{last.isoformat()}")}
 
-<h2>Daily drills</h2>
-<figure class="half">{figures["drills"]}
-<figcaption>Each square is a day; adherence counts the days on which every planned drill was done. Days before
-the app was set up (or the first record), and days still to come, are not planned. Today has a dark
-outline.</figcaption></figure>
+<h2>Where and when slouching happens</h2>
+<div class="row">{figure(weekday, "chart-weekday", f"slouch-by-weekday-{t.week}")}
+{figure(hours, "chart-hour", f"slouch-by-hour-{t.week}")}</div>
 
-<h2>The last weeks</h2>
-<figure>{figures["weeks"]}
-<figcaption>Per ISO week: slouch rate and drill adherence (top), kilometres run with the number of runs
-(middle), strength circuits planned and done (bottom).</figcaption></figure>
+<h2>Runs and soreness, {day_label(since)} to {day_label(last)}</h2>
+{figure(timeline, "chart-timeline", f"runs-to-{last.isoformat()}")}
+{runs_table(recent_runs, zone, "No runs in these months.")}
 
-<h2>Runs and soreness</h2>
-{runs_table}
-<h3>Soreness after this week's runs (first report within 24 h, 0–10)</h3>
-<table><thead><tr><th>Region</th><th class=num>Runs with a score</th><th class=num>Mean</th>
-<th class=num>Max</th></tr></thead><tbody>{sore_rows}</tbody></table>
-
-<h2>Does slouching go with soreness?</h2>
-<figure>{figures["runs"]}
-<figcaption>Each point is a run: the slouch rate over answered check-ins in the 48 h before it (at least 3)
-against the first soreness score in the 24 h after it. The line is the mean soreness for runs in each 10%
-band of slouching (bands with at least 3 runs). {marks}</figcaption></figure>
+<h2>Does slouching go with soreness? All your runs</h2>
+{figure(scatter, "chart-runs", "slouching-and-soreness")}
 <table><thead><tr><th rowspan=2>Region</th><th colspan=2 class=num>All history</th>
 <th colspan=2 class=num>Last {RECENT_WEEKS} weeks</th><th rowspan=2>In words (all history)</th></tr>
 <tr><th class=num>rho</th><th class=num>n</th><th class=num>rho</th><th class=num>n</th></tr></thead>
@@ -258,6 +407,7 @@ band of slouching (bands with at least 3 runs). {marks}</figcaption></figure>
 Not medical advice: pain that is sharp, radiating, or still there after two weeks needs a doctor or
 physiotherapist.</footer>
 </main>
+<script>{SCRIPT}</script>
 </body>
 </html>
 """

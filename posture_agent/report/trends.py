@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
@@ -10,9 +11,7 @@ from posture_agent.config import Settings
 from posture_agent.domain import correlation as stats
 from posture_agent.domain import days as cal
 from posture_agent.domain import exposure as ex
-from posture_agent.domain import figures as f
 from posture_agent.domain.records import REGIONS
-from posture_agent.domain.sources import by_source
 from posture_agent.store import queries as q
 from posture_agent.store.db import Store
 
@@ -84,6 +83,71 @@ def describe(t: stats.Trend) -> str:
             f"your {name} tended to be {direction} after the run.")
 
 
+TARGET_HALF_WIDTH = 0.2
+"""The answer calls a link "sure enough" once its 95% interval is this narrow on Fisher's z scale."""
+
+
+def runs_for_width(half_width: float = TARGET_HALF_WIDTH) -> int:
+    """Runs with both figures for a 95% interval of ±half_width in Fisher's z (about that in rho
+    near 0): n = 3 + 1.06 * (1.96 / half_width)^2 = 105 for ±0.2."""
+    return 3 + math.ceil(stats.FIELLER_VARIANCE * (stats.Z_95 / half_width) ** 2)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The page's first words: does slouching before runs go with soreness after, for this user?"""
+
+    verdict: str
+    how_sure: str
+    surer: str
+    region: str | None
+    runs: int
+
+
+def answer(period: Period) -> Answer:
+    """The plain-words answer over `period`: the region whose link is surest (the end of its 95%
+    interval nearest zero farthest from zero), how sure, from how many runs, and what would make it
+    surer (more runs with at least 3 check-ins in the 48 h before and a score in the 24 h after)."""
+    with_exposure = sum(p.exposure.rate is not None for p in period.points)
+    scored = [t for t in period.trends.values() if t.rho is not None and t.ci is not None]
+    most = max((t.n for t in period.trends.values()), default=0)
+    need = f"at least {ex.EXPOSURE_MIN_CHECKINS} check-ins in the 48 h before and a soreness report within 24 h after"
+    if not scored:
+        missing = max(0, stats.TREND_MIN_N - most)
+        verdict = "Not known yet."
+        how = (f"{most} of your {len(period.points)} runs have both the slouching before and the soreness after; "
+               f"{stats.TREND_MIN_N} are needed to say anything.")
+        if missing:
+            surer = f"Log {missing} more run{'s' if missing != 1 else ''} with {need}."
+        else:
+            reasons = sorted({t.reason for t in period.trends.values() if t.reason})
+            surer = f"The scores need more variety ({reasons[0]})." if reasons else "Keep logging runs."
+        return Answer(verdict, how, surer, None, most)
+
+    def least(t: stats.Trend) -> float:
+        lo, hi = t.ci or (0.0, 0.0)
+        return 0.0 if lo <= 0 <= hi else min(abs(lo), abs(hi))
+
+    best = max(scored, key=lambda t: (least(t), t.n))
+    lo, hi = best.ci or (0.0, 0.0)
+    name = region_words(best.region)
+    more = max(0, runs_for_width() - best.n)
+    surer = (f"Log about {more} more runs with {need} to narrow it to about ±0.2." if more
+             else "It is already based on many runs; a change in your habits would show over the coming months.")
+    how = (f"From {best.n} runs with both figures ({with_exposure} with enough check-ins before): 95% sure the "
+           f"link (rho {best.rho:+.2f}) lies between {lo:+.2f} and {hi:+.2f}.")
+    if least(best) >= 0.1:
+        direction = "sorer" if (best.rho or 0) > 0 else "less sore"
+        verdict = (f"Yes, for your {name}: after two days with more slouching it tended to be {direction} "
+                   f"after the run (at least {strength(least(best))}).")
+        return Answer(verdict, how, surer, best.region, best.n)
+    if max(abs(lo), abs(hi)) < 0.3:
+        verdict = "No: how much you slouched before a run made little difference to your back after it."
+        return Answer(verdict, how, surer, best.region, best.n)
+    verdict = "No clear link yet: your runs so far cannot tell a link from none."
+    return Answer(verdict, how, surer, best.region, best.n)
+
+
 def adds_nothing(longer: Period, shorter: Period) -> bool:
     """Whether the longer period's trends use no run beyond the shorter one's (every region the
     same number of runs with both figures): then its figures would only repeat them."""
@@ -100,12 +164,12 @@ def recent_start(now: datetime, zone: tzinfo, weeks: int = RECENT_WEEKS) -> date
 def build_trends(store: Store, settings: Settings, now: datetime, source: str = "all") -> TrendReport:
     zone = settings.zone()
     with store.transaction() as s:
-        checkins = by_source(q.answered_checkins(s, None, now), source)
+        counts = q.exposures(s, None, now, source)
         runs = q.runs(s, None, now)
         soreness = q.soreness(s, None, now)
-    points = ex.run_points(runs, ex.AnswerIndex(checkins), ex.SorenessIndex(soreness))
+    points = ex.run_points(runs, counts, ex.SorenessIndex(soreness))
     since = recent_start(now, zone)
-    recent = f.points_in(points, since, now + timedelta(microseconds=1))
+    recent = ex.points_in(points, since, now + timedelta(microseconds=1))
     return TrendReport(
         zone,
         now,

@@ -4,10 +4,11 @@ of `domain.figures` with the advice that applied."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from bisect import bisect_left
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.engine import Connection
 
@@ -16,16 +17,17 @@ from posture_agent.domain import advice as rules
 from posture_agent.domain import days as cal
 from posture_agent.domain import exposure as ex
 from posture_agent.domain import figures as f
+from posture_agent.domain import habits as hb
 from posture_agent.domain import plan as planner
 from posture_agent.domain import records as r
-from posture_agent.domain.drills import planned_drills
+from posture_agent.domain.drills import PELVIC_TILT, DrillPlan
 from posture_agent.domain.records import History
 from posture_agent.domain.sources import by_source
 from posture_agent.store import queries as q
+from posture_agent.store import tables as t
 from posture_agent.store.db import Store
 
-STREAK_CHUNK_DAYS = 56
-"""The streak walks back through the drill history this many days per query."""
+T = TypeVar("T")
 RUN_LOOKBACK = rules.LOOKBACK + timedelta(days=3)
 """Runs before a soreness report that the rest-day rule may look at (a run ends ≤ 24 h before)."""
 
@@ -44,6 +46,19 @@ class AdviceWeek:
 
 
 @dataclass(frozen=True)
+class Applied:
+    """The days of one week on which each rule applied (as `AdviceWeek`, without the words)."""
+
+    rest_days: tuple[date, ...]
+    pelvic_tilt_days: tuple[date, ...]
+    si_protocol_days: tuple[date, ...]
+
+
+PATTERN_WEEKS = 12
+"""The weeks over which the page shows slouching by weekday and by hour."""
+
+
+@dataclass(frozen=True)
 class WeeklyReport:
     totals: f.WeekTotals
     zone: tzinfo
@@ -55,52 +70,86 @@ class WeeklyReport:
     advice: AdviceWeek
     recent: tuple[f.WeekTotals, ...] = ()
     """The weeks up to and including this one (for the HTML charts), oldest first."""
+    habits: tuple[hb.HabitFigures, ...] = ()
+    """One row per drill, the circuit and all drills together, at the end of `streak_as_of`."""
+    best_streak: int = 0
+    drills_from: date | None = None
+    circuits_from: date | None = None
+    history: tuple[f.DrillDay, ...] = ()
+    """Every day from the drills' first planned day (or the first shown week) to the week's end."""
+    week_habits: tuple[tuple[hb.HabitFigures, ...], ...] = ()
+    """The habit rows at the end of each week of `recent` (up to today)."""
+    applied: tuple[Applied, ...] = ()
+    """What the rules applied on each week of `recent`."""
+    by_weekday: tuple[tuple[int, int], ...] = ()
+    """(answered, slouched) per weekday over the `PATTERN_WEEKS` weeks ending with this one."""
+    by_hour: tuple[tuple[int, int], ...] = ()
+    """(answered, slouched) per hour of `figures.WORKING_HOURS`, over the same weeks."""
 
 
-def plan_for(settings: Settings, history: History, zone: tzinfo) -> Callable[[date], tuple[str, ...]]:
-    """Today's checklist rule: the configured drills, plus pelvic tilts while a sore lower back is recent."""
+@dataclass(frozen=True)
+class HabitInputs:
+    """What the habit figures read: the whole drill and circuit history up to the week shown."""
 
-    def plan(day: date) -> tuple[str, ...]:
-        tilts = rules.pelvic_tilts_on(history, settings.soreness_threshold, zone, day)
-        return planned_drills(settings.daily_drills, tilts)
+    drills_from: date | None
+    circuits_from: date | None
+    drills: tuple[r.DrillDone, ...]
+    circuits: tuple[r.Circuit, ...]
+    plan: DrillPlan
+    rest_days: frozenset[date]
 
-    return plan
+
+def all_days(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
 
-class DrillLedger:
-    """Whether each day's drills were all done, loading older days in chunks only when the streak
-    reaches back to them."""
+def habit_rows(settings: Settings, inputs: HabitInputs, days: Sequence[f.DrillDay], as_ofs: Sequence[date],
+               today: date, zone: tzinfo) -> list[tuple[hb.HabitFigures, ...]]:
+    """At the end of each of `as_ofs`: each drill's row (the configured ones, and pelvic tilts once
+    they were ever planned), all drills together, and the circuit's; `days` are the drill days from
+    the drills' first day."""
+    columns = []
+    names = list(settings.daily_drills)
+    if any(PELVIC_TILT in d.planned for d in days) and PELVIC_TILT not in names:
+        names.append(PELVIC_TILT)
+    for name in names:
+        marks = [hb.Mark(d.day, float(name in d.done), name in d.done) for d in days if name in d.planned]
+        columns.append(hb.figures_at(name, "days", 1.0, marks, as_ofs, marks[0].day if marks else None, today))
+    everything = [hb.Mark(d.day, d.done_planned / len(d.planned), bool(d.complete)) for d in days if d.planned]
+    columns.append(hb.figures_at("all-drills", "days", 1.0, everything, as_ofs, inputs.drills_from, today))
+    frequency = len(settings.circuit_days) / 7
+    if inputs.circuits_from is not None and frequency:
+        wanted = set(settings.circuit_days)
+        planned = [d for d in all_days(inputs.circuits_from, today)
+                   if d.weekday() in wanted and d not in inputs.rest_days]
+        done = [cal.local_day(c.at, zone) for c in inputs.circuits]
+        columns.append(hb.circuit_figures_at(planned, done, inputs.circuits_from, as_ofs, frequency, today))
+    return [tuple(column[i] for column in columns) for i in range(len(as_ofs))]
 
-    def __init__(self, conn: Connection, settings: Settings, zone: tzinfo, first_day: date | None, today: date):
-        self.conn, self.settings, self.zone = conn, settings, zone
-        self.first_day, self.today = first_day, today
-        self.days: dict[date, f.DrillDay] = {}
 
-    def add(self, days: list[f.DrillDay]) -> None:
-        self.days.update({d.day: d for d in days})
-
-    def complete(self, day: date) -> bool | None:
-        if not f.is_planned_day(day, self.first_day, self.today):
-            return None
-        if day not in self.days:
-            self._load(day - timedelta(days=STREAK_CHUNK_DAYS - 1), day)
-        return self.days[day].complete
-
-    def _load(self, first: date, last: date) -> None:
-        start, end = cal.day_bounds(first, self.zone)[0], cal.day_bounds(last, self.zone)[1]
-        drills = q.drills(self.conn, start, end)
-        sore = q.soreness(self.conn, start - rules.LOOKBACK, end)
-        days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
-        plan = plan_for(self.settings, History(soreness=tuple(sore)), self.zone)
-        self.add(f.drill_days(days, drills, self.zone, self.first_day, self.today, plan))
+def applied_weeks(settings: Settings, history: History, weeks: Sequence[f.WeekTotals], inputs: HabitInputs,
+                  zone: tzinfo, now: datetime) -> tuple[Applied, ...]:
+    """Per week, the days on which an extra rest day, pelvic tilts and the SI protocol applied (the
+    protocol as at the end of each day, as `advice_week` evaluates it)."""
+    out = []
+    for week in weeks:
+        days = [d for d in week.days if cal.day_bounds(d, zone)[0] <= now]
+        si = [d for d in days if rules.active_protocol(
+            history, settings.soreness_threshold, min(now, cal.day_bounds(d, zone)[1] - timedelta(microseconds=1)))]
+        out.append(Applied(tuple(d for d in days if d in inputs.rest_days),
+                           tuple(d for d in days if PELVIC_TILT in inputs.plan(d)), tuple(si)))
+    return tuple(out)
 
 
 def advice_week(
-    settings: Settings, history: History, days: tuple[date, ...], zone: tzinfo, now: datetime
+    settings: Settings, history: History, days: tuple[date, ...], zone: tzinfo, now: datetime,
+    plan: DrillPlan | None = None,
 ) -> AdviceWeek:
-    """Evaluates the rules at the end of each day of the week (or now, for today)."""
+    """Evaluates the rules at the end of each day of the week (or now, for today); pelvic tilts are
+    the days whose drill plan holds them (`plan`)."""
     rest, tilts, si = [], [], []
     as_of = now
+    plan = plan or DrillPlan.of(settings.daily_drills, history.soreness, settings.soreness_threshold, zone)
     for day in days:
         end = cal.day_bounds(day, zone)[1] - timedelta(microseconds=1)
         at = min(end, now)
@@ -111,13 +160,28 @@ def advice_week(
         as_of = at
         if advice.rest_on(day):
             rest.append(day)
-        if advice.pelvic_tilts_until is not None and advice.pelvic_tilts_until >= day:
+        if PELVIC_TILT in plan(day):
             tilts.append(day)
         if advice.si_protocol is not None:
             si.append(day)
     final = rules.evaluate(history, threshold=settings.soreness_threshold, ice_times=settings.ice_times,
                            now=as_of, zone=zone)
     return AdviceWeek(tuple(rest), tuple(tilts), tuple(si), as_of, tuple(rules.messages(final, zone)), final)
+
+
+def load_habits(s: Connection, settings: Settings, zone: tzinfo, end: datetime) -> HabitInputs:
+    """Each habit's first planned day and its whole history up to `end` (one row per tick)."""
+    created = q.created_at(s)
+    drills_from = f.habit_first_day(created, q.first_at(s, t.drill_completions), settings.drill_time, zone)
+    circuits_from = f.habit_first_day(created, q.first_at(s, t.circuits), settings.circuit_time, zone)
+    firsts = [d for d in (drills_from, circuits_from) if d is not None]
+    start = cal.day_bounds(min(firsts), zone)[0] if firsts else end
+    sore = q.soreness(s, start - RUN_LOOKBACK, end)
+    runs = q.runs(s, start - RUN_LOOKBACK, end)
+    plan = DrillPlan.of(settings.daily_drills, sore, settings.soreness_threshold, zone)
+    rest = planner.rest_days(History(runs=tuple(runs), soreness=tuple(sore)), settings.soreness_threshold, zone)
+    return HabitInputs(drills_from, circuits_from, tuple(q.drills(s, start, end)), tuple(q.circuits(s, start, end)),
+                       plan, frozenset(rest))
 
 
 def build_report(store: Store, settings: Settings, now: datetime, year: int, week: int, weeks: int = 1,
@@ -132,37 +196,50 @@ def build_report(store: Store, settings: Settings, now: datetime, year: int, wee
     end = cal.week_bounds(year, week, zone)[1]
     with store.transaction() as s:
         created = q.created_at(s)
-        start = f.planned_start(created, q.first_record_at(s), zone)
-        first_day = f.first_planned_day(start, settings.drill_time, zone)
-        circuits_from = f.first_planned_day(start, settings.circuit_time, zone)
+        habits = load_habits(s, settings, zone, end)
         checkins = by_source(q.checkins(s, span_start - ex.EXPOSURE_WINDOW, end), source)
-        drills = q.drills(s, span_start, end)
-        circuits = q.circuits(s, span_start, end)
         runs = q.runs(s, span_start - RUN_LOOKBACK, end)
         soreness = q.soreness(s, span_start - RUN_LOOKBACK, end + r.MAX_RUN_DURATION + ex.SORENESS_WINDOW)
         ends = q.protocol_ends(s, span_start - rules.LOOKBACK, end)
-        history = History(runs=tuple(runs), soreness=tuple(soreness), protocol_ends=tuple(ends), first_day=created)
-        plan = plan_for(settings, history, zone)
-        rest = planner.rest_days(history, settings.soreness_threshold, zone)
-        span_runs = [r for r in runs if r.start >= span_start]
-        points = ex.run_points(span_runs, ex.AnswerIndex(checkins), ex.SorenessIndex(soreness))
-        recent = tuple(
-            f.week_totals(
-                *(first_monday + timedelta(weeks=i)).isocalendar()[:2], checkins=checkins, drills=drills,
-                circuits=circuits, points=points, zone=zone, first_day=first_day, today=today, plan=plan,
-                circuit_days=settings.circuit_days, circuits_from=circuits_from, rest_days=rest,
-            )
-            for i in range(weeks)
-        )
-        totals = recent[-1]
-        ledger = DrillLedger(s, settings, zone, first_day, today)
-        for t in recent:
-            ledger.add(list(t.drills))
-        streak_as_of = min(today, totals.days[-1])
-        streak = f.streak(ledger.complete, streak_as_of)
-    advice = advice_week(settings, history, totals.days, zone, now)
-    planned_from = cal.local_day(start, zone) if start else None
-    return WeeklyReport(totals, zone, now, today, planned_from, streak, streak_as_of, advice, recent)
+    history = History(runs=tuple(runs), soreness=tuple(soreness), protocol_ends=tuple(ends), first_day=created)
+    span_runs = [r for r in runs if r.start >= span_start]
+    points = ex.run_points(span_runs, ex.AnswerIndex(checkins), ex.SorenessIndex(soreness))
+    by_time = {name: [x.at for x in rows] for name, rows in
+               (("checkins", checkins), ("drills", habits.drills), ("circuits", habits.circuits))}
+
+    def within(name: str, rows: Sequence[T], start: datetime, stop: datetime) -> Sequence[T]:
+        """The records of [start, stop) of a list sorted by time: each week reads only its own."""
+        times = by_time[name]
+        return rows[bisect_left(times, start):bisect_left(times, stop)]
+
+    recent = []
+    for i in range(weeks):
+        year_week = (first_monday + timedelta(weeks=i)).isocalendar()[:2]
+        start, stop = cal.week_bounds(*year_week, zone)
+        recent.append(f.week_totals(
+            *year_week, checkins=within("checkins", checkins, start, stop),
+            drills=within("drills", habits.drills, start, stop),
+            circuits=within("circuits", habits.circuits, start, stop),
+            points=points, zone=zone, first_day=habits.drills_from, today=today, plan=habits.plan,
+            circuit_days=settings.circuit_days, circuits_from=habits.circuits_from, rest_days=habits.rest_days,
+        ))
+    totals = recent[-1]
+    as_of = min(today, totals.days[-1])
+    first = min(habits.drills_from or first_monday, first_monday)
+    days = tuple(f.drill_days(all_days(first, totals.days[-1]), habits.drills, zone, habits.drills_from, today,
+                              habits.plan))
+    as_ofs = [min(today, w.days[-1]) for w in recent]
+    week_habits = habit_rows(settings, habits, days, as_ofs, today, zone)
+    rows = week_habits[-1]
+    whole_day = next(h for h in rows if h.name == "all-drills")
+    advice = advice_week(settings, history, totals.days, zone, now, habits.plan)
+    applied = applied_weeks(settings, history, recent, habits, zone, now) if weeks > 1 else ()
+    pattern_start = cal.day_bounds(monday - timedelta(weeks=PATTERN_WEEKS - 1), zone)[0]
+    by_weekday, by_hour = f.slouch_by_weekday_and_hour(checkins, pattern_start, end, zone)
+    starts = [d for d in (habits.drills_from, habits.circuits_from, created and cal.local_day(created, zone)) if d]
+    return WeeklyReport(totals, zone, now, today, min(starts, default=None), whole_day.current_streak, as_of,
+                        advice, tuple(recent), rows, whole_day.best_streak, habits.drills_from, habits.circuits_from,
+                        days, tuple(week_habits), applied, tuple(by_weekday), tuple(by_hour))
 
 
 # --- JSON -----------------------------------------------------------------------------------------
@@ -170,6 +247,18 @@ def build_report(store: Store, settings: Settings, now: datetime, year: int, wee
 
 def _rate(value: float | None) -> float | None:
     return None if value is None else round(value, 4)
+
+
+def _iso(day: date | None) -> str | None:
+    return None if day is None else day.isoformat()
+
+
+def habit_json(h: hb.HabitFigures) -> dict[str, Any]:
+    return {
+        "habit": h.name, "unit": h.unit, "frequency": round(h.frequency, 4), "first_day": _iso(h.first_day),
+        "planned": h.planned, "kept": h.kept, "current_streak": h.current_streak, "best_streak": h.best_streak,
+        "score": _rate(h.score), "score_week_before": _rate(h.score_before),
+    }
 
 
 def counts_json(c: f.CheckinCounts) -> dict[str, Any]:
@@ -191,6 +280,7 @@ def point_json(p: ex.RunPoint, zone: tzinfo) -> dict[str, Any]:
         "soreness": None if sore is None else {
             "at": sore.at.astimezone(zone).isoformat(timespec="seconds"),
             **{region: sore.region(region) for region in ("upper_back", "mid_back", "lower_back", "si_joint")},
+            "form": [flag for flag in r.FORM_FLAGS if flag in sore.form],
         },
     }
 
@@ -245,13 +335,20 @@ def report_json(report: WeeklyReport) -> dict[str, Any]:
     data = totals_json(report.totals, zone)
     data["drills"]["streak"] = report.streak
     data["drills"]["streak_as_of"] = report.streak_as_of.isoformat()
+    data["drills"]["best_streak"] = report.best_streak
     return {
         "version": 1,
         "zone": str(zone),
         "generated_at": report.generated_at.astimezone(zone).isoformat(timespec="seconds"),
         "today": report.today.isoformat(),
         "first_day": report.first_day.isoformat() if report.first_day else None,
+        "drills_from": _iso(report.drills_from),
+        "circuits_from": _iso(report.circuits_from),
         **data,
+        "habits": {
+            "as_of": report.streak_as_of.isoformat(),
+            "rows": [habit_json(h) for h in report.habits],
+        },
         "advice": {
             "rest_days": [d.isoformat() for d in a.rest_days],
             "pelvic_tilt_days": [d.isoformat() for d in a.pelvic_tilt_days],

@@ -11,10 +11,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, TypeAlias
 
-from sqlalchemy import String, Table, and_, func, insert, literal_column, select, type_coerce
+from sqlalchemy import String, Table, and_, case, func, insert, literal_column, or_, select, type_coerce
 from sqlalchemy.engine import Connection, Row
 
 from posture_agent.domain import records as r
+from posture_agent.domain.sources import PAIR_WINDOW, SOURCES
 from posture_agent.store import tables as t
 
 Executor: TypeAlias = Connection
@@ -54,12 +55,11 @@ def superseded_versions() -> Any:
     return select(mine.c.replaced_by).where(mine.c.replaced_by.is_not(None), beaten)
 
 
-def first_record_at(conn: Executor) -> datetime | None:
-    """The earliest time of any record (each an indexed MIN): history typed in or imported from
-    before the install moves the start of planning back to it."""
-    columns = (t.checkins.c.at, t.drill_completions.c.at, t.circuits.c.at, t.runs.c.start, t.soreness_reports.c.at)
-    firsts = [conn.execute(select(func.min(col)).where(live(col.table))).scalar() for col in columns]
-    return min((x for x in firsts if x is not None), default=None)
+def first_at(conn: Executor, table: Table) -> datetime | None:
+    """The time of a record table's earliest live record (an indexed MIN): a habit typed in (`--at`)
+    from before the install is planned from its own first record (PRODUCT.md §3)."""
+    value = conn.execute(select(func.min(table.c.at)).where(live(table))).scalar()
+    return value if value is None or isinstance(value, datetime) else _utc(str(value))
 
 
 def add(conn: Executor, table: Table, values: dict[str, Any], *, device: str, source: str, now: datetime) -> str:
@@ -71,17 +71,25 @@ def add(conn: Executor, table: Table, values: dict[str, Any], *, device: str, so
 
 def _rows(conn: Executor, table: Table, column: str, start: datetime | None, end: datetime | None) -> list[Row[Any]]:
     col = table.c[column]
-    stmt = select(table).where(live(table))
+    return list(conn.execute(_between(select(table).where(live(table)), col, start, end).order_by(col)))
+
+
+def checkins(conn: Executor, start: datetime | None = None, end: datetime | None = None) -> list[r.CheckIn]:
+    """Check-ins in [start, end), times parsed here (a page reads a year of them)."""
+    c = t.checkins.c
+    stmt = _between(select(c.id, type_coerce(c.at, String), c.context, c.posture, c.prompted, c.answered_by).where(
+        live(t.checkins)), c.at, start, end).order_by(c.at)
+    return [r.CheckIn(i, _utc(a), ctx, p, bool(prompted), by)
+            for i, a, ctx, p, prompted, by in conn.execute(stmt)]
+
+
+def _between(stmt: Any, col: Any, start: datetime | None, end: datetime | None) -> Any:
+    """`stmt` limited to start <= col < end (either end open when None)."""
     if start is not None:
         stmt = stmt.where(col >= start)
     if end is not None:
         stmt = stmt.where(col < end)
-    return list(conn.execute(stmt.order_by(col)))
-
-
-def checkins(conn: Executor, start: datetime | None = None, end: datetime | None = None) -> list[r.CheckIn]:
-    return [r.CheckIn(x.id, x.at, x.context, x.posture, x.prompted, x.answered_by)
-            for x in _rows(conn, t.checkins, "at", start, end)]
+    return stmt
 
 
 def _utc(text: str) -> datetime:
@@ -89,25 +97,51 @@ def _utc(text: str) -> datetime:
     return datetime.fromisoformat(text + "+00:00")
 
 
-def answered_checkins(conn: Executor, start: datetime | None = None, end: datetime | None = None) -> list[r.CheckIn]:
-    """Answered check-ins only, timestamps read as text and parsed here: the trends read years of
-    them at once, and SQLAlchemy's per-row datetime processing would cost several times more."""
+def exposures(conn: Executor, start: datetime | None = None, end: datetime | None = None, source: str = "all",
+              ) -> dict[str, tuple[int, int]]:
+    """{run id: (answered, slouched)} over the answered check-ins in the 48 h before each run starting
+    in [start, end), counted by SQLite through the `at` index: the trends need these two numbers
+    per run, not the tens of thousands of check-ins behind them. `source`: the check-ins counted
+    (domain/sources.py)."""
+    c, runs = t.checkins.c, t.runs.c
+    window_start = func.strftime("%Y-%m-%d %H:%M:%f", runs.start, "-48 hours")
+    joined = t.runs.join(t.checkins, and_(
+        type_coerce(c.at, String) >= window_start, c.at < runs.start, c.posture.in_(r.POSTURES), live(t.checkins),
+        counted_source(source)))
+    stmt = _between(select(runs.id, func.count(c.id), func.sum(case((c.posture == "slouched", 1), else_=0)))
+                    .select_from(joined).where(live(t.runs)), runs.start, start, end).group_by(runs.id)
+    return {str(i): (int(n), int(k or 0)) for i, n, k in conn.execute(stmt)}
+
+
+def counted_source(source: str) -> Any:
+    """The condition on a check-in of counting for `source`, as `domain.sources.by_source` decides:
+    "user" or "camera" alone; "all" leaves out a camera check-in that a user's answer in its context
+    within PAIR_WINDOW overrules."""
     c = t.checkins.c
-    stmt = select(c.id, type_coerce(c.at, String), c.context, c.posture, c.answered_by).where(
-        c.posture.in_(r.POSTURES), live(t.checkins))
-    if start is not None:
-        stmt = stmt.where(c.at >= start)
-    if end is not None:
-        stmt = stmt.where(c.at < end)
-    return [r.CheckIn(i, _utc(a), ctx, p, by=by) for i, a, ctx, p, by in conn.execute(stmt.order_by(c.at))]
+    if source in ("user", "camera"):
+        return c.answered_by == source
+    if source != "all":
+        raise ValueError(f"source {source!r} is not one of {', '.join(SOURCES)}")
+    u = t.checkins.alias("users")
+    window = PAIR_WINDOW.total_seconds() / 86400
+    overruled = select(u.c.id).where(
+        u.c.answered_by == "user", u.c.context == c.context, u.c.posture.in_(r.POSTURES),
+        func.abs(func.julianday(u.c.at) - func.julianday(c.at)) <= window,
+        u.c.id.not_in(select(t.tombstones.c.record_id))).exists()
+    return or_(c.answered_by == "user", ~overruled)
 
 
 def drills(conn: Executor, start: datetime | None = None, end: datetime | None = None) -> list[r.DrillDone]:
-    return [r.DrillDone(x.id, x.at, x.drill) for x in _rows(conn, t.drill_completions, "at", start, end)]
+    """Drill ticks, timestamps parsed here (the habit figures read years of them at once)."""
+    c = t.drill_completions.c
+    stmt = _between(select(c.id, type_coerce(c.at, String), c.drill).where(live(t.drill_completions)), c.at, start, end)
+    return [r.DrillDone(i, _utc(a), name) for i, a, name in conn.execute(stmt.order_by(c.at))]
 
 
 def circuits(conn: Executor, start: datetime | None = None, end: datetime | None = None) -> list[r.Circuit]:
-    return [r.Circuit(x.id, x.at, x.rounds) for x in _rows(conn, t.circuits, "at", start, end)]
+    c = t.circuits.c
+    stmt = _between(select(c.id, type_coerce(c.at, String), c.rounds).where(live(t.circuits)), c.at, start, end)
+    return [r.Circuit(i, _utc(a), rounds) for i, a, rounds in conn.execute(stmt.order_by(c.at))]
 
 
 def _run(x: Row[Any]) -> r.Run:
@@ -123,7 +157,14 @@ def _run(x: Row[Any]) -> r.Run:
 
 
 def runs(conn: Executor, start: datetime | None = None, end: datetime | None = None) -> list[r.Run]:
-    return [_run(x) for x in _rows(conn, t.runs, "start", start, end)]
+    """Runs starting in [start, end), times parsed here (the trends read years of them)."""
+    c = t.runs.c
+    cols = (c.id, type_coerce(c.start, String), c.duration_s, c.distance_km, c.sport, c.source, c.moving_s)
+    stmt = _between(select(*cols).where(live(t.runs)), c.start, start, end).order_by(c.start)
+    return [
+        r.Run(i, _utc(at), timedelta(seconds=d), km, sport, source, None if m is None else timedelta(seconds=m))
+        for i, at, d, km, sport, source, m in conn.execute(stmt)
+    ]
 
 
 def run_by_prefix(conn: Executor, prefix: str) -> list[r.Run]:
@@ -170,12 +211,14 @@ def run_replacements(conn: Executor) -> dict[str, str]:
 def soreness(conn: Executor, start: datetime | None = None, end: datetime | None = None) -> list[r.Soreness]:
     """Soreness reports; one linked to a run since edited is linked to the run's new version."""
     moved = run_replacements(conn)
+    c = t.soreness_reports.c
+    cols = (c.id, type_coerce(c.at, String), c.upper_back, c.mid_back, c.lower_back, c.si_joint, c.run_id, c.form,
+            c.si_pain_reported)
+    stmt = _between(select(*cols).where(live(t.soreness_reports)), c.at, start, end).order_by(c.at)
     return [
-        r.Soreness(
-            x.id, x.at, x.upper_back, x.mid_back, x.lower_back, x.si_joint, moved.get(x.run_id, x.run_id),
-            frozenset(filter(None, x.form.split(","))), x.si_pain_reported,
-        )
-        for x in _rows(conn, t.soreness_reports, "at", start, end)
+        r.Soreness(i, _utc(at), up, mid, low, si, moved.get(run, run), frozenset(filter(None, form.split(","))),
+                   bool(pain))
+        for i, at, up, mid, low, si, run, form, pain in conn.execute(stmt)
     ]
 
 
