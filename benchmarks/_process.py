@@ -18,6 +18,8 @@ from dataclasses import dataclass
 class Timing:
     wall: float
     cpu: float
+    peak_mb: float = 0.0
+    """The child's peak resident memory (ru_maxrss)."""
 
 
 def time_process(cmd: Sequence[str], env: dict[str, str] | None = None) -> Timing:
@@ -28,7 +30,7 @@ def time_process(cmd: Sequence[str], env: dict[str, str] | None = None) -> Timin
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise RuntimeError(f"{cmd} exited with {proc.returncode}")
-    return Timing(wall, usage.ru_utime + usage.ru_stime)
+    return Timing(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
 
 
 def compare(

@@ -20,6 +20,7 @@ from posture_agent.config import Settings
 from posture_agent.domain import advice as rules
 from posture_agent.domain import plan as planner
 from posture_agent.domain import records as r
+from posture_agent.domain import validation as v
 from posture_agent.domain.days import day_bounds
 from posture_agent.domain.drills import Drill, DrillPlan
 from posture_agent.errors import UserError
@@ -28,10 +29,8 @@ from posture_agent.store import tables as t
 from posture_agent.store.db import Store
 from posture_agent.timeparse import format_duration, spoken
 
-MAX_DISTANCE_KM = 300.0
-MIN_DURATION = timedelta(minutes=1)
-MAX_SPEED_KMH = 30.0
-FUTURE_TOLERANCE = timedelta(minutes=1)
+MAX_DISTANCE_KM, MIN_DURATION, MAX_SPEED_KMH = v.MAX_DISTANCE_KM, v.MIN_DURATION, v.MAX_SPEED_KMH
+FUTURE_TOLERANCE = v.FUTURE_TOLERANCE
 T = TypeVar("T")
 
 
@@ -146,13 +145,9 @@ class Journal:
     ) -> r.CheckIn:
         """One check-in; `by` "camera" for a camera check's verdict, with its `measures` (how many cm
         lower the head was than calibrated, the face's size ratio)."""
-        if posture not in (*r.POSTURES, "skipped") and not (prompted and posture == "missed"):
-            allowed = ", ".join((*r.POSTURES, "skipped"))
-            raise UserError(f"posture {posture!r} is not one of: {allowed}")
-        if context not in r.CONTEXTS:
-            raise UserError(f"context {context!r} is not one of: {', '.join(r.CONTEXTS)}")
-        if by not in r.ANSWERED_BY:
-            raise UserError(f"answered by {by!r} is not one of: {', '.join(r.ANSWERED_BY)}")
+        checked(v.check_posture, posture, prompted and posture == "missed")
+        checked(v.check_context, context)
+        checked(v.check_answered_by, by, measures)
         when = self.when(at)
         with self.store.transaction() as s:
             values = {"at": when, "context": context, "posture": posture, "prompted": prompted, "answered_by": by,
@@ -203,8 +198,7 @@ class Journal:
                        answers: str | None = None) -> tuple[r.Circuit, bool]:
         """`record_circuit`, closing the prompt `answers` in the same transaction."""
         rounds = self.settings.circuit_rounds if rounds is None else rounds
-        if not 1 <= rounds <= 10:
-            raise UserError(f"--rounds {rounds} is out of range (1 to 10)")
+        checked(v.check_rounds, rounds)
         when = self.when(at)
         device = self.device
 
@@ -260,13 +254,8 @@ class Journal:
     ) -> tuple[tuple[r.Soreness, rules.Advice], bool]:
         """`record_soreness`, closing the prompt `answers` in the same transaction."""
         for region, value in values.items():
-            if region not in r.REGIONS:
-                raise UserError(f"unknown body region {region!r} (known: {', '.join(r.REGIONS)})")
-            if value is not None and not 0 <= value <= 10:
-                raise UserError(f"{region.replace('_', '-')} {value} is out of range (0 to 10)")
-        bad = sorted(form - set(r.FORM_FLAGS))
-        if bad:
-            raise UserError(f"unknown form note {bad[0]!r} (known: {', '.join(r.FORM_FLAGS)})")
+            checked(v.check_score, region, value)
+        checked(v.check_form, form)
         if all(v is None for v in values.values()) and not si_pain:
             raise UserError("give at least one region's soreness, 0 to 10 (e.g. --upper-back 4)")
         when = self.when(at)
@@ -460,10 +449,9 @@ class Journal:
         values = None
         if checkin is not None:
             posture, context, at = checkin
-            if posture not in (*r.POSTURES, "skipped"):
-                raise UserError(f"posture {posture!r} is not one of: {', '.join((*r.POSTURES, 'skipped'))}")
-            if context not in r.CONTEXTS:
-                raise UserError(f"context {context!r} is not one of: {', '.join(r.CONTEXTS)}")
+            checked(v.check_posture, posture)
+            checked(v.check_context, context)
+            checked(v.check_answered_by, by, measures)
             values = {"at": self.when(at), "context": context, "posture": posture, "prompted": True,
                       "answered_by": by, "head_drop_cm": measures[0], "face_size_ratio": measures[1]}
         with self.store.transaction() as s:
@@ -515,14 +503,13 @@ class Journal:
 
 
 def check_run(distance_km: float, duration: timedelta) -> None:
-    """Refuse numbers no run can have, naming the allowed range."""
-    if not 0 < distance_km <= MAX_DISTANCE_KM:
-        raise UserError(f"distance {distance_km:g} km is out of range (more than 0, at most {MAX_DISTANCE_KM:g} km)")
-    if not MIN_DURATION <= duration <= r.MAX_RUN_DURATION:
-        raise UserError(f"duration {duration} is out of range (1 minute to 48 hours)")
-    speed = distance_km / (duration.total_seconds() / 3600)
-    if speed > MAX_SPEED_KMH:
-        raise UserError(
-            f"{distance_km:g} km in {duration} is {speed:.1f} km/h, faster than any runner "
-            f"(at most {MAX_SPEED_KMH:g} km/h): check the distance and the duration"
-        )
+    """Refuse numbers no run can have, naming the allowed range (domain/validation.py)."""
+    checked(v.check_run, distance_km, duration)
+
+
+def checked(check: Callable[..., None], *args: Any) -> None:
+    """Run one of domain/validation.py's checks; what it refuses becomes the command's one line."""
+    try:
+        check(*args)
+    except v.Invalid as exc:
+        raise UserError(str(exc)) from None

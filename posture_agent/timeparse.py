@@ -6,11 +6,8 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, timedelta, tzinfo
 
+from posture_agent.domain.validation import FIRST_YEAR, LAST_YEAR
 from posture_agent.errors import UserError
-
-FIRST_YEAR, LAST_YEAR = 1970, 2200
-"""The years any date or time typed on the command line may fall in: wide enough for every real
-record, narrow enough that a local day, its UTC instants and the weeks around it stay computable."""
 
 
 def check_in_range(day: date, option: str, text: str) -> None:

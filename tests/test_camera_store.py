@@ -99,3 +99,26 @@ def test_a_camera_checkin_is_named_as_the_cameras() -> None:
     camera = CheckIn("c", at, "desk", "slouched", True, "camera")
     assert describe(camera, UTC, at) == "slouched (camera) at the desk, 09:45"
     assert describe(CheckIn("u", at, "desk", "slouched"), UTC, at) == "slouched at the desk, 09:45"
+
+
+def test_a_merged_or_restored_checkin_is_validated_with_its_camera_columns() -> None:
+    from datetime import UTC, datetime
+
+    from posture_agent.domain.validation import Invalid, check_row
+
+    now = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+    row = {"id": "0b7f6a8e-3c1d-4e2f-9a5b-6c7d8e9f0a1b", "created_at": "2026-11-25T08:00:00+00:00",
+           "device": "work:1", "source": "prompt", "at": "2026-11-25T08:00:00+00:00", "context": "desk",
+           "posture": "slouched", "prompted": True}
+    check_row("checkins", row, now)  # an older version's row: no answered_by, the user's
+    check_row("checkins", {**row, "answered_by": "camera", "head_drop_cm": 6.5, "face_size_ratio": 1.1}, now)
+    for bad, says in (
+        ({"answered_by": "robot"}, "answered_by 'robot' is not one of: user, camera"),
+        ({"answered_by": "user", "head_drop_cm": 6.5}, "head_drop_cm: only a camera check-in has measures"),
+        ({"head_drop_cm": 6.5}, "head_drop_cm: only a camera check-in has measures"),
+        ({"answered_by": "camera", "face_size_ratio": float("nan")}, "face_size_ratio: nan is not a finite number"),
+        ({"answered_by": "camera", "head_drop_cm": 500}, "head_drop_cm: 500 is out of range (-100 to 100)"),
+    ):
+        with pytest.raises(Invalid) as caught:
+            check_row("checkins", {**row, **bad}, now)
+        assert str(caught.value) == says

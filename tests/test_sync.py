@@ -19,6 +19,7 @@ import pytest
 from posture_agent.clock import FixedClock
 from posture_agent.store.sharing import SHARED
 from posture_agent.sync import segments as sg
+from posture_agent.sync.confined import Folder
 from tests.conftest import Cli, Result
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -68,7 +69,7 @@ class Home:
 
     def files(self, device_id: str | None = None) -> list[Path]:
         base = self.folder / sg.SUBFOLDER / (device_id or self.device_id())
-        return sorted(p for p in base.iterdir() if p.name != sg.MANIFEST)
+        return sorted(p for p in base.iterdir() if sg.SEGMENT.match(p.name))
 
 
 def copy(src: Home, dst: Home, keep: Callable[[Path], bool] = lambda p: True, deletes: bool = False) -> list[Path]:
@@ -148,7 +149,7 @@ def test_two_homes_converge_and_a_second_round_changes_nothing(pair: tuple[Home,
     assert status["unusable"] == [] and status["pending"] == []
     stamps = [(p.stat().st_mtime_ns, p.stat().st_size) for p in work.db.parent.glob("posture-agent.db*")]
     assert work.sync() == {"written": 0, "merged": 0, "problem": None, "new_device_id": None, "pending": [],
-                           "unusable": []}
+                           "unusable": [], "rows": [], "rewritten": None}
     assert [(p.stat().st_mtime_ns, p.stat().st_size) for p in work.db.parent.glob("posture-agent.db*")] == stamps
 
 
@@ -259,15 +260,25 @@ def test_a_bad_checksum_is_skipped_reported_and_retried(pair: tuple[Home, Home])
 
 def test_disagreeing_clocks_and_a_clock_set_back(pair: tuple[Home, Home]) -> None:
     """The sofa laptop's clock is nine hours behind; the work machine's is set back a day after
-    a round. Records still travel once each: what was exported is counted by rowid, not by time."""
+    a round. Records still travel once each: what was exported is counted by rowid, not by time.
+    A record dated later than a computer's own clock (beyond the 5-minute skew) waits there, named
+    in `sync status`, until that clock reaches it: a clock ahead never ticks tomorrow's drills."""
     work, sofa = pair
     sofa.clock.advance(hours=-9)
     full_round(work, sofa)
+    (waiting,) = sofa.status()["rows"]
+    assert waiting["kind"] == "waiting" and "in the future" in waiting["reason"]
+    assert len(sofa.rows()["checkins"]) == 1
     work.clock.advance(days=-1)
     work.cli.ok("checkin", "standing", "--at", "2026-11-24T09:00")
     sofa.cli.ok("checkin", "upright", "--context", "sofa", "--at", "2026-11-24T21:00")
     full_round(work, sofa)
+    assert len(work.rows()["checkins"]) == 3  # the sofa's 21:00 is tomorrow evening by work's clock
+    work.clock.advance(days=1)
+    sofa.clock.advance(hours=9)
+    full_round(work, sofa)
     assert len(work.rows()["checkins"]) == 4
+    assert sofa.status()["rows"] == []
     assert_converged(work, sofa)
 
 
@@ -483,7 +494,7 @@ def test_the_same_activity_file_imported_on_both_computers_is_one_run(pair: tupl
     assert all(r["written"] == 0 and r["merged"] == 0 for r in full_round(work, sofa))
 
 
-def test_a_record_the_database_refuses_stops_only_its_file(pair: tuple[Home, Home]) -> None:
+def test_a_record_that_fails_validation_is_refused_alone_and_named(pair: tuple[Home, Home]) -> None:
     work, sofa = pair
     full_round(work, sofa)
     odd = sofa.folder / sg.SUBFOLDER / "0123456789ab"
@@ -497,8 +508,10 @@ def test_a_record_the_database_refuses_stops_only_its_file(pair: tuple[Home, Hom
     before = len(sofa.rows()["checkins"])
     result = sofa.sync()
     assert result["merged"] == 1 and len(sofa.rows()["checkins"]) == before + 1
-    (note,) = result["unusable"]
-    assert note["file"] == sg.segment_name(1) and "refused" in note["reason"]
+    assert result["unusable"] == []
+    (note,) = result["rows"]
+    assert note["file"] == sg.segment_name(1) and note["kind"] == "refused" and "posture" in note["reason"]
+    assert sofa.status()["rows"] == [{"device": "0123456789ab", **note}]
 
 
 def test_moving_to_another_folder_writes_the_whole_history_there(pair: tuple[Home, Home], tmp_path: Path) -> None:
@@ -509,7 +522,8 @@ def test_moving_to_another_folder_writes_the_whole_history_there(pair: tuple[Hom
         h.folder.mkdir()
         h.cli.ok("sync", "setup", str(h.folder))
     own = work.folder / sg.SUBFOLDER / work.device_id()
-    assert len(sg.decode(own / sg.segment_name(1)).records) == 1  # its own record, written again
+    with Folder.open(own) as mine:
+        assert sg.scan(mine, sg.segment_name(1)).count == 1  # its own record, written again
     full_round(work, sofa)
     assert_converged(work, sofa)
 

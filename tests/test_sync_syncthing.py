@@ -8,7 +8,7 @@ import json
 import os
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -75,3 +75,60 @@ def test_a_checkin_at_work_shows_in_the_sofa_report(
     finally:
         codes = [agent.stop()[0] for agent in agents]
     assert codes == [0, 0]
+
+
+def _until(check: Callable[[], bool], what: str, seconds: float = 90) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, f"{what} within {seconds:.0f} s"
+        time.sleep(0.5)
+
+
+def test_a_planted_symlink_crosses_syncthing_and_is_never_followed(
+    engines: tuple[syncthing.Instance, syncthing.Instance], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Whoever reaches one computer's copy of the folder plants symlinks there: one at a segment's
+    name in the other computer's own device folder, pointing at a stand-in `~/.bashrc`, and a
+    device folder that points outside. Syncthing carries them to the other computer as symlinks;
+    neither computer writes through or reads through them, and the records still cross."""
+    monkeypatch.setenv("TZ", "Europe/Berlin")
+    monkeypatch.delenv("POSTURE_AGENT_HOME", raising=False)
+    env = PinnedClock(NOON).env()
+    first, second = engines
+    homes = []
+    for name, engine in (("work", first), ("sofa", second)):
+        home = tmp_path / name
+        home.mkdir()
+        (home / "config.toml").write_text(QUIET, encoding="utf-8")
+        assert run_cli(home, "sync", "setup", str(engine.folder), env=env).returncode == 0
+        homes.append(home)
+    work, sofa = homes
+    sofa_id = json.loads(run_cli(sofa, "--json", "sync", "status", env=env).stdout)["device"]["id"]
+    bashrc = tmp_path / "bashrc"
+    bashrc.write_text("echo hello\n", encoding="utf-8")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "seg-000001.jsonl").write_text("not for reading\n", encoding="utf-8")
+    planted = first.folder / "posture-agent" / sofa_id / "seg-000002.jsonl"
+    planted.parent.mkdir(parents=True, exist_ok=True)
+    planted.symlink_to(bashrc)
+    (first.folder / "posture-agent" / "0123456789ab").symlink_to(outside)
+    arrived = second.folder / planted.relative_to(first.folder)
+    _until(lambda: arrived.is_symlink() and (second.folder / "posture-agent" / "0123456789ab").is_symlink(),
+           "Syncthing did not carry the planted symlinks across")
+
+    assert run_cli(sofa, "checkin", "standing", env=env).returncode == 0
+    done = run_cli(sofa, "--json", "sync", "now", env=env)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["written"] == 1
+    assert bashrc.read_text(encoding="utf-8") == "echo hello\n"
+    assert not arrived.is_symlink()  # the planted entry in its own folder is gone, not written through
+    segment = planted.with_name("seg-000001.jsonl")
+    _until(lambda: not planted.is_symlink() and segment.is_file(), "the sofa's segment did not reach work")
+    merged = run_cli(work, "--json", "sync", "now", env=env)
+    assert merged.returncode == 0, merged.stderr
+    result = json.loads(merged.stdout)
+    assert result["merged"] == 1
+    assert {"device": "0123456789ab", "file": "", "reason": "a symbolic link: not followed"} in result["unusable"]
+    assert bashrc.read_text(encoding="utf-8") == "echo hello\n"
+    assert sorted(p.name for p in outside.iterdir()) == ["seg-000001.jsonl"]

@@ -86,6 +86,7 @@ def agent_stopped(ctx: Context) -> Iterator[None]:
 
 def cmd_restore(ctx: Context, args: argparse.Namespace) -> None:
     from posture_agent.store.restore import restore
+    from posture_agent.store.restored_rows import NAMED
 
     if bool(args.file) == bool(args.fresh):
         raise UserError("restore needs a backup FILE or --fresh (see: posture-agent backup --list)")
@@ -93,12 +94,13 @@ def cmd_restore(ctx: Context, args: argparse.Namespace) -> None:
         # a FIFO would hang the restore's first read
         refuse_non_file(Path(args.file), "the backup", "give a backup file (see: posture-agent backup --list)")
     with agent_stopped(ctx):
-        done = restore(ctx.paths, Path(args.file) if args.file else None)
+        done = restore(ctx.paths, Path(args.file) if args.file else None, ctx.clock.now())
     data = {
         "restored_from": str(done.source) if done.source else None,
         "database": str(done.database),
         "previous_kept_as": str(done.previous) if done.previous else None,
         "migrated_from": done.migrated_from,
+        "refused_rows": [row.to_json() for row in done.refused],
     }
 
     def text() -> list[str]:
@@ -110,6 +112,9 @@ def cmd_restore(ctx: Context, args: argparse.Namespace) -> None:
             lines.append(f"It was brought up to date from schema {done.migrated_from}.")
         if done.previous:
             lines.append(f"The previous database is kept as {done.previous}.")
+        if done.refused:
+            lines.append(f"{len(done.refused)} record(s) of the backup failed validation and were left out:")
+            lines += [f"  {row.table} {row.id}: {row.reason}" for row in done.refused[:NAMED]]
         return lines
 
     ctx.emit(data, text)

@@ -33,7 +33,15 @@ def _round_text(result: Any) -> list[str]:
         lines.append(f"another computer was writing as this one: this computer is now device {result.new_device_id}")
     lines += [f"waiting: {n.device}/{n.file}: {n.reason}" for n in result.pending]
     lines += [f"unusable: {n.device}/{n.file}: {n.reason}" for n in result.unusable]
+    lines += _row_lines(result.rows)
+    if result.rewritten:
+        lines.append(f"{result.rewritten}: this computer's records were written to it again")
     return lines
+
+
+def _row_lines(rows: list[dict[str, str]]) -> list[str]:
+    """One line per row refused, waiting or resolved by the last-writer rule (already one-line text)."""
+    return [f"{r['kind']} row: {r['device']}/{r['file']}: {r['table']} {r['id']}: {r['reason']}" for r in rows]
 
 
 def _finish(ctx: Context, result: Any) -> int:
@@ -83,6 +91,10 @@ def cmd_status(ctx: Context, args: argparse.Namespace) -> int:
                          f"{d['records_merged']} record(s) merged from {d['files_merged']} file(s)")
         lines += [f"waiting: {n['device']}/{n['file']}: {n['reason']}" for n in data["pending"]]
         lines += [f"unusable: {n['device']}/{n['file']}: {n['reason']}" for n in data["unusable"]]
+        lines += _row_lines(data["rows"])
+        if data["rewritten"]:
+            lines.append(f"{data['rewritten']['why']}: this computer's records were written to it again "
+                         f"({spoken(data['rewritten']['when'], zone, now)})")
         return lines
 
     ctx.emit(data, text)
@@ -107,7 +119,13 @@ def doctor_check(ctx: Context) -> dict[str, Any]:
     devices = ", ".join(f"{d['label']} (last heard from {d['last_heard_from'] or 'never'})" for d in data["devices"])
     detail = f"{data['folder']}: {devices or 'no other device yet'}"
     if data["unusable"]:
-        detail += f"; {len(data['unusable'])} file(s) unusable (see posture-agent sync status)"
+        reasons = "; ".join(f"{n['device']}/{n['file']}: {n['reason']}" for n in data["unusable"][:3])
+        detail += f"; {len(data['unusable'])} file(s) unusable ({reasons}; see posture-agent sync status)"
+    refused = [r for r in data["rows"] if r["kind"] == "refused"]
+    if refused:
+        first = refused[0]
+        detail += (f"; {len(refused)} row(s) refused ({first['device']}/{first['file']}: {first['table']} "
+                   f"{first['id']}: {first['reason']}; see posture-agent sync status)")
     if data["problem"]:
         return result(False, f"{detail}; {data['problem']}", "plug the folder back in, or make it writable")
     return result(True, detail)

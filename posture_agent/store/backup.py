@@ -94,7 +94,7 @@ def remove_dead_temps(backup_dir: Path) -> list[Path]:
     for temp in backup_dir.glob(".*.tmp*") if backup_dir.is_dir() else []:
         parts = temp.name.split(".tmp", 1)[0].rsplit(".", 1)
         pid = int(parts[1]) if len(parts) == 2 and parts[1].isdigit() else None
-        if pid is None or pid == os.getpid() or _alive(pid):
+        if pid is None or pid == os.getpid() or process_alive(pid):
             continue
         temp.unlink(missing_ok=True)
         removed.append(temp)
@@ -102,7 +102,7 @@ def remove_dead_temps(backup_dir: Path) -> list[Path]:
     return removed
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
     if os.name == "nt":
         return True  # cannot tell cheaply: leave the file
     try:

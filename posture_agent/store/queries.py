@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection, Row
 from posture_agent.domain import records as r
 from posture_agent.domain.sources import PAIR_WINDOW, SOURCES
 from posture_agent.store import tables as t
+from posture_agent.store.sharing import not_received
 
 Executor: TypeAlias = Connection
 
@@ -342,7 +343,7 @@ def record_by_id(conn: Executor, table: Table, rid: str) -> Any:
 
 
 def _undoable(table: Table, device_suffix: str) -> list[Any]:
-    cond = [live(table), table.c.device.endswith(device_suffix, autoescape=True)]
+    cond = [live(table), table.c.device.endswith(device_suffix, autoescape=True), not_received(table)]
     if table is t.checkins:
         cond.append(table.c.posture != "missed")
     if table is t.runs:

@@ -9,6 +9,7 @@ import logging
 import os
 import sqlite3
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from posture_agent.errors import StoreError, UserError
@@ -17,6 +18,7 @@ from posture_agent.store import recovery
 from posture_agent.store.backup import ASIDE_PREFIX, check_backup
 from posture_agent.store.db import open_store
 from posture_agent.store.migrate import SCHEMA_HEAD
+from posture_agent.store.restored_rows import RefusedRow, refuse_invalid_rows
 from posture_agent.store.sqlite_file import BUSY_TIMEOUT_MS, backup_file, fsync_dir, move_with_sidecars, unique_path
 
 log = logging.getLogger(__name__)
@@ -28,6 +30,8 @@ class Restored:
     database: Path
     previous: Path | None
     migrated_from: str | None
+    refused: tuple[RefusedRow, ...] = ()
+    """Records of the backup that failed validation: left out of the restored database."""
 
 
 def _set_aside(paths: Paths) -> Path | None:
@@ -55,11 +59,13 @@ def _set_aside(paths: Paths) -> Path | None:
     return aside
 
 
-def restore(paths: Paths, source: Path | None) -> Restored:
+def restore(paths: Paths, source: Path | None, now: datetime) -> Restored:
     """Put `source` in place of the database (None: start with an empty one), keeping the current
-    database aside. The source is checked before anything is touched."""
+    database aside. The source is checked before anything is touched, and its records validated
+    as of `now` (store/restored_rows.py)."""
     db_file = paths.db_file
     revision = None
+    refused: list[RefusedRow] = []
     temp = db_file.with_name(f".{db_file.name}.restore-{os.getpid()}.tmp")
     if source is not None:
         source = source.expanduser().absolute()
@@ -74,6 +80,7 @@ def restore(paths: Paths, source: Path | None) -> Restored:
                 conn.execute("PRAGMA journal_mode=WAL")
             finally:
                 conn.close()
+            refused = refuse_invalid_rows(temp, now)
         except (sqlite3.Error, OSError) as exc:
             temp.unlink(missing_ok=True)
             raise StoreError(f"could not copy {source} into {db_file.parent}: {exc}") from exc
@@ -85,4 +92,4 @@ def restore(paths: Paths, source: Path | None) -> Restored:
     store = open_store(db_file, paths.backup_dir)  # migrates an older backup; creates a fresh one
     store.close()
     log.info("restored %s into %s (previous kept as %s)", source, db_file, previous)
-    return Restored(source, db_file, previous, revision if revision != SCHEMA_HEAD else None)
+    return Restored(source, db_file, previous, revision if revision != SCHEMA_HEAD else None, tuple(refused))

@@ -9,10 +9,11 @@ Only user records travel. `prompts` (which device showed which notification) and
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, delete, func, literal_column, or_, select, update
+from sqlalchemy import Table, and_, delete, func, literal_column, or_, select, text, update
 from sqlalchemy.dialects.sqlite import insert as upsert
 from sqlalchemy.engine import Connection
 
@@ -70,6 +71,11 @@ def from_plain(table: Table, rows: list[dict[str, Any]]) -> list[tuple[Any, ...]
     return out
 
 
+RECEIVED_OWN = "sync.received_own"
+"""Ids of rows merged from another computer's file although stamped with this device's id (a home
+restored onto a second computer, or a forged row): never exported again as this device's own."""
+
+
 def own_rows_since(
     conn: Connection, table: Table, after_rowid: int, device_ids: list[str], limit: int,
 ) -> tuple[list[dict[str, Any]], int]:
@@ -77,7 +83,7 @@ def own_rows_since(
     the rowid to continue from. Rowids, not creation times: a clock set back must not hide a record."""
     rowid: Any = literal_column("rowid")
     top = last_rowid(conn, table)
-    mine = _written_by(table, device_ids)
+    mine = _created_here(table, device_ids)
     stmt = select(rowid, table).where(rowid > after_rowid, mine).order_by(rowid).limit(limit)
     rows, last = [], after_rowid
     for row in conn.execute(stmt):
@@ -87,14 +93,22 @@ def own_rows_since(
     return rows, (last if len(rows) == limit else top)
 
 
-def _written_by(table: Table, device_ids: list[str]) -> Any:
-    """Rows stamped by one of these device ids (the journal stamps `name:id`; the name may change)."""
-    return or_(*(table.c.device.endswith(f":{d}", autoescape=True) for d in device_ids))
+def _created_here(table: Table, device_ids: list[str]) -> Any:
+    """Rows stamped by one of these device ids (the journal stamps `name:id`; the name may change)
+    that this database created, not merged from another computer's file."""
+    stamped = or_(*(table.c.device.endswith(f":{d}", autoescape=True) for d in device_ids))
+    return and_(stamped, not_received(table))
+
+
+def not_received(table: Table) -> Any:
+    """Rows not merged from another computer's file under this device's id (RECEIVED_OWN)."""
+    return text(f'"{table.name}".id NOT IN (SELECT value FROM json_each(COALESCE('
+                f"(SELECT value FROM meta WHERE key = '{RECEIVED_OWN}'), '[]')))")
 
 
 def count_own_since(conn: Connection, table: Table, after_rowid: int, device_ids: list[str]) -> int:
     rowid: Any = literal_column("rowid")
-    mine = _written_by(table, device_ids)
+    mine = _created_here(table, device_ids)
     return int(conn.execute(select(func.count()).select_from(table).where(rowid > after_rowid, mine)).scalar() or 0)
 
 
@@ -123,6 +137,75 @@ def insert_new(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> in
         marks = ", ".join("?" for _ in table.c)
         conn.exec_driver_sql(f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})', new)
     return len(new)
+
+
+class RowWriter:
+    """Another computer's rows written one at a time through SQLite's own cursor inside the caller's
+    transaction, so that a row the database refuses (a constraint) is refused alone; SQLAlchemy's
+    per-statement cost would triple the merge of a big file (benchmarks/sync_bench.py)."""
+
+    def __init__(self, conn: Connection) -> None:
+        raw = conn.connection.dbapi_connection
+        assert raw is not None
+        self.cursor = raw.cursor()
+        self.cursor.execute("PRAGMA defer_foreign_keys = ON")  # a file's report may come before its run
+        self._sql: dict[str, tuple[list[str], list[tuple[str, Any, Any]], str, str, str]] = {}
+
+    def _statements(self, table: Table) -> tuple[list[str], list[tuple[str, Any, Any]], str, str, str]:
+        """Per table, once: its column names, converters, and the insert, select and update."""
+        if table.name not in self._sql:
+            names = [c.name for c in table.c]
+            quoted = ", ".join(f'"{n}"' for n in names)
+            marks = ", ".join("?" for _ in names)
+            sets = ", ".join(f'"{n}" = ?' for n in names if n != "id")
+            self._sql[table.name] = (
+                names, _converters(table),
+                f'INSERT INTO "{table.name}" ({quoted}) VALUES ({marks}) ON CONFLICT(id) DO NOTHING',
+                f'SELECT {quoted} FROM "{table.name}" WHERE id = ?',
+                f'UPDATE "{table.name}" SET {sets} WHERE id = ?',
+            )
+        return self._sql[table.name]
+
+    def put(self, table: Table, row: dict[str, Any]) -> str:
+        """Insert `row` if its id is new ("new"); the same row already here: "same"; another row
+        under that id: the later by (created_at, device, content) is kept everywhere ("theirs" when
+        the incoming one replaced the row here, "ours" when the row here stays). Raises
+        sqlite3.IntegrityError when the database refuses it (nothing written)."""
+        names, converters, insert_sql, select_sql, update_sql = self._statements(table)
+        values = [
+            convert(value) if convert is not None and value is not None else value
+            for name, default, convert in converters for value in (row.get(name, default),)
+        ]
+        if self.cursor.execute(insert_sql, values).rowcount == 1:
+            return "new"
+        here = self.cursor.execute(select_sql, (row["id"],)).fetchone()
+        if all(a == b for a, b in zip(here, values, strict=True)):
+            return "same"
+        if _writer_key(names, values) <= _writer_key(names, here):
+            return "ours"
+        self.cursor.execute(update_sql, [v for n, v in zip(names, values, strict=True) if n != "id"] + [row["id"]])
+        return "theirs"
+
+    def dangling_reports(self) -> list[str]:
+        """Soreness reports written in this transaction whose run is not here (its row was
+        refused): deleted, so the rest of the file can still be committed; their ids."""
+        bad = self.cursor.execute("PRAGMA foreign_key_check(soreness_reports)").fetchall()
+        ids = []
+        for _, rowid, *_ in bad:
+            found = self.cursor.execute("SELECT id FROM soreness_reports WHERE rowid = ?", (rowid,)).fetchone()
+            if found:
+                ids.append(str(found[0]))
+            self.cursor.execute("DELETE FROM soreness_reports WHERE rowid = ?", (rowid,))
+        return ids
+
+
+def _writer_key(names: list[str], values: Any) -> tuple[str, str, str]:
+    """The last-writer order of two versions of one record: created_at, then device, then content."""
+    row = dict(zip(names, values, strict=True))
+    return str(row.get("created_at")), str(row.get("device")), json.dumps(list(values), default=str)
+
+
+IntegrityError = sqlite3.IntegrityError
 
 
 def run_for_fingerprint(conn: Connection, fingerprint: str) -> str | None:
