@@ -337,11 +337,11 @@ def test_start_during_a_restore_waits_its_turn(cli: Cli, monkeypatch: pytest.Mon
     seen: list[str] = []
     original = restore_module.restore
 
-    def restore_and_try_a_start(paths: Paths, source: Path | None) -> object:
+    def restore_and_try_a_start(paths: Paths, source: Path | None, now: datetime) -> object:
         with pytest.raises(AlreadyRunning) as refused:
             InstanceLock(paths.runtime_dir).acquire()
         seen.append(str(refused.value))
-        return original(paths, source)
+        return original(paths, source, now)
 
     monkeypatch.setattr(restore_module, "restore", restore_and_try_a_start)
     cli.ok("restore", str(good))
