@@ -4,11 +4,14 @@ A designer changes `assets/source/posture-agent.png` (square, RGBA, at least 102
 this script; a test fails while the committed outputs are stale. From the source it makes:
 
 - three states: normal (the source), paused (desaturated, with a pause badge) and protocol (an
-  amber badge with a medical cross, for the SI-joint protocol);
+  ice-blue badge with a snowflake, for the SI-joint protocol: resting and ice, not a "+" that reads
+  as "add");
 - `assets/icons/<state>/<N>x<N>.png` for N in SIZES;
 - `assets/icons/posture-agent.ico` (Windows, multi-size) and `assets/icons/posture-agent.icns` (macOS);
 - `assets/icons/hicolor/<N>x<N>/apps/posture-agent.png`, the Linux icon theme layout;
-- `posture_agent/data/icons/<state>.png`, the tray icons loaded at run time.
+- `posture_agent/data/icons/<state>.png`, the tray icons loaded at run time;
+- `posture_agent/data/icons/<state>.pixmaps`, the same states as ARGB32 pixels in several sizes,
+  which the StatusNotifierItem tray serves without loading Pillow (posture_agent/ui/icon.py).
 
 Usage: python assets/build_icons.py [--root DIR]   (DIR defaults to the repository root)
 """
@@ -16,9 +19,12 @@ Usage: python assets/build_icons.py [--root DIR]   (DIR defaults to the reposito
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 from PIL import Image, ImageDraw
+
+from posture_agent.ui.icon import PIXMAP_SIZES, encode_pixmaps, pixmaps_from_images
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE = Path("assets/source/posture-agent.png")
@@ -34,10 +40,10 @@ APP_ID = "posture-agent"
 MASTER = 1024
 
 PAUSE_BADGE = (55, 65, 81, 255)  # slate: "off", without alarm
-PROTOCOL_BADGE = (245, 158, 11, 255)  # amber: attention, not emergency
+PROTOCOL_BADGE = (14, 165, 233, 255)  # sky blue on the chilled tile: rest and ice packs, not alarm
 BADGE_MARK = (255, 255, 255, 255)
 PAUSE_RIM = (229, 231, 235, 255)  # light rim: the dark badge stays visible on a dark panel
-PROTOCOL_RIM = (92, 52, 0, 255)  # dark rim: the amber badge stays visible on a light panel
+PROTOCOL_RIM = (224, 242, 254, 255)  # frost rim: the blue badge stays visible on a dark panel
 
 
 def icon_outputs(root: Path) -> list[Path]:
@@ -46,6 +52,7 @@ def icon_outputs(root: Path) -> list[Path]:
     out += [root / "assets/icons" / f"{APP_ID}.ico", root / "assets/icons" / f"{APP_ID}.icns"]
     out += [root / "assets/icons/hicolor" / f"{n}x{n}" / "apps" / f"{APP_ID}.png" for n in HICOLOR_SIZES]
     out += [root / "posture_agent/data/icons" / f"{state}.png" for state in STATES]
+    out += [root / "posture_agent/data/icons" / f"{state}.pixmaps" for state in STATES]
     return out
 
 
@@ -84,10 +91,27 @@ def _with_badge(base: Image.Image, fill: Colour, rim_colour: Colour, mark: str) 
             bar = (left, cy - bar_h / 2, left + bar_w, cy + bar_h / 2)
             d.rounded_rectangle(bar, radius=bar_w * 0.25, fill=BADGE_MARK)
     else:
-        arm, half = w * 0.19, w * 0.3
-        d.rectangle((cx - arm / 2, cy - half, cx + arm / 2, cy + half), fill=BADGE_MARK)
-        d.rectangle((cx - half, cy - arm / 2, cx + half, cy + arm / 2), fill=BADGE_MARK)
+        _snowflake(d, cx, cy, w)
     return img
+
+
+def _snowflake(d: ImageDraw.ImageDraw, cx: float, cy: float, w: float) -> None:
+    """Six arms, each with a small V near its tip: "ice" at 64 px, a six-pointed star at 16 px
+    (never a "+", which reads as "add")."""
+    arm, stroke = w * 0.34, w * 0.085
+    for k in range(6):
+        angle = math.pi / 2 + k * math.pi / 3
+        dx, dy = math.cos(angle), -math.sin(angle)
+        tip = (cx + dx * arm, cy + dy * arm)
+        d.line([(cx, cy), tip], fill=BADGE_MARK, width=round(stroke))
+        r = stroke / 2
+        d.ellipse((tip[0] - r, tip[1] - r, tip[0] + r, tip[1] + r), fill=BADGE_MARK)
+        fork = (cx + dx * arm * 0.6, cy + dy * arm * 0.6)
+        for side in (-1, 1):
+            branch = angle + side * math.pi / 4
+            end = (fork[0] + math.cos(branch) * arm * 0.32, fork[1] - math.sin(branch) * arm * 0.32)
+            d.line([fork, end], fill=BADGE_MARK, width=round(stroke * 0.8))
+    d.ellipse((cx - stroke * 0.8, cy - stroke * 0.8, cx + stroke * 0.8, cy + stroke * 0.8), fill=BADGE_MARK)
 
 
 def _desaturate(img: Image.Image) -> Image.Image:
@@ -97,13 +121,25 @@ def _desaturate(img: Image.Image) -> Image.Image:
     return out
 
 
+def _chill(img: Image.Image) -> Image.Image:
+    """The source recoloured in cold blues (its light parts stay light): "resting, ice" at a glance,
+    at any size, before the badge is even made out."""
+    grey = img.convert("L")
+    dark, light = (0, 45, 120), (240, 248, 255)
+    # a curve that keeps the tile's mid tones deep: the white figure stays clear on it
+    bands = [
+        grey.point(lambda v, a=a, b=b: round(a + (b - a) * (v / 255) ** 1.6)) for a, b in zip(dark, light, strict=True)
+    ]
+    return Image.merge("RGBA", (*bands, img.getchannel("A")))
+
+
 def state_master(source: Image.Image, state: str) -> Image.Image:
     if state == "normal":
         return source.copy()
     if state == "paused":
         return _with_badge(_desaturate(source), PAUSE_BADGE, PAUSE_RIM, "pause")
     if state == "protocol":
-        return _with_badge(source, PROTOCOL_BADGE, PROTOCOL_RIM, "cross")
+        return _with_badge(_chill(source), PROTOCOL_BADGE, PROTOCOL_RIM, "snowflake")
     raise ValueError(f"unknown icon state {state!r}; known: {', '.join(STATES)}")
 
 
@@ -126,6 +162,9 @@ def build(root: Path = ROOT, source: Path | None = None) -> list[Path]:
         for n in SIZES:
             written.append(_save_png(scaled(master, n), root / "assets/icons" / state / f"{n}x{n}.png"))
         written.append(_save_png(scaled(master, RUNTIME_SIZE), root / "posture_agent/data/icons" / f"{state}.png"))
+        pixmaps = root / "posture_agent/data/icons" / f"{state}.pixmaps"
+        pixmaps.write_bytes(encode_pixmaps(pixmaps_from_images([scaled(master, n) for n in PIXMAP_SIZES])))
+        written.append(pixmaps)
     app = masters["normal"]
     for n in HICOLOR_SIZES:
         written.append(_save_png(scaled(app, n), root / "assets/icons/hicolor" / f"{n}x{n}" / "apps" / f"{APP_ID}.png"))

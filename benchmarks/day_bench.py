@@ -1,8 +1,10 @@
 """The resident agent over a simulated day, beside Workrave in the same run.
 
     .venv/bin/python benchmarks/day_bench.py [--idle 60] [--checkins 10] [--json] [--no-sub-benches]
+                                             [--tray xfce4-panel]
 
-On one virtual desktop (tests/desktop.py: Xvfb + a private session bus + dunst + trayer):
+On one virtual desktop (tests/desktop.py: Xvfb + a private session bus + dunst + trayer, or with
+`--tray xfce4-panel` a StatusNotifierItem host, where the resident serves its own D-Bus tray):
 1. the resident (tests/ui_harness.py: the real App and Agent on a real SQLite file, the agent's
    notifier open as in `start`, its clock moved by the benchmark) idle before its first prompt, then
    a Wednesday: the 07:30 drills prompt's window closed with Escape and the drills window opened from
@@ -153,7 +155,7 @@ def gdk_gl_effect(root: Path) -> list[dict[str, Any]]:
 # --- the day ---------------------------------------------------------------------------------------
 
 class Day:
-    def __init__(self, d: Desktop, root: Path) -> None:
+    def __init__(self, d: Desktop, root: Path, backend: str = "gtk") -> None:
         self.d = d
         self.home = root / "day-home"
         self.home.mkdir()
@@ -162,7 +164,7 @@ class Day:
         env = dict(d.env, PYTHONPATH=str(ROOT), TZ="Europe/Berlin", BROWSER="true")
         self.proc = subprocess.Popen(
             [PYTHON, "-m", "tests.ui_harness", "--home", str(self.home), "--events", str(self.events),
-             "--clock", DAY_START, "--backend", "gtk", "--notify"],
+             "--clock", DAY_START, "--backend", backend, "--notify"],
             stdin=subprocess.PIPE, text=True, stdout=subprocess.DEVNULL,
             stderr=(root / "day.err").open("wb"), env=env, cwd=ROOT)
         self.pid = self.proc.pid
@@ -291,6 +293,8 @@ def main() -> None:
     parser.add_argument("--checkins", type=int, default=10)
     parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
     parser.add_argument("--no-sub-benches", action="store_true", help="skip notify_bench and prompt_window_bench")
+    parser.add_argument("--tray", choices=("trayer", "xfce4-panel"), default="trayer",
+                        help="the tray host; with xfce4-panel the resident chooses its StatusNotifierItem tray")
     args = parser.parse_args()
     import _pytest.outcomes
 
@@ -300,7 +304,7 @@ def main() -> None:
     try:
         try:
             fig["gdk_gl"] = gdk_gl_effect(root)
-            d = Desktop(root / "desk").start()
+            d = Desktop(root / "desk", tray=args.tray).start()
         except _pytest.outcomes.Skipped as exc:
             raise SystemExit(f"cannot benchmark: {exc}") from None
         procs: list[subprocess.Popen[Any]] = []
@@ -319,7 +323,7 @@ def main() -> None:
                 procs.append(wr)
                 fig["idle_before"]["workrave"] = idle_alone(wr.pid, args.idle)
                 stop_process(wr)
-            day = Day(d, root)
+            day = Day(d, root, backend="" if args.tray == "xfce4-panel" else "gtk")  # "": the app chooses
             procs.append(day.proc)
             day.wait_event("tray_ready", 0, timeout=30)
             fig["idle_before"]["resident"] = idle_alone(day.pid, args.idle)

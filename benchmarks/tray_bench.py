@@ -1,10 +1,12 @@
 """The tray app's figures beside Workrave's, on one virtual desktop in one run.
 
-    .venv/bin/python benchmarks/tray_bench.py [--runs 5] [--idle 15] [--no-real-prompt]
+    .venv/bin/python benchmarks/tray_bench.py [--runs 5] [--idle 15] [--no-real-prompt] [--tray xfce4-panel]
 
 1. launch to docked icon: `posture-agent --home H start` (the real app: lock, store, agent,
    tray) vs Workrave, each started `--runs` times; "docked" = its window appears inside the tray
-   host (trayer); with the floor, benchmarks/bare_tray.py (pystray alone) on each backend, whose
+   host (trayer), or with `--tray xfce4-panel` (a StatusNotifierItem host too) also: the panel's
+   watcher lists a new item (our `start` chooses its own D-Bus backend there; Workrave docks its
+   XEmbed icon); with the floor, benchmarks/bare_tray.py (pystray alone) on each backend, whose
    launch and idle memory are reported too;
 2. prompt due to check-in window on screen (target < 0.5 s):
    - in the real `start`, a car check-in configured for the next minute: from its due time (wall
@@ -36,15 +38,20 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks._peers import settle_first_run  # noqa: E402
+from posture_agent.session_bus import DBusAddress, new_method_call, open_router, unwrap_msg  # noqa: E402
+from posture_agent.ui.sni_protocol import WATCHER  # noqa: E402
 from tests.desktop import Desktop, stop_process  # noqa: E402  (the tests' virtual desktop, started by PID)
 
 FLOOR_BACKENDS = ("gtk", "appindicator", "xorg")
-"""benchmarks/bare_tray.py is launched with each: what the tray library costs before our code."""
+"""benchmarks/bare_tray.py is launched with each: what the tray library costs before our code
+(with `--tray xfce4-panel`: our StatusNotifierItem backend, gtk and appindicator)."""
+SNI_FLOOR_BACKENDS = ("sni", "gtk", "appindicator")
 HEAVY = {"Tk": ("libtk", "_tkinter"), "matplotlib": ("matplotlib/",), "numpy": ("numpy/",)}
 """Shared objects that show a part is loaded, as they appear in /proc/PID/maps."""
 
@@ -67,9 +74,29 @@ def real_config(home: Path, car: datetime | None) -> None:
 
 
 def docked_children(d: Desktop, panel: str) -> int:
-    """Windows inside the tray host's slots that carry a name or class (a docked icon)."""
+    """Icons docked: windows inside the tray host's slots that carry a name or class (XEmbed), and
+    in xfce4-panel the StatusNotifierItems its watcher lists."""
     text = d.run("xwininfo", "-tree", "-id", panel).stdout
-    return sum(1 for line in text.splitlines() if line.strip().startswith("0x") and '("' in line)
+    xembed = sum(1 for line in text.splitlines() if line.strip().startswith("0x") and '("' in line)
+    return xembed + (len(registered_items(d)) if d.tray == "xfce4-panel" else 0)
+
+
+_ROUTERS: dict[str, Any] = {}
+"""One bus connection per desktop for asking its watcher (polled every few ms while a launch docks)."""
+
+
+def registered_items(d: Desktop) -> list[str]:
+    """The watcher's RegisteredStatusNotifierItems, asked over the desktop's bus."""
+    address = d.env["DBUS_SESSION_BUS_ADDRESS"]
+    if address not in _ROUTERS:
+        _ROUTERS[address] = open_router(bus=address)
+    watcher = DBusAddress("/StatusNotifierWatcher", bus_name=WATCHER, interface="org.freedesktop.DBus.Properties")
+    call = new_method_call(watcher, "Get", "ss", (WATCHER, "RegisteredStatusNotifierItems"))
+    try:
+        ((_sig, items),) = unwrap_msg(_ROUTERS[address].send_and_get_reply(call, timeout=2))
+    except Exception:  # the panel restarting: none listed
+        return []
+    return list(items)
 
 
 def wait_until(predicate: Callable[[], object], timeout: float, interval: float = 0.005) -> float | None:
@@ -151,12 +178,14 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--idle", type=float, default=15.0, help="seconds of idle measurement")
     parser.add_argument("--no-real-prompt", action="store_true", help="skip the real start's prompt (waits ~1 min)")
+    parser.add_argument("--tray", choices=("trayer", "xfce4-panel"), default="trayer",
+                        help="the tray host: trayer (XEmbed) or xfce4-panel (StatusNotifierItem and XEmbed)")
     args = parser.parse_args()
     import _pytest.outcomes
 
     root = Path(tempfile.mkdtemp(prefix="pa-bench-"))
     try:
-        d = Desktop(root).start()
+        d = Desktop(root, tray=args.tray).start()
     except _pytest.outcomes.Skipped as exc:
         raise SystemExit(f"cannot benchmark: {exc}") from None
     if shutil.which("workrave") is None:
@@ -186,7 +215,7 @@ def main() -> None:
         stop_process(wr_proc)
         # the floor: pystray and each backend with a one-item menu, before any code of ours
         floors: dict[str, tuple[list[float], dict[str, float]]] = {}
-        for backend in FLOOR_BACKENDS:
+        for backend in SNI_FLOOR_BACKENDS if args.tray == "xfce4-panel" else FLOOR_BACKENDS:
             times, bare = launch_to_dock(d, panel, [python, str(ROOT / "benchmarks" / "bare_tray.py"), backend],
                                          env, args.runs, keep_last=True)
             assert bare is not None
@@ -253,7 +282,7 @@ def main() -> None:
         shutil.rmtree(root, ignore_errors=True)
 
     med = statistics.median
-    print(f"tray benchmark ({args.runs} runs, idle {args.idle:g} s, same Xvfb + trayer + session bus)")
+    print(f"tray benchmark ({args.runs} runs, idle {args.idle:g} s, same Xvfb + {args.tray} + session bus)")
     print()
     print(f"{'launch to docked icon':34} {'median s':>9} {'min s':>7} {'max s':>7}")
     print(f"{'posture-agent start':34} {med(ours):9.3f} {min(ours):7.3f} {max(ours):7.3f}")

@@ -14,6 +14,8 @@ DYNAMIC = {
         "pystray._appindicator",
         "pystray._gtk",
         "pystray._xorg",
+        "pystray._dummy",  # imported by name (PYSTRAY_BACKEND=dummy) under our StatusNotifierItem backend
+        "posture_agent.ui.sni",
     ],
     "win32": [
         "plyer.platforms.win",

@@ -7,9 +7,10 @@
 - the agent publishes events on its worker thread; `App.on_event` updates the tray and starts windows.
 
 A job fires → a prompt is shown → the answer is stored: the agent's job finds a prompt due and
-records it as shown (`prompt_due`); a check-in is asked in its notification, a drills, circuit or
-soreness prompt opens its window. Every window (those of the prompts and of the menu: check-in,
-drills, circuit, log a run, How's my back?, settings, about) is a short-lived process of its own
+records it as shown (`prompt_due`); a check-in or a soreness question is asked in its notification
+(whose body opens the window), a drills or circuit prompt opens its window. Every window (those of
+the prompts and of the menu: check-in, drills, circuit, log a run, How's my back?, settings, about)
+is a short-lived process of its own
 (`window_process.py`, started and watched by `prompt_windows.WindowProcess`) given plain data on
 its command line; it hands the answer to the agent over the control socket, and the agent stores it
 and closes the prompt in one transaction on its answers thread. Tk, matplotlib and the windows'
@@ -41,6 +42,7 @@ from posture_agent.agent.events import (
     Event,
 )
 from posture_agent.agent.signals import route_signals
+from posture_agent.browser import open_page
 from posture_agent.domain.plan import PromptKind
 from posture_agent.prompt_windows import OneAtATime, WindowProcess
 from posture_agent.ui.tray import Tray, TrayActions, TrayState, tray_state_from
@@ -179,7 +181,9 @@ class App:
         kind = active.prompt.kind
         if event.kind == WINDOW_WANTED and kind == PromptKind.CHECKIN:
             self.show_checkin(active)  # no answer buttons on the notification, or its body clicked
-        elif event.kind == PROMPT_DUE and kind in (PromptKind.DRILLS, PromptKind.CIRCUIT, PromptKind.SORENESS):
+        elif event.kind == WINDOW_WANTED and kind == PromptKind.SORENESS:
+            self.screen.offer(active, lambda: self._show(kind, active))  # its notification's body clicked
+        elif event.kind == PROMPT_DUE and kind in (PromptKind.DRILLS, PromptKind.CIRCUIT):
             self.screen.offer(active, lambda: self._show(kind, active))
         elif event.kind == PROMPT_CLOSED:
             self.screen.drop(lambda a: a.id != active.id)  # waiting: never shown late; ice only notifies
@@ -347,12 +351,10 @@ class App:
             return
         self._report_done()
         self.trace("report", path=str(target))
-        opener = self.open_url
-        if opener is None:
-            import webbrowser
-
-            opener = webbrowser.open
-        if not opener(target.resolve().as_uri()):
+        # the file is always named: a desktop's opener says yes before any browser has come up
+        if open_page(target, self.open_url):
+            self.agent_notify("Weekly report written", f"Opening it in your browser. The page: {target}")
+        else:
             self.agent_notify("Weekly report written", f"No browser could be opened; the page is at {target}")
 
     def _report_done(self) -> None:
@@ -480,7 +482,7 @@ class App:
 
 def loaded_modules() -> list[str]:
     """Which heavy parts are loaded now (the resident agent must not load Tk or charts early)."""
-    return sorted(m for m in ("tkinter", "matplotlib", "pystray", "gi", "sqlalchemy", "apscheduler", "plyer")
+    return sorted(m for m in ("tkinter", "matplotlib", "pystray", "gi", "PIL", "sqlalchemy", "apscheduler", "plyer")
                   if m in sys.modules)
 
 

@@ -6,15 +6,21 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import logging
 import os
+import re
+import shutil
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import NoReturn, TextIO
 
 from posture_agent import CALENDAR_PROCESS, CAMERA_PROCESS, WINDOW_PROCESS, __version__
 from posture_agent.clock import Clock, SystemClock
+from posture_agent.commands import MODULE_OF
 from posture_agent.context import Context, OutputFailed
+from posture_agent.domain.validation import did_you_mean
 from posture_agent.errors import EXIT_BUG, EXIT_ERROR, EXIT_OK, EXIT_USAGE, UserError
 from posture_agent.filenames import printable
 from posture_agent.paths import Paths
@@ -23,10 +29,26 @@ log = logging.getLogger(__name__)
 
 
 class OneLineParser(argparse.ArgumentParser):
-    """Usage mistakes as one line on stderr (exit 2), like every other error; subcommands inherit it."""
+    """Usage mistakes as one line on stderr (exit 2), like every other error; subcommands inherit it.
+    A mistyped choice (a command, an action) gets "did you mean …" from the parser's own choices."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see: {self.prog} --help)\n")
+        self.exit(EXIT_USAGE, f"{self.prog}: {with_a_guess(message)} (see: {self.prog} --help)\n")
+
+
+INVALID_CHOICE = re.compile(r"invalid choice: (?P<value>'[^']*'|\"[^\"]*\"|\S+) \(choose from (?P<choices>.*)\)$")
+
+
+def with_a_guess(message: str) -> str:
+    """argparse's "invalid choice: 'chekin' (choose from 'checkin', …)" as "invalid choice: 'chekin';
+    did you mean 'checkin'?" when one is close (difflib); else as it was."""
+    found = INVALID_CHOICE.search(message)
+    if found is None:
+        return message
+    value = found.group("value").strip("'\"")
+    choices = [c.strip().strip("'\"") for c in found.group("choices").split(",")]
+    guess = did_you_mean(value, choices)
+    return f"{message[:found.start()]}invalid choice: {found.group('value')}{guess}" if guess else message
 
 
 def command_in(argv: Sequence[str]) -> str | None:
@@ -86,7 +108,8 @@ def main(argv: Sequence[str] | None = None, clock: Clock | None = None, out: Tex
     from posture_agent.logsetup import setup_logging
 
     setup_logging(paths.log_file)
-    ctx = Context(paths=paths, clock=clock or SystemClock(), out=out or sys.stdout, json=args.json)
+    ctx = Context(paths=paths, clock=clock or SystemClock(), out=out or sys.stdout, json=args.json, hints=runnable,
+                  warn=tell)
     try:
         result = args.func(ctx, args)
         return int(result or EXIT_OK)
@@ -118,7 +141,41 @@ def main(argv: Sequence[str] | None = None, clock: Clock | None = None, out: Tex
 def tell(line: str) -> None:
     """One line on stderr; a closed or full stderr must not turn an answer into a crash."""
     with contextlib.suppress(OSError, ValueError, AttributeError):  # AttributeError: stderr is None
-        print(line, file=sys.stderr, flush=True)
+        print(runnable(line), file=sys.stderr, flush=True)
+
+
+HINT = re.compile(r"\bposture-agent(?= (?:" + "|".join(sorted(MODULE_OF, key=len, reverse=True)) + r")\b)")
+"""`posture-agent COMMAND` in a line the user reads: a hint to run it."""
+
+
+def runnable(line: str) -> str:
+    """`line` with its hints naming a command the user can run: `posture-agent COMMAND` as it is
+    when `posture-agent` on PATH is this program, else this program's path (before scripts/run.sh
+    linked it into ~/.local/bin, `posture-agent` alone is "command not found")."""
+    if "posture-agent " not in line:
+        return line
+    word = command_word()
+    return line if word == "posture-agent" else HINT.sub(lambda _m: word, line)
+
+
+@functools.cache
+def command_word() -> str:
+    """How the user runs this program: "posture-agent" when that name on PATH is this program (or it
+    was not started as an installed `posture-agent`), else its path, ~ for the home folder."""
+    me = Path(sys.argv[0])
+    if me.stem != "posture-agent":  # python -m posture_agent, the frozen app, a test
+        return "posture-agent"
+    found = shutil.which("posture-agent")
+    try:
+        if found is not None and Path(found).resolve() == me.resolve():
+            return "posture-agent"
+        path = str(me.resolve())
+    except OSError:
+        return "posture-agent"
+    home = str(Path.home())
+    if path.startswith(home + os.sep):
+        path = "~" + path[len(home):]
+    return path if " " not in path else f'"{path}"'
 
 
 def output_failed(ctx: Context, exc: OutputFailed) -> int:

@@ -21,6 +21,7 @@ from posture_agent.domain.drills import Drill, load_catalogue
 from posture_agent.domain.plan import Window
 from posture_agent.errors import UserError
 from posture_agent.inputs import NotARegularFile, read_bounded
+from posture_agent.outputs import write_atomically
 from posture_agent.paths import make_private_dir
 
 log = logging.getLogger(__name__)
@@ -104,13 +105,63 @@ def ensure_config(path: Path) -> None:
 
 
 def load_settings_or_defaults(path: Path) -> tuple[Settings, ConfigError | None]:
-    """For the agent: a broken config file must not stop it. The defaults are used, the error (with
-    its line) is returned for the agent to show, and the file is left exactly as the user wrote it."""
+    """For the agent: a broken config file must not stop it. The last valid settings (else the
+    defaults) are used, the error (with its line) is returned for the agent to show, and the file is
+    left exactly as the user wrote it."""
+    loaded = load_settings_kept(path)
+    return loaded.settings, loaded.problem
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """The settings to use, and when the file has a mistake, the mistake and what is used instead."""
+
+    settings: Settings
+    problem: ConfigError | None = None
+    fallback: str = ""
+    """"the last valid settings" (a copy of the file as it was when it last had no mistake) or
+    "the default settings"."""
+
+    def problem_line(self, doing: str = "using") -> str:
+        """One line for the user: which file and line is wrong, what is used meanwhile."""
+        return f"{self.problem}; {doing} {self.fallback} until it is fixed (the file was not changed)"
+
+
+def last_valid_path(path: Path) -> Path:
+    """Where the copy of the config file as it was when last read without a mistake is kept."""
+    return path.with_name(f"{path.stem}.last-valid{path.suffix}")
+
+
+def load_settings_kept(path: Path) -> Loaded:
+    """For everything that records or runs: one typo must not stop a record from being kept. A valid
+    file is used (and a copy of it kept as the last valid one); a file with a mistake gives the last
+    valid copy's settings, else the defaults, with the error to say in one line."""
     try:
-        return load_settings(path), None
+        settings = load_settings(path)
     except ConfigError as exc:
+        kept = last_valid_path(path)
+        try:
+            if kept.exists():
+                log.warning("%s; using the last valid settings (%s)", exc, kept)
+                return Loaded(load_settings(kept), exc, "the last valid settings")
+        except ConfigError:
+            log.warning("the last valid config %s cannot be read either", kept)
         log.warning("%s; using the defaults", exc)
-        return Settings(), exc
+        return Loaded(Settings(), exc, "the default settings")
+    _keep_copy(path)
+    return Loaded(settings)
+
+
+def _keep_copy(path: Path) -> None:
+    """Copy a valid config file to `last_valid_path` when it differs from the copy (0600, by rename)."""
+    kept = last_valid_path(path)
+    try:
+        text = read_config_text(path)
+        if kept.exists() and read_config_text(kept) == text:
+            return
+        write_atomically(kept, text, prefix=".config-")
+    except (OSError, ConfigError) as exc:  # a read-only folder: the copy is a convenience, never a failure
+        log.info("could not keep a copy of the valid config in %s: %s", kept, exc)
 
 
 def load_settings(path: Path) -> Settings:
@@ -125,6 +176,58 @@ def load_settings(path: Path) -> Settings:
         line = int(match.group(1)) if match else None
         raise ConfigError(path, "(syntax)", str(exc).split(" (at")[0], line) from None
     return _Validator(path, text).settings(raw)
+
+
+TomlValue = str | int | float | bool | list[str]
+
+
+def toml_value(value: TomlValue) -> str:
+    """One value as the config file writes it (the file holds text, numbers, booleans, lists of text)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t")
+        return f'"{escaped}"'
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {value!r} to the config")
+
+
+def settings_toml(s: Settings) -> str:
+    """Every setting in use as a config file would hold it (the same sections and keys; read back, it
+    gives the same settings): what `config show` prints."""
+
+    def hm(t: time) -> str:
+        return t.strftime("%H:%M")
+
+    def days(ds: frozenset[int]) -> list[str]:
+        return [DAYS[d] for d in sorted(ds)]
+
+    sections: dict[str, dict[str, TomlValue]] = {
+        "general": {"timezone": s.timezone, "soreness_threshold": s.soreness_threshold,
+                    "prompt_timeout_minutes": s.prompt_timeout_minutes, "device_name": s.device_name},
+        **{name: {"days": days(w.days), "start": hm(w.start), "end": hm(w.end), "every_minutes": w.every_minutes}
+           for name, w in (("desk", s.desk), ("sofa", s.sofa))},
+        "car": {"days": days(s.car_days), "times": [hm(t) for t in s.car_times]},
+        "drills": {"time": hm(s.drill_time), "daily": list(s.daily_drills)},
+        "circuit": {"days": days(s.circuit_days), "time": hm(s.circuit_time), "rounds": s.circuit_rounds,
+                    "exercises": list(s.circuit_exercises)},
+        "soreness": {"after_run_hours": s.soreness_after_run_hours, "next_morning": hm(s.soreness_next_morning)},
+        "si_protocol": {"ice_times": [hm(t) for t in s.ice_times]},
+        "quiet": {"hours": [f"{hm(a)}-{hm(b)}" for a, b in s.quiet_hours], "weekends_off": s.weekends_off},
+        "import": {"folder": s.import_folder},
+        "presence": {"idle_minutes": s.idle_minutes, "calendar": list(s.calendar),
+                     "hold_tentative": s.hold_tentative},
+    }
+    built_in = load_catalogue()
+    for name, drill in sorted(s.catalogue.items()):  # the user's own drills and changes to built-in ones
+        if built_in.get(name) != drill:
+            sections[f"catalogue.{name}"] = {k: getattr(drill, k) for k in ("title", "how", "dose", "kind")}
+    blocks = ["\n".join([f"[{name}]", *(f"{k} = {toml_value(v)}" for k, v in values.items())])
+              for name, values in sections.items()]
+    return "\n\n".join(blocks) + "\n"
 
 
 MAX_CONFIG_BYTES = 1024 * 1024

@@ -38,13 +38,23 @@ class Context:
     _journal: Any = None
     saved: bool = False
     """A write was committed: a failure to print the confirmation must not read as "not saved"."""
+    warn: Callable[[str], None] = lambda line: print(line, file=sys.stderr)  # noqa: T201
+    """One line for the user on stderr (cli.tell)."""
+    hints: Callable[[str], str] = str
+    """Rewrites the text output's hints ("posture-agent drill done NAME") to a command the user can
+    run (cli.runnable); JSON is never rewritten."""
 
     def settings(self) -> Any:
+        """The settings: a config file with a mistake gives the last valid ones (else the defaults)
+        and one line on stderr naming the file and line, so that no record is lost to a typo."""
         if self._settings is None:
-            from posture_agent.config import ensure_config, load_settings
+            from posture_agent.config import ensure_config, load_settings_kept
 
             ensure_config(self.paths.config_file)
-            self._settings = load_settings(self.paths.config_file)
+            loaded = load_settings_kept(self.paths.config_file)
+            if loaded.problem is not None:
+                self.warn(f"posture-agent: {loaded.problem_line()}")
+            self._settings = loaded.settings
         return self._settings
 
     def store(self) -> Any:
@@ -83,7 +93,7 @@ class Context:
         if self._journal is None:
             from posture_agent.journal import Journal
 
-            settings = self.settings()  # a broken config stops us before the database is touched
+            settings = self.settings()
             self._journal = Journal(self.store(), settings, self.clock)
         return self._journal
 
@@ -101,7 +111,7 @@ class Context:
         else:
             lines = text()
             joined = lines if isinstance(lines, str) else "\n".join(lines)
-            shown = "\n".join(printable(line) for line in joined.split("\n")) + "\n"
+            shown = "\n".join(printable(self.hints(line)) for line in joined.split("\n")) + "\n"
         self.write(shown)
 
     def write(self, text: str) -> None:

@@ -18,7 +18,6 @@ from sqlalchemy.engine import Connection
 from posture_agent.clock import Clock
 from posture_agent.config import Settings
 from posture_agent.domain import advice as rules
-from posture_agent.domain import plan as planner
 from posture_agent.domain import records as r
 from posture_agent.domain import validation as v
 from posture_agent.domain.days import day_bounds
@@ -167,7 +166,8 @@ class Journal:
         catalogue = self.settings.catalogue
         unknown = [n for n in names if n not in catalogue]
         if unknown:
-            raise UserError(f"unknown drill {unknown[0]!r} (known: {', '.join(sorted(catalogue))})")
+            guess = v.did_you_mean(unknown[0], catalogue)
+            raise UserError(f"unknown drill {unknown[0]!r}{guess} (known: {', '.join(sorted(catalogue))})")
         if not names:
             raise UserError("name at least one drill")
 
@@ -224,23 +224,15 @@ class Journal:
                 "moving_s": moving.total_seconds() if moving else None, "fingerprint": fingerprint, "origin": origin,
             }
             rid = q.add(s, t.runs, values, device=self.device, source=source, now=now)
-            recent = self._recent(s, begin)
+            recent = self._recent(s, begin + duration)
         run = r.Run(rid, begin, duration, distance_km, sport, source, moving)
-        return RunSaved(run, self._run_warning(recent, begin))
+        return RunSaved(run, self._run_warning(recent, begin, duration))
 
-    def _run_warning(self, recent: r.History, begin: datetime) -> str | None:
+    def _run_warning(self, recent: r.History, begin: datetime, duration: timedelta) -> str | None:
         """A run is saved even when it should not have been run; this says why it should not."""
-        window = rules.active_protocol(recent, self.settings.soreness_threshold, begin)
-        if window:
-            return (
-                f"Saved, but you are in the SI-joint protocol: no running until "
-                f"{window[1].astimezone(self.zone):%Y-%m-%d %H:%M}."
-            )
-        if (day := begin.astimezone(self.zone).date()) in planner.rest_days(
-            recent, self.settings.soreness_threshold, self.zone
-        ):
-            return f"Saved, but {day:%a %d %b} was an extra rest day after a sore report."
-        return None
+        return rules.run_warning(
+            recent, threshold=self.settings.soreness_threshold, zone=self.zone, start=begin, end=begin + duration
+        )
 
     def record_soreness(
         self, values: dict[str, int | None], at: datetime | None = None, run: str | None = None,
@@ -282,6 +274,8 @@ class Journal:
         if not re.fullmatch(r"[0-9a-fA-F-]{1,36}", prefix.strip()):
             raise UserError(f"no run with id {prefix!r} (see `posture-agent run list`)")
         found = q.run_by_prefix(s, prefix.strip())
+        if not found and (edited := q.run_edited_into(s, prefix.strip())) is not None:
+            found = [edited]
         if not found:
             raise UserError(f"no run with id {prefix!r} (see `posture-agent run list`)")
         if len(found) > 1:
@@ -338,7 +332,9 @@ class Journal:
         """Change a run's distance, duration or start: (the old version, the new one saved).
 
         An edit is a delete and a re-add: the old run gets a tombstone naming its new version
-        (`replaced_by`) and the new version is a new record with a new id. Records are then still
+        (`replaced_by`) and the new version is a new record with a new UUID, whose first 8 characters
+        (the id `run list` shows and every command takes) are the old one's: the run keeps the id the
+        user knows, and the old full id still finds it (`queries.run_edited_into`). Records are then still
         written once and never changed, so the merge stays "insert the UUIDs not here yet" and the
         order in which devices see the files changes nothing; a last-writer-wins update would need
         updated rows to travel again and a per-column comparison in every merge. Soreness reports
@@ -358,15 +354,16 @@ class Journal:
                 raise UserError("the run would end in the future: check --at and --duration")
             moving = old.moving if duration is None else None
             values = {
+                "id": old.id[:8] + t.new_id()[8:],
                 "start": begin, "duration_s": new_duration.total_seconds(), "distance_km": new_distance,
                 "sport": old.sport, "moving_s": moving.total_seconds() if moving else None,
                 "fingerprint": None, "origin": row.get("origin"),
             }
             rid = q.add(s, t.runs, values, device=self.device, source=source, now=now)
             q.bury(s, t.runs, [old.id], device=self.device, source=source, now=now, replaced_by=rid)
-            recent = self._recent(s, begin)
+            recent = self._recent(s, begin + new_duration)
         new = r.Run(rid, begin, new_duration, new_distance, old.sport, source, moving)
-        return old, RunSaved(new, self._run_warning(recent, begin))
+        return old, RunSaved(new, self._run_warning(recent, begin, new_duration))
 
     def undo(self, source: str = "cli") -> TakenBack:
         """Take back the last record made on this computer (a check-in, the drills of one tick, a

@@ -1,5 +1,6 @@
 """A real virtual desktop for tests: Xvfb, a private session D-Bus, the dunst notification daemon
-and the trayer system tray, each started and stopped by PID.
+and the trayer system tray (XEmbed), or xfce4-panel with its systray plugin (a StatusNotifierItem
+host too: `Desktop(root, tray="xfce4-panel")`), each started and stopped by PID.
 
 dunst runs with a config of its own (`dunstrc`): its context menu (`dunstctl context`) goes to a
 `dmenu` stand-in script that picks the line named by `press()`, so a test presses a notification's
@@ -52,10 +53,27 @@ def wait_for(predicate: Callable[[], object], timeout: float = 10.0, interval: f
     return False
 
 
+XFCE_PANEL_CONFIG = """<?xml version="1.0" encoding="UTF-8"?>
+<channel name="xfce4-panel" version="1.0">
+ <property name="configver" type="int" value="2"/>
+ <property name="panels" type="array"><value type="int" value="1"/>
+  <property name="panel-1" type="empty"><property name="position" type="string" value="p=6;x=0;y=0"/>
+   <property name="length" type="uint" value="100"/><property name="position-locked" type="bool" value="true"/>
+   <property name="size" type="uint" value="32"/>
+   <property name="plugin-ids" type="array"><value type="int" value="1"/></property></property></property>
+ <property name="plugins" type="empty"><property name="plugin-1" type="string" value="systray"/></property>
+</channel>
+"""
+"""One panel along the top with only the systray plugin (xfconf reads it from XDG_CONFIG_HOME)."""
+
+
 class Desktop:
-    def __init__(self, root: Path, with_tray: bool = True) -> None:
+    def __init__(self, root: Path, with_tray: bool = True, tray: str = "trayer") -> None:
         self.root = root
         self.with_tray = with_tray
+        self.tray = tray
+        """"trayer" (XEmbed only) or "xfce4-panel" (StatusNotifierItem and XEmbed)."""
+        self.tray_proc: subprocess.Popen[bytes] | None = None
         self.procs: list[subprocess.Popen[bytes]] = []
         self.bus_pid: int | None = None
         self.env: dict[str, str] = {}
@@ -115,7 +133,8 @@ class Desktop:
 
     def start(self) -> Desktop:
         bare = ("Xvfb", "dbus-daemon", "dunst", "dunstctl", "xdotool")
-        missing = missing_programs(PROGRAMS if self.with_tray else bare)
+        wanted = (*bare, "import", self.tray) if self.with_tray else bare
+        missing = missing_programs(wanted)
         if missing:
             pytest.skip(
                 f"virtual desktop unavailable: missing {', '.join(missing)} (scripts/test.sh installs them as root)"
@@ -155,36 +174,58 @@ class Desktop:
         self.procs.append(subprocess.Popen(["dunst", "-print", "-config", str(self._dunst_config())],
                                            stdout=log, stderr=subprocess.STDOUT, env=env))
         if self.with_tray:
-            self.procs.append(
-                subprocess.Popen(
-                    ["trayer", "--edge", "top", "--align", "right", "--widthtype", "request", "--height", "32",
-                     "--SetDockType", "true", "--transparent", "false", "--tint", "0x888888"],
-                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
-                )
-            )
-        ready = wait_for(lambda: self.notifications_ready() and (not self.with_tray or self.panel() is not None))
+            self.start_tray()
+        ready = wait_for(lambda: self.notifications_ready() and (not self.with_tray or self.tray_ready()))
         if not ready:
             self.stop()
             pytest.skip("virtual desktop unavailable: the tray or the notification daemon did not come up")
         return self
 
+    def start_tray(self) -> None:
+        """Start the tray host (again, after `stop_tray`): trayer, or xfce4-panel with its systray."""
+        if self.tray == "xfce4-panel":
+            folder = self.root / "config/xfce4/xfconf/xfce-perchannel-xml"
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "xfce4-panel.xml").write_text(XFCE_PANEL_CONFIG, encoding="utf-8")
+            cmd = ["xfce4-panel", "--disable-wm-check"]
+        else:
+            cmd = ["trayer", "--edge", "top", "--align", "right", "--widthtype", "request", "--height", "32",
+                   "--SetDockType", "true", "--transparent", "false", "--tint", "0x888888"]
+        self.tray_proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=self.env)
+        self.procs.append(self.tray_proc)
+
+    def stop_tray(self) -> None:
+        """Kill the tray host (as a crashing panel goes: SIGKILL, no goodbye to its items)."""
+        if self.tray_proc is not None:
+            self.tray_proc.kill()
+            self.tray_proc.wait(timeout=5)
+
+    def tray_ready(self) -> bool:
+        """The tray's window is up, and for xfce4-panel its StatusNotifierWatcher is on the bus."""
+        if self.tray == "xfce4-panel" and not self.name_owned("org.kde.StatusNotifierWatcher"):
+            return False
+        return self.panel() is not None
+
+    def name_owned(self, name: str) -> bool:
+        out = self.run("dbus-send", "--session", "--print-reply", "--dest=org.freedesktop.DBus", "/",
+                       "org.freedesktop.DBus.NameHasOwner", f"string:{name}")
+        return "boolean true" in out.stdout
+
     def run(self, *cmd: str, check: bool = False, timeout: float = 10) -> subprocess.CompletedProcess[str]:
         return subprocess.run(list(cmd), env=self.env, capture_output=True, text=True, check=check, timeout=timeout)
 
     def notifications_ready(self) -> bool:
-        if "DBUS_SESSION_BUS_ADDRESS" not in self.env:
-            return False
-        out = self.run(
-            "dbus-send", "--session", "--print-reply", "--dest=org.freedesktop.DBus", "/",
-            "org.freedesktop.DBus.NameHasOwner", "string:org.freedesktop.Notifications",
-        )
-        return "boolean true" in out.stdout
+        return "DBUS_SESSION_BUS_ADDRESS" in self.env and self.name_owned("org.freedesktop.Notifications")
 
     def panel(self) -> str | None:
         """The tray host's window. xdotool's search walks every window and can come back empty when
         one (a menu closing) is destroyed during the walk, so a miss is asked again for a moment."""
         for _ in range(20):
-            ids = self.run("xdotool", "search", "--name", "^panel$").stdout.split()
+            if self.tray == "xfce4-panel":  # its panel window, not the 10x10 helper windows it also maps
+                found = self.run("xdotool", "search", "--onlyvisible", "--class", "xfce4-panel").stdout.split()
+                ids = [w for w in found if self.geometry(w)[2] > 100]
+            else:
+                ids = self.run("xdotool", "search", "--name", "^panel$").stdout.split()
             if ids:
                 return ids[0]
             time.sleep(0.1)
@@ -238,9 +279,9 @@ class Desktop:
         self.procs.clear()
 
 
-def _session(with_tray: bool) -> Iterator[Desktop]:
+def _session(with_tray: bool, tray: str = "trayer") -> Iterator[Desktop]:
     root = Path(tempfile.mkdtemp(prefix="pa-desktop-"))
-    d = Desktop(root, with_tray=with_tray).start()
+    d = Desktop(root, with_tray=with_tray, tray=tray).start()
     try:
         yield d
     finally:
@@ -251,6 +292,12 @@ def _session(with_tray: bool) -> Iterator[Desktop]:
 @pytest.fixture
 def desktop() -> Iterator[Desktop]:
     yield from _session(with_tray=True)
+
+
+@pytest.fixture
+def sni_desktop() -> Iterator[Desktop]:
+    """The desktop with xfce4-panel as its tray: a StatusNotifierItem host (and an XEmbed one)."""
+    yield from _session(with_tray=True, tray="xfce4-panel")
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Iterator
 
-from jeepney import DBusAddress, HeaderFields, MessageType, message_bus, new_method_return, new_signal
+from jeepney import DBusAddress, HeaderFields, MessageType, message_bus, new_error, new_method_return, new_signal
 from jeepney.io.blocking import open_dbus_connection
 
 PATH, INTERFACE = "/org/freedesktop/Notifications", "org.freedesktop.Notifications"
@@ -25,6 +25,9 @@ INTROSPECTION = """<node><interface name="org.freedesktop.Notifications">
 <method name="GetServerInformation"><arg type="s" direction="out"/><arg type="s" direction="out"/>
 <arg type="s" direction="out"/><arg type="s" direction="out"/></method>
 </interface></node>"""
+
+
+ANSWERED = frozenset({"Notify", "CloseNotification", "GetCapabilities", "GetServerInformation", "Introspect"})
 
 
 class NotificationService:
@@ -65,9 +68,11 @@ class NotificationService:
                 continue
             member = str(msg.header.fields.get(HeaderFields.member))
             self.calls.append(member)
-            signature, body = self._reply(member, msg.body)
             with self._send:
-                self.conn.send(new_method_return(msg, signature, body))
+                if member in ANSWERED:
+                    self.conn.send(new_method_return(msg, *self._reply(member, msg.body)))
+                else:  # as a real server answers what it does not implement (the `Inhibited` property)
+                    self.conn.send(new_error(msg, "org.freedesktop.DBus.Error.UnknownMethod", "s", (member,)))
 
     def _reply(self, member: str, args: tuple[object, ...]) -> tuple[str, tuple[object, ...]]:
         if member == "Notify":

@@ -59,14 +59,17 @@ def test_lower_back_adds_pelvic_tilts_for_fourteen_local_days() -> None:
 
 
 def test_si_protocol_lasts_fourteen_days_across_a_dst_change() -> None:
-    """Berlin leaves summer time on 2026-10-25: the protocol is 14 x 24 h from the report."""
+    """Berlin leaves summer time on 2026-10-25: the protocol is 14 x 24 h from the report, and the
+    local day on which they run out is still a no-running day (running again the day after)."""
     report = Soreness("s1", at(BERLIN, 2026, 10, 20, 18), si_joint=4)
     history = History(soreness=(report,))
     p = evaluate(history, at(BERLIN, 2026, 10, 26, 9)).si_protocol
     assert p is not None
-    assert p.day == 7 and p.ends == report.at + timedelta(days=14) and p.ice_times == ICE
-    assert evaluate(history, report.at + timedelta(days=14) - timedelta(minutes=1)).si_protocol is not None
-    assert evaluate(history, report.at + timedelta(days=14)).si_protocol is None
+    assert p.day == 7 and p.ends == at(BERLIN, 2026, 11, 4, 0) and p.ice_times == ICE
+    assert p.running_again == date(2026, 11, 4) and p.days == 15 and p.because == report
+    assert evaluate(history, report.at + timedelta(days=14)).si_protocol is not None
+    assert evaluate(history, at(BERLIN, 2026, 11, 3, 23, 59)).si_protocol is not None
+    assert evaluate(history, at(BERLIN, 2026, 11, 4, 0)).si_protocol is None
     assert not evaluate(history, at(BERLIN, 2026, 10, 26, 9)).running_ok
 
 
@@ -97,3 +100,32 @@ def test_messages_always_end_with_not_medical_advice_and_never_dose() -> None:
     assert any("ask a pharmacist or doctor" in line for line in lines)
     assert not any(unit in " ".join(lines) for unit in (" mg", "tablet", "ibuprofen"))
     assert rules.messages(evaluate(History(), at(BERLIN, 2026, 11, 21, 8)), BERLIN)[0].startswith("Nothing special")
+
+
+def test_advice_lines_say_what_is_in_force_and_why() -> None:
+    """One line per rule in force, naming the report behind it; a rest day inside the protocol is
+    not said twice; a report with lower back 0 adds no pelvic-tilt line."""
+    run_ = run("r1", at(BERLIN, 2026, 12, 7, 9))
+    earlier = Soreness("s0", at(BERLIN, 2026, 12, 4, 20), lower_back=4)
+    si = Soreness("s1", at(BERLIN, 2026, 12, 7, 17, 57), upper_back=5, lower_back=0, si_joint=6, run_id="r1")
+    lines = rules.messages(evaluate(History(runs=(run_,), soreness=(earlier, si)), si.at), BERLIN)
+    assert lines == [
+        "SI-joint protocol, day 1 of 15 (SI joint 6/10 on Mon 07 Dec): no running; your first running day "
+        "is Tue 22 Dec. Keep doing the drills and the circuit.",
+        "Ice the SI joint for 15-20 minutes, daily at 12:30 and 20:30.",
+        rules.MEDICATION_NOTE,
+        "Pelvic tilts are in your daily drills until Fri 18 Dec: your lower back was 4/10 on Fri 04 Dec.",
+        rules.NOT_MEDICAL_ADVICE,
+    ]
+    # a sore lower back today: the tilts join tomorrow's drills (a day's plan is the one it began with)
+    today = Soreness("s3", at(BERLIN, 2026, 12, 7, 18), lower_back=5)
+    [tilts] = [x for x in rules.messages(evaluate(History(soreness=(today,)), today.at), BERLIN) if "Pelvic" in x]
+    assert tilts == ("Pelvic tilts are in your daily drills from tomorrow (Tue 08 Dec) until Mon 21 Dec: "
+                     "your lower back was 5/10 on Mon 07 Dec.")
+    sore = Soreness("s2", at(BERLIN, 2026, 12, 7, 12), upper_back=5, mid_back=2, lower_back=0, run_id="r1")
+    lines = rules.messages(evaluate(History(runs=(run_,), soreness=(sore,)), sore.at), BERLIN)
+    assert lines == [
+        "Extra rest day tomorrow (Tue 08 Dec): your back was sore (upper back 5/10) after your last run. "
+        "Running again from Wed 09 Dec.",
+        rules.NOT_MEDICAL_ADVICE,
+    ]

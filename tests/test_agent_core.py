@@ -184,10 +184,11 @@ def test_status_for_a_tray(rig: Rig, cli: object) -> None:
     status = rig.agent.status()
     assert status.next_prompt is not None
     assert (status.next_prompt.kind, status.next_prompt.due) == ("checkin", at(27, 10, 30))
-    assert status.si_protocol_day == 3 and status.si_protocol_days == 14
+    assert status.si_protocol_day == 3 and status.si_protocol_days == 15  # the report's day and 14 more
     assert status.paused_until is None and status.rest_today is False
     data = status.to_json(BERLIN)
     assert data["next_prompt"]["due"] == "2026-11-27T10:30:00+01:00"
+    assert data["si_running_again"] == "2026-12-10"  # reported on Wed 25 Nov: 14 days run out on Wed 9 Dec
 
 
 def test_config_change_takes_effect_without_restart(rig: Rig) -> None:
@@ -212,6 +213,28 @@ def test_a_run_logged_meanwhile_brings_its_soreness_prompt(rig: Rig, cli: object
     assert main(args, clock=rig.clock) == 0
     shown = rig.tick_at(at(25, 19, 51))
     assert ("soreness", None, "19:50") in shown
+
+
+def test_a_soreness_question_stays_open_until_the_next_mornings(rig: Rig, cli: object) -> None:
+    """Never `missed` minutes in: the question after the run is open until the next morning's
+    soreness time, when the next question is asked; an answer made meanwhile closes it as answered."""
+    from posture_agent.cli import main
+
+    rig.clock.at = at(25, 17, 50).astimezone(ZoneInfo("UTC"))
+    args = ["--home", str(rig.home), "run", "add", "--distance-km", "8", "--duration", "45m"]
+    assert main(args, clock=rig.clock) == 0
+    assert ("soreness", None, "19:50") in rig.tick_at(at(25, 19, 51))
+    rig.tick_at(at(25, 19, 58))
+    rig.tick_at(at(25, 23, 30))
+    assert rig.rows("SELECT outcome FROM prompts WHERE kind = 'soreness'") == [(None,)], "still open at night"
+    assert rig.agent.next_wakeups()["timeout"] == at(26, 8, 0)
+    morning = rig.tick_at(at(26, 8, 1))
+    assert ("soreness", None, "08:00") in morning
+    assert rig.rows("SELECT outcome FROM prompts WHERE kind = 'soreness' ORDER BY due") == [("missed",), (None,)]
+    rig.clock.at = at(26, 12, 0).astimezone(ZoneInfo("UTC"))
+    assert main(["--home", str(rig.home), "soreness", "--upper-back", "2"], clock=rig.clock) == 0
+    rig.tick_at(at(27, 8, 1))
+    assert rig.rows("SELECT outcome FROM prompts WHERE kind = 'soreness' ORDER BY due") == [("missed",), ("answered",)]
 
 
 def test_housekeeping_shows_what_is_due_after_a_clock_jump_only(rig: Rig) -> None:

@@ -447,8 +447,8 @@ def test_doctor_shows_backups_and_the_agent_lock(agent_home: Path, clock: Pinned
 def test_agent_in_a_home_with_spaces_and_non_ascii_letters(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, clock: PinnedClock, env: dict[str, str]
 ) -> None:
-    """Paths a user really has: the lock, the control socket (too long for a socket path: the agent
-    falls back to an abstract one), the daily backup, pause and a refused restore all work."""
+    """Paths a user really has: the lock, the control socket (too long for a socket path: it lives in
+    a private folder of its own), the daily backup, pause and a refused restore all work."""
     monkeypatch.setenv("TZ", "Europe/Berlin")
     home = tmp_path / ("Jürgen Ødegård ñandú " + "long folder name " * 5).strip()
     home.mkdir()

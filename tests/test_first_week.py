@@ -110,7 +110,10 @@ def test_an_extra_rest_day_has_no_planned_circuit_and_a_run_on_it_warns(cli: Cli
     assert report(cli)["circuits"]["planned"] == 0  # Tue was a rest day, Fri is to come
     saved = cli("run", "add", "--distance-km", "5", "--duration", "30:00", "--at", "2026-11-24T07:00")
     assert saved.code == 0
-    assert saved.err.strip().splitlines() == ["Saved, but Tue 24 Nov was an extra rest day after a sore report."]
+    assert saved.err.strip().splitlines() == [
+        "Saved, but Tue 24 Nov is an extra rest day (your back was sore after your last run). "
+        "Running again from Wed 25 Nov."
+    ]
     assert "Run saved" in saved.out and "rest day" not in saved.out
     assert [r["distance_km"] for r in cli.ok("run", "list", "--json").json()["runs"]] == [10.0, 5.0]  # type: ignore[index]
 

@@ -83,7 +83,10 @@ class Checker:
         assert "Traceback" not in result.err and "Traceback" not in result.out, shown
         assert result.code != EXIT_BUG, f"{shown}: {result.err}"
         if result.code == 0:
-            assert result.err == "", f"{shown}: {result.err}"
+            # a config file with a mistake: one line naming it, and the work done all the same
+            config_line = result.err.startswith("posture-agent: config error in ") and result.err.endswith(
+                " until it is fixed (the file was not changed)\n") and result.err.count("\n") == 1
+            assert result.err == "" or config_line, f"{shown}: {result.err}"
             if "--json" in args:
                 json.loads(result.out)
         elif args[:2] == ("run", "import") and result.code == 1:

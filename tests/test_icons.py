@@ -7,12 +7,15 @@ from __future__ import annotations
 import importlib.util
 import io
 import tomllib
+import zlib
 from importlib import resources
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 from PIL import Image, ImageChops, ImageStat
+
+from posture_agent.ui.icon import PIXMAP_SIZES, decode_pixmaps, encode_pixmaps, pixmaps_from_images, tray_pixmaps
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -61,6 +64,41 @@ def test_committed_icons_are_up_to_date_with_the_source(rebuilt: Path) -> None:
             if a.size != b.size or max_difference(a, b) > 2:
                 stale.append(str(committed.relative_to(ROOT)))
     assert not stale, f"stale icons, run `python assets/build_icons.py`: {stale}"
+
+
+def pixmap_images(path: Path) -> list[Image.Image]:
+    """A `.pixmaps` file's sizes as RGBA images (ARGB32 in network byte order turned back)."""
+    images = []
+    for w, h, argb in decode_pixmaps(path.read_bytes()).sizes:
+        rgba = bytearray(len(argb))
+        rgba[0::4], rgba[1::4], rgba[2::4], rgba[3::4] = argb[1::4], argb[2::4], argb[3::4], argb[0::4]
+        images.append(Image.frombytes("RGBA", (w, h), bytes(rgba)))
+    return images
+
+
+def test_tray_pixmaps_are_the_states_in_every_size_and_up_to_date(rebuilt: Path) -> None:
+    """The StatusNotifierItem tray's pixels: every size, the same as the PNG of that size, and
+    what the builder makes today; the 64 px one is the runtime PNG itself."""
+    for state in builder.STATES:
+        committed = pixmap_images(ROOT / "posture_agent/data/icons" / f"{state}.pixmaps")
+        fresh = pixmap_images(rebuilt / "posture_agent/data/icons" / f"{state}.pixmaps")
+        assert [img.width for img in committed] == list(PIXMAP_SIZES)
+        for old, new in zip(committed, fresh, strict=True):
+            assert max_difference(old, new) <= 2, f"stale {state}.pixmaps: run `python assets/build_icons.py`"
+            with Image.open(ROOT / "assets/icons" / state / f"{old.width}x{old.width}.png") as png:
+                assert max_difference(old, png) <= 2, f"{state} {old.width} px differs from its PNG"
+        assert tray_pixmaps(state).sizes == decode_pixmaps(
+            (ROOT / "posture_agent/data/icons" / f"{state}.pixmaps").read_bytes()).sizes
+
+
+def test_pixmaps_from_an_image_are_argb_in_network_order() -> None:
+    image = Image.new("RGBA", (2, 1), (10, 20, 30, 40))
+    image.putpixel((1, 0), (1, 2, 3, 255))
+    (only,) = pixmaps_from_images([image]).sizes
+    assert only == (2, 1, bytes([40, 10, 20, 30, 255, 1, 2, 3]))
+    assert decode_pixmaps(encode_pixmaps(pixmaps_from_images([image]))).sizes == (only,)
+    with pytest.raises(ValueError, match="does not fit"):
+        decode_pixmaps(zlib.compress(b"\0\0\0\x40\0\0\0\x40" + b"\0" * 10))
 
 
 def test_ico_holds_every_windows_size_from_the_source(rebuilt: Path) -> None:
@@ -131,17 +169,20 @@ def test_the_three_tray_states_load_from_the_package_and_look_different() -> Non
     sat_normal = ImageStat.Stat(normal.crop(corner).convert("HSV")).mean[1]
     sat_paused = ImageStat.Stat(paused.crop(corner).convert("HSV")).mean[1]
     assert sat_normal > 100 and sat_paused < 10
-    # Protocol keeps the colour and adds an amber badge bottom-right.
-    badge = protocol.getpixel((57, 57))  # on the badge, beside the cross
+    # Protocol (resting, ice) turns the tile a deep blue and adds a sky-blue snowflake badge
+    # bottom-right: no "+" that reads as "add".
+    badge = protocol.getpixel((57, 57))  # on the badge, beside the snowflake
     assert isinstance(badge, tuple)
     r, g, b, alpha = badge
-    assert alpha == 255 and r > 200 and 120 < g < 190 and b < 80, badge
-    assert max_difference(normal.crop(corner), protocol.crop(corner)) == 0
+    assert alpha == 255 and r < 80 and 130 < g < 200 and b > 200, badge
+    tile = ImageStat.Stat(protocol.crop(corner).convert("RGB")).mean
+    assert tile[2] > tile[1] + 40 and tile[2] > tile[0] + 80, f"a blue tile, not teal: {tile}"
 
 
 def test_package_data_ships_the_icons() -> None:
     data = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    assert "icons/*.png" in data["tool"]["setuptools"]["package-data"]["posture_agent.data"]
+    shipped = data["tool"]["setuptools"]["package-data"]["posture_agent.data"]
+    assert "icons/*.png" in shipped and "icons/*.pixmaps" in shipped
 
 
 def test_a_designer_change_to_the_source_changes_every_output(tmp_path: Path) -> None:

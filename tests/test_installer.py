@@ -58,7 +58,7 @@ def test_every_hand_listed_module_exists(platform: str) -> None:
     """A typo in a hidden import is only a warning in PyInstaller, then a crash in the frozen app."""
     missing = [m for m in bundle_modules.hidden_imports(platform) if not module_file_exists(m)]
     if platform == "linux" and importlib.util.find_spec("dbus") is None:
-        missing = [m for m in missing if not m.startswith("dbus")]  # optional: the linux-desktop extra
+        missing = [m for m in missing if not m.startswith("dbus")]  # optional: dbus-python (no extra installs it)
     assert not missing
 
 
@@ -133,7 +133,9 @@ def test_spec_linux_one_console_program_with_migrations_and_icons(spec_runs: dic
     dests = {Path(dest).as_posix() + "/" + Path(src).name for src, dest in analysis.kwargs["datas"]}
     assert "posture_agent/store/migrations/env.py" in dests
     assert "posture_agent/store/migrations/versions/0001_initial_schema.py" in dests
-    assert {f"posture_agent/data/icons/{s}.png" for s in ("normal", "paused", "protocol")} <= dests
+    assert {f"posture_agent/data/icons/{s}.{kind}" for s in ("normal", "paused", "protocol")
+            for kind in ("png", "pixmaps")} <= dests, "the tray's icons, and their pixels for the D-Bus tray"
+    assert {"pystray._dummy", "posture_agent.ui.sni"} <= set(hidden), "our StatusNotifierItem tray, loaded lazily"
     assert "posture_agent/data/drills.toml" in dests
     (exe,) = made(runs, "EXE")
     assert exe.kwargs["name"] == "posture-agent" and exe.kwargs["console"] is True

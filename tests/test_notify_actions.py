@@ -4,21 +4,27 @@ or a small notification service of the test's own that reports no `actions` capa
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from jeepney import DBusAddress, HeaderFields, message_bus, new_signal
+from jeepney.io.blocking import open_dbus_connection
 
 from posture_agent.agent.events import PROMPT_DUE, WINDOW_WANTED, Event
 from posture_agent.agent.notify import Notifier
 from posture_agent.store.sqlite_file import BUSY_TIMEOUT_MS
 from tests.desktop import Desktop, wait_for
+from tests.notification_service import INTERFACE as NOTIFY_INTERFACE
+from tests.notification_service import PATH as NOTIFY_PATH
 from tests.notification_service import NotificationService, private_bus
 from tests.test_agent_core import Rig, at, rig
 
@@ -108,6 +114,103 @@ def test_a_click_on_the_body_asks_for_the_window(rig: Rig, dunst: Desktop, notif
     assert wait_for(lambda: (WINDOW_WANTED, "checkin") in kinds(rig.events), timeout=5), kinds(rig.events)
     assert checkin_rows(rig) == SKIPPED_EARLIER, "a click on the body is not an answer"
     assert [a.prompt.kind for a in rig.agent.status().open_prompts].count("checkin") == 1
+
+
+def impostor_press(address: str, nid: int, key: str, to: str | None = None) -> None:
+    """Another client of the same session bus emits `ActionInvoked` for the agent's notification:
+    broadcast, and sent to the agent's connection directly (`to`), which match rules do not filter."""
+    conn = open_dbus_connection(bus=address)
+    try:
+        for destination in (None, to):
+            message = new_signal(DBusAddress(NOTIFY_PATH, interface=NOTIFY_INTERFACE), "ActionInvoked", "us",
+                                 (nid, key))
+            if destination is not None:
+                message.header.fields[HeaderFields.destination] = destination
+            conn.send(message)
+        conn.send_and_get_reply(message_bus.GetId(), timeout=5)  # both sent before this returns
+    finally:
+        conn.close()
+
+
+def agent_connection(notifier: Notifier) -> str:
+    desktop = notifier._desktop
+    assert desktop is not None
+    return str(desktop._conn.unique_name)
+
+
+@pytest.mark.desktop
+def test_a_press_from_another_bus_client_is_ignored(
+        rig: Rig, dunst: Desktop, notifier: Notifier, caplog: pytest.LogCaptureFixture) -> None:
+    rig.tick_at(at(25, 9, 46))
+    assert wait_for(lambda: dunst.displayed() == 1, timeout=5)
+    [nid] = notifier._asked
+    impostor_press(dunst.env["DBUS_SESSION_BUS_ADDRESS"], nid, "slouched", to=agent_connection(notifier))
+    impostor_press(dunst.env["DBUS_SESSION_BUS_ADDRESS"], nid, "default")
+    time.sleep(0.5)
+    assert checkin_rows(rig) == SKIPPED_EARLIER, "no answer from a client that is not the server"
+    assert (WINDOW_WANTED, "checkin") not in kinds(rig.events)
+    assert list(notifier._asked) == [nid] and dunst.displayed() == 1
+    dunst.press("Upright")  # the server's own press still counts
+    assert wait_for(lambda: checkin_rows(rig) == [*SKIPPED_EARLIER, ("upright", "desk", 1, "prompt")], timeout=5)
+
+
+def test_only_the_current_notification_server_is_heard_and_a_new_one_is_followed(
+        rig: Rig, notifier: Notifier, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The test's own server with buttons: a press from a bystander is ignored, the server's counts;
+    the server replaced by another (a new unique name), the next check-in's press from it counts."""
+    if shutil.which("dbus-daemon") is None:
+        pytest.skip("dbus-daemon is not installed (scripts/test.sh installs it as root)")
+    with private_bus() as address:
+        monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", address)
+        first = NotificationService(address).start()
+        try:
+            rig.tick_at(at(25, 9, 46))
+            [nid] = notifier._asked
+            impostor_press(address, nid, "slouched", to=agent_connection(notifier))
+            time.sleep(0.3)
+            assert checkin_rows(rig) == SKIPPED_EARLIER
+            first.invoke(nid, "standing")
+            assert wait_for(lambda: len(checkin_rows(rig)) == 2, timeout=5)
+        finally:
+            first.stop()
+        second = NotificationService(address).start()
+        try:
+            rig.tick_at(at(25, 10, 31))
+            assert wait_for(lambda: len(notifier._asked) == 1, timeout=5), notifier._asked
+            [nid] = notifier._asked
+            second.invoke(nid, "slouched")
+            assert wait_for(lambda: len(checkin_rows(rig)) == 3, timeout=5), checkin_rows(rig)
+        finally:
+            notifier.close()
+            second.stop()
+    assert checkin_rows(rig) == [*SKIPPED_EARLIER, ("standing", "desk", 1, "prompt"), ("slouched", "desk", 1, "prompt")]
+
+
+@pytest.mark.desktop
+def test_the_soreness_question_is_a_notification_first_and_its_body_opens_the_window(
+        rig: Rig, dunst: Desktop, notifier: Notifier, tmp_path: Path) -> None:
+    """One surface per prompt: no window at once, a notification that stays (no expiry of its own)
+    until its body is clicked; the click asks for the window and answers nothing."""
+    rig.tick_at(at(25, 9, 46))
+    for active in rig.agent.status().open_prompts:
+        rig.agent.skip(active)
+    assert wait_for(lambda: dunst.displayed() == 0, timeout=5)
+    rig.events.clear()
+    journal = rig.agent.journal
+    journal.add_run(at(25, 7, 10), timedelta(minutes=45), 8.0)  # ends 07:55: asked at 09:55
+    assert ("soreness", None, "09:55") in rig.tick_at(at(25, 9, 56))
+    assert wait_for(lambda: dunst.displayed() == 1, timeout=5)
+    said = dunst.notifications()
+    assert "How does your back feel after the run?" in said and "Click here to rate" in said, said
+    assert (WINDOW_WANTED, "soreness") not in kinds(rig.events), "the window waits for the click"
+    last = said[said.rindex("summary: 'How does your back"):]
+    assert "\ttimeout: 0\n" in last and '"rate": "Rate my back"' in last, "no expiry of its own; a button"
+    dunst.screenshot(Path(os.environ.get("POSTURE_AGENT_SHOTS") or tmp_path) / "soreness-notification.png")
+    rig.tick_at(at(25, 10, 5))  # ten minutes on, well past the 2-minute check-in timeout
+    assert rig.rows("select outcome from prompts where kind = 'soreness'") == [(None,)]
+    dunst.click_notification()
+    assert wait_for(lambda: (WINDOW_WANTED, "soreness") in kinds(rig.events), timeout=5), kinds(rig.events)
+    assert rig.rows("select count(*) from soreness_reports") == [(0,)], "a click on the body is not an answer"
 
 
 # --- a notification service without action buttons ----------------------------------------------

@@ -230,6 +230,52 @@ def test_gnome_screen_saver_and_do_not_disturb_stand_ins(private_bus: str, monke
         service.stop()
 
 
+def test_malformed_replies_make_the_signal_unavailable_logged_once(
+    private_bus: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Services that answer with the wrong shape (an empty `Properties.Get` reply, as a notification
+    server without the property sends; a string where a boolean belongs; a property of another
+    type): each signal is unavailable, the user present, and the log says so once per service."""
+    answers: dict[tuple[str, ...], tuple[str, tuple[Any, ...]]] = {
+        (pdbus.MUTTER_IDLE[1], pdbus.MUTTER_IDLE[2], "GetIdletime"): ("", ()),
+        (pdbus.SESSION_MANAGER[1], pdbus.SESSION_MANAGER[2], "IsInhibited"): ("s", ("yes",)),
+        ("/org/freedesktop/ScreenSaver", "org.freedesktop.ScreenSaver", "GetActive"): ("bb", (True, True)),
+        ("/org/freedesktop/Notifications", "Get", "org.freedesktop.Notifications", "Inhibited"): ("", ()),
+    }
+    names = [pdbus.MUTTER_IDLE[0], pdbus.SESSION_MANAGER[0], "org.freedesktop.ScreenSaver", pdbus.NOTIFICATIONS[0]]
+    service = StandIn(private_bus, names, answers)
+    service.start()
+    try:
+        bus = bus_on(private_bus)
+        for signal_, expected in (
+            (pdbus.MutterIdle(bus, 300), r"GetIdletime: malformed reply \(signature '', expected 't'\)"),
+            (pdbus.GnomeInhibited(bus), r"IsInhibited: malformed reply \(signature 's', expected 'b'\)"),
+            (pdbus.ScreenSaverActive(bus), r"GetActive: malformed reply \(signature 'bb'"),
+            (pdbus.NotificationsInhibited(bus), r"Get: malformed reply \(signature '', expected 'v'\)"),
+        ):
+            with pytest.raises(SignalUnavailable, match=expected):
+                signal_.away(NOW)
+        answers[("/org/freedesktop/Notifications", "Get", "org.freedesktop.Notifications", "Inhibited")] = (
+            "v", (("s", "on"),))
+        with pytest.raises(SignalUnavailable, match=r"Get Inhibited: malformed reply \(a value of type 's'"):
+            pdbus.NotificationsInhibited(bus).away(NOW)
+
+        monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", private_bus)
+        caplog.clear()
+        caplog.set_level(logging.DEBUG, logger="posture_agent")
+        check = PresenceCheck(signals(300, None, {}, "linux"))
+        for _ in range(3):
+            assert not check(NOW).away
+        assert not any(r.exc_info for r in caplog.records), "no traceback"
+        warned = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+        assert len(warned) == 4 and all("malformed reply" in m for m in warned), warned  # once per service
+        offers = {o.source: o for o in check.offers(NOW) if o.kind in ("idle", "lock", "dnd", "fullscreen")}
+        assert not offers["org.freedesktop.Notifications Inhibited"].available
+        assert "malformed reply" in offers["org.freedesktop.Notifications Inhibited"].detail
+    finally:
+        service.stop()
+
+
 def test_a_service_that_never_answers_is_unavailable_not_a_hang(private_bus: str) -> None:
     squatter = open_dbus_connection(bus=private_bus)  # owns the name and never answers
     squatter.send_and_get_reply(message_bus.RequestName("org.freedesktop.ScreenSaver"), timeout=5)

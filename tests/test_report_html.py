@@ -342,12 +342,12 @@ def test_two_week_user_who_imported_old_runs(browser: Page, two_week_page: Path,
 def test_twelve_week_user_on_the_si_protocol(browser: Page, twelve_week_page: Path, tmp_path: Path) -> None:
     assert_leads_with_this_week(browser, twelve_week_page, tmp_path)
     cards = browser.evaluate("[...document.querySelectorAll('#key-figures .card')].map(c => c.innerText)")
-    assert "si-joint protocol" in cards[0].lower() and "day 3 of 14" in cards[0], cards
-    assert "ice at 12:30, 20:30" in cards[0] and "no running until" in cards[0]
+    assert "si-joint protocol" in cards[0].lower() and "day 3 of 15" in cards[0], cards
+    assert "ice at 12:30, 20:30" in cards[0] and "no running; running again" in cards[0]
     assert any("pelvic tilts" in c.lower() and "until" in c for c in cards), cards
     assert any("from last week" in c and ("▲" in c or "▼" in c) for c in cards), cards
     advice = browser.evaluate("document.querySelector('#advice').innerText")
-    assert "SI-joint protocol, day 3 of 14" in advice and "Ice the SI joint" in advice
+    assert "SI-joint protocol, day 3 of 15" in advice and "Ice the SI joint" in advice
     assert "not medical advice" in advice
     assert "12 weeks of history" in browser.evaluate("document.querySelector('#history').innerText")
     # the runs of the week show the form self-check beside their scores

@@ -17,11 +17,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from posture_agent.clock import FixedClock
 from tests.conftest import Cli
 from tests.desktop import Desktop, desktop, wait_for
 from tests.processes import rows
@@ -37,13 +40,14 @@ MENU = ["Check in now", "Today's drills", "Strength circuit", "Log a run", "How'
 
 
 class App:
-    def __init__(self, desktop: Desktop, home: Path, events: Path, backend: str, clock: str = PINNED) -> None:
+    def __init__(self, desktop: Desktop, home: Path, events: Path, backend: str, clock: str = PINNED,
+                 notify: bool = False) -> None:
         self.desktop, self.events_file = desktop, events
         env = dict(desktop.env, PYTHONPATH=os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]))
         env.pop("PYSTRAY_BACKEND", None)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "tests.ui_harness", "--home", str(home), "--events", str(events),
-             "--clock", clock, "--backend", backend],
+             "--clock", clock, "--backend", backend, *(["--notify"] if notify else [])],
             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=(events.parent / "app.err").open("wb"),
             env=env, cwd=ROOT, text=True,
         )
@@ -91,20 +95,20 @@ class App:
         self.desktop.run("xdotool", "key", "--delay", "40", *downs, "Return", check=True)
 
     def icon_colours(self, shots: Path, name: str) -> dict[str, int]:
-        """Counts of teal, grey and amber pixels in the docked icon (from a real screenshot)."""
+        """Counts of teal, grey and ice-blue pixels in the docked icon (from a real screenshot)."""
         from PIL import Image
 
         x, y = self.icon_centre()
         path = self.desktop.screenshot(shots / f"{name}.png", crop=f"36x36+{x - 18}+{max(0, y - 18)}")
-        counts = {"teal": 0, "grey": 0, "amber": 0}
+        counts = {"teal": 0, "grey": 0, "ice": 0}
         with Image.open(path) as img:
             for r, g, b in pixels(img):
                 if abs(r - 22) < 25 and abs(g - 122) < 25 and abs(b - 104) < 25:
                     counts["teal"] += 1
                 elif max(r, g, b) - min(r, g, b) < 25 and 90 < r < 160:
                     counts["grey"] += 1
-                elif r > 200 and 120 < g < 190 and b < 80:
-                    counts["amber"] += 1
+                elif ice(r, g, b):
+                    counts["ice"] += 1
         return counts
 
     def stop(self) -> None:
@@ -118,6 +122,11 @@ class App:
                     self.proc.wait(timeout=5)
                 except subprocess.TimeoutExpired:
                     self.proc.kill()
+
+
+def ice(r: int, g: int, b: int) -> bool:
+    """The SI protocol badge's sky blue (the tile then is a deep blue, and normal is teal)."""
+    return r < 80 and 130 < g < 200 and b > 200
 
 
 def pixels(img: Any) -> list[tuple[int, int, int]]:
@@ -138,9 +147,10 @@ def shots(tmp_path: Path) -> Path:
     return folder
 
 
-def start_app(desktop: Desktop, cli: Cli, tmp_path: Path, backend: str = "appindicator", clock: str = PINNED) -> App:
+def start_app(desktop: Desktop, cli: Cli, tmp_path: Path, backend: str = "appindicator", clock: str = PINNED,
+              notify: bool = False) -> App:
     skip_without_pygobject()
-    app = App(desktop, cli.home, tmp_path / "events.jsonl", backend, clock)
+    app = App(desktop, cli.home, tmp_path / "events.jsonl", backend, clock, notify)
     app.wait(lambda e: e["event"] == "tray_ready", timeout=20)
     assert wait_for(app.docked, timeout=10), "the icon docks in the tray"
     return app
@@ -210,8 +220,8 @@ def test_pause_and_resume_change_icon_and_menu(app: App, shots: Path) -> None:
     assert wait_for(lambda: app.icon_colours(shots, "icon-resumed")["teal"] > 100, timeout=5)
 
 
-def test_sore_si_joint_starts_protocol_and_icon_turns_amber(app: App, cli: Cli, shots: Path) -> None:
-    assert app.icon_colours(shots, "icon-before")["amber"] == 0
+def test_sore_si_joint_starts_protocol_and_icon_turns_ice_blue(app: App, cli: Cli, shots: Path) -> None:
+    assert app.icon_colours(shots, "icon-before")["ice"] == 0
     app.menu("How's my back?")
     app.wait(lambda e: e == {**e, "event": "mapped", "window": "soreness"})
     win = app.desktop.window("^How's my back\\?$")
@@ -223,8 +233,14 @@ def test_sore_si_joint_starts_protocol_and_icon_turns_amber(app: App, cli: Cli, 
     app.desktop.screenshot(shots / "soreness-advice-app.png", crop=f"{w + 20}x{h + 20}+{x - 10}+{y - 10}")
     state = app.wait(lambda e: e["event"] == "state" and e["icon"] != "normal")
     assert state["icon"] == "protocol"
-    assert state["lines"][0] == "SI protocol day 1 of 14: no running"
-    assert wait_for(lambda: app.icon_colours(shots, "icon-protocol")["amber"] > 15, timeout=5), "amber badge"
+    assert state["lines"][0] == "SI protocol day 1 of 15: no running (running again Thu 10 Dec)"
+    assert wait_for(lambda: app.icon_colours(shots, "icon-protocol")["ice"] > 15, timeout=5), "snowflake badge"
+    x, y = app.icon_centre()
+    app.desktop.run("xdotool", "mousemove", str(x), str(y), "click", "3", check=True)
+    app.desktop.wait_for_menus(1)
+    time.sleep(0.3)
+    app.desktop.screenshot(shots / "menu-protocol.png")
+    app.desktop.run("xdotool", "key", "Escape", check=True)
     advice = cli.ok("advice", "--json").json()
     assert isinstance(advice, dict) and advice["si_protocol"] is not None
 
@@ -283,6 +299,37 @@ def test_prompts_due_together_come_one_window_at_a_time(desktop: Desktop, cli: C
         app.desktop.screenshot(shots / "one-window-at-a-time-next.png")
         order = [e["window"] for e in app.events() if e["event"] == "mapped"]
         assert order == ["drills", "checkin"]
+    finally:
+        app.stop()
+
+
+def test_the_soreness_question_is_one_notification_whose_body_opens_the_window(
+        desktop: Desktop, cli: Cli, clock: FixedClock, tmp_path: Path, shots: Path) -> None:
+    """Notification first, like a check-in: no window beside it; ten minutes on it is still open
+    (never `missed` minutes in); a click on its body opens How's my back? and answers nothing."""
+    clock.at = datetime(2026, 11, 25, 18, 52, tzinfo=ZoneInfo("Europe/Berlin")).astimezone(UTC)
+    cli.ok("run", "add", "--distance-km", "8", "--duration", "45m", "--at", "2026-11-25T16:10")  # asked at 18:55
+    app = start_app(desktop, cli, tmp_path, clock="2026-11-25T18:56:00+01:00", notify=True)
+    try:
+        app.send("advance 0")
+        assert wait_for(lambda: desktop.displayed() == 1, timeout=8), "one notification"
+        time.sleep(1.0)
+        assert desktop.window("^How's my back\\?$") is None, "no window beside the notification"
+        assert not [e for e in app.events() if e["event"] == "mapped"]
+        desktop.screenshot(shots / "soreness-notification-app.png")
+        app.send("advance 600")
+        time.sleep(0.5)
+        assert rows(cli.home, "select kind, outcome from prompts") == [("soreness", None)], "still open"
+        desktop.click_notification()
+        app.wait(lambda e: e == {**e, "event": "mapped", "window": "soreness"})
+        win = desktop.window("^How's my back\\?$")
+        assert win is not None
+        assert wait_for(lambda: desktop.displayed() == 0, timeout=5), "the notification made way for the window"
+        desktop.screenshot(shots / "soreness-window-app.png")
+        desktop.run("xdotool", "windowfocus", "--sync", win, "key", "--delay", "40", "3", "Return", check=True)
+        app.wait(lambda e: e["event"] == "soreness" and e["values"]["upper_back"] == 3)
+        assert wait_for(lambda: rows(cli.home, "select kind, outcome from prompts") == [("soreness", "answered")],
+                        timeout=5)
     finally:
         app.stop()
 

@@ -1,8 +1,9 @@
 """Which tray backend `start` picks, from the tray hosts really running on a virtual desktop.
 
-appindicator where a StatusNotifierItem host owns its D-Bus name (or no tray is up yet); gtk where
-only an XEmbed tray (trayer) runs. Each check runs in a fresh process on the desktop's display
-and private session bus, as `start` would.
+Our own StatusNotifierItem backend (`sni`) where a StatusNotifierItem host owns its D-Bus name;
+gtk where only an XEmbed tray (trayer) runs, or a line naming the `gtk-tray` extra without
+PyGObject; appindicator (else `sni`) when no tray is up yet. Each check runs in a fresh process on
+the desktop's display and private session bus, as `start` would.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import sys
 
 import pytest
 
-from posture_agent.ui.tray_backend import SNI_WATCHER, pick_linux_backend
+from posture_agent.ui.tray_backend import SNI_WATCHER, TrayUnavailable, pick_linux_backend
 from tests.desktop import Desktop, bare_desktop, desktop
 from tests.test_tray_desktop import skip_without_pygobject
 
@@ -28,18 +29,17 @@ PROBE = (
 
 OWNER = (
     "import sys\n"
-    "from gi.repository import Gio, GLib\n"
-    "bus = Gio.bus_get_sync(Gio.BusType.SESSION, None)\n"
-    "bus.call_sync('org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus', 'RequestName',\n"
-    "              GLib.Variant('(su)', (sys.argv[1], 4)), GLib.VariantType('(u)'), 0, -1, None)\n"
+    "from posture_agent.session_bus import bus_proxy, open_router\n"
+    "bus_proxy(open_router()).RequestName(sys.argv[1], 4)\n"
     "print('owned', flush=True)\n"
     "sys.stdin.read()\n"
 )
 
 
-def probe(d: Desktop) -> dict[str, object]:
+def probe(d: Desktop, without_gi: bool = False) -> dict[str, object]:
     env = {k: v for k, v in d.env.items() if k != "PYSTRAY_BACKEND"}
-    out = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, timeout=30)
+    code = ("import sys; sys.modules['gi'] = None\n" if without_gi else "") + PROBE
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=30)
     assert out.returncode == 0, out.stderr
     result: dict[str, object] = json.loads(out.stdout)
     return result
@@ -48,16 +48,42 @@ def probe(d: Desktop) -> dict[str, object]:
 @pytest.mark.parametrize(
     ("found", "hosts", "chosen"),
     [
-        (["appindicator", "gtk"], {"sni"}, "appindicator"),
-        (["appindicator", "gtk"], {"sni", "xembed"}, "appindicator"),
-        (["appindicator", "gtk"], {"xembed"}, "gtk"),
-        (["appindicator", "gtk"], set(), "appindicator"),  # nothing up yet: it docks in either kind later
+        (["sni", "appindicator", "gtk"], {"sni"}, "sni"),
+        (["sni", "appindicator", "gtk"], {"sni", "xembed"}, "sni"),
+        (["sni"], {"sni", "xembed"}, "sni"),
+        (["sni", "appindicator", "gtk"], {"xembed"}, "gtk"),
+        (["sni", "appindicator", "gtk"], set(), "appindicator"),  # nothing up yet: it docks in either kind later
+        (["sni"], set(), "sni"),  # registers when a StatusNotifierItem host appears
+        (["appindicator", "gtk"], {"sni"}, "appindicator"),  # no session bus library
         (["gtk"], {"sni"}, "gtk"),
         (["gtk"], set(), "gtk"),
     ],
 )
 def test_backend_follows_the_tray_hosts(found: list[str], hosts: set[str], chosen: str) -> None:
     assert pick_linux_backend(found, hosts) == chosen
+
+
+def test_an_xembed_tray_without_pygobject_names_the_gtk_tray_extra() -> None:
+    with pytest.raises(TrayUnavailable) as caught:
+        pick_linux_backend(["sni"], {"xembed"})
+    assert "XEmbed" in str(caught.value) and "posture-agent[gtk-tray]" in str(caught.value)
+
+
+def test_without_jeepney_everything_still_imports_and_the_tray_falls_back() -> None:
+    """Off Linux jeepney is not installed: the notifier, the tray's choice and doctor still load, the
+    freedesktop notifications say they are unavailable, and no `sni` backend is offered."""
+    code = (
+        "import sys; sys.modules['jeepney'] = None\n"
+        "import posture_agent.agent.notify, posture_agent.agent.diagnostics\n"
+        "from posture_agent.agent.freedesktop import FreedesktopNotifications, NotificationsUnavailable\n"
+        "from posture_agent.ui.tray_backend import available_backends\n"
+        "try:\n    FreedesktopNotifications(print, print).open()\n"
+        "except NotificationsUnavailable as e:\n    print(e)\n"
+        "print('sni' in available_backends({'DBUS_SESSION_BUS_ADDRESS': 'unix:path=/nowhere'}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == ["jeepney is not installed", "False"]
 
 
 @pytest.mark.desktop
@@ -69,8 +95,17 @@ def test_xembed_tray_only_gives_gtk(desktop: Desktop) -> None:
 
 
 @pytest.mark.desktop
-def test_a_status_notifier_host_gives_appindicator(desktop: Desktop) -> None:
-    skip_without_pygobject()
+def test_xembed_tray_only_without_pygobject_says_what_to_install(desktop: Desktop) -> None:
+    env = {k: v for k, v in desktop.env.items() if k != "PYSTRAY_BACKEND"}
+    code = ("import sys; sys.modules['gi'] = None\n"
+            "from posture_agent.ui.tray_backend import choose_backend, TrayUnavailable\n"
+            "try:\n    choose_backend()\nexcept TrayUnavailable as e:\n    print(e)\n")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=30)
+    assert "XEmbed" in out.stdout and "gtk-tray" in out.stdout, out.stdout + out.stderr
+
+
+@pytest.mark.desktop
+def test_a_status_notifier_host_gives_our_own_backend(desktop: Desktop) -> None:
     owner = subprocess.Popen([sys.executable, "-c", OWNER, SNI_WATCHER], env=desktop.env, text=True,
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     try:
@@ -80,8 +115,7 @@ def test_a_status_notifier_host_gives_appindicator(desktop: Desktop) -> None:
         owner.kill()
         owner.wait()
     assert result["hosts"] == ["sni", "xembed"]
-    expected = "appindicator" if "appindicator" in result["found"] else "gtk"  # type: ignore[operator]
-    assert result["backend"] == expected
+    assert result["backend"] == "sni"
 
 
 
@@ -91,4 +125,10 @@ def test_no_tray_yet_waits_with_appindicator(bare_desktop: Desktop) -> None:
     skip_without_pygobject()
     result = probe(bare_desktop)
     assert result["hosts"] == []
-    assert result["backend"] == ("appindicator" if "appindicator" in result["found"] else "gtk")  # type: ignore[operator]
+    assert result["backend"] == ("appindicator" if "appindicator" in result["found"] else "sni")  # type: ignore[operator]
+
+
+@pytest.mark.desktop
+def test_no_tray_yet_without_pygobject_waits_with_our_own_backend(bare_desktop: Desktop) -> None:
+    result = probe(bare_desktop, without_gi=True)
+    assert result == {"hosts": [], "backend": "sni", "found": ["sni"]}

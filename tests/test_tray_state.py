@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -13,6 +13,7 @@ import pytest
 from posture_agent.ui.icon import STATES, draw_fallback, tray_image
 from posture_agent.ui.tray import TrayState, tray_state_from
 from posture_agent.ui.tray_backend import TrayUnavailable, choose_backend
+from tests.test_tray_desktop import ice
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=BERLIN)
@@ -37,10 +38,10 @@ def test_paused_protocol_and_rest_day() -> None:
     paused = TrayState(now=NOW, paused_until=datetime(2026, 11, 25, 13, 0, tzinfo=BERLIN), protocol_day=3,
                        next_prompt="check-in", next_at=NOW)
     assert paused.icon_state == "paused"
-    assert paused.status_lines() == ["Paused until 13:00", "SI protocol day 3 of 14: no running"]
-    protocol = TrayState(now=NOW, protocol_day=3, rest_day=True)
+    assert paused.status_lines() == ["Paused until 13:00", "SI protocol day 3 of 15: no running"]
+    protocol = TrayState(now=NOW, protocol_day=3, rest_day=True, running_again=date(2026, 12, 8))
     assert protocol.icon_state == "protocol"
-    assert protocol.status_lines() == ["SI protocol day 3 of 14: no running"]
+    assert protocol.status_lines() == ["SI protocol day 3 of 15: no running (running again Tue 08 Dec)"]
     rest = TrayState(now=NOW, rest_day=True, next_prompt="check-in",
                      next_at=datetime(2026, 11, 25, 12, 45, tzinfo=BERLIN))
     assert rest.status_lines() == ["Rest day: no running today", "Next: check-in at 12:45"]
@@ -58,13 +59,11 @@ def test_icons_differ_by_state() -> None:
         pixels = zip(raw[0::4], raw[1::4], raw[2::4], raw[3::4], strict=True)
         return sum(1 for r, g, b, a in pixels if a > 200 and match(r, g, b))
 
-    def amber(r: int, g: int, b: int) -> bool:
-        return r > 200 and 120 < g < 190 and b < 80
 
     def neutral(r: int, g: int, b: int) -> bool:
         return max(r, g, b) - min(r, g, b) < 25 and 80 < r < 170
 
-    assert count("protocol", amber) > 30 and count("normal", amber) == 0, "the protocol badge is amber"
+    assert count("protocol", ice) > 30 and count("normal", ice) == 0, "the protocol badge is ice blue"
     assert count("paused", neutral) > 500 and count("normal", neutral) < 50, "paused is grey"
     with pytest.raises(ValueError, match="unknown tray state"):
         tray_image("sleepy")
@@ -83,7 +82,7 @@ def test_xorg_backend_is_refused_with_the_fix() -> None:
 
 
 def test_without_pygobject_the_fix_is_named() -> None:
-    """A Python that cannot import gi (as on a stock desktop without the linux-desktop extra)."""
+    """A Python that cannot import gi (as on a stock install without the gtk-tray extra)."""
     code = (
         "import sys; sys.modules['gi'] = None\n"
         "from posture_agent.ui.tray_backend import choose_backend, TrayUnavailable\n"

@@ -307,6 +307,30 @@ def test_run_defaults_and_save(desktop: Desktop, ui: Ui, journal: Journal) -> No
     assert runs[0].duration == timedelta(hours=1)
 
 
+def test_run_start_follows_a_changed_duration_until_a_start_is_typed(desktop: Desktop, ui: Ui,
+                                                                     journal: Journal) -> None:
+    """Prefilled to end about now (12:00): 1:00:00 from 11:00; typing 45:00 moves the start to 11:15,
+    so the run still ends about now; once the user types a start, the duration no longer moves it."""
+    holder = ui.held
+    _run_window(ui, journal, holder)
+    win = find(desktop, "^Log a run$")
+    fields = lambda: ui.call(lambda _r: {k: v.get() for k, v in holder["w"].vars.items()})  # noqa: E731
+    keys(desktop, win, "Tab")  # from the distance to the duration
+    type_text(desktop, win, "45:00")
+    assert wait_for(lambda: fields()["time"] == "11:15", timeout=8), fields()
+    desktop.run("xdotool", "type", "--delay", "30", ":", check=True)  # "45:00:" does not read: no move
+    time.sleep(0.3)
+    assert fields()["time"] == "11:15"
+    keys(desktop, win, "BackSpace")
+    shot(desktop, "run-duration-moves-start", win)
+    keys(desktop, win, "shift+Tab", "shift+Tab")  # the start time
+    type_text(desktop, win, "07:00")
+    keys(desktop, win, "Tab", "Tab")
+    type_text(desktop, win, "1:30:00")
+    time.sleep(0.3)
+    assert fields() == {"date": "2026-11-25", "time": "07:00", "distance_km": "10", "duration": "1:30:00"}
+
+
 def test_run_errors_are_shown_inline_and_nothing_is_saved(desktop: Desktop, ui: Ui, journal: Journal) -> None:
     holder = ui.held
     _run_window(ui, journal, holder)
@@ -329,7 +353,9 @@ def test_run_in_si_protocol_shows_the_warning(desktop: Desktop, ui: Ui, journal:
     _run_window(ui, journal, holder)
     win = find(desktop, "^Log a run$")
     keys(desktop, win, "Return")
-    assert wait_for(lambda: "SI-joint protocol" in ui.call(lambda _r: str(holder["w"].message.cget("text"))), timeout=8)
+    said = lambda: ui.call(lambda _r: str(holder["w"].message.cget("text")))  # noqa: E731
+    assert wait_for(lambda: "SI-joint protocol" in said() and "Running again from Tue 08 Dec" in said(), timeout=8)
+    shot(desktop, "run-si-warning", win)
     assert len(journal.runs()) == 1, "saved, and warned about"
     assert ui.call(lambda _r: str(holder["w"].save.cget("text"))) == "Close"
 
@@ -356,7 +382,9 @@ def test_soreness_si_joint_shows_the_protocol_at_once(desktop: Desktop, ui: Ui, 
     got = rows(journal, "select upper_back, mid_back, lower_back, si_joint, form from soreness_reports")
     assert got == [(0, 0, 0, 5, "arms_crossing")]
     shown = ui.call(lambda _r: [str(w.cget("text")) for w in holder["w"].advice.winfo_children()])
-    assert any("SI-joint protocol, day 1 of 14: no running until Wed 09 Dec 12:00" in t for t in shown)
+    shot(desktop, "soreness-advice", win)
+    assert any("SI-joint protocol, day 1 of 15 (SI joint 5/10 on Wed 25 Nov): no running; your first running day "
+               "is Thu 10 Dec" in t for t in shown)
     assert any("not medical advice" in t for t in shown)
     assert journal.advice().si_protocol is not None
     shot(desktop, "soreness-advice", win)
@@ -465,11 +493,17 @@ def test_about_says_version_folder_and_not_medical_advice(desktop: Desktop, ui: 
     from posture_agent.ui.windows.about import AboutWindow
 
     holder = ui.held
-    ui.call(lambda root: holder.setdefault("w", AboutWindow(root, __version__, str(tmp_path / "data"))))
+    config = "/home/someone-with-a-long-name/.config/posture-agent/profiles/the-work-laptop/config.toml"
+    ui.call(lambda root: holder.setdefault("w", AboutWindow(root, __version__, str(tmp_path / "data"), config)))
     win = find(desktop, "^About posture-agent$")
     texts = ui.call(lambda _r: _all_text(holder["w"].win))
     assert f"posture-agent {__version__}" in texts
-    assert str(tmp_path / "data") in texts
+    assert str(tmp_path / "data") in texts and config in texts
+    # the whole path is on screen: wrapped onto lines that the window is wide enough to show
+    shown = ui.call(lambda _r: [(c.count("1.0", "end", "displaylines"), int(c.cget("height")), c.winfo_width(),
+                                 c.winfo_reqwidth()) for c in _texts(holder["w"].win)])
+    assert all(lines[0] <= height and width >= wanted for lines, height, width, wanted in shown), shown
+    assert shown[-1][0][0] >= 2, "the long config path wraps"
     assert any("not medical advice" in t for t in texts)
     shot(desktop, "about", win)
     keys(desktop, win, "Return")
@@ -483,7 +517,17 @@ def _all_text(widget: Any) -> list[str]:
             out.append(str(child.cget("text")))
         elif child.winfo_class() == "TEntry":
             out.append(child.get())
+        elif child.winfo_class() == "Text":
+            out.append(child.get("1.0", "end-1c"))
         out += _all_text(child)
+    return out
+
+
+def _texts(widget: Any) -> list[Any]:
+    """The Text widgets in `widget`, in order."""
+    out = []
+    for child in widget.winfo_children():
+        out += [child] if child.winfo_class() == "Text" else _texts(child)
     return out
 
 

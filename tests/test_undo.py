@@ -116,8 +116,13 @@ def test_run_edit_changes_the_figure_and_keeps_the_soreness_link(cli: Cli) -> No
     result = cli.ok("run", "edit", rid[:8], "--distance-km", "12.5", "--duration", "1:05:00")
     new = data(cli.ok("--json", "run", "list"))["runs"]
     assert len(new) == 1 and new[0]["id"] != rid and new[0]["distance_km"] == 12.5
-    assert result.out.strip() == (f"Run {rid[:8]} changed (now {new[0]['id'][:8]}): 12.5 km in 1:05:00, "
+    assert new[0]["id"][:8] == rid[:8], "the run keeps the id a user sees"
+    assert result.out.strip() == (f"Run {rid[:8]} changed: 12.5 km in 1:05:00, "
                                   "Tue 24 Nov 07:00 (was 10 km in 55:00, Tue 24 Nov 07:00).")
+    assert cli.ok("run", "list").out.count(rid[:8]) == 1
+    again = data(cli.ok("--json", "run", "edit", rid, "--distance-km", "12.5"))  # the full old id still finds it
+    assert again["replaces"] == new[0]["id"] and again["id"][:8] == rid[:8]
+    new = data(cli.ok("--json", "run", "list"))["runs"]
     runs = week(cli)["runs"]
     assert runs["count"] == 1 and runs["distance_km"] == 12.5 and runs["duration_s"] == 3900
     assert runs["items"][0]["soreness"]["upper_back"] == 4

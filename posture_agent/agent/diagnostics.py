@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from posture_agent.session_bus import AVAILABLE as SESSION_BUS
+
 Check = Callable[[Any], dict[str, Any]]
 
 DAEMON_FIX = (
@@ -69,18 +71,54 @@ def check_notifications(ctx: Any) -> dict[str, Any]:
     owner = notification_service_owner(address)
     if owner is False:
         return _result(name, False, "no notification daemon on the session bus: prompts stay silent", DAEMON_FIX)
-    try:
-        import dbus  # noqa: F401
-        via = "D-Bus (dbus-python): notifications expire after the prompt timeout"
-    except ImportError:
+    if SESSION_BUS:
+        via = "the session bus (jeepney): notifications expire after the prompt timeout"
+    else:
         if shutil.which("notify-send") is None:
             return _result(
-                name, False, "neither dbus-python nor notify-send is installed: plyer cannot notify",
-                "pip install dbus-python (needs libdbus-1-dev) or install libnotify-bin (notify-send)",
+                name, False, "neither jeepney nor notify-send is installed: plyer cannot notify",
+                "pip install jeepney (pure Python) or install libnotify-bin (notify-send)",
             )
-        via = "notify-send (notifications do not expire; pip install dbus-python for that)"
+        via = "notify-send (notifications do not expire; pip install jeepney for that)"
     state = "a notification daemon is running" if owner else "daemon not verified (dbus-send missing)"
     return _result(name, True, f"{state}; sent via {via}")
+
+
+TRAY_BACKENDS = {
+    "sni": "the icon and its menu served over D-Bus as a StatusNotifierItem (the panel draws them; "
+           "nothing compiled needed)",
+    "appindicator": "pystray's appindicator backend (PyGObject, the gtk-tray extra)",
+    "gtk": "pystray's gtk backend for an XEmbed tray (PyGObject, the gtk-tray extra)",
+}
+
+
+def check_tray(ctx: Any) -> dict[str, Any]:
+    """Which tray backend `start` uses on this desktop now, from the tray hosts running; when none
+    can serve, what to install (the gtk-tray extra for an XEmbed-only tray). Always carries
+    `backend` (None: no tray here) and `hosts`."""
+    from posture_agent.ui.tray_backend import TrayUnavailable, choose_backend, tray_hosts
+
+    if sys.platform in ("win32", "darwin"):
+        return _tray_result(True, f"{sys.platform}: pystray's native tray icon", backend=sys.platform)
+    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+        return _tray_result(True, "no graphical desktop in this shell (DISPLAY unset): run doctor from the "
+                                  "desktop to see which tray serves")
+    hosts = sorted(tray_hosts(os.environ))
+    try:
+        backend = choose_backend()
+    except TrayUnavailable as exc:
+        reason, _, fix = str(exc).partition("; ")
+        return _tray_result(False, reason, fix, hosts=hosts)
+    named = {"sni": "a StatusNotifierItem host", "xembed": "an XEmbed tray"}
+    running = " and ".join(named[h] for h in hosts) or "no tray host yet (the icon docks when one starts)"
+    return _tray_result(True, f"{running}: {TRAY_BACKENDS.get(backend, backend)}", backend=backend, hosts=hosts)
+
+
+def _tray_result(ok: bool, detail: str, fix: str = "", backend: str | None = None,
+                 hosts: list[str] | None = None) -> dict[str, Any]:
+    result = _result("tray", ok, detail, fix)
+    result.update(backend=backend, hosts=hosts or [])
+    return result
 
 
 def check_agent(ctx: Any) -> dict[str, Any]:
@@ -208,4 +246,4 @@ def check_presence(ctx: Any) -> dict[str, Any]:
 
 
 def doctor_checks() -> Iterable[Check]:
-    return (check_notifications, check_agent, check_backups, check_jobs, check_calendar, check_presence)
+    return (check_notifications, check_tray, check_agent, check_backups, check_jobs, check_calendar, check_presence)

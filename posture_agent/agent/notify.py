@@ -5,6 +5,9 @@
   capability: a press is the answer (`on_choice`), a click on the body asks for the window
   (`on_open`). No such server (or not Linux): a plain notification, and `ask` returns False so the
   agent opens the window at once. When the prompt closes another way, its notification is withdrawn.
+- A soreness question is asked the same way, notification first: its body (or its Rate my back
+  button) opens the window; it stays on screen until the question is answered or closes at the next
+  morning's question (no expiry of its own), since the answer can wait hours.
 - Every other notification is plain: on the same freedesktop connection where it opens (Linux),
   else through plyer (imported on the first one, not at start), which on Linux would add
   dbus-python and a second bus connection to the resident.
@@ -34,6 +37,15 @@ log = logging.getLogger(__name__)
 APP_NAME = "posture-agent"
 CHECKIN_ACTIONS = (("upright", "Upright"), ("slouched", "Slouched"), ("standing", "Standing"), ("skipped", "Skip"))
 """The answer buttons of a check-in notification: (posture stored, label)."""
+RATE = "rate"
+SORENESS_ACTIONS = ((RATE, "Rate my back"), (DEFAULT_ACTION, "Open"))
+"""A soreness notification's button and body: both open its window."""
+SORENESS_BODY = (
+    "Click here to rate your upper, mid and lower back and SI joint, 0-10. No hurry: the question stays "
+    "until tomorrow morning (or use How's my back? in the tray menu)."
+)
+ASKED = frozenset({CHECKIN_GROUP, PromptKind.SORENESS.value})
+"""Prompts asked notification first (`ask`), not announced by a plain notification."""
 
 OnChoice = Callable[[ActivePrompt, str], object]
 OnOpen = Callable[[ActivePrompt], None]
@@ -67,7 +79,7 @@ class Notifier:
         active = event.active
         if active is None:
             return
-        if event.kind == PROMPT_DUE and active.prompt.kind != CHECKIN_GROUP:
+        if event.kind == PROMPT_DUE and active.prompt.kind not in ASKED:
             if active.prompt.kind == PromptKind.ICE and any(
                     t.prompt.kind == CHECKIN_GROUP for t in event.together):
                 return  # named in the check-in's notification: one notification, not two
@@ -80,20 +92,23 @@ class Notifier:
     # --- check-ins with buttons ---------------------------------------------------------------
 
     def ask(self, active: ActivePrompt, also: tuple[Prompt, ...] = ()) -> bool:
-        """Show a check-in prompt (naming the reminders `also` due with it); True when it carries
-        the answer buttons (no window needed)."""
+        """Show a check-in or soreness prompt (naming the reminders `also` due with it); True when
+        it carries its actions (answer buttons; a body that opens the window), so no window is needed
+        yet."""
         prompt = active.prompt
         title = " · ".join([prompt.title(), *(p.title() for p in also)])
+        soreness = prompt.kind == PromptKind.SORENESS
 
         def body(buttons: bool) -> str:
-            return " ".join([prompt.message(buttons=buttons), *(p.message() for p in also)])
+            first = SORENESS_BODY if soreness and buttons else prompt.message(buttons=buttons)
+            return " ".join([first, *(p.message() for p in also)])
 
         desktop = self._desktop_connection()
         if desktop is not None:
             try:
                 if "actions" in desktop.capabilities():
-                    nid = desktop.notify(title, body(True),
-                                         (*CHECKIN_ACTIONS, (DEFAULT_ACTION, "Open")), self.timeout_seconds)
+                    actions = SORENESS_ACTIONS if soreness else (*CHECKIN_ACTIONS, (DEFAULT_ACTION, "Open"))
+                    nid = desktop.notify(title, body(True), actions, 0 if soreness else self.timeout_seconds)
                     with self._lock:
                         self._asked[nid] = active
                         early = self._early.pop(nid, None)
@@ -147,7 +162,8 @@ class Notifier:
         would wait for this very thread). An answered notification is withdrawn when its prompt closes."""
         with self._lock:
             camera = self._camera.pop(nid, None)
-            active = self._asked.pop(nid, None) if key == DEFAULT_ACTION else self._asked.get(nid)
+            opens = key in (DEFAULT_ACTION, RATE)
+            active = self._asked.pop(nid, None) if opens else self._asked.get(nid)
             if camera is not None:
                 active = None
             elif active is None:
@@ -162,7 +178,7 @@ class Notifier:
             return
         if active is None:
             return
-        if key == DEFAULT_ACTION:
+        if opens:
             if self.on_open is not None:
                 self.on_open(active)
         elif key in dict(CHECKIN_ACTIONS) and self.on_choice is not None:

@@ -11,11 +11,12 @@ the scheduler only calls it at the right moments.
   user is away or busy the prompt is held (not recorded, re-checked at the next tick) and shown
   when they are back if it is still within its grace. One that falls out of its grace, or is
   overtaken by a newer prompt of its group, unseen, is stored as `away`.
-- A prompt is closed at its deadline (`ends`): a check-in, soreness or ice prompt after
+- A prompt is closed at its deadline (`ends`): a check-in or ice prompt after
   `prompt_timeout_minutes`, the drills and the circuit at the end of their local day (they take a
-  while, and stay answerable while the user does them). Closed there as answered or skipped if a
-  matching record was made meanwhile (by any command or window), else missed (a check-in stored as
-  `missed`).
+  while, and stay answerable while the user does them), a soreness question at the next morning's
+  soreness time (`soreness.next_morning`), when the next one is asked: the answer can wait hours.
+  Closed there as answered or skipped if a matching record was made meanwhile (by any command or
+  window), else missed (a check-in stored as `missed`).
 - An answer from a window (`answer`, `record_drill`, `record_circuit`, `record_soreness`) is stored
   and closes its prompt in one transaction (`settle`).
 """
@@ -26,7 +27,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta, tzinfo
 from typing import TypeVar
 
 from posture_agent.agent.camera_checks import BUSY_REASON, CameraCheckins, slouch_message
@@ -63,6 +64,13 @@ T = TypeVar("T")
 
 def group_of(slot: str) -> str:
     return slot.split("-", 1)[0]
+
+
+def next_morning(shown: datetime, at: time, zone: tzinfo) -> datetime:
+    """The first local `at` (the next morning's soreness question) after `shown`."""
+    day = shown.astimezone(zone).date()
+    morning = planner.wall_time(day, at, zone)
+    return morning if morning > shown else planner.wall_time(day + timedelta(days=1), at, zone)
 
 
 def _key(prompt: Prompt) -> tuple[str, datetime]:
@@ -106,8 +114,11 @@ class PromptService:
 
     def ends(self, kind: str, shown: datetime) -> datetime:
         """When a prompt of this kind (slot or group) shown at `shown` times out."""
+        zone = self.journal.zone
         if group_of(kind) in UNTIL_END_OF_DAY:
-            return day_bounds(shown.astimezone(self.journal.zone).date(), self.journal.zone)[1]
+            return day_bounds(shown.astimezone(zone).date(), zone)[1]
+        if group_of(kind) == PromptKind.SORENESS.value:
+            return next_morning(shown, self.settings.soreness_next_morning, zone)
         return shown + self.timeout
 
     def plan(self, start: datetime, end: datetime) -> list[Prompt]:

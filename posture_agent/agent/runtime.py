@@ -43,7 +43,7 @@ from posture_agent.agent.events import (
 )
 from posture_agent.agent.housekeeping import ClockWatch, data_files_stamp, file_stamp
 from posture_agent.agent.import_job import import_from_folder
-from posture_agent.agent.notify import Notifier
+from posture_agent.agent.notify import ASKED, Notifier
 from posture_agent.agent.pause import Pause
 from posture_agent.agent.prompts import PromptService
 from posture_agent.agent.scheduler import Jobs
@@ -52,15 +52,15 @@ from posture_agent.clock import Clock
 from posture_agent.config import ConfigError, Settings, load_settings
 from posture_agent.domain import advice as rules
 from posture_agent.domain.pause import pause_until
-from posture_agent.domain.plan import CHECKIN_GROUP, PromptKind
+from posture_agent.domain.plan import PromptKind
 from posture_agent.errors import StoreError, UserError
 from posture_agent.journal import Journal
 from posture_agent.paths import Paths
 from posture_agent.presence.base import ACTIVE_AGAIN_KINDS, ActiveWatch, Check, NoWatch, PresenceCheck
 from posture_agent.presence.calendar import WAIT_SECONDS
 from posture_agent.presence.desktop import active_watch, calendar_signal, presence_check
+from posture_agent.store import sharing
 from posture_agent.store.db import Store
-from posture_agent.sync import engine as sync_engine
 
 log = logging.getLogger(__name__)
 
@@ -143,11 +143,12 @@ class Agent:
             now=now, next_prompt=nxt, paused_until=paused,
             rest_today=advice.rest_on(now.astimezone(zone).date()),
             si_protocol_day=advice.si_protocol.day if advice.si_protocol else None,
-            si_protocol_days=rules.PROTOCOL_DAYS,
+            si_protocol_days=advice.si_protocol.days if advice.si_protocol else rules.PROTOCOL_DAYS + 1,
             open_prompts=tuple(self.service.open.values()),
             notifications_ok=not (self.notifier is not None and self.notifier.failed),
             failing_jobs=tuple(f.job for f in jobhealth.failing(self.paths.runtime_dir)),
             held=self.service.held_now(),
+            si_running_again=advice.si_protocol.running_again if advice.si_protocol else None,
         )
 
     def pause(self, until: datetime) -> datetime:
@@ -251,10 +252,11 @@ class Agent:
         return reply
 
     def _present(self, event: Event) -> None:
-        """A check-in is asked in a notification with answer buttons where the server has them;
-        otherwise (or with no notifier) its window is wanted at once."""
+        """A check-in is asked in a notification with answer buttons, a soreness question in one
+        whose body opens its window, where the server has actions; otherwise (or with no notifier)
+        the window is wanted at once."""
         active = event.active
-        if event.kind != PROMPT_DUE or active is None or active.prompt.kind != CHECKIN_GROUP:
+        if event.kind != PROMPT_DUE or active is None or active.prompt.kind not in ASKED:
             return
         also = tuple(t.prompt for t in event.together if t.prompt.kind == PromptKind.ICE)
         if self.notifier is None or not self.notifier.ask(active, also):
@@ -413,6 +415,16 @@ class Agent:
             self._reschedule()
         if self.control is not None:
             self.control.poll_requests()
+        self.sync_round()
+
+    def sync_round(self) -> None:
+        """A sync round when a shared folder is set up; the sync engine is loaded only then, so an
+        agent that does not sync never holds it."""
+        with self.store.transaction() as conn:
+            if sharing.read_state(conn, sharing.SYNC_FOLDER) is None:
+                return
+        from posture_agent.sync import engine as sync_engine
+
         synced = sync_engine.housekeeping(self.store, self.clock, self.settings.device_name)
         if synced.new_device_id:
             self.journal.forget_device()

@@ -16,7 +16,7 @@ import logging
 import sys
 from typing import Any
 
-from posture_agent.config import Settings, ensure_config, load_settings_or_defaults
+from posture_agent.config import Settings, ensure_config, load_settings_kept
 from posture_agent.errors import StoreError
 from posture_agent.paths import Paths
 from posture_agent.store.db import Store, open_store
@@ -37,17 +37,14 @@ def tell(title: str, message: str, notifier: Any = None) -> None:
     notifier.notify(title, message)
 
 
-def config_problem_line(problem: Exception) -> str:
-    return f"{problem}; running with the default settings until it is fixed (the file was not changed)"
-
-
 def prepare(paths: Paths) -> tuple[Settings, Store]:
     """Settings (defaults when the file is broken) and the checked store. Raises StoreError when
     the agent must not start (damaged, newer or locked database), after telling the user."""
     ensure_config(paths.config_file)  # writes the commented defaults only when there is no file
-    settings, problem = load_settings_or_defaults(paths.config_file)
-    if problem is not None:
-        line = config_problem_line(problem)
+    loaded = load_settings_kept(paths.config_file)
+    settings = loaded.settings
+    if loaded.problem is not None:
+        line = loaded.problem_line("running with")
         log.error("%s", line)
         tell(CONFIG_TITLE, line)
     paths.make_dirs()

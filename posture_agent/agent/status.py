@@ -4,7 +4,7 @@ and the control channel (as JSON)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from posture_agent.agent.events import ActivePrompt
@@ -29,6 +29,8 @@ class Status:
     """Jobs that failed repeatedly and still do (details: `doctor`)."""
     held: tuple[Held, ...] = ()
     """Due prompts held while the user is away or busy, with the reason."""
+    si_running_again: date | None = None
+    """The first local day running is fine again, while the SI protocol runs."""
 
     def to_json(self, zone: Any) -> dict[str, Any]:
         def iso(at: datetime | None) -> str | None:
@@ -44,6 +46,7 @@ class Status:
             "rest_today": self.rest_today,
             "si_protocol_day": self.si_protocol_day,
             "si_protocol_days": self.si_protocol_days,
+            "si_running_again": self.si_running_again.isoformat() if self.si_running_again else None,
             "open_prompts": [
                 {"id": a.id, "kind": a.prompt.kind, "context": a.prompt.context, "due": iso(a.prompt.due)}
                 for a in self.open_prompts

@@ -6,11 +6,12 @@ import argparse
 import csv
 import dataclasses
 import io
+import re
 from datetime import time
 from typing import Any
 
 from posture_agent import __version__
-from posture_agent.config import DAYS, ConfigError, load_settings
+from posture_agent.config import DAYS, load_settings, load_settings_kept, settings_toml
 from posture_agent.context import Context, add_json
 from posture_agent.domain import records as r
 from posture_agent.logsetup import log_problem
@@ -19,7 +20,8 @@ from posture_agent.timeparse import iso
 
 def register(sub: Any) -> None:
     p = sub.add_parser("config", help="show, locate or check the config file")
-    p.add_argument("action", choices=["show", "path", "check"])
+    p.add_argument("action", choices=["show", "path", "check"],
+                   help="show: the settings in use, as TOML; path: where the file is; check: validate it")
     add_json(p)
     p.set_defaults(func=cmd_config)
 
@@ -28,7 +30,7 @@ def register(sub: Any) -> None:
     p.set_defaults(func=cmd_doctor)
 
     p = sub.add_parser("export", help="all records as CSV or JSON on stdout")
-    p.add_argument("--format", choices=["csv", "json"], default="json")
+    p.add_argument("--format", choices=["csv", "json"], default="json", help="csv or json (default json)")
     p.set_defaults(func=cmd_export)
 
 
@@ -68,13 +70,12 @@ def cmd_config(ctx: Context, args: argparse.Namespace) -> None:
         )
         del settings
         return
-    data = settings_json(ctx.settings())
+    settings = ctx.settings()
+    data = settings_json(settings)
 
-    def text() -> list[str]:
-        lines = [f"# {path}"]
-        for key, value in data.items():
-            lines.append(f"{key} = {value}")
-        return lines
+    def text() -> str:
+        head = f"# The settings in use ({path}), as the config file writes them; time zone in use: "
+        return f"{head}{data['timezone_in_use']}\n{settings_toml(settings).rstrip()}"
 
     ctx.emit(data, text)
 
@@ -90,12 +91,14 @@ def cmd_doctor(ctx: Context, args: argparse.Namespace) -> int:
         checks.append({"check": name, "ok": ok, "detail": detail, "fix": fix or None})
 
     paths = ctx.paths
-    try:
-        load_settings(paths.config_file)
+    loaded = load_settings_kept(paths.config_file)
+    if loaded.problem is None:
         state = "present" if paths.config_file.exists() else "absent (defaults apply)"
         check("config", True, f"{paths.config_file}: {state}")
-    except ConfigError as exc:
-        check("config", False, str(exc), "edit the file, or rename it to get the defaults back")
+    else:
+        check("config", False, loaded.problem_line("commands and the agent use"),
+              "fix that line (posture-agent config check tells when it is right), or rename the file to get the "
+              "defaults back")
     db = paths.db_file
     try:
         from posture_agent.store.recovery import refuse_if_quarantined
@@ -112,6 +115,17 @@ def cmd_doctor(ctx: Context, args: argparse.Namespace) -> int:
                 f"{db}: schema {revision} ({current}), integrity {integrity}",
                 "" if integrity == "ok" else "restore a backup: posture-agent restore FILE",
             )
+            if revision == SCHEMA_HEAD and integrity == "ok":
+                from posture_agent.store.schema import foreign_objects_in_file, one_line
+
+                foreign = foreign_objects_in_file(db, revision)
+                check(
+                    "schema", not foreign,
+                    f"not posture-agent's own: it holds {one_line(foreign)}" if foreign
+                    else "posture-agent's own tables and indexes, nothing else",
+                    "restore a good backup (posture-agent restore FILE), or drop what is not posture-agent's "
+                    "with the sqlite3 tool (e.g. DROP TRIGGER name) while the agent is stopped" if foreign else "",
+                )
             if revision == SCHEMA_HEAD:
                 from posture_agent.store import queries as q
 
@@ -156,6 +170,23 @@ EXPORT_COLUMNS = (
 )
 
 
+NUMERIC_COLUMNS = frozenset({"prompted", "rounds", "duration_s", "distance_km", *r.REGIONS, "si_pain"})
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""What makes a spreadsheet read a cell as a formula (OWASP's CSV injection list)."""
+PLAIN_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?")
+
+
+def csv_cell(column: str, value: Any) -> Any:
+    """A cell a spreadsheet shows and never runs: text that starts like a formula (a run's sport or a
+    drill's name may come from another computer, e.g. `=HYPERLINK(…)`) gets a leading single quote,
+    as OWASP advises; a plain number in a numeric column stays a number, even a negative one."""
+    if not isinstance(value, str) or not value.startswith(FORMULA_STARTS):
+        return value
+    if column in NUMERIC_COLUMNS and PLAIN_NUMBER.fullmatch(value):
+        return value
+    return "'" + value
+
+
 def export_rows(history: r.History) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for c in history.checkins:
@@ -183,9 +214,20 @@ def cmd_export(ctx: Context, args: argparse.Namespace) -> None:
         ctx.json = True
         ctx.emit({"version": 1, "records": rows}, lambda: "")
         return
-    text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=EXPORT_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow(row)
-    ctx.write(text.getvalue())
+    ctx.write(csv_text(rows))
+
+
+def csv_text(rows: list[dict[str, Any]]) -> str:
+    """The export as CSV, each row ending in "\n", every cell through `csv_cell`. A cell holding a
+    carriage return is quoted: the csv module quotes only its line terminator's characters, so each
+    row is written with "\r\n" and its end then made "\n" (a bare CR would start a new row in a
+    spreadsheet, and that row's first cell could be a formula)."""
+    row_text = io.StringIO()
+    writer = csv.DictWriter(row_text, fieldnames=EXPORT_COLUMNS, lineterminator="\r\n")
+    lines = []
+    for row in [dict(zip(EXPORT_COLUMNS, EXPORT_COLUMNS, strict=True)), *rows]:
+        row_text.seek(0)
+        row_text.truncate()
+        writer.writerow({column: csv_cell(column, value) for column, value in row.items()})
+        lines.append(row_text.getvalue().removesuffix("\r\n"))
+    return "".join(line + "\n" for line in lines)

@@ -41,7 +41,7 @@ def register(sub: Any) -> None:
     p.set_defaults(func=cmd_schedule)
 
     p = sub.add_parser("pause", help="pause the running agent's prompts: 30m, 1h, 2h or tomorrow")
-    p.add_argument("duration", choices=PAUSE_CHOICES)
+    p.add_argument("duration", choices=PAUSE_CHOICES, help="how long: " + ", ".join(PAUSE_CHOICES))
     add_json(p)
     p.set_defaults(func=cmd_pause)
 

@@ -11,7 +11,8 @@ from posture_agent.context import Context, add_json
 
 def register(sub: Any) -> None:
     p = sub.add_parser("autostart", help="start the agent at login (enable, disable, status)")
-    p.add_argument("action", choices=["enable", "disable", "status"])
+    p.add_argument("action", choices=["enable", "disable", "status"],
+                   help="enable: start the agent at every login; disable: stop that; status: whether it is on")
     add_json(p)
     p.set_defaults(func=cmd_autostart)
 

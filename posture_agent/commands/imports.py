@@ -19,7 +19,7 @@ def register_run_import(run_sub: Any) -> None:
     p = run_sub.add_parser(
         "import", help="import runs from GPX, TCX or FIT files (also .gz); exit status 1 if any file failed",
     )
-    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("files", nargs="+", metavar="FILE", help="GPX, TCX or FIT files (also .gz) from a watch or app")
     add_json(p)
     p.set_defaults(func=cmd_run_import)
 

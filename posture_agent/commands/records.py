@@ -18,6 +18,14 @@ def at_arg(ctx: Context, args: argparse.Namespace, name: str = "at") -> datetime
     return parse_at(value, ctx.zone(), "--" + name.replace("_", "-")) if value else None
 
 
+REGION_WORDS = {
+    "upper_back": "upper back, shoulder blades and up",
+    "mid_back": "middle back, below the shoulder blades",
+    "lower_back": "lower back, above the pelvis (sore: pelvic tilts join the drills)",
+    "si_joint": "SI joint, where the spine meets the pelvis (sore: the SI protocol)",
+}
+
+
 def register(sub: Any) -> None:
     p = sub.add_parser("checkin", help="record a posture check-in")
     p.add_argument("posture", help="upright, slouched, standing or skipped")
@@ -34,12 +42,12 @@ def register(sub: Any) -> None:
     p = sub.add_parser("drill", help="tick drills off or take a tick back: drill done|untick NAME…")
     dsub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     d = dsub.add_parser("done", help="record drills as done")
-    d.add_argument("names", nargs="+", metavar="NAME")
-    d.add_argument("--at", metavar="T")
+    d.add_argument("names", nargs="+", metavar="NAME", help="drill names, as `drills` lists them")
+    d.add_argument("--at", metavar="T", help="when (ISO 8601; local if no offset); default now")
     add_json(d)
     d.set_defaults(func=cmd_drill_done)
     d = dsub.add_parser("untick", help="take back drills ticked on a day")
-    d.add_argument("names", nargs="+", metavar="NAME")
+    d.add_argument("names", nargs="+", metavar="NAME", help="drill names ticked that day")
     d.add_argument("--at", metavar="T", help="a time on the day (default: today)")
     add_json(d)
     d.set_defaults(func=cmd_drill_untick)
@@ -48,14 +56,14 @@ def register(sub: Any) -> None:
     csub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     c = csub.add_parser("done", help="record a circuit as done")
     c.add_argument("--rounds", type=int, metavar="N", help="rounds done (default from the config, 2)")
-    c.add_argument("--at", metavar="T")
+    c.add_argument("--at", metavar="T", help="when (ISO 8601; local if no offset); default now")
     add_json(c)
     c.set_defaults(func=cmd_circuit_done)
 
     p = sub.add_parser("run", help="log, list and import runs")
     rsub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     a = rsub.add_parser("add", help="log a run")
-    a.add_argument("--distance-km", required=True, type=float, metavar="X")
+    a.add_argument("--distance-km", required=True, type=float, metavar="X", help="distance in km, e.g. 10.5")
     a.add_argument("--duration", required=True, metavar="D", help="e.g. 45:30, 1:02:03, 50m")
     a.add_argument("--at", metavar="START", help="when it started (default: ended just now)")
     add_json(a)
@@ -69,7 +77,7 @@ def register(sub: Any) -> None:
     de.set_defaults(func=cmd_run_delete)
     ed = rsub.add_parser("edit", help="change a run's distance, duration or start")
     ed.add_argument("id", metavar="ID", help="the run's id or a unique prefix (see run list)")
-    ed.add_argument("--distance-km", type=float, metavar="X")
+    ed.add_argument("--distance-km", type=float, metavar="X", help="the right distance in km")
     ed.add_argument("--duration", metavar="D", help="e.g. 45:30, 1:02:03, 50m")
     ed.add_argument("--at", metavar="START", help="when it started")
     add_json(ed)
@@ -78,14 +86,15 @@ def register(sub: Any) -> None:
 
     p = sub.add_parser("soreness", help="report how the back feels, 0-10 per region")
     for region in r.REGIONS:
-        p.add_argument("--" + region.replace("_", "-"), type=int, metavar="N", dest=region)
+        p.add_argument("--" + region.replace("_", "-"), type=int, metavar="N", dest=region,
+                       help=f"{REGION_WORDS[region]}: 0 (no pain) to 10")
     p.add_argument("--si-pain", action="store_true", help="I have SI joint pain (starts the SI protocol)")
     p.add_argument(
         "--form", action="append", default=[], metavar="NOTE",
         help="form self-check, repeatable: " + ", ".join(r.FORM_FLAGS),
     )
     p.add_argument("--run", metavar="ID", help="the run this is about (default: one that ended in the last 24 h)")
-    p.add_argument("--at", metavar="T")
+    p.add_argument("--at", metavar="T", help="when (ISO 8601; local if no offset); default now")
     add_json(p)
     p.set_defaults(func=cmd_soreness)
 
@@ -258,7 +267,7 @@ def cmd_run_edit(ctx: Context, args: argparse.Namespace) -> None:
 
     def text() -> list[str]:
         return [
-            f"Run {old.id[:8]} changed (now {run.id[:8]}): {run.distance_km:g} km in "
+            f"Run {run.id[:8]} changed: {run.distance_km:g} km in "
             f"{format_duration(run.duration)}, {spoken(run.start, zone, now)} "
             f"(was {old.distance_km:g} km in {format_duration(old.duration)}, {spoken(old.start, zone, now)})."
         ]
@@ -283,7 +292,8 @@ def advice_json(advice: Any, zone: tzinfo) -> dict[str, Any]:
             "ends": iso(p.ends),
             "ends_local": local(p.ends, zone),
             "day": p.day,
-            "of_days": rules.PROTOCOL_DAYS,
+            "of_days": p.days,
+            "running_again": p.running_again.isoformat() if p.running_again else None,
             "ice_times": [t.strftime("%H:%M") for t in p.ice_times],
             "ice_minutes": "15-20",
         },

@@ -106,9 +106,9 @@ def cmd_report(ctx: Context, args: argparse.Namespace) -> None:
         data["html"] = str(target)
     ctx.emit(data, text)
     if target is not None and args.open:
-        import webbrowser
+        from posture_agent.browser import open_page
 
-        if not webbrowser.open(target.resolve().as_uri()):
+        if not open_page(target):
             raise UserError(f"no browser could be opened; the page is at {target}")
 
 

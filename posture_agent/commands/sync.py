@@ -16,7 +16,7 @@ def register(sub: Any) -> None:
     p = sub.add_parser("sync", help="share the history with another computer through a synced folder")
     ssub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     s = ssub.add_parser("setup", help="use FOLDER (kept in step by Syncthing, Dropbox, …) and do a first round")
-    s.add_argument("folder", metavar="FOLDER")
+    s.add_argument("folder", metavar="FOLDER", help="a folder your sync service (Syncthing, Dropbox, …) keeps in step")
     add_json(s)
     s.set_defaults(func=cmd_setup)
     s = ssub.add_parser("now", help="write this computer's new records and merge the others' now")

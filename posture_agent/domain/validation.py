@@ -9,10 +9,11 @@ and each caller says it in its own words (a UserError, a refused row in `sync st
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
 import reprlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -53,15 +54,22 @@ class Future(Invalid):
         self.until = until
 
 
+def did_you_mean(value: object, choices: Iterable[str]) -> str:
+    """"; did you mean 'chin-tuck'?" when `value` is a near miss of one or two `choices` (difflib),
+    else "": what a refusal of a mistyped name adds."""
+    close = difflib.get_close_matches(value, list(choices), n=2, cutoff=0.6) if isinstance(value, str) else []
+    return f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
+
+
 def check_posture(posture: object, allow_missed: bool = False) -> None:
     allowed = (*r.POSTURES, "skipped", *(("missed",) if allow_missed else ()))
     if posture not in allowed:
-        raise Invalid(f"posture {posture!r} is not one of: {', '.join(allowed)}")
+        raise Invalid(f"posture {posture!r} is not one of: {', '.join(allowed)}{did_you_mean(posture, allowed)}")
 
 
 def check_context(context: object) -> None:
     if context not in r.CONTEXTS:
-        raise Invalid(f"context {context!r} is not one of: {', '.join(r.CONTEXTS)}")
+        raise Invalid(f"context {context!r} is not one of: {', '.join(r.CONTEXTS)}{did_you_mean(context, r.CONTEXTS)}")
 
 
 MEASURE_RANGES = {"head_drop_cm": (-100.0, 100.0), "face_size_ratio": (0.0, 10.0)}

@@ -65,8 +65,36 @@ def load(path: Path) -> FileData:
     return FileData(data, hashlib.sha256(data).hexdigest(), compressed)
 
 
+MAGIC = (
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"), (b"GIF8", "a GIF image"),
+    (b"%PDF-", "a PDF document"), (b"PK\x03\x04", "a ZIP archive (or a KMZ, DOCX…)"),
+    (b"SQLite format 3\x00", "an SQLite database"), (b"BZh", "a bzip2 archive"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"), (b"Rar!", "a RAR archive"),
+    (b"\x7fELF", "a program"), (b"MZ", "a Windows program"),
+)
+"""The first bytes of files people mistake for (or rename to) an activity export."""
+
+
+def looks_like(data: bytes) -> str | None:
+    """What the bytes are, when they are a kind of file that is surely not an activity export."""
+    for magic, kind in MAGIC:
+        if data.startswith(magic):
+            return kind
+    if data[4:8] == b"ftyp":
+        return "a video or HEIC photo"
+    if data[:4] == b"RIFF" and data[8:12] in (b"WEBP", b"AVI ", b"WAVE"):
+        return "a WebP image" if data[8:12] == b"WEBP" else "a video or sound file"
+    head = data[:4096].lstrip().removeprefix(b"\xef\xbb\xbf").lower()
+    if head.startswith((b"<!doctype html", b"<html")):
+        return "a web page (HTML; a download that went wrong?)"
+    if head.startswith(b"<") and b"<kml" in head:
+        return "a KML file (export the activity as GPX, TCX or FIT)"
+    return None
+
+
 def sniff(data: bytes, name: str) -> str:
-    """"fit", "gpx" or "tcx": by the bytes first (a FIT header says ".FIT"), then by the name."""
+    """"fit", "gpx" or "tcx": by the bytes first (a FIT header says ".FIT"), then by the name; a file
+    whose bytes are plainly something else (a PNG renamed .gpx) is named for what it is."""
     if len(data) >= 12 and data[8:12] == b".FIT":
         return "fit"
     head = data[:4096].lstrip()
@@ -76,9 +104,12 @@ def sniff(data: bytes, name: str) -> str:
         if b"TrainingCenterDatabase" in head:
             return "tcx"
     lowered = name.lower().removesuffix(".gz")
-    for ext in EXTENSIONS:
-        if lowered.endswith(ext):
-            return ext[1:]
+    named = next((ext[1:] for ext in EXTENSIONS if lowered.endswith(ext)), None)
+    kind = looks_like(data)
+    if kind is not None:
+        raise ParseError(f"looks like {kind}, not {named.upper() if named else 'a GPX, TCX or FIT file'}")
+    if named is not None:
+        return named
     raise ParseError("not a GPX, TCX or FIT file (neither its content nor its name says so)")
 
 

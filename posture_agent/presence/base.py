@@ -79,6 +79,8 @@ class PresenceCheck:
 
     def __init__(self, signals: Sequence[Signal]) -> None:
         self.signals = tuple(signals)
+        self._failed: set[tuple[str, str]] = set()
+        """(kind, source) of signals whose failure was logged with its traceback already."""
 
     def __call__(self, now: datetime) -> Presence:
         for signal in self.signals:
@@ -87,8 +89,12 @@ class PresenceCheck:
             except SignalUnavailable as exc:
                 log.debug("presence signal %s (%s) unavailable: %s", signal.kind, signal.source, exc)
                 continue
-            except Exception:  # a backend's bug must not stop a prompt: the user is taken as present
-                log.exception("presence signal %s (%s) failed", signal.kind, signal.source)
+            except Exception as exc:  # a backend's bug must not stop a prompt: the user is taken as present
+                if (signal.kind, signal.source) in self._failed:  # its traceback is in the log already
+                    log.debug("presence signal %s (%s) failed again: %r", signal.kind, signal.source, exc)
+                else:
+                    self._failed.add((signal.kind, signal.source))
+                    log.exception("presence signal %s (%s) failed", signal.kind, signal.source)
                 continue
             if reason:
                 return Presence(True, reason, signal.kind)

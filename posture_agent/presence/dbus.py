@@ -73,10 +73,13 @@ class SessionBus:
         self.open_bus = open_bus
         self.lock = threading.Lock()
         self._conn: Any = None
+        self._said: set[tuple[str, str]] = set()
+        """(bus name, method) whose malformed reply was logged already."""
 
-    def call(self, bus_name: str, path: str, interface: str, method: str,
-             signature: str | None = None, body: tuple[Any, ...] = ()) -> tuple[Any, ...]:
-        """One method call's reply body; an error reply or a lost bus raises SignalUnavailable."""
+    def call(self, bus_name: str, path: str, interface: str, method: str, signature: str | None = None,
+             body: tuple[Any, ...] = (), *, returns: str) -> tuple[Any, ...]:
+        """One method call's reply body, which must have the signature `returns`; an error reply, a
+        lost bus or a malformed reply raises SignalUnavailable."""
         from jeepney import HeaderFields, MessageType
 
         message = _method_call((bus_name, path, interface), method, signature, body)
@@ -94,11 +97,28 @@ class SessionBus:
             detail = reply.body[0] if reply.body else ""
             name = reply.header.fields.get(HeaderFields.error_name, "")
             raise SignalUnavailable(f"{bus_name}: {name or 'error'} {detail}".strip())
+        got = reply.header.fields.get(HeaderFields.signature, "")
+        if got != returns:
+            raise self._malformed(bus_name, method, f"signature {got!r}, expected {returns!r}")
         return tuple(reply.body)
 
-    def get_property(self, bus_name: str, path: str, interface: str, name: str) -> Any:
-        body = self.call(bus_name, path, "org.freedesktop.DBus.Properties", "Get", "ss", (interface, name))
-        return body[0][1]  # a variant: (signature, value)
+    def get_property(self, bus_name: str, path: str, interface: str, name: str, *, returns: str) -> Any:
+        """A property's value, which must be of D-Bus type `returns`."""
+        (variant,) = self.call(bus_name, path, "org.freedesktop.DBus.Properties", "Get", "ss", (interface, name),
+                               returns="v")
+        signature, value = variant
+        if signature != returns:
+            raise self._malformed(bus_name, f"Get {name}", f"a value of type {signature!r}, expected {returns!r}")
+        return value
+
+    def _malformed(self, bus_name: str, method: str, detail: str) -> SignalUnavailable:
+        """A reply of the wrong shape: the service is taken as absent, said once in the log (it would
+        say the same at every check)."""
+        problem = f"{bus_name} {method}: malformed reply ({detail})"
+        if (bus_name, method) not in self._said:
+            self._said.add((bus_name, method))
+            log.warning("%s: the signal is taken as unavailable", problem)
+        return SignalUnavailable(problem)
 
     def _close_locked(self) -> None:
         if self._conn is not None:
@@ -125,7 +145,7 @@ class MutterIdle:
         self.idle_seconds = idle_seconds
 
     def away(self, now: datetime) -> str | None:
-        (milliseconds,) = self.bus.call(*MUTTER_IDLE, "GetIdletime")
+        (milliseconds,) = self.bus.call(*MUTTER_IDLE, "GetIdletime", returns="t")
         return idle_reason(int(milliseconds) / 1000, self.idle_seconds)
 
 
@@ -137,7 +157,7 @@ class GnomeInhibited:
         self.bus = bus
 
     def away(self, now: datetime) -> str | None:
-        (inhibited,) = self.bus.call(*SESSION_MANAGER, "IsInhibited", "u", (IDLE_INHIBIT,))
+        (inhibited,) = self.bus.call(*SESSION_MANAGER, "IsInhibited", "u", (IDLE_INHIBIT,), returns="b")
         return "presentation or video" if inhibited else None
 
 
@@ -150,7 +170,7 @@ class ScreenSaverActive:
         self.source = service[0]
 
     def away(self, now: datetime) -> str | None:
-        (active,) = self.bus.call(*self.service, "GetActive")
+        (active,) = self.bus.call(*self.service, "GetActive", returns="b")
         return "screen locked" if active else None
 
 
@@ -162,7 +182,7 @@ class NotificationsInhibited:
         self.bus = bus
 
     def away(self, now: datetime) -> str | None:
-        return "do not disturb" if self.bus.get_property(*NOTIFICATIONS, "Inhibited") else None
+        return "do not disturb" if self.bus.get_property(*NOTIFICATIONS, "Inhibited", returns="b") else None
 
 
 class ActiveAgainWatch:

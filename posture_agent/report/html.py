@@ -142,8 +142,9 @@ def advice_cards(advice: rules.Advice | None, zone: tzinfo) -> list[str]:
     p = advice.si_protocol
     if p is not None:
         ice = ", ".join(t.strftime("%H:%M") for t in p.ice_times)
-        cards.append(_card("SI-joint protocol", f"day {p.day} of {rules.PROTOCOL_DAYS}",
-                           f"no running until {p.ends.astimezone(zone):%a %d %b %H:%M}; ice at {ice}", "alert"))
+        again = p.running_again or rules.running_again(p.started, zone)
+        cards.append(_card("SI-joint protocol", f"day {p.day} of {p.days}",
+                           f"no running; running again {again:%a %d %b}; ice at {ice}", "alert"))
     if advice.rest_days:
         more = len(advice.rest_days) - 1
         cards.append(_card("Extra rest day", _when(advice.rest_days[0], today),

@@ -4,7 +4,8 @@ WAL database can miss committed answers or catch a half-written page).
 - `daily_backup`: one per local day, the last `KEEP_DAILY` kept; the agent calls it at start and
   once a day, so no command pays for it.
 - `backup_now`: the `backup` command.
-- `check_backup`: what a restore (store/restore.py) checks before it touches anything.
+- `check_backup`: what a restore (store/restore.py) checks before it touches anything, down to its
+  schema: nothing but the tables and indexes the migrations make (store/schema.py).
 
 Pre-migration backups made by `store.migrate` (`pre-migrate-*.db`) are never pruned here.
 """
@@ -21,6 +22,7 @@ from pathlib import Path
 from posture_agent.errors import StoreError, UserError
 from posture_agent.paths import Paths
 from posture_agent.store.migrate import SCHEMA_HEAD, alembic_config
+from posture_agent.store.schema import foreign_objects_in_file, one_line
 from posture_agent.store.sqlite_file import (
     BUSY_TIMEOUT_MS,
     backup_file,
@@ -242,6 +244,18 @@ def check_backup(path: Path, thorough: bool = True) -> str:
             f"{path} was written by a newer posture-agent (schema {revision}; this version knows up to "
             f"{SCHEMA_HEAD}): update posture-agent to restore it"
         )
+    _refuse_foreign_schema(path, revision)
     return revision
+
+
+def _refuse_foreign_schema(path: Path, revision: str) -> None:
+    """A backup holding a trigger, a view or any schema object the migrations do not make is
+    refused: SQLite would run a trigger at the app's next write (store/schema.py)."""
+    try:
+        problems = foreign_objects_in_file(path, revision)
+    except sqlite3.DatabaseError as exc:
+        raise UserError(f"{path} cannot be read as a database ({exc})") from None
+    if problems:
+        raise UserError(f"{path} is not posture-agent's own schema: it holds {one_line(problems)}; not restored")
 
 

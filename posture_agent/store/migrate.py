@@ -128,9 +128,18 @@ def _refuse_unknown(db_file: Path, revision: str) -> None:
         )
 
 
-def _alembic_upgrade(conn: Connection) -> None:
+def _alembic_upgrade(conn: Connection, revision: str = "head") -> None:
     from alembic import command
 
     cfg = alembic_config()
     cfg.attributes["connection"] = conn
-    command.upgrade(cfg, "head")
+    command.upgrade(cfg, revision)
+
+
+def make_schema(conn: Connection, revision: str) -> None:
+    """The schema at `revision` on an empty database, as an upgrade leaves it (the head without
+    Alembic, like a new file; an older revision through the migrations)."""
+    if revision == SCHEMA_HEAD:
+        create_head_schema(conn)
+    else:
+        _alembic_upgrade(conn, revision)

@@ -66,7 +66,7 @@ def first_at(conn: Executor, table: Table) -> datetime | None:
 def add(conn: Executor, table: Table, values: dict[str, Any], *, device: str, source: str, now: datetime) -> str:
     """Insert one record, filling in the columns every record carries; returns its id."""
     rid = values.get("id") or t.new_id()
-    conn.execute(insert(table).values(**values, id=rid, created_at=now, device=device, source=source))
+    conn.execute(insert(table).values(**{**values, "id": rid}, created_at=now, device=device, source=source))
     return str(rid)
 
 
@@ -173,6 +173,27 @@ def run_by_prefix(conn: Executor, prefix: str) -> list[r.Run]:
     stmt = select(t.runs).where(t.runs.c.id.startswith(prefix.lower(), autoescape=True), live(t.runs))
     rows = conn.execute(stmt.limit(2))
     return [_run(x) for x in rows]
+
+
+def run_edited_into(conn: Executor, prefix: str) -> r.Run | None:
+    """The live run that the edits of a run whose id starts with `prefix` led to (a full id a script
+    kept from before `run edit` still finds the run)."""
+    ids = [row.replaced_by for row in conn.execute(
+        select(t.tombstones.c.replaced_by).where(
+            t.tombstones.c.record_id.startswith(prefix.lower(), autoescape=True),
+            t.tombstones.c.record_table == t.runs.name, t.tombstones.c.replaced_by.is_not(None),
+        ).limit(2)
+    )]
+    for _ in range(100):  # an edit of an edit…: follow the chain to the live version
+        if len(ids) != 1:
+            return None
+        found = run_by_prefix(conn, ids[0])
+        if found:
+            return found[0]
+        ids = [row.replaced_by for row in conn.execute(
+            select(t.tombstones.c.replaced_by).where(t.tombstones.c.record_id == ids[0],
+                                                     t.tombstones.c.replaced_by.is_not(None)).limit(2))]
+    return None
 
 
 def run_by_fingerprint(conn: Executor, fingerprint: str) -> r.Run | None:

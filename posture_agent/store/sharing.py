@@ -218,6 +218,10 @@ def ids_of(conn: Connection, table: Table, ids: set[str]) -> set[str]:
     return existing_ids(conn, table, sorted(ids))
 
 
+SYNC_FOLDER = "sync.folder"
+"""The state key naming the folder this device syncs through: absent, sync is not set up."""
+
+
 def read_state(conn: Connection, key: str) -> Any:
     """A JSON value of the sync state, None when absent."""
     value = conn.execute(select(t.meta.c.value).where(t.meta.c.key == key)).scalar()

@@ -35,7 +35,7 @@ from posture_agent.sync.merge import NOTES_KEPT, RowNote, apply_all, merge_again
 
 log = logging.getLogger(__name__)
 
-FOLDER, OUT, LAST, IN = "sync.folder", "sync.out", "sync.last", "sync.in."
+FOLDER, OUT, LAST, IN = sharing.SYNC_FOLDER, "sync.out", "sync.last", "sync.in."
 FOLDER_ID = "sync.folder_id"
 """Which folder this device last wrote to: its st_dev and inode, and the token of this device's
 marker file in it (`segments.MARKER`), so that a folder emptied, recreated or unmounted is noticed."""

@@ -3,11 +3,20 @@
 Designed PNGs in `posture_agent/data/icons/{state}.png` win when they are shipped; otherwise a
 clear glyph is drawn with Pillow (an upright figure with a stacked spine), so the icon never
 depends on a file being present.
+
+The StatusNotifierItem tray (ui/sni.py) takes the icon as pixels, not as an image: `tray_pixmaps`
+reads them from `posture_agent/data/icons/{state}.pixmaps` (made beside the PNGs by
+assets/build_icons.py), so the resident agent never loads Pillow to show its icon; only a missing
+or damaged file falls back to converting `tray_image`.
 """
 
 from __future__ import annotations
 
 import logging
+import math
+import struct
+import zlib
+from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from typing import TYPE_CHECKING
@@ -23,7 +32,8 @@ SIZE = 64
 
 TEAL = (22, 122, 104, 255)
 GREY = (128, 134, 140, 255)
-AMBER = (242, 160, 24, 255)
+DEEP_BLUE = (30, 64, 135, 255)
+SKY = (14, 165, 233, 255)
 INK = (33, 37, 41, 255)
 WHITE = (255, 255, 255, 255)
 
@@ -57,9 +67,77 @@ def _shipped(state: str) -> Image | None:
         return None
 
 
+@dataclass(frozen=True)
+class Pixmaps:
+    """An icon as StatusNotifierItem hosts take it (`IconPixmap`, signature a(iiay)): one
+    (width, height, pixels) per size, each pixel ARGB32 in network byte order."""
+
+    sizes: tuple[tuple[int, int, bytes], ...]
+
+
+PIXMAP_SIZES = (16, 22, 24, 32, 48, 64)
+"""The sizes shipped: a panel picks the nearest to its own and scales no more than that."""
+_HEADER = struct.Struct(">II")
+
+
+def tray_pixmaps(state: str) -> Pixmaps:
+    """The icon for `state` as pixmaps: the shipped bytes, or (missing, damaged) `tray_image`'s."""
+    if state not in STATES:
+        raise ValueError(f"unknown tray state {state!r} (known: {', '.join(STATES)})")
+    return _cached_pixmaps(state)
+
+
+@lru_cache(maxsize=len(STATES))
+def _cached_pixmaps(state: str) -> Pixmaps:
+    try:
+        ref = resources.files("posture_agent.data").joinpath("icons", f"{state}.pixmaps")
+        if ref.is_file():
+            return decode_pixmaps(ref.read_bytes())
+    except (OSError, ValueError, zlib.error) as exc:
+        log.warning("icon %s.pixmaps could not be read (%s); converting the image", state, exc)
+    return pixmaps_from_images([tray_image(state)])
+
+
+def pixmaps_from_images(images: list[Image]) -> Pixmaps:
+    """Pillow images (any mode) as pixmaps, in the order given."""
+    sizes = []
+    for image in images:
+        rgba = image.convert("RGBA").tobytes()
+        argb = bytearray(len(rgba))
+        argb[0::4], argb[1::4], argb[2::4], argb[3::4] = rgba[3::4], rgba[0::4], rgba[1::4], rgba[2::4]
+        sizes.append((image.width, image.height, bytes(argb)))
+    return Pixmaps(tuple(sizes))
+
+
+def encode_pixmaps(pixmaps: Pixmaps) -> bytes:
+    """The `.pixmaps` file: zlib over, for each size, width and height (big-endian uint32) then
+    width × height × 4 bytes of ARGB32."""
+    return zlib.compress(b"".join(_HEADER.pack(w, h) + data for w, h, data in pixmaps.sizes), 9)
+
+
+def decode_pixmaps(blob: bytes) -> Pixmaps:
+    """The inverse of `encode_pixmaps`; ValueError (or zlib.error) when the file is not one."""
+    raw = zlib.decompress(blob)
+    sizes, at = [], 0
+    while at < len(raw):
+        if at + _HEADER.size > len(raw):
+            raise ValueError("a pixmap header is cut short")
+        w, h = _HEADER.unpack_from(raw, at)
+        at += _HEADER.size
+        end = at + w * h * 4
+        if not (0 < w <= 1024 and 0 < h <= 1024) or end > len(raw):
+            raise ValueError(f"a {w}x{h} pixmap does not fit the file")
+        sizes.append((w, h, raw[at:end]))
+        at = end
+    if not sizes:
+        raise ValueError("no pixmap in the file")
+    return Pixmaps(tuple(sizes))
+
+
 def draw_fallback(state: str, size: int = SIZE) -> Image:
     """An upright figure on a round badge: teal when active, grey with a pause mark when paused,
-    with an amber mark while the SI protocol runs. Drawn 4x larger and scaled down for smooth edges."""
+    deep blue with a sky-blue snowflake badge while the SI protocol runs (resting, ice; never a
+    "+" that reads as "add"). Drawn 4x larger and scaled down for smooth edges."""
     from PIL import Image as PILImage
     from PIL import ImageDraw
 
@@ -67,7 +145,7 @@ def draw_fallback(state: str, size: int = SIZE) -> Image:
     s = size * k
     img = PILImage.new("RGBA", (s, s), (0, 0, 0, 0))
     d = ImageDraw.Draw(img)
-    base = GREY if state == "paused" else TEAL
+    base = {"paused": GREY, "protocol": DEEP_BLUE}.get(state, TEAL)
     d.ellipse((0, 0, s - 1, s - 1), fill=base)
     cx = s // 2
     # head
@@ -93,11 +171,11 @@ def draw_fallback(state: str, size: int = SIZE) -> Image:
         for off in (-int(br * 0.32), int(br * 0.32)):
             d.rectangle((bx + off - bw // 2, by - bh // 2, bx + off + bw // 2, by + bh // 2), fill=WHITE)
     elif state == "protocol":
-        _badge(d, s, AMBER)
+        _badge(d, s, SKY)
         bx, by, br = int(s * 0.77), int(s * 0.77), int(s * 0.21)
-        t = int(br * 0.30)
-        d.rectangle((bx - t // 2, by - int(br * 0.62), bx + t // 2, by + int(br * 0.62)), fill=INK)
-        d.rectangle((bx - int(br * 0.62), by - t // 2, bx + int(br * 0.62), by + t // 2), fill=INK)
+        for k in range(3):  # a six-armed snowflake: three strokes through the centre
+            dx, dy = math.sin(k * math.pi / 3) * br * 0.7, math.cos(k * math.pi / 3) * br * 0.7
+            d.line((bx - dx, by - dy, bx + dx, by + dy), fill=WHITE, width=int(br * 0.22))
     return img.resize((size, size), PILImage.Resampling.LANCZOS)
 
 

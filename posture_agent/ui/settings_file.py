@@ -17,30 +17,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from posture_agent.config import ConfigError, Settings, default_text, load_settings
+from posture_agent.config import ConfigError, Settings, TomlValue, default_text, load_settings, toml_value
 from posture_agent.errors import UserError
 
-Value = str | int | float | bool | list[str]
+Value = TomlValue
 
 _KEY = re.compile(r"^(\s*)(#\s*)?([A-Za-z0-9_-]+)\s*=")
 _HEADER = re.compile(r"^\s*\[\s*([A-Za-z0-9_.-]+)\s*\]\s*(#.*)?$")
-
-
-def toml_value(value: Value) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, str):
-        return _quote(value)
-    if isinstance(value, list):
-        return "[" + ", ".join(_quote(v) for v in value) + "]"
-    raise TypeError(f"cannot write {value!r} to the config")
-
-
-def _quote(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t")
-    return f'"{escaped}"'
 
 
 def _value_end(lines: list[str], start: int) -> int:

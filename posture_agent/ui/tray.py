@@ -4,7 +4,8 @@ The tray knows nothing of the agent or the store: the app gives it the state to 
 functions to call, and calls `update(state)` when something changes. pystray is imported only when
 the tray starts (it needs a display).
 
-Which pystray backend to use is ui/tray_backend.py's (`choose_backend`).
+Which pystray backend to use is ui/tray_backend.py's (`choose_backend`); `sni` is our own
+(ui/sni.py: the icon and menu over D-Bus, with the icon's shipped pixels, so Pillow is never loaded).
 """
 
 from __future__ import annotations
@@ -14,12 +15,13 @@ import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
 from posture_agent.domain import advice as rules
 from posture_agent.domain.pause import PAUSES
 from posture_agent.domain.plan import PromptKind
+from posture_agent.ui.icon import tray_image, tray_pixmaps
 from posture_agent.ui.tray_backend import choose_backend
 
 log = logging.getLogger(__name__)
@@ -42,6 +44,10 @@ class TrayState:
     rest_day: bool = False
     protocol_day: int | None = None
     """Day N of the SI protocol while it runs."""
+    protocol_days: int = rules.PROTOCOL_DAYS + 1
+    """Its length in local days (the report's day and the 14 after it)."""
+    running_again: date | None = None
+    """The first day running is fine again, while the SI protocol runs."""
     note: str = ""
     """An extra line, e.g. a problem the user should know about."""
     held: str = ""
@@ -74,7 +80,8 @@ class TrayState:
         if self.paused_until is not None:
             lines.append(f"Paused until {self.when(self.paused_until)}")
         if self.protocol_day is not None:
-            lines.append(f"SI protocol day {self.protocol_day} of {rules.PROTOCOL_DAYS}: no running")
+            again = f" (running again {self.running_again:%a %d %b})" if self.running_again else ""
+            lines.append(f"SI protocol day {self.protocol_day} of {self.protocol_days}: no running{again}")
         elif self.rest_day:
             lines.append("Rest day: no running today")
         if self.paused_until is None:
@@ -116,6 +123,8 @@ def tray_state_from(status: Any, zone: tzinfo, note: str = "") -> TrayState:
         paused_until=status.paused_until.astimezone(zone) if status.paused_until is not None else None,
         rest_day=bool(status.rest_today),
         protocol_day=status.si_protocol_day,
+        protocol_days=getattr(status, "si_protocol_days", rules.PROTOCOL_DAYS + 1),
+        running_again=getattr(status, "si_running_again", None),
         note=note,
         held=f"{NEXT_WORDS.get(held[0].prompt.kind, held[0].prompt.kind)} held: {held[0].reason}" if held else "",
     )
@@ -183,13 +192,21 @@ class Tray:
         # Here, on the thread that makes the Tray and before its own thread starts: a change to the
         # environment while another thread reads it (GLib's threads do, and C's getenv is not safe
         # against a concurrent setenv) can crash the process.
-        os.environ["PYSTRAY_BACKEND"] = self.backend
+        # `sni` is ours: pystray then loads only its toolkit-free base (its "dummy" backend).
+        os.environ["PYSTRAY_BACKEND"] = "dummy" if self.backend == "sni" else self.backend
         self.ready = threading.Event()
         """Set once the icon has been handed to the desktop's tray."""
         self._icon: Any = None
         self._thread: threading.Thread | None = None
 
     def _make_icon(self) -> Any:
+        if self.backend == "sni":
+            import pystray
+
+            from posture_agent.ui import sni
+
+            return sni.Icon(APP_NAME, icon=tray_pixmaps(self.state.icon_state), title=self.state.tooltip,
+                            menu=self._menu(pystray))
         if self.backend in ("gtk", "appindicator"):
             # before GTK starts: the tray and the window list then name us, not "python3"
             from gi.repository import GLib
@@ -198,10 +215,8 @@ class Tray:
             GLib.set_application_name(APP_NAME)
         import pystray
 
-        from posture_agent.ui.icon import tray_image
-
         return pystray.Icon(
-            APP_NAME, icon=tray_image(self.state.icon_state), title=self.state.tooltip, menu=self._menu(pystray),
+            APP_NAME, icon=self._image(self.state.icon_state), title=self.state.tooltip, menu=self._menu(pystray),
         )
 
     def _menu(self, pystray: Any) -> Any:
@@ -232,6 +247,12 @@ class Tray:
             Item("Quit", self._safe(a.quit)),
         ]
         return Menu(*items)
+
+    def _image(self, icon_state: str) -> Any:
+        """What the backend shows: pixels for ours (no Pillow), a Pillow image for pystray's."""
+        if self.backend == "sni":
+            return tray_pixmaps(icon_state)
+        return tray_image(icon_state)
 
     def _pause_with(self, token: str) -> Callable[[], object]:
         return lambda: self.actions.pause(token)
@@ -330,9 +351,7 @@ class Tray:
             import pystray
 
             if state.icon_state != previous.icon_state:
-                from posture_agent.ui.icon import tray_image
-
-                icon.icon = tray_image(state.icon_state)
+                icon.icon = self._image(state.icon_state)
             icon.title = state.tooltip
             icon.menu = self._menu(pystray)
         except Exception as exc:  # e.g. a D-Bus error from the indicator: the tray is gone

@@ -1,9 +1,12 @@
 """Which pystray backend can show a tray icon with a working menu here, from the tray hosts running.
 
-On Linux the menu needs PyGObject: pystray's gtk and appindicator backends have one, its xorg
-backend shows an icon with no menu that ignores clicks. `choose_backend` picks a working backend,
-or raises `TrayUnavailable` saying what to install, so the user never gets a dead icon. The tray
-hosts are found by asking the session bus (D-Bus) and the X server (libX11 through ctypes).
+On Linux, where the panel hosts StatusNotifierItem icons (a watcher on the session bus), our own
+backend serves icon and menu over D-Bus (`sni`, ui/sni.py: jeepney, nothing compiled). Where only
+an XEmbed tray runs, the menu needs PyGObject (the `gtk-tray` extra): pystray's gtk backend; its
+xorg backend shows an icon with no menu that ignores clicks, and is never used. `choose_backend`
+picks a working backend, or raises `TrayUnavailable` saying what to install, so the user never gets
+a dead icon. The tray hosts are found by asking the session bus and the X server (libX11 through
+ctypes).
 """
 
 from __future__ import annotations
@@ -14,15 +17,18 @@ import sys
 from collections.abc import Mapping, Sequence, Set
 
 from posture_agent.errors import UserError
+from posture_agent.session_bus import AVAILABLE as SESSION_BUS
+from posture_agent.session_bus import address_known, name_has_owner
 
 log = logging.getLogger(__name__)
 
 FIX_LINUX = (
     "install PyGObject and AppIndicator: on Debian/Ubuntu `sudo apt install gir1.2-gtk-3.0 "
     "gir1.2-ayatanaappindicator3-0.1 libgirepository1.0-dev libcairo2-dev pkg-config`, then "
-    "`pip install 'posture-agent[linux-desktop]'` (or run scripts/bootstrap.sh again); "
+    "`pip install 'posture-agent[gtk-tray]'` (or `scripts/bootstrap.sh gtk-tray`); "
     "meanwhile `posture-agent start --no-tray` runs the agent with notifications only"
 )
+XEMBED_ONLY = "this desktop's tray is an XEmbed one (no StatusNotifierItem host on the session bus)"
 
 
 class TrayUnavailable(UserError):
@@ -30,7 +36,7 @@ class TrayUnavailable(UserError):
 
 
 def choose_backend(platform: str = sys.platform, environ: Mapping[str, str] | None = None) -> str:
-    """The pystray backend to use: on Linux appindicator or gtk by the tray hosts running
+    """The backend to use: on Linux `sni`, appindicator or gtk by the tray hosts running
     (`pick_linux_backend`); the native one elsewhere.
 
     Raises TrayUnavailable when no backend with a menu can work, naming what to install.
@@ -50,27 +56,43 @@ def choose_backend(platform: str = sys.platform, environ: Mapping[str, str] | No
         raise TrayUnavailable(
             f"PYSTRAY_BACKEND=xorg gives a tray icon without a menu on this desktop; unset it and {FIX_LINUX}"
         )
-    found = available_backends()
+    hosts = frozenset() if wanted else tray_hosts(env)
+    # Ours first where it serves: PyGObject is then not even looked for (nor loaded into the resident).
+    found = available_backends(env, gtk=False) if wanted == "sni" or "sni" in hosts else []
+    if "sni" not in found:
+        found = available_backends(env)
     if wanted:
         if wanted not in found:
             raise TrayUnavailable(f"PYSTRAY_BACKEND={wanted} cannot be used here; {FIX_LINUX}")
         return wanted
-    if not found:
-        raise TrayUnavailable(f"the tray menu cannot work on this desktop (no PyGObject/GTK found); {FIX_LINUX}")
-    hosts = tray_hosts(env)
     chosen = pick_linux_backend(found, hosts)
     log.info("tray hosts on this desktop: %s; backend %s", ", ".join(sorted(hosts)) or "none yet", chosen)
     return chosen
 
 
 def pick_linux_backend(found: Sequence[str], hosts: Set[str]) -> str:
-    """appindicator where a StatusNotifierItem host runs (KDE, XFCE, GNOME's AppIndicator extension)
-    or where no tray is up yet (a login race: it docks in whichever kind appears); gtk where only an
-    XEmbed tray runs, since appindicator would only fall back to the same XEmbed icon, 0.14 s slower
-    to dock (benchmarks/tray_bench.py, bare pystray rows)."""
-    if "appindicator" in found and ("sni" in hosts or "xembed" not in hosts):
-        return "appindicator"
-    return "gtk" if "gtk" in found else found[0]
+    """`sni` where a StatusNotifierItem host runs (KDE, XFCE, GNOME's AppIndicator extension…): the
+    lightest, nothing compiled. gtk where only an XEmbed tray runs (appindicator would only fall
+    back to the same XEmbed icon, 0.14 s slower to dock: benchmarks/tray_bench.py). No tray up yet
+    (a login race): appindicator, which docks in whichever kind appears, else `sni`, which registers
+    when a StatusNotifierItem host appears.
+
+    Raises TrayUnavailable when what runs needs a backend that is not installed."""
+    if "sni" in hosts:
+        for backend in ("sni", "appindicator", "gtk"):
+            if backend in found:
+                return backend
+    elif "xembed" in hosts:
+        if "gtk" in found:
+            return "gtk"
+        raise TrayUnavailable(f"{XEMBED_ONLY}: its menu needs PyGObject; {FIX_LINUX}")
+    else:
+        for backend in ("appindicator", "sni", "gtk"):
+            if backend in found:
+                return backend
+    if "sni" in hosts and not found:
+        raise TrayUnavailable(f"no session bus library (jeepney) for the tray, and no PyGObject; {FIX_LINUX}")
+    raise TrayUnavailable(f"the tray menu cannot work on this desktop (no PyGObject/GTK found); {FIX_LINUX}")
 
 
 SNI_WATCHER = "org.kde.StatusNotifierWatcher"
@@ -81,33 +103,12 @@ def tray_hosts(environ: Mapping[str, str]) -> frozenset[str]:
     """The kinds of tray running now: "sni" (a watcher on the session bus), "xembed" (an X tray
     manager owns the screen's _NET_SYSTEM_TRAY selection)."""
     hosts = set()
-    if _session_bus_reachable(environ) and _bus_name_has_owner(SNI_WATCHER):
+    if address_known(environ) and name_has_owner(SNI_WATCHER):
         hosts.add("sni")
     display = environ.get("DISPLAY")
     if display and _xembed_manager_running(display):
         hosts.add("xembed")
     return frozenset(hosts)
-
-
-def _session_bus_reachable(environ: Mapping[str, str]) -> bool:
-    """Without an address or a user bus socket GLib would spawn a bus of its own: do not ask then."""
-    runtime = environ.get("XDG_RUNTIME_DIR")
-    return bool(environ.get("DBUS_SESSION_BUS_ADDRESS")) or bool(runtime and os.path.exists(f"{runtime}/bus"))
-
-
-def _bus_name_has_owner(name: str) -> bool:
-    from gi.repository import Gio, GLib
-
-    try:
-        bus = Gio.bus_get_sync(Gio.BusType.SESSION, None)
-        reply = bus.call_sync(
-            "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "NameHasOwner",
-            GLib.Variant("(s)", (name,)), GLib.VariantType("(b)"), Gio.DBusCallFlags.NONE, 1000, None,
-        )
-    except GLib.Error as exc:
-        log.info("session bus not asked for %s: %s", name, exc)
-        return False
-    return bool(reply.unpack()[0])
 
 
 def _xembed_manager_running(display: str) -> bool:
@@ -137,17 +138,22 @@ def _xembed_manager_running(display: str) -> bool:
         x11.XCloseDisplay(dpy)
 
 
-def available_backends() -> list[str]:
-    """Linux backends with a menu whose libraries load here, best first."""
+def available_backends(environ: Mapping[str, str] | None = None, gtk: bool = True) -> list[str]:
+    """Linux backends with a menu whose libraries load here: `sni` (jeepney, and a session bus to
+    serve on), then appindicator and gtk (PyGObject with GTK 3, the `gtk-tray` extra; `gtk=False`:
+    not looked for, so not imported)."""
+    env = os.environ if environ is None else environ
+    found = ["sni"] if SESSION_BUS and address_known(env) else []
+    if not gtk:
+        return found
     try:
         import gi
     except ImportError:
-        return []
-    found = []
+        return found
     try:
         gi.require_version("Gtk", "3.0")
     except ValueError:
-        return []
+        return found
     for namespace in ("AyatanaAppIndicator3", "AppIndicator3"):
         try:
             gi.require_version(namespace, "0.1")

@@ -202,6 +202,14 @@ def test_fit_truncated_after_its_summary_is_imported_and_says_partial(cli: Any, 
     ("wrong-root.tcx", b"<?xml version='1.0'?><Activities/>", "root element is <Activities>"),
     ("junk.fit", b"\x0e\x20\x00\x00" + b"\xff" * 40, "not a valid FIT file header"),
     ("bad.tcx.gz", b"\x1f\x8b\x08\x00garbage", "damaged gzip"),
+    # the file-type mistakes people make, named by the file's first bytes
+    ("morning.gpx", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"\x00" * 40, "looks like a PNG image, not GPX"),
+    ("run.fit", b"\xff\xd8\xff\xe0\x00\x10JFIF" + b"\x00" * 40, "looks like a JPEG image, not FIT"),
+    ("run.tcx", b"%PDF-1.7\n" + b"x" * 40, "looks like a PDF document, not TCX"),
+    ("saved.gpx", b"<!DOCTYPE html>\n<html><body>Sign in</body></html>", "looks like a web page (HTML"),
+    ("route.gpx", b"<?xml version='1.0'?><kml xmlns='http://www.opengis.net/kml/2.2'/>", "looks like a KML file"),
+    ("photo.gpx.gz", gzip.compress(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40), "looks like a PNG image, not GPX"),
+    ("shot.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 40, "looks like a PNG image, not a GPX, TCX or FIT file"),
 ])
 def test_unreadable_files_fail_with_a_reason(cli: Any, tmp_path: Path, name: str, content: bytes, word: str) -> None:
     path = tmp_path / name

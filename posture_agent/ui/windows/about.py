@@ -15,6 +15,29 @@ BLURB = (
 )
 
 
+PATH_CHARS = 44
+"""Characters per line of a path; a longer one wraps onto more lines, never cut off."""
+
+
+def path_text(parent: tk.Misc, value: str) -> tk.Text:
+    """A path shown whole, wrapped at any character, and selectable so that it can be copied (a
+    read-only Text: an Entry scrolls, cutting a long path off)."""
+    lines = max(1, -(-len(value) // PATH_CHARS))
+    background = ttk.Style(parent).lookup("TFrame", "background") or "#dcdad5"
+    text = tk.Text(parent, width=PATH_CHARS, height=lines, wrap="char", relief="flat", borderwidth=0,
+                   highlightthickness=0, background=background, font="TkDefaultFont")
+    text.insert("1.0", value)
+    text.configure(state="disabled")  # still selectable and copyable, never editable
+
+    def fit(_event: object) -> None:  # as many lines as the path takes in the font shown, no blank one
+        shown = text.count("1.0", "end", "displaylines")
+        if shown and int(text.cget("height")) != shown[0]:
+            text.configure(height=shown[0])
+
+    text.bind("<Configure>", fit)
+    return text
+
+
 class AboutWindow:
     def __init__(self, root: tk.Misc, version: str, data_folder: str, config_file: str = "") -> None:
         self.win = win = style.new_window(root, TITLE)
@@ -28,11 +51,7 @@ class AboutWindow:
         rows = [("Data folder", data_folder)] + ([("Config file", config_file)] if config_file else [])
         for row, (label, value) in enumerate(rows):
             ttk.Label(grid, text=label, style="Heading.TLabel").grid(row=row, column=0, sticky="nw", padx=(0, 10))
-            # selectable, so the path can be copied
-            entry = ttk.Entry(grid, width=44)
-            entry.insert(0, value)
-            entry.state(["readonly"])
-            entry.grid(row=row, column=1, sticky="ew", pady=2)
+            path_text(grid, value).grid(row=row, column=1, sticky="ew", pady=2)
         grid.columnconfigure(1, weight=1)
         style.wrap_label(frame, NOT_MEDICAL_ADVICE, width=440, style="Advice.TLabel").pack(anchor="w", pady=(12, 0))
         close = ttk.Button(frame, text="Close", command=win.destroy)

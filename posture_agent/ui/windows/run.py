@@ -35,9 +35,14 @@ class RunForm:
 def run_defaults(now_local: datetime, last: tuple[float, timedelta] | None = None) -> RunForm:
     """Prefill from the last run's distance and duration (else 10 km in an hour), ending about now."""
     distance, duration = last if last else (10.0, timedelta(hours=1))
-    start = now_local - duration
-    start = start.replace(minute=start.minute - start.minute % 5, second=0, microsecond=0)
+    start = start_for(now_local, duration)
     return RunForm(start.strftime("%Y-%m-%d"), start.strftime("%H:%M"), f"{distance:g}", format_duration(duration))
+
+
+def start_for(end_local: datetime, duration: timedelta) -> datetime:
+    """The start of a run of `duration` ending about `end_local`, on a 5-minute mark."""
+    start = end_local - duration
+    return start.replace(minute=start.minute - start.minute % 5, second=0, microsecond=0)
 
 
 def parse_distance(text: str) -> float:
@@ -56,6 +61,9 @@ class RunWindow:
         on_save: Callable[[datetime, timedelta, float], str | None],
     ) -> None:
         self.zone, self.on_save = zone, on_save
+        self.ends: datetime | None = None
+        """When the prefilled run ends (about now): a changed duration moves the start to keep it,
+        until the user types a start of their own."""
         self.win = win = style.new_window(root, TITLE)
         frame = ttk.Frame(win, padding=style.PAD)
         frame.pack(fill="both", expand=True)
@@ -75,6 +83,14 @@ class RunWindow:
             entry.grid(row=row, column=1, sticky="w", pady=4)
             ttk.Label(frame, text=hint, style="Muted.TLabel").grid(row=row, column=2, sticky="w", padx=(10, 0))
             self.vars[key], self.entries[key] = var, entry
+        try:
+            self.ends = parse_at(f"{form.date}T{form.time}", zone) + parse_duration(form.duration)
+        except UserError:
+            self.ends = None
+        self._moving = False
+        self.vars["duration"].trace_add("write", lambda *_: self._follow_duration())
+        for key in ("date", "time"):
+            self.vars[key].trace_add("write", lambda *_: self._own_start())
         self.message = ttk.Label(frame, style="Error.TLabel", wraplength=440, justify="left")
         self.message.grid(row=6, column=0, columnspan=3, sticky="w", pady=(8, 0))
         bottom = ttk.Frame(frame)
@@ -88,6 +104,26 @@ class RunWindow:
         style.show(win, "center")
         self.entries["distance_km"].focus_set()
         self.entries["distance_km"].select_range(0, "end")
+
+    def _own_start(self) -> None:
+        if not self._moving:
+            self.ends = None  # the user typed a start: it stays as typed
+
+    def _follow_duration(self) -> None:
+        """The start follows a changed duration, so the run still ends when it did (about now)."""
+        if self.ends is None:
+            return
+        try:
+            duration = parse_duration(self.vars["duration"].get(), option="Duration")
+        except UserError:
+            return  # half typed: the start moves once the duration reads
+        start = start_for(self.ends.astimezone(self.zone), duration)
+        self._moving = True
+        try:
+            self.vars["date"].set(start.strftime("%Y-%m-%d"))
+            self.vars["time"].set(start.strftime("%H:%M"))
+        finally:
+            self._moving = False
 
     def submit(self) -> None:
         if self.saved:

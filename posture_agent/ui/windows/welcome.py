@@ -61,8 +61,8 @@ def icon_hint() -> str:
         "win32": "in the notification area at the bottom right (behind the ^ arrow if it is hidden)",
         "darwin": "in the menu bar at the top right",
     }.get(sys.platform, "in the system tray, on your desktop's panel (top right on most desktops)")
-    return (f"Its icon, an upright figure, is {where}. Right-click it for the menu: Check in now, "
-            "Today's drills, Log a run, How's my back?, Pause, Settings and Quit.")
+    return (f"Its icon, a white running figure on a teal square, is {where}. Right-click it for the menu: "
+            "Check in now, Today's drills, Log a run, How's my back?, Pause, Settings and Quit.")
 
 
 class WelcomeWindow:
