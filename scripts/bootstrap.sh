@@ -65,7 +65,11 @@ fi
 if [ -x .venv/bin/posture-agent ]; then
   say "pyproject.toml or this script changed since the last install: updating .venv (usually under a minute)"
 else
-  say "first install into .venv: the libraries are downloaded (and PyGObject compiled where the tray menu needs it); about 1 to 4 minutes"
+  if [ "$gtk" = yes ]; then
+    say "first install into .venv: the libraries are downloaded and PyGObject is compiled; about 2 to 4 minutes"
+  else
+    say "first install into .venv: the libraries are downloaded, nothing to compile; about a minute"
+  fi
 fi
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null 2>&1 || true
