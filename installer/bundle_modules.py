@@ -66,6 +66,9 @@ EXCLUDES = [
     "numpy.tests",
     "scipy",
     "pandas",
+    # the camera extra (about 160 MB) stays an extra: the built app asks for check-ins as usual
+    "cv2",
+    "skimage",
     "pytest",
     "_pytest",
     "hypothesis",

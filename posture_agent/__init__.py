@@ -9,3 +9,7 @@ a frozen build has no `python -m`, so the agent starts its own executable with i
 CALENDAR_PROCESS = "--calendar-process"
 """First argument that makes the program the calendar's expanding child (posture_agent/presence/ics.py):
 the agent starts it when a calendar file changes or a day begins, and never imports icalendar itself."""
+
+CAMERA_PROCESS = "--camera-process"
+"""First argument that makes the program a camera check's child process (posture_agent/camera/probe.py):
+a frozen build has no `python -m`, so the agent and the command line start their own executable with it."""

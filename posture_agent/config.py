@@ -68,6 +68,12 @@ class Settings:
     """Local .ics files, or folders of them, whose meetings hold prompts; empty: none."""
     hold_tentative: bool = True
     """Whether a tentative event (STATUS:TENTATIVE) holds prompts like a confirmed one."""
+    camera_enabled: bool = False
+    """Camera check-ins at desk check-in times (the camera extra; docs/camera.md)."""
+    camera_source: str = "0"
+    """A camera index, or a full path to a video file."""
+    camera_drop_cm: float = 4.0
+    camera_lean_ratio: float = 1.2
     catalogue: dict[str, Drill] = field(default_factory=load_catalogue)
 
     def zone(self) -> tzinfo:
@@ -275,6 +281,7 @@ class _Validator:
         "quiet": {"hours", "weekends_off"},
         "import": {"folder"},
         "presence": {"idle_minutes", "calendar", "hold_tentative"},
+        "camera": {"enabled", "source", "drop_cm", "lean_ratio"},
         "catalogue": None,
     }
 
@@ -331,6 +338,7 @@ class _Validator:
         quiet = raw.get("quiet", {})
         soreness = raw.get("soreness", {})
         presence = raw.get("presence", {})
+        camera = raw.get("camera", {})
         settings = Settings(
             timezone=tz,
             soreness_threshold=self.integer(g, "general.soreness_threshold", d.soreness_threshold, 1, 10),
@@ -361,6 +369,10 @@ class _Validator:
             idle_minutes=self.integer(presence, "presence.idle_minutes", d.idle_minutes, 1, 240),
             calendar=self.calendar_paths(presence, "presence.calendar"),
             hold_tentative=self.boolean(presence, "presence.hold_tentative", d.hold_tentative),
+            camera_enabled=self.boolean(camera, "camera.enabled", d.camera_enabled),
+            camera_source=self.camera_source(camera, "camera.source", d.camera_source),
+            camera_drop_cm=self.number(camera, "camera.drop_cm", d.camera_drop_cm, 1, 30),
+            camera_lean_ratio=self.number(camera, "camera.lean_ratio", d.camera_lean_ratio, 1.05, 3),
             catalogue=catalogue,
         )
         self.timeout_before_next(settings)
@@ -403,6 +415,16 @@ class _Validator:
             if str(path) not in out:
                 out.append(str(path))
         return tuple(out)
+
+    def camera_source(self, table: dict[str, Any], key: str, default: str) -> str:
+        """A camera index ("0") or a full path to a video file."""
+        value = table.get(key.split(".")[-1], default)
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        text = self.string({key.split(".")[-1]: value}, key, default)
+        if re.fullmatch(r"\d{1,2}", text) or (text and Path(text).expanduser().is_absolute()):
+            return str(Path(text).expanduser()) if not text.isdigit() else text
+        raise self.fail(key, f'must be a camera number from 0 to 99 or a full path to a video file, got {value!r}')
 
     def boolean(self, table: dict[str, Any], key: str, default: bool) -> bool:
         value = table.get(key.split(".")[-1], default)

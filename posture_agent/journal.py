@@ -75,7 +75,8 @@ class TakenBack:
 def describe(x: Any, zone: tzinfo, now: datetime) -> str:
     """A record in a few words, its time local ("10:00" today, "Tue 24 Nov 20:30" another day)."""
     if isinstance(x, r.CheckIn):
-        return f"{x.posture} at the {x.context}, {spoken(x.at, zone, now)}"
+        by = " (camera)" if x.by == "camera" else ""
+        return f"{x.posture}{by} at the {x.context}, {spoken(x.at, zone, now)}"
     if isinstance(x, r.DrillDone):
         return f"{x.drill}, {spoken(x.at, zone, now)}"
     if isinstance(x, r.Circuit):
@@ -139,15 +140,19 @@ class Journal:
 
     def record_checkin(
         self, posture: str, context: str = "desk", at: datetime | None = None, source: str = "cli",
-        prompted: bool = False,
+        prompted: bool = False, by: str = "user", measures: tuple[float | None, float | None] = (None, None),
     ) -> r.CheckIn:
+        """One check-in; `by` "camera" for a camera check's verdict, with its `measures` (how many cm
+        lower the head was than calibrated, the face's size ratio)."""
         checked(v.check_posture, posture, prompted and posture == "missed")
         checked(v.check_context, context)
+        checked(v.check_answered_by, by, measures)
         when = self.when(at)
         with self.store.transaction() as s:
-            values = {"at": when, "context": context, "posture": posture, "prompted": prompted}
+            values = {"at": when, "context": context, "posture": posture, "prompted": prompted, "answered_by": by,
+                      "head_drop_cm": measures[0], "face_size_ratio": measures[1]}
             rid = q.add(s, t.checkins, values, device=self.device, source=source, now=self.now())
-        return r.CheckIn(rid, when, context, posture, prompted)
+        return r.CheckIn(rid, when, context, posture, prompted, by)
 
     def _unit(self, answers: str | None, write: Callable[[Connection], T]) -> tuple[T, bool]:
         """`write` in one transaction, closing the open prompt `answers` (as answered) in the same
@@ -432,9 +437,10 @@ class Journal:
             return closed
 
     def answer_prompt(self, prompt_id: str, outcome: str, checkin: tuple[str, str, datetime | None] | None = None,
-                      ) -> bool:
+                      by: str = "user", measures: tuple[float | None, float | None] = (None, None)) -> bool:
         """Close an open prompt as answered or skipped and, for a check-in, store its answer
-        (posture, context, at) in the same transaction; False, and nothing stored, if it was closed."""
+        (posture, context, at) in the same transaction; False, and nothing stored, if it was closed.
+        `by` "camera": a camera check answered it, with its measures (see `record_checkin`)."""
         if outcome not in ("answered", "skipped"):
             raise UserError(f"prompt answer {outcome!r} is not one of: answered, skipped")
         values = None
@@ -442,7 +448,9 @@ class Journal:
             posture, context, at = checkin
             checked(v.check_posture, posture)
             checked(v.check_context, context)
-            values = {"at": self.when(at), "context": context, "posture": posture, "prompted": True}
+            checked(v.check_answered_by, by, measures)
+            values = {"at": self.when(at), "context": context, "posture": posture, "prompted": True,
+                      "answered_by": by, "head_drop_cm": measures[0], "face_size_ratio": measures[1]}
         with self.store.transaction() as s:
             closed = q.close_prompt(s, prompt_id, outcome)
             if closed and values is not None:

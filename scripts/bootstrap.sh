@@ -74,7 +74,7 @@ fi
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null 2>&1 || true
 extras=""
-[ "$want" = test ] && extras="test"
+[ "$want" = test ] && extras="test,camera"  # CI runs the camera tests too
 # PyGObject compiles against system libraries: added when wanted and those are present.
 if [ "$gtk" = yes ]; then
   if command -v pkg-config >/dev/null 2>&1 && pkg-config --exists gobject-introspection-1.0 cairo 2>/dev/null; then

@@ -48,6 +48,17 @@ def migrated_schema() -> tuple[str, list[tuple[str, str, str, str | None]]]:
         return head, schema_of(db_file)
 
 
+def _wrapped(line: str, width: int = 90) -> list[str]:
+    """A long line (a column added by ALTER TABLE lands on its table's line) cut after commas, so the
+    module stays within the line length; the pieces join back to the same text."""
+    parts: list[str] = []
+    while len(line) > width and ", " in line[:width]:
+        cut = line.rindex(", ", 0, width) + 2
+        parts.append(line[:cut])
+        line = line[cut:]
+    return [*parts, line]
+
+
 def _write_module() -> None:
     head, schema = migrated_schema()
     source = FRESH.read_text(encoding="utf-8")
@@ -56,7 +67,7 @@ def _write_module() -> None:
     lines = [f'REVISION = "{head}"', "", "STATEMENTS = ("]
     statements = [sql for _, _, _, sql in schema if sql is not None]
     for sql in statements:
-        pieces = sql.splitlines(keepends=True)
+        pieces = [part for line in sql.splitlines(keepends=True) for part in _wrapped(line)]
         if len(pieces) == 1:
             lines.append(f"    {sql!r},")
         else:

@@ -183,6 +183,12 @@ APP_IMPORTERS = {f"{PACKAGE}.commands.agent"}
 """Only the start command imports app.py (the one module that knows agent, tray and windows)."""
 
 
+OPENCV_MODULES = {f"{PACKAGE}.camera.vision": {f"{PACKAGE}.camera.probe"},
+                  f"{PACKAGE}.camera.probe": {f"{PACKAGE}.camera.__main__", f"{PACKAGE}.cli"}}
+"""The modules that import OpenCV, and who may import them: only the camera check's child process
+(`python -m posture_agent.camera`, or the program started with --camera-process), never the resident."""
+
+
 def broken_contracts(edges: list[Edge]) -> Iterator[str]:
     for e in edges:
         where = f"{e.source} line {e.line}: imports {e.target}"
@@ -196,6 +202,8 @@ def broken_contracts(edges: list[Edge]) -> Iterator[str]:
                 yield f"{where} ({why})"
         if e.target == f"{PACKAGE}.app" and e.source not in APP_IMPORTERS:
             yield f"{where} (only the start command imports app)"
+        if e.target in OPENCV_MODULES and e.source not in OPENCV_MODULES[e.target]:
+            yield f"{where} (OpenCV is imported by the camera check's child process alone)"
     for group in circles(edges):
         yield "circle: " + " <-> ".join(group)
 

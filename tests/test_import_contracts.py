@@ -33,3 +33,19 @@ def test_the_graph_resolves_names_to_modules() -> None:
     assert ("posture_agent.cli", "posture_agent.context") in edges
     assert ("posture_agent.commands", "posture_agent.commands.records") in edges  # inside `load`
     assert ("posture_agent.store.db", "posture_agent.store.recovery") in edges  # `from …store import recovery`
+
+
+def test_only_the_camera_checks_child_imports_opencv() -> None:
+    """camera.vision (OpenCV) belongs to the child process: the agent importing it is refused."""
+    pa = "posture_agent"
+    edges = [
+        Edge(f"{pa}.camera.probe", f"{pa}.camera.vision", 1, "top"),
+        Edge(f"{pa}.cli", f"{pa}.camera.probe", 2, "fn"),
+        Edge(f"{pa}.agent.camera_checks", f"{pa}.camera.vision", 3, "top"),
+        Edge(f"{pa}.commands.camera", f"{pa}.camera.probe", 4, "fn"),
+    ]
+    broken = list(broken_contracts(edges))
+    assert len(broken) == 2, broken
+    assert "agent.camera_checks" in broken[0] and "commands.camera" in broken[1]
+    assert ("posture_agent.camera.probe", "posture_agent.camera.vision") in {
+        (e.source, e.target) for e in import_edges()}

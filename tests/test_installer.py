@@ -76,7 +76,8 @@ def test_pystray_backends_and_plyer_platforms_are_all_covered() -> None:
 
 def test_excludes_test_packages_and_chart_gui_backends_but_keeps_the_charts() -> None:
     default = bundle_modules.excludes()
-    for name in ("scipy", "pytest", "_pytest", "hypothesis", "PyInstaller", "matplotlib.backends.backend_tkagg"):
+    for name in ("scipy", "pytest", "_pytest", "hypothesis", "PyInstaller", "matplotlib.backends.backend_tkagg",
+                 "cv2", "skimage"):
         assert name in default
     assert "numpy" not in default and "matplotlib" not in default  # the weekly report draws with them
 

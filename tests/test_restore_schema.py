@@ -97,8 +97,8 @@ def test_the_apps_own_backup_restores_and_the_trigger_would_have_wiped_the_runs(
     hostile = altered(backup, tmp_path / "hostile.db", WIPE_RUNS)
     conn = sqlite3.connect(hostile)
     with conn:
-        conn.execute("INSERT INTO checkins SELECT at, context, posture, prompted, id || 'x', created_at, device, "
-                     "source FROM checkins")
+        conn.execute("INSERT INTO checkins (at, context, posture, prompted, id, created_at, device, source) "
+                     "SELECT at, context, posture, prompted, id || 'x', created_at, device, source FROM checkins")
     assert conn.execute("SELECT count(*) FROM runs").fetchone() == (0,)
     conn.close()
     assert foreign_objects_in_file(backup, SCHEMA_HEAD) == []

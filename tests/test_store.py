@@ -16,6 +16,23 @@ from posture_agent.store.sqlite_file import read_revision
 from tests.conftest import as_newer_version, modules_after
 
 
+def database_at(db: Path, revision: str, *statements: str) -> None:
+    """A database file left at an older `revision` by its migrations, with `statements` run in it."""
+    from alembic import command
+    from sqlalchemy import create_engine
+
+    cfg = alembic_config()
+    engine = create_engine(f"sqlite:///{db}")
+    try:
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
+            for sql in statements:
+                conn.exec_driver_sql(sql)
+    finally:
+        engine.dispose()
+
+
 def test_schema_head_matches_the_migrations_folder() -> None:
     from alembic.script import ScriptDirectory
 

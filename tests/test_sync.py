@@ -336,7 +336,9 @@ def test_a_home_restored_onto_a_second_computer_takes_a_new_id(
     full_round(work, sofa, laptop)
     assert len(work.rows()["checkins"]) == 5
     assert_converged(work, sofa, laptop)
-    labels = {row[-2] for row in work.rows()["checkins"]}
+    conn = sqlite3.connect(work.db)
+    labels = {row[0] for row in conn.execute("SELECT device FROM checkins")}
+    conn.close()
     assert f"laptop:{laptop.device_id()}" in labels
 
 

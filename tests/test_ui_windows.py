@@ -413,6 +413,17 @@ def _settings_window(ui: Ui, path: Path, holder: dict[str, Any]) -> None:
     )))
 
 
+def settings_on_tab(desktop: Desktop, ui: Ui, path: Path, tab: int) -> tuple[dict[str, Any], str]:
+    """The Settings window on the file `path` (written with CONFIG), showing tab `tab`: (the holder
+    of the window object, its X window)."""
+    path.write_text(CONFIG, encoding="utf-8")
+    holder = ui.held
+    _settings_window(ui, path, holder)
+    win = find(desktop, "settings$")
+    ui.call(lambda _r: holder["w"].notebook.select(tab))
+    return holder, win
+
+
 def test_settings_saved_into_the_users_file(desktop: Desktop, ui: Ui, tmp_path: Path) -> None:
     path = tmp_path / "config.toml"
     path.write_text(CONFIG, encoding="utf-8")
@@ -433,11 +444,7 @@ def test_settings_saved_into_the_users_file(desktop: Desktop, ui: Ui, tmp_path: 
 
 def test_settings_invalid_value_is_named_and_file_untouched(desktop: Desktop, ui: Ui, tmp_path: Path) -> None:
     path = tmp_path / "config.toml"
-    path.write_text(CONFIG, encoding="utf-8")
-    holder = ui.held
-    _settings_window(ui, path, holder)
-    win = find(desktop, "settings$")
-    ui.call(lambda _r: holder["w"].notebook.select(1))
+    holder, win = settings_on_tab(desktop, ui, path, 1)
     click(desktop, ui, lambda _r: holder["w"].first["desk.end"])
     type_text(desktop, win, "08:00")
     keys(desktop, win, "Return")

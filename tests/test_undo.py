@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 
 from posture_agent.store.db import open_store
-from posture_agent.store.migrate import SCHEMA_HEAD, alembic_config
+from posture_agent.store.migrate import SCHEMA_HEAD
 from posture_agent.store.sqlite_file import read_revision
 from tests.conftest import Cli
+from tests.test_store import database_at
 from tests.test_sync import Home, full_round, pair  # noqa: F401  (`pair` is a fixture)
 
 WEEK = "2026-W48"  # Mon 23 Nov to Sun 29 Nov 2026; the pinned clock is Wed 25 Nov 12:00 Berlin
@@ -272,21 +273,11 @@ def test_a_real_process_undo_and_bad_id(cli: Cli) -> None:
 
 
 def test_migration_0004_adds_tombstones_to_an_older_file(tmp_path: Path) -> None:
-    from alembic import command
-    from sqlalchemy import create_engine
-
-    cfg = alembic_config()
     db = tmp_path / "old.db"
-    engine = create_engine(f"sqlite:///{db}")
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0003")
-        conn.exec_driver_sql("INSERT INTO runs (id, created_at, device, source, start, duration_s, distance_km, "
-                             "sport) VALUES ('r1', '2026-01-01', 'd', 'cli', '2026-01-01 07:00:00', 3000, 10, "
-                             "'running')")
-    engine.dispose()
+    database_at(db, "0003", "INSERT INTO runs (id, created_at, device, source, start, duration_s, distance_km, "
+                "sport) VALUES ('r1', '2026-01-01', 'd', 'cli', '2026-01-01 07:00:00', 3000, 10, 'running')")
     open_store(db, tmp_path / "backups").close()
-    assert read_revision(db) == SCHEMA_HEAD == "0004"
+    assert read_revision(db) == SCHEMA_HEAD
     conn2 = sqlite3.connect(db)
     try:
         assert conn2.execute("SELECT id FROM runs").fetchall() == [("r1",)]

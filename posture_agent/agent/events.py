@@ -21,6 +21,9 @@ PROMPT_CLOSED = "prompt_closed"
 STATE_CHANGED = "state_changed"
 WINDOW_WANTED = "window_wanted"
 """A check-in needs its window: the notification has no answer buttons, or its body was clicked."""
+CAMERA_SLOUCHED = "camera_slouched"
+"""A camera check found the user slouching at a desk check-in (stored, its prompt closed): one
+notification says so, with "Sit tall" and "That's wrong" (`detail` is its text)."""
 STOP_WANTED = "stop_wanted"
 """`posture-agent stop` asked the running agent to end: whoever runs it (the tray app, the headless
 loop) stops it and returns."""
@@ -44,6 +47,8 @@ class Event:
     """For PROMPT_CLOSED: answered, skipped or missed."""
     together: tuple[ActivePrompt, ...] = ()
     """For PROMPT_DUE: the other prompts shown in the same pass (due together)."""
+    detail: str = ""
+    """For CAMERA_SLOUCHED: what the camera measured, in words."""
 
 
 Listener = Callable[[Event], None]

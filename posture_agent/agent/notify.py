@@ -11,6 +11,8 @@
 - Every other notification is plain: on the same freedesktop connection on Linux (no notification
   server there: unavailable, said once; plyer would need dbus-python, which is not installed),
   else through plyer (Windows, macOS; imported on the first one, not at start).
+- A camera check that found the user slouching (CAMERA_SLOUCHED) gets one notification with "Sit
+  tall" and "That's wrong" where the server has buttons (`on_camera` gets the press), else a plain one.
 - An ice reminder due together with a check-in (the SI protocol's 20:30 ice and the 20:30 sofa
   check-in) gets no notification of its own: the check-in's names both (`ask(active, also)`).
 
@@ -26,7 +28,8 @@ from collections.abc import Callable
 from typing import Any
 
 from posture_agent import session_bus
-from posture_agent.agent.events import PROMPT_CLOSED, PROMPT_DUE, ActivePrompt, Event
+from posture_agent.agent.camera_checks import CAMERA_ACTIONS
+from posture_agent.agent.events import CAMERA_SLOUCHED, PROMPT_CLOSED, PROMPT_DUE, ActivePrompt, Event
 from posture_agent.agent.freedesktop import DEFAULT_ACTION, FreedesktopNotifications, NotificationsUnavailable
 from posture_agent.domain.plan import CHECKIN_GROUP, Prompt, PromptKind
 
@@ -52,10 +55,14 @@ OnOpen = Callable[[ActivePrompt], None]
 class Notifier:
     def __init__(self, timeout_seconds: int = 120, on_choice: OnChoice | None = None,
                  on_open: OnOpen | None = None,
-                 connect: Callable[..., FreedesktopNotifications] = FreedesktopNotifications) -> None:
+                 connect: Callable[..., FreedesktopNotifications] = FreedesktopNotifications,
+                 on_camera: OnChoice | None = None) -> None:
         self.timeout_seconds = timeout_seconds
         self.on_choice = on_choice
         self.on_open = on_open
+        self.on_camera = on_camera
+        self._camera: dict[int, ActivePrompt] = {}
+        """Camera slouch notifications on screen with buttons: the server's id → the check-in's prompt."""
         self.failed = False
         self.sent = 0
         self._backend: Any = None
@@ -80,6 +87,8 @@ class Notifier:
             self.notify(active.prompt.title(), active.prompt.message())
         elif event.kind == PROMPT_CLOSED:
             self.withdraw(active)
+        elif event.kind == CAMERA_SLOUCHED:
+            self.camera_slouched(active, event.detail)
 
     # --- check-ins with buttons ---------------------------------------------------------------
 
@@ -116,6 +125,25 @@ class Notifier:
         self.notify(title, body(False))
         return False
 
+    def camera_slouched(self, active: ActivePrompt, message: str) -> None:
+        """The camera's slouch notification, with "Sit tall" / "That's wrong" where buttons exist."""
+        title = "Camera check"
+        desktop = self._desktop_connection()
+        if desktop is not None and self.on_camera is not None:
+            try:
+                if "actions" in desktop.capabilities():
+                    nid = desktop.notify(title, message, CAMERA_ACTIONS, self.timeout_seconds)
+                    with self._lock:
+                        self._camera[nid] = active
+                        early = self._early.pop(nid, None)
+                    if early is not None:
+                        self._pressed(nid, early)
+                    return
+            except NotificationsUnavailable as exc:
+                log.warning("camera notification with buttons failed (%s); a plain one instead", exc)
+                self._drop_desktop()
+        self.notify(title, message)
+
     def withdraw(self, active: ActivePrompt) -> None:
         """The prompt closed (answered elsewhere, timed out): its buttons must not stay on screen."""
         with self._lock:
@@ -134,14 +162,23 @@ class Notifier:
         """On the bus receiver's thread: hand the press on at once (no bus call from here: its reply
         would wait for this very thread). An answered notification is withdrawn when its prompt closes."""
         with self._lock:
+            camera = self._camera.pop(nid, None)
             opens = key in (DEFAULT_ACTION, RATE)
             active = self._asked.pop(nid, None) if opens else self._asked.get(nid)
-            if active is None:
+            if camera is not None:
+                active = None
+            elif active is None:
                 self._early[nid] = key  # not ours (then never read), or `ask` is about to store it
                 while len(self._early) > 16:
                     del self._early[next(iter(self._early))]
                 return
         log.info("notification %d: %s pressed", nid, key)
+        if camera is not None:
+            if key in dict(CAMERA_ACTIONS) and self.on_camera is not None:
+                self.on_camera(camera, key)
+            return
+        if active is None:
+            return
         if opens:
             if self.on_open is not None:
                 self.on_open(active)
@@ -151,6 +188,7 @@ class Notifier:
     def _closed(self, nid: int, reason: int) -> None:
         with self._lock:
             self._asked.pop(nid, None)  # dismissed or expired: the agent's timeout decides
+            self._camera.pop(nid, None)
 
     def _desktop_connection(self) -> FreedesktopNotifications | None:
         with self._lock:

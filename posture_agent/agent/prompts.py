@@ -30,7 +30,16 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta, tzinfo
 from typing import TypeVar
 
-from posture_agent.agent.events import PROMPT_CLOSED, PROMPT_DUE, STATE_CHANGED, ActivePrompt, Event, EventBus
+from posture_agent.agent.camera_checks import BUSY_REASON, CameraCheckins, slouch_message
+from posture_agent.agent.events import (
+    CAMERA_SLOUCHED,
+    PROMPT_CLOSED,
+    PROMPT_DUE,
+    STATE_CHANGED,
+    ActivePrompt,
+    Event,
+    EventBus,
+)
 from posture_agent.config import Settings
 from posture_agent.domain import advice as rules
 from posture_agent.domain import plan as planner
@@ -92,6 +101,8 @@ class PromptService:
         """Prompts due but held while the user is away, by group."""
         self.saving: set[str] = set()
         """Prompts whose answer is being saved (retried while the database is busy): never `missed`."""
+        self.camera: CameraCheckins | None = None
+        """Camera check-ins (agent/camera_checks.py): a desk check-in the camera answers is not asked."""
 
     @property
     def settings(self) -> Settings:
@@ -147,6 +158,8 @@ class PromptService:
             out = []
             held_before = dict(self.held)
             for prompt in self._unless_away(now, self.due(now, not_before)):
+                if self._camera_answered(prompt, now, held_before.get(prompt.kind)):
+                    continue
                 record = self.journal.record_prompt_shown(prompt.slot, prompt.due, prompt.context)
                 if record is None:
                     continue  # another path showed it already
@@ -161,6 +174,31 @@ class PromptService:
         for active in out:
             self.bus.publish(Event(PROMPT_DUE, active, together=tuple(o for o in out if o is not active)))
         return out
+
+    def _camera_answered(self, prompt: Prompt, now: datetime, before: Held | None) -> bool:
+        """Whether a camera check took the place of this prompt (module docstring of camera_checks);
+        `before`: how it was held before this pass."""
+        verdict = self.camera.verdict(prompt) if self.camera is not None else None
+        if verdict is None:
+            return False
+        if verdict.verdict == "busy":  # as a meeting: held, and the camera tried again later
+            same = before is not None and _key(before.prompt) == _key(prompt) and before.reason == BUSY_REASON
+            self.held[prompt.kind] = Held(prompt, BUSY_REASON, before.since if same and before else now, "calendar")
+            return True
+        if verdict.verdict == "away":
+            self.journal.record_prompt_away(prompt.slot, prompt.due, prompt.context)
+            return True
+        record = self.journal.record_prompt_shown(prompt.slot, prompt.due, prompt.context)
+        if record is None:
+            return True
+        active = ActivePrompt(record.id, prompt, record.shown_at or now)
+        checkin = (verdict.verdict, prompt.context or "desk", None)
+        if self.journal.answer_prompt(record.id, "answered", checkin, by="camera",
+                                      measures=(verdict.drop_cm, verdict.size_ratio)):
+            self.bus.publish(Event(PROMPT_CLOSED, active, "answered"))
+            if verdict.verdict == "slouched":
+                self.bus.publish(Event(CAMERA_SLOUCHED, active, detail=slouch_message(verdict)))
+        return True
 
     def held_now(self) -> tuple[Held, ...]:
         """The prompts held now (read from any thread)."""

@@ -29,6 +29,7 @@ from typing import Any
 
 from posture_agent.agent import holds, jobhealth
 from posture_agent.agent.answers import ALREADY_CLOSED, WINDOW_COMMANDS, NotSaved, Reply, window_answer
+from posture_agent.agent.camera_checks import USER_WORD, CameraCheckins
 from posture_agent.agent.control import ControlServer, answer_request
 from posture_agent.agent.events import (
     PROMPT_DUE,
@@ -89,6 +90,7 @@ class Agent:
         self.bus = EventBus()
         self._own_presence = presence is None
         self.service = PromptService(Journal(store, settings, clock), self.bus, presence or _presence(settings, paths))
+        self.service.camera = CameraCheckins(lambda: self.service.settings, paths.data_dir)
         self.watch = watch or (active_watch() if presence is None else NoWatch())
         for held in holds.load(paths.runtime_dir):  # the last run's: the first tick shows or stores them
             self.service.held[held.prompt.kind] = held
@@ -263,9 +265,22 @@ class Agent:
     def open_notifier(self) -> Notifier:
         """Desktop notifications for this agent's prompts; check-ins carry answer buttons."""
         self.notifier = Notifier(timeout_seconds=self.settings.prompt_timeout_minutes * 60,
-                                 on_choice=self.answer_later, on_open=self.open_later)
+                                 on_choice=self.answer_later, on_open=self.open_later,
+                                 on_camera=self.camera_reply_later)
         self.subscribe(self.notifier)
         return self.notifier
+
+    def camera_reply_later(self, active: ActivePrompt, key: str) -> Future[Reply]:
+        """A press on the camera's slouch notification: the user's own word, stored beside the
+        camera's check-in at its time ("Sit tall": slouched; "That's wrong": upright, a correction)."""
+        posture = USER_WORD[key]
+        context = active.prompt.context or "desk"
+
+        def save() -> Reply:
+            self.journal.record_checkin(posture, context, at=active.shown_at, source="prompt", prompted=True)
+            return {}
+
+        return self.save_later(None, f"{posture} (after the camera check)", save)
 
     def want_window(self, active: ActivePrompt) -> None:
         self.bus.publish(Event(WINDOW_WANTED, active))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
-GROUPS = ("records", "agent", "calendar", "report", "data", "sync", "admin", "autostart")
+GROUPS = ("records", "agent", "calendar", "report", "data", "sync", "admin", "autostart", "camera")
 """The modules, in the order `--help` lists their commands."""
 
 MODULE_OF = {
@@ -22,6 +22,7 @@ MODULE_OF = {
     "autostart": "autostart",
     "sync": "sync",
     "calendar": "calendar",
+    "camera": "camera",
 }
 """Which module registers each command (tests/test_cli_lazy.py checks it against the modules)."""
 
@@ -66,4 +67,8 @@ def load(group: str) -> ModuleType:
         from posture_agent.commands import autostart
 
         return autostart
+    if group == "camera":
+        from posture_agent.commands import camera
+
+        return camera
     raise KeyError(group)

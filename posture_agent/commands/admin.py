@@ -158,14 +158,15 @@ def cmd_doctor(ctx: Context, args: argparse.Namespace) -> int:
 def _extra_checks() -> list[Any]:
     """Checks contributed by other parts (sync, desktop, notifications), imported only for doctor."""
     from posture_agent.agent.diagnostics import doctor_checks
+    from posture_agent.commands.camera import doctor_check as camera_check
     from posture_agent.commands.sync import doctor_check
 
-    return [doctor_check, *doctor_checks()]
+    return [doctor_check, camera_check, *doctor_checks()]
 
 
 EXPORT_COLUMNS = (
     "type", "id", "at", "context", "posture", "prompted", "drill", "rounds", "start", "duration_s",
-    "distance_km", "sport", "source", *r.REGIONS, "form", "si_pain", "run_id",
+    "distance_km", "sport", "source", *r.REGIONS, "form", "si_pain", "run_id", "answered_by",
 )
 
 
@@ -190,7 +191,7 @@ def export_rows(history: r.History) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for c in history.checkins:
         rows.append({"type": "checkin", "id": c.id, "at": iso(c.at), "context": c.context, "posture": c.posture,
-                     "prompted": c.prompted})
+                     "prompted": c.prompted, "answered_by": c.by})
     for d in history.drills:
         rows.append({"type": "drill", "id": d.id, "at": iso(d.at), "drill": d.drill})
     for ci in history.circuits:

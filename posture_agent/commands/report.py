@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from posture_agent.context import Context, add_json
+from posture_agent.domain.days import week_bounds
+from posture_agent.domain.sources import SOURCES
 from posture_agent.errors import UserError
 from posture_agent.outputs import refuse_own_file
 from posture_agent.timeparse import parse_week
@@ -21,12 +23,30 @@ def register(sub: Any) -> None:
     p.add_argument("--week", metavar="YYYY-Www", help="an ISO week, e.g. 2026-W47 (default: this week)")
     p.add_argument("--html", metavar="FILE", help="also write a self-contained HTML page with charts")
     p.add_argument("--open", action="store_true", help="open the HTML page in the default browser")
+    add_source(p)
     add_json(p)
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("trends", help="does slouching before runs go with soreness after them?")
+    add_source(p)
     add_json(p)
     p.set_defaults(func=cmd_trends)
+
+
+def add_source(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--source", choices=SOURCES, default="all",
+                        help="check-ins counted: all (default; yours where both answered), user or camera")
+
+
+def camera_part(ctx: Context, args: argparse.Namespace, start: datetime | None, end: datetime,
+                data: dict[str, Any]) -> tuple[list[str], str]:
+    """The camera's part of a report or trends (report/camera.py): added to `data`; its text lines
+    and its HTML section returned."""
+    from posture_agent.report.camera import agreement_html, agreement_json, agreement_text, camera_agreement
+
+    a = camera_agreement(ctx.store(), start, end)
+    data["camera"] = agreement_json(a, args.source)
+    return agreement_text(a, args.source), agreement_html(a, args.source)
 
 
 def chosen_week(ctx: Context, text: str | None) -> tuple[int, int]:
@@ -64,19 +84,20 @@ def cmd_report(ctx: Context, args: argparse.Namespace) -> None:
     label = f"{year}-W{week:02d}"
     target = html_target(ctx, args, label)
     weeks = HTML_WEEKS if target else 1
-    report = build_report(ctx.store(), ctx.settings(), ctx.clock.now(), year, week, weeks=weeks)
+    report = build_report(ctx.store(), ctx.settings(), ctx.clock.now(), year, week, weeks=weeks, source=args.source)
+    data = report_json(report)
+    camera_lines, camera_html = camera_part(ctx, args, *week_bounds(year, week, ctx.zone()), data)
     if target is not None:
         from posture_agent.report.html import write_page
         from posture_agent.report.trends import build_trends
 
-        trends = build_trends(ctx.store(), ctx.settings(), ctx.clock.now())
-        write_page(target, report, trends)
-    data = report_json(report)
+        trends = build_trends(ctx.store(), ctx.settings(), ctx.clock.now(), source=args.source)
+        write_page(target, report, trends, camera_html)
 
     def text() -> list[str]:
         from posture_agent.report.text import report_text
 
-        lines = report_text(report)
+        lines = report_text(report) + camera_lines
         if target is not None:
             lines += ["", f"HTML page: {target}"]
         return lines
@@ -94,5 +115,7 @@ def cmd_report(ctx: Context, args: argparse.Namespace) -> None:
 def cmd_trends(ctx: Context, args: argparse.Namespace) -> None:
     from posture_agent.report.trends import build_trends, trends_json, trends_text
 
-    report = build_trends(ctx.store(), ctx.settings(), ctx.clock.now())
-    ctx.emit(trends_json(report), lambda: trends_text(report))
+    report = build_trends(ctx.store(), ctx.settings(), ctx.clock.now(), source=args.source)
+    data = trends_json(report)
+    camera_lines, _ = camera_part(ctx, args, None, ctx.clock.now(), data)
+    ctx.emit(data, lambda: trends_text(report) + camera_lines)

@@ -14,6 +14,8 @@ POSTURES = ("upright", "slouched", "standing")
 NON_ANSWERS = ("skipped", "missed")
 """Outcomes of a prompt that are stored but never counted as answers."""
 CONTEXTS = ("desk", "car", "sofa")
+ANSWERED_BY = ("user", "camera")
+"""Who answered a check-in: the user's own word, or a camera check (docs/camera.md)."""
 REGIONS = ("upper_back", "mid_back", "lower_back", "si_joint")
 MAX_RUN_DURATION = timedelta(hours=48)
 """The longest run we accept (journal.py); reports look this far past a run's start for its end."""
@@ -27,6 +29,7 @@ class CheckIn:
     context: str
     posture: str  # one of POSTURES or NON_ANSWERS
     prompted: bool = False
+    by: str = "user"  # one of ANSWERED_BY
 
     @property
     def answered(self) -> bool:

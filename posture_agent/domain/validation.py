@@ -72,6 +72,26 @@ def check_context(context: object) -> None:
         raise Invalid(f"context {context!r} is not one of: {', '.join(r.CONTEXTS)}{did_you_mean(context, r.CONTEXTS)}")
 
 
+MEASURE_RANGES = {"head_drop_cm": (-100.0, 100.0), "face_size_ratio": (0.0, 10.0)}
+"""What a camera check's two measures can be (docs/camera.md): a head within a metre of its
+calibrated height, a face up to ten times its calibrated width."""
+
+
+def check_answered_by(by: object, measures: tuple[object, object] = (None, None)) -> None:
+    """Who answered a check-in (the user or a camera check), and the camera's measures, if any."""
+    if by not in r.ANSWERED_BY:
+        raise Invalid(f"answered_by {by!r} is not one of: {', '.join(r.ANSWERED_BY)}")
+    for (name, (low, high)), value in zip(MEASURE_RANGES.items(), measures, strict=True):
+        if value is None:
+            continue
+        if by != "camera":
+            raise Invalid(f"{name}: only a camera check-in has measures")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise Invalid(f"{name}: {_shown(value)} is not a finite number")
+        if not low <= value <= high:
+            raise Invalid(f"{name}: {value:g} is out of range ({low:g} to {high:g})")
+
+
 def check_rounds(rounds: int, name: str = "--rounds") -> None:
     if not ROUNDS[0] <= rounds <= ROUNDS[1]:
         raise Invalid(f"{name} {rounds} is out of range ({ROUNDS[0]} to {ROUNDS[1]})")
@@ -219,6 +239,10 @@ def _checkin(row: Mapping[str, Any], latest: datetime) -> None:
     except Invalid as exc:
         raise Invalid(str(exc).replace(" ", ": ", 1)) from None
     _flag(row, "prompted")
+    if row.get("answered_by") is not None:  # an older version's rows have none: the user's (tables.py)
+        check_answered_by(row["answered_by"], (row.get("head_drop_cm"), row.get("face_size_ratio")))
+    elif row.get("head_drop_cm") is not None or row.get("face_size_ratio") is not None:
+        raise Invalid("head_drop_cm: only a camera check-in has measures")
 
 
 def _drill(row: Mapping[str, Any], latest: datetime) -> None:

@@ -323,8 +323,9 @@ def history_line(report: WeeklyReport, shown: int) -> str:
             "(use the ‹ › links).")
 
 
-def page(report: WeeklyReport, trends: TrendReport) -> str:
-    """The whole page as a string: the answer, the chosen week (and the weeks before it), then the charts."""
+def page(report: WeeklyReport, trends: TrendReport, extra: str = "") -> str:
+    """The whole page as a string: the answer, the chosen week (and the weeks before it), then the
+    charts; `extra`: sections of other parts (the camera's) before the footer."""
     t = report.totals
     zone = report.zone
     weeks = list(report.recent or (t,))
@@ -402,7 +403,7 @@ def page(report: WeeklyReport, trends: TrendReport) -> str:
 <tr><th class=num>rho</th><th class=num>n</th><th class=num>rho</th><th class=num>n</th></tr></thead>
 <tbody>{trend_rows}</tbody></table>
 <p class="note">{escape(CAVEAT)}</p>
-
+{extra}
 <footer>Made by posture-agent from the records on this computer; nothing was sent anywhere.
 Not medical advice: pain that is sharp, radiating, or still there after two weeks needs a doctor or
 physiotherapist.</footer>
@@ -413,6 +414,7 @@ physiotherapist.</footer>
 """
 
 
-def write_page(target: Path, report: WeeklyReport, trends: TrendReport) -> Path:
-    """Writes the page atomically (a half-written file never replaces a good one)."""
-    return write_atomically(target, page(report, trends), prefix=".report-")
+def write_page(target: Path, report: WeeklyReport, trends: TrendReport, extra: str = "") -> Path:
+    """Writes the page atomically (a half-written file never replaces a good one); `extra`: sections
+    of other parts (the camera's, report/camera.py), placed before the footer."""
+    return write_atomically(target, page(report, trends, extra), prefix=".report-")

@@ -161,10 +161,10 @@ def recent_start(now: datetime, zone: tzinfo, weeks: int = RECENT_WEEKS) -> date
     return cal.day_bounds(monday, zone)[0]
 
 
-def build_trends(store: Store, settings: Settings, now: datetime) -> TrendReport:
+def build_trends(store: Store, settings: Settings, now: datetime, source: str = "all") -> TrendReport:
     zone = settings.zone()
     with store.transaction() as s:
-        counts = q.exposures(s, None, now)
+        counts = q.exposures(s, None, now, source)
         runs = q.runs(s, None, now)
         soreness = q.soreness(s, None, now)
     points = ex.run_points(runs, counts, ex.SorenessIndex(soreness))

@@ -22,6 +22,7 @@ from posture_agent.domain import plan as planner
 from posture_agent.domain import records as r
 from posture_agent.domain.drills import PELVIC_TILT, DrillPlan
 from posture_agent.domain.records import History
+from posture_agent.domain.sources import by_source
 from posture_agent.store import queries as q
 from posture_agent.store import tables as t
 from posture_agent.store.db import Store
@@ -183,8 +184,10 @@ def load_habits(s: Connection, settings: Settings, zone: tzinfo, end: datetime) 
                        plan, frozenset(rest))
 
 
-def build_report(store: Store, settings: Settings, now: datetime, year: int, week: int, weeks: int = 1) -> WeeklyReport:
-    """The report of ISO week `year`-W`week`; with `weeks` > 1 also the totals of the weeks before it."""
+def build_report(store: Store, settings: Settings, now: datetime, year: int, week: int, weeks: int = 1,
+                 source: str = "all") -> WeeklyReport:
+    """The report of ISO week `year`-W`week`; with `weeks` > 1 also the totals of the weeks before it;
+    check-ins of `source` (domain/sources.py)."""
     zone = settings.zone()
     today = cal.local_day(now, zone)
     monday = date.fromisocalendar(year, week, 1)
@@ -194,7 +197,7 @@ def build_report(store: Store, settings: Settings, now: datetime, year: int, wee
     with store.transaction() as s:
         created = q.created_at(s)
         habits = load_habits(s, settings, zone, end)
-        checkins = q.checkins(s, span_start - ex.EXPOSURE_WINDOW, end)
+        checkins = by_source(q.checkins(s, span_start - ex.EXPOSURE_WINDOW, end), source)
         runs = q.runs(s, span_start - RUN_LOOKBACK, end)
         soreness = q.soreness(s, span_start - RUN_LOOKBACK, end + r.MAX_RUN_DURATION + ex.SORENESS_WINDOW)
         ends = q.protocol_ends(s, span_start - rules.LOOKBACK, end)

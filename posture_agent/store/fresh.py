@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-REVISION = "0004"
+REVISION = "0005"
 
 STATEMENTS = (
     (
@@ -30,7 +30,9 @@ STATEMENTS = (
         '\tid VARCHAR(36) NOT NULL, \n'
         '\tcreated_at DATETIME NOT NULL, \n'
         '\tdevice VARCHAR(64) NOT NULL, \n'
-        '\tsource VARCHAR(16) NOT NULL, \n'
+        '\tsource VARCHAR(16) NOT NULL, '
+        "answered_by VARCHAR(8) DEFAULT 'user' NOT NULL CHECK (answered_by IN ('user','camera')), "
+        'head_drop_cm FLOAT, face_size_ratio FLOAT, \n'
         '\tPRIMARY KEY (id), \n'
         "\tCHECK (context IN ('desk','car','sofa')), \n"
         "\tCHECK (posture IN ('upright','slouched','standing','skipped','missed'))\n"

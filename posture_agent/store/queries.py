@@ -11,10 +11,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, TypeAlias
 
-from sqlalchemy import String, Table, and_, case, func, insert, literal_column, select, type_coerce
+from sqlalchemy import String, Table, and_, case, func, insert, literal_column, or_, select, type_coerce
 from sqlalchemy.engine import Connection, Row
 
 from posture_agent.domain import records as r
+from posture_agent.domain.sources import PAIR_WINDOW, SOURCES
 from posture_agent.store import tables as t
 from posture_agent.store.sharing import not_received
 
@@ -77,9 +78,10 @@ def _rows(conn: Executor, table: Table, column: str, start: datetime | None, end
 def checkins(conn: Executor, start: datetime | None = None, end: datetime | None = None) -> list[r.CheckIn]:
     """Check-ins in [start, end), times parsed here (a page reads a year of them)."""
     c = t.checkins.c
-    stmt = _between(select(c.id, type_coerce(c.at, String), c.context, c.posture, c.prompted).where(
+    stmt = _between(select(c.id, type_coerce(c.at, String), c.context, c.posture, c.prompted, c.answered_by).where(
         live(t.checkins)), c.at, start, end).order_by(c.at)
-    return [r.CheckIn(i, _utc(a), ctx, p, bool(prompted)) for i, a, ctx, p, prompted in conn.execute(stmt)]
+    return [r.CheckIn(i, _utc(a), ctx, p, bool(prompted), by)
+            for i, a, ctx, p, prompted, by in conn.execute(stmt)]
 
 
 def _between(stmt: Any, col: Any, start: datetime | None, end: datetime | None) -> Any:
@@ -96,18 +98,38 @@ def _utc(text: str) -> datetime:
     return datetime.fromisoformat(text + "+00:00")
 
 
-def exposures(conn: Executor, start: datetime | None = None, end: datetime | None = None,
+def exposures(conn: Executor, start: datetime | None = None, end: datetime | None = None, source: str = "all",
               ) -> dict[str, tuple[int, int]]:
     """{run id: (answered, slouched)} over the answered check-ins in the 48 h before each run starting
     in [start, end), counted by SQLite through the `at` index: the trends need these two numbers
-    per run, not the tens of thousands of check-ins behind them."""
+    per run, not the tens of thousands of check-ins behind them. `source`: the check-ins counted
+    (domain/sources.py)."""
     c, runs = t.checkins.c, t.runs.c
     window_start = func.strftime("%Y-%m-%d %H:%M:%f", runs.start, "-48 hours")
     joined = t.runs.join(t.checkins, and_(
-        type_coerce(c.at, String) >= window_start, c.at < runs.start, c.posture.in_(r.POSTURES), live(t.checkins)))
+        type_coerce(c.at, String) >= window_start, c.at < runs.start, c.posture.in_(r.POSTURES), live(t.checkins),
+        counted_source(source)))
     stmt = _between(select(runs.id, func.count(c.id), func.sum(case((c.posture == "slouched", 1), else_=0)))
                     .select_from(joined).where(live(t.runs)), runs.start, start, end).group_by(runs.id)
     return {str(i): (int(n), int(k or 0)) for i, n, k in conn.execute(stmt)}
+
+
+def counted_source(source: str) -> Any:
+    """The condition on a check-in of counting for `source`, as `domain.sources.by_source` decides:
+    "user" or "camera" alone; "all" leaves out a camera check-in that a user's answer in its context
+    within PAIR_WINDOW overrules."""
+    c = t.checkins.c
+    if source in ("user", "camera"):
+        return c.answered_by == source
+    if source != "all":
+        raise ValueError(f"source {source!r} is not one of {', '.join(SOURCES)}")
+    u = t.checkins.alias("users")
+    window = PAIR_WINDOW.total_seconds() / 86400
+    overruled = select(u.c.id).where(
+        u.c.answered_by == "user", u.c.context == c.context, u.c.posture.in_(r.POSTURES),
+        func.abs(func.julianday(u.c.at) - func.julianday(c.at)) <= window,
+        u.c.id.not_in(select(t.tombstones.c.record_id))).exists()
+    return or_(c.answered_by == "user", ~overruled)
 
 
 def drills(conn: Executor, start: datetime | None = None, end: datetime | None = None) -> list[r.DrillDone]:
@@ -371,7 +393,7 @@ def last_own(conn: Executor, device_suffix: str) -> tuple[Table, list[Row[Any]]]
 def record_of(table: Table, x: Row[Any]) -> Any:
     """A row of a record table as its plain record (`domain.records`)."""
     if table is t.checkins:
-        return r.CheckIn(x.id, x.at, x.context, x.posture, x.prompted)
+        return r.CheckIn(x.id, x.at, x.context, x.posture, x.prompted, x.answered_by)
     if table is t.drill_completions:
         return r.DrillDone(x.id, x.at, x.drill)
     if table is t.circuits:

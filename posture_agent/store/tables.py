@@ -77,9 +77,15 @@ checkins = Table(
     Column("posture", String(10), nullable=False),
     Column("prompted", Boolean, nullable=False, default=False),
     *record_columns(),
+    Column("answered_by", String(8), nullable=False, default="user", server_default="user"),
+    Column("head_drop_cm", Float, nullable=True),
+    Column("face_size_ratio", Float, nullable=True),
     CheckConstraint("posture IN ('upright','slouched','standing','skipped','missed')"),
     CheckConstraint("context IN ('desk','car','sofa')"),
+    CheckConstraint("answered_by IN ('user','camera')"),
 )
+"""`answered_by`: the user's own word, or a camera check (docs/camera.md), whose two measures are
+kept beside it; `source` says how the record was written (prompt, tray, command line)."""
 
 drill_completions = Table(
     "drill_completions", metadata,

@@ -50,6 +50,7 @@ TABS: tuple[tuple[str, tuple[Field, ...]], ...] = (
         Field("sofa.end", "Evening until", "time", "HH:MM"),
         Field("sofa.every_minutes", "Evening every", "int", "minutes (5-480)"),
         Field("car.times", "After the drive", "times", "e.g. 09:00, 17:45"),
+        Field("camera.enabled", "Camera check-ins", "bool", "at the desk; see: posture-agent camera enable"),
     )),
     ("Drills", (
         Field("drills.time", "Daily drills at", "time", "HH:MM"),
@@ -87,6 +88,7 @@ def settings_values(s: Settings) -> dict[str, Value]:
         "sofa.end": _hm(s.sofa.end),
         "sofa.every_minutes": s.sofa.every_minutes,
         "car.times": [_hm(t) for t in s.car_times],
+        "camera.enabled": s.camera_enabled,
         "drills.time": _hm(s.drill_time),
         "circuit.days": days(s.circuit_days),
         "circuit.time": _hm(s.circuit_time),
