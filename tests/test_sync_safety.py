@@ -24,6 +24,7 @@ from posture_agent.sync import confined, engine
 from posture_agent.sync import segments as sg
 from posture_agent.sync.confined import TEMP_PREFIX, Folder
 from tests import test_sync
+from tests.processes import PinnedClock
 from tests.test_sync import Home, assert_converged, exchange, full_round
 
 pair = test_sync.pair  # the two homes of tests/test_sync.py, each with its copy of the folder
@@ -310,7 +311,7 @@ def test_fifos_devices_symlinks_and_huge_files_are_refused_without_blocking(
     (folder / sg.segment_name(3)).symlink_to("/dev/zero")
     with (folder / sg.segment_name(4)).open("wb") as f:
         f.truncate(sg.MAX_SEGMENT_BYTES + 1)  # sparse: nothing is read of it
-    env = dict(os.environ, TZ="Europe/Berlin")
+    env = PinnedClock(sofa.clock.now()).env(dict(os.environ), TZ="Europe/Berlin")  # the rows' time, at any hour
     started = time.monotonic()
     done = subprocess.run([sys.executable, "-m", "posture_agent", "--home", str(sofa.home), "--json", "sync", "now"],
                           capture_output=True, text=True, timeout=60, env=env)
