@@ -11,9 +11,11 @@ import pytest
 
 from posture_agent.clock import FixedClock
 from posture_agent.config import load_settings
-from posture_agent.domain.records import CheckIn
+from posture_agent.domain.records import POSTURES, CheckIn
 from posture_agent.domain.sources import agreement, by_source
 from posture_agent.journal import Journal
+from posture_agent.report.camera import camera_agreement
+from posture_agent.store import queries as q
 from posture_agent.store.db import open_store
 from tests.conftest import Cli
 
@@ -110,9 +112,6 @@ def test_a_dst_week_by_source(cli: Cli) -> None:
 def test_the_trends_sql_counts_each_source_as_the_figures_do(tmp_path: Path) -> None:
     """store/queries.exposures (SQLite, for the trends) and domain/sources.by_source (the weekly
     figures) count the same check-ins before a run for every source."""
-    from posture_agent.domain.records import POSTURES
-    from posture_agent.store import queries as q
-
     (tmp_path / "config.toml").write_text('[general]\ntimezone = "Europe/Berlin"\n', encoding="utf-8")
     store = open_store(tmp_path / "db.sqlite", tmp_path / "backups")
     run_start = T0 + timedelta(hours=30)
@@ -135,3 +134,23 @@ def test_the_trends_sql_counts_each_source_as_the_figures_do(tmp_path: Path) -> 
             assert list(q.exposures(s, None, run_start + timedelta(seconds=1), source).values()) == [expected], source
     store.close()
     assert expected == (5, 4)  # the camera: 5 answers, 4 of them slouched
+
+
+def test_the_agreement_read_around_the_cameras_checkins_is_that_of_all_checkins(tmp_path: Path) -> None:
+    """report/camera.py reads only the check-ins within PAIR_WINDOW of the camera's: the same figures
+    as all check-ins of the period, a user's answer exactly at the window's edge included; none read
+    and none counted where the camera was never used."""
+    (tmp_path / "config.toml").write_text('[general]\ntimezone = "Europe/Berlin"\n', encoding="utf-8")
+    store = open_store(tmp_path / "db.sqlite", tmp_path / "backups")
+    journal = Journal(store, load_settings(tmp_path / "config.toml"), FixedClock(T0 + timedelta(days=2)))
+    end = T0 + timedelta(days=1)
+    assert camera_agreement(store, None, end) == agreement([])
+    made = [("upright", "user", -600), ("slouched", "camera", 0), ("slouched", "user", 15),  # the edge
+            ("upright", "camera", 300), ("slouched", "user", 299), ("upright", "user", 900)]
+    for posture, by, minutes in made:
+        journal.record_checkin(posture, "desk", at=T0 + timedelta(minutes=minutes), source="cli", by=by)
+    with store.transaction() as s:
+        everything = agreement(q.checkins(s, None, end))
+    assert camera_agreement(store, None, end) == everything
+    assert (everything.camera, everything.pairs, everything.agreed) == (2, 2, 1)
+    store.close()

@@ -3,11 +3,11 @@ often the camera and the user agreed when both answered, as JSON, text lines and
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from html import escape
 from typing import Any
 
-from posture_agent.domain.sources import Agreement, agreement
+from posture_agent.domain.sources import PAIR_WINDOW, Agreement, agreement
 from posture_agent.store import queries as q
 from posture_agent.store.db import Store
 
@@ -16,8 +16,14 @@ SOURCE_WORDS = {"all": "your answers and camera checks (yours where both answere
 
 
 def camera_agreement(store: Store, start: datetime | None, end: datetime) -> Agreement:
+    """Only the check-ins around the camera's are read (ten years of answers would be fetched in
+    vain where the camera was never used); the figures are those of all check-ins in [start, end)."""
     with store.transaction() as s:
-        return agreement(q.checkins(s, start, end))
+        span = q.camera_span(s, start, end)
+        if span is None:
+            return Agreement(0, 0, 0)
+        first, last = span[0] - PAIR_WINDOW, span[1] + PAIR_WINDOW + timedelta(microseconds=1)  # [first, last)
+        return agreement(q.checkins(s, first if start is None else max(start, first), min(end, last)))
 
 
 def agreement_json(a: Agreement, source: str) -> dict[str, Any]:

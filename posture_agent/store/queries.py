@@ -84,6 +84,16 @@ def checkins(conn: Executor, start: datetime | None = None, end: datetime | None
             for i, a, ctx, p, prompted, by in conn.execute(stmt)]
 
 
+def camera_span(conn: Executor, start: datetime | None, end: datetime | None) -> tuple[datetime, datetime] | None:
+    """The first and last camera check-in in [start, end), or None: most histories have none, and
+    the camera's agreement then needs no check-in fetched at all."""
+    c = t.checkins.c
+    stmt = _between(select(type_coerce(func.min(c.at), String), type_coerce(func.max(c.at), String)).where(
+        live(t.checkins), c.answered_by == "camera"), c.at, start, end)
+    first, last = conn.execute(stmt).one()
+    return None if first is None else (_utc(first), _utc(last))
+
+
 def _between(stmt: Any, col: Any, start: datetime | None, end: datetime | None) -> Any:
     """`stmt` limited to start <= col < end (either end open when None)."""
     if start is not None:
