@@ -50,7 +50,7 @@ from posture_agent.ui.tray_backend import TrayUnavailable
 from posture_agent.welcome import mark_shown
 
 if TYPE_CHECKING:
-    from posture_agent.agent.runtime import Agent
+    from posture_agent.agent.core import AgentCore
     from posture_agent.context import Context
     from posture_agent.paths import Paths
 
@@ -80,7 +80,7 @@ class App:
         self.open_url = open_url
         self._stopped = threading.Event()
         """Set by Quit (or SIGTERM/SIGINT): `run` returns."""
-        self._agent: Agent | None = None
+        self._agent: AgentCore | None = None
         self._tray_started = False
         self.zone: Any = None
         """The agent's time zone, once attached."""
@@ -112,12 +112,12 @@ class App:
         threading.Thread(target=self._when_docked, name="docked", daemon=True).start()
         return self
 
-    def attach(self, agent: Agent) -> None:
+    def attach(self, agent: AgentCore) -> None:
         self._agent = agent
         self.zone = agent.journal.zone
 
     @property
-    def agent(self) -> Agent:
+    def agent(self) -> AgentCore:
         if self._agent is None:
             raise RuntimeError("the app has no agent yet")
         return self._agent
@@ -435,7 +435,7 @@ class App:
         if not started:
             self.screen.gone("welcome")
 
-    def run(self, agent: Agent, start_agent: bool = True, welcome: bool = False,
+    def run(self, agent: AgentCore, start_agent: bool = True, welcome: bool = False,
             on_started: Callable[[], object] | None = None) -> int:
         """Start the agent (and the tray, unless `start_tray` did), then wait until Quit (or
         SIGTERM/SIGINT); the windows left open are closed then. `welcome`: a first start, whose
@@ -501,7 +501,7 @@ def self_command() -> list[str]:
     return [sys.executable, "-m", "posture_agent"]
 
 
-def write_weekly_page(agent: Agent, paths: Paths) -> Path:
+def write_weekly_page(agent: AgentCore, paths: Paths) -> Path:
     """This week's report page (12 weeks of history, as `report --open` writes it), rendered by a
     child `posture-agent report`: matplotlib and numpy never enter the resident process."""
     now = agent.clock.now()
