@@ -39,3 +39,12 @@ class StoreChores:
 
     def import_folder(self, folder: str) -> None:
         import_from_folder(self.journal(), folder)
+
+    def data_changed(self) -> None:
+        """Nothing is kept between calls here."""
+
+    def warm(self) -> None:
+        """The store is open already."""
+
+    def close(self) -> None:
+        """The store is its opener's to close."""

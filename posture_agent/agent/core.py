@@ -71,6 +71,9 @@ SAVE_RETRY_SECONDS = 600
 SAVE_RETRY_PAUSE = (0.5, 1.0, 2.0, 5.0)
 ANSWER_WAIT_SECONDS = 15
 """How long a window's `answer` request waits for the save before it is told "still saving"."""
+WARM_AHEAD = timedelta(seconds=5)
+"""The data (the worker process) is made ready this long before a prompt falls due, so that its
+notification is shown on time."""
 WAIT_FOR_CALENDAR = WAIT_SECONDS
 """How long a pass waits for the calendar's expansion under way, before taking its lock."""
 
@@ -409,6 +412,8 @@ class AgentCore:
         jumped = self._clock_watch.jumped(drift)
         if jumped:
             log.info("wall clock moved %+.0f s against the monotonic clock (sleep or clock change)", drift)
+        if stamp != self._data_stamp:
+            self.chores.data_changed()
         if jumped or stamp != self._data_stamp or self.service.held:
             self._data_stamp = stamp
             self.tick()
@@ -464,6 +469,7 @@ class AgentCore:
         if self.notifier is not None:
             self.notifier.close()
         self._answers.shutdown(wait=True)  # an answer being saved is finished first
+        self.chores.close()
         log.info("agent stopped")
 
     def _guard(self, job: Callable[[], Any]) -> Callable[[], None]:
@@ -494,8 +500,12 @@ class AgentCore:
     def _reschedule(self) -> None:
         if self.scheduler is None:
             return
-        for name, at in self.next_wakeups().items():
+        wakeups = self.next_wakeups()
+        for name, at in wakeups.items():
             self.scheduler.at(f"wake-{name}", self._on_wake, at)
+        due = wakeups["prompt"]
+        if due is not None and due - WARM_AHEAD > self.clock.now():
+            self.scheduler.at("warm-data", self.chores.warm, due - WARM_AHEAD)
 
     def _schedule_import(self) -> None:
         if self.scheduler is None:

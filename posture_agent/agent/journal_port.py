@@ -108,3 +108,15 @@ class Chores(Protocol):
     def import_folder(self, folder: str) -> None:
         """The watched folder's new activity files into the journal."""
         ...
+
+    def warm(self) -> None:
+        """Be ready now: a prompt falls due in a moment (the worker process is started ahead)."""
+        ...
+
+    def close(self) -> None:
+        """The agent stops."""
+        ...
+
+    def data_changed(self) -> None:
+        """The database files changed (another process wrote): what was read once is read again."""
+        ...
