@@ -93,7 +93,7 @@ def a_day(pid: int, runtime: Path, db: Path, answers: int) -> dict[str, float]:
                                "context": "desk"}, timeout=30)
         if not reply.get("ok"):
             raise SystemExit(f"an answer was refused: {reply}")
-        if wait_until(lambda: count_checkins(db) > before, timeout=10, interval=0.001) is None:
+        if wait_until(lambda n=before: count_checkins(db) > n, timeout=10, interval=0.001) is None:
             raise SystemExit("an answer was not stored within 10 s")
         stored.append(time.perf_counter() - start)
         worker = worker_of(pid)
