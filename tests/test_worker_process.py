@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from posture_agent.agent.core import AgentCore
+from posture_agent.agent.housekeeping import data_files_stamp
 from posture_agent.agent.worker_client import WorkerChores, WorkerJournal, WorkerLink, worker_command
 from posture_agent.clock import FixedClock
 from posture_agent.config import load_settings
@@ -199,3 +200,19 @@ def test_the_resident_holds_no_store_after_prompts_were_answered(home: Path, mon
     assert all(r["ok"] for r in replies), replies
     assert sorted(rows(home, "SELECT posture, prompted FROM checkins")) == [("standing", 0), ("upright", 1)]
     assert rows(home, "SELECT rounds FROM circuits") == [(2,)]
+
+
+def test_the_workers_own_writes_and_exit_are_not_news_but_a_command_s_record_is(home: Path) -> None:
+    """Otherwise each worker's exit (its connection's close checkpoints the WAL) would look like a
+    record from elsewhere at the next housekeeping minute, which would start the worker again."""
+    resident = Resident(home, idle_seconds=1)
+    try:
+        [active] = resident.agent.tick()
+        resident.agent.answer_later(active, "upright").result(timeout=10)
+        assert wait_for(lambda: not resident.link.running(), timeout=10)
+        assert not resident.agent.chores.data_changed(data_files_stamp(resident.paths.db_file))
+        at = NOON.isoformat()
+        assert run_cli(home, "checkin", "slouched", "--at", at, env=PinnedClock(NOON).env()).returncode == 0
+        assert resident.agent.chores.data_changed(data_files_stamp(resident.paths.db_file))
+    finally:
+        resident.close()

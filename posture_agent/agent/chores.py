@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, tzinfo
+from typing import Any
 
 from posture_agent.agent.import_job import import_from_folder
 from posture_agent.clock import Clock
@@ -40,8 +41,9 @@ class StoreChores:
     def import_folder(self, folder: str) -> None:
         import_from_folder(self.journal(), folder)
 
-    def data_changed(self) -> None:
-        """Nothing is kept between calls here."""
+    def data_changed(self, stamp: tuple[Any, ...]) -> bool:
+        """Any change counts here (this process's own writes too, as before the worker existed)."""
+        return True
 
     def warm(self) -> None:
         """The store is open already."""

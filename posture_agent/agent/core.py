@@ -412,9 +412,10 @@ class AgentCore:
         jumped = self._clock_watch.jumped(drift)
         if jumped:
             log.info("wall clock moved %+.0f s against the monotonic clock (sleep or clock change)", drift)
-        if stamp != self._data_stamp:
-            self.chores.data_changed()
-        if jumped or stamp != self._data_stamp or self.service.held:
+        changed = stamp != self._data_stamp and self.chores.data_changed(stamp)
+        if not changed:  # unchanged, or only this agent's own writes
+            self._data_stamp = stamp
+        if jumped or changed or self.service.held:
             self._data_stamp = stamp
             self.tick()
             self._reschedule()

@@ -13,7 +13,7 @@ data path. Nothing here imports the store.
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, tzinfo
-from typing import Protocol
+from typing import Any, Protocol
 
 from posture_agent.clock import Clock
 from posture_agent.config import Settings
@@ -117,6 +117,7 @@ class Chores(Protocol):
         """The agent stops."""
         ...
 
-    def data_changed(self) -> None:
-        """The database files changed (another process wrote): what was read once is read again."""
+    def data_changed(self, stamp: tuple[Any, ...]) -> bool:
+        """The database files moved to `stamp`: whether another process wrote (a command, a window's
+        save elsewhere), not this agent's own data path; then what was read once is read again."""
         ...

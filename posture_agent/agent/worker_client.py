@@ -26,6 +26,7 @@ from datetime import date, datetime, timedelta, tzinfo
 from typing import IO, Any, cast
 
 from posture_agent import WORKER_PROCESS
+from posture_agent.agent.housekeeping import data_files_stamp
 from posture_agent.agent.journal_port import Checkin
 from posture_agent.agent.worker_wire import (
     Hello,
@@ -80,12 +81,18 @@ class WorkerLink:
         self._closed = False
         self._idle = threading.Condition()
         self._watcher: threading.Thread | None = None
+        self.own_stamp: tuple[Any, ...] | None = None
+        """The database files' stamp after this link's last request (or its worker's exit, whose
+        connection's close checkpoints the WAL): the agent's own writes, not news from elsewhere."""
+        self.foreign = False
+        """The files changed between two of this link's requests: another process wrote."""
 
     # --- requests ------------------------------------------------------------------------------
 
     def call(self, settings: Settings, now: datetime, method: str, *args: Any, **kwargs: Any) -> Any:
         """`method(*args, **kwargs)` in the worker, at the resident's `now`; its value, or its error."""
         with self._lock:
+            self._before()
             try:
                 for attempt in (1, 2):
                     proc = self._running(settings, now)
@@ -106,6 +113,7 @@ class WorkerLink:
                 raise AssertionError("unreachable")
             finally:
                 self._last = time.monotonic()
+                self.own_stamp = data_files_stamp(self.paths.db_file)
 
     def warm(self, settings: Settings, now: datetime) -> None:
         """Start the worker now, if it is not running (a prompt falls due in a moment)."""
@@ -114,10 +122,11 @@ class WorkerLink:
             self._last = time.monotonic()
 
     def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
+        """A worker was started and not yet stopped (one that died meanwhile is found by the next request)."""
+        return self._proc is not None
 
     def pid(self) -> int | None:
-        return self._proc.pid if self.running() and self._proc is not None else None
+        return self._proc.pid if self._proc is not None else None
 
     def close(self) -> None:
         """Stop the worker (the agent stops): it finishes the request it is on first."""
@@ -202,13 +211,19 @@ class WorkerLink:
             proc.kill()
             code = proc.wait()
         if proc is self._proc:
+            self.own_stamp = data_files_stamp(self.paths.db_file)  # its close checkpointed the WAL
             self._proc = None
         return code
 
     def _stop_worker(self) -> None:
         if self._proc is not None:
             log.info("worker process %d stopped", self._proc.pid)
+            self._before()
             self._reap(self._proc)  # its stdin closed: it ends its loop and exits
+
+    def _before(self) -> None:
+        if self.own_stamp is not None and data_files_stamp(self.paths.db_file) != self.own_stamp:
+            self.foreign = True
 
     def _watch_idle(self) -> None:
         """Wakes once per idle period while a worker runs, never while none does."""
@@ -340,8 +355,14 @@ class WorkerChores:
             self._sync = bool(self._call("sync_set_up"))
         return self._sync
 
-    def data_changed(self) -> None:
-        self._sync = None
+    def data_changed(self, stamp: tuple[Any, ...]) -> bool:
+        """Whether another process wrote: the files moved since this link's last request, or
+        between two of them; the agent's own worker's writes (and its exit's checkpoint) are not news."""
+        news = self.link.foreign or stamp != self.link.own_stamp
+        self.link.foreign = False
+        if news:
+            self._sync = None
+        return news
 
     def sync_round(self, device_name: str) -> tuple[str, bool]:
         return cast("tuple[str, bool]", self._call("sync_round", device_name))
