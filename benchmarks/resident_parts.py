@@ -24,11 +24,11 @@ STEPS = (
     ("Python", ()),
     ("tray: ui/tray.py, ui/sni.py, pystray's base, jeepney", ("posture_agent.ui.tray", "posture_agent.ui.sni")),
     ("APScheduler", ("apscheduler.schedulers.background",)),
-    ("agent core, worker client, app, start command: the whole resident",
+    ("the resident: agent core, worker client, app, start",
      ("posture_agent.agent.core", "posture_agent.agent.worker_client", "posture_agent.app",
       "posture_agent.commands.agent")),
-    ("+ SQLAlchemy Core (the worker process's, not the resident's)", ("sqlalchemy",)),
-    ("+ store and journal (the worker process's)", ("posture_agent.store.db", "posture_agent.journal")),
+    ("+ SQLAlchemy Core (in the worker only)", ("sqlalchemy",)),
+    ("+ store and journal (in the worker only)", ("posture_agent.store.db", "posture_agent.journal")),
 )
 CHILD = """
 import importlib, json, os, sys
