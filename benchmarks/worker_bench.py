@@ -75,7 +75,7 @@ def docked(d: Desktop, panel: str, cmd: list[str], env: dict[str, str]) -> subpr
 
 def without_worker(pid: int) -> float:
     """Wait until the worker has left (idle); the seconds waited."""
-    took = wait_until(lambda: worker_of(pid) is None, timeout=IDLE_SECONDS + 30, interval=0.5)
+    took = wait_until(lambda: worker_of(pid) is None, timeout=3 * IDLE_SECONDS + 30, interval=0.5)
     if took is None:
         raise SystemExit("the worker did not leave when idle")
     time.sleep(1)
