@@ -38,8 +38,8 @@ class Worker:
 
     def __init__(self, hello: Hello) -> None:
         self.clock = FixedClock(hello.now)
-        self.store: Store = open_store(hello.paths.db_file, hello.paths.backup_dir, check=hello.check,
-                                       now=hello.now)
+        # a new database's install time is the system's, as `start` has always made it
+        self.store: Store = open_store(hello.paths.db_file, hello.paths.backup_dir, check=hello.check)
         self.journal = Journal(self.store, hello.settings, self.clock)
         self.chores = StoreChores(hello.paths, self.store, self.clock, lambda: self.journal)
 
@@ -88,7 +88,11 @@ def serve(requests: IO[bytes], replies: IO[bytes]) -> int:
             except Exception as exc:  # a bug: the traceback here, one line to the resident
                 log.exception("the worker's %s failed", request.method)
                 reply = reply_for(exc)
-            write_message(replies, reply)
+            try:
+                write_message(replies, reply)
+            except OSError:  # the resident is gone (killed): what was committed stays committed
+                log.info("the resident went away during %s; the worker ends", request.method)
+                return 0
     finally:
         worker.close()
 

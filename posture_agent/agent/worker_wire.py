@@ -33,7 +33,7 @@ class Hello:
     paths: Paths
     settings: Settings
     now: datetime
-    """The resident's time: a new database records it as the install time."""
+    """The resident's time, until the first request gives it again."""
     check: bool | None
     """`open_store`'s `check`: True at the agent's start (the full quick_check), else None."""
 
