@@ -8,8 +8,8 @@ start` (tray and all): its PSS once the icon is docked and the worker has left (
 simulated day through the control socket, as the windows and the notification presses send
 answers (`checkin`, `circuit`, then the status lines the menu reads): each answer's time from the
 request to its reply, which comes once the row is committed (press -> stored row), the first one
-with the worker cold (it had left: its start is in that time), the others warm; the worker's CPU seconds per answer; and the
-resident's PSS again once the worker has left after the day. Needs what tray_bench.py needs.
+with the worker cold (it had left: its start is in that time), the others warm; the worker's CPU
+seconds per answer; and the resident's PSS again once the worker has left after the day. Needs what tray_bench.py needs.
 """
 
 from __future__ import annotations
