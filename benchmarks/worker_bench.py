@@ -145,7 +145,10 @@ def main() -> None:
             real_config(home, None)
             ours = docked(d, panel, [sys.executable, "-m", "posture_agent", "--home", str(home), "start"], env)
             try:
-                count_checkins(home / "data" / "posture-agent.db")  # opened once before the idle wait
+                db = home / "data" / "posture-agent.db"
+                wait_until(db.exists, timeout=30, interval=0.05)  # made once the icon has docked
+                wait_until(lambda: worker_of(ours.pid) is not None, timeout=30, interval=0.05)
+                count_checkins(db)  # read once before the idle wait, not between it and the day
                 without_worker(ours.pid)
                 idle = memory(ours.pid)[1]
                 day = a_day(ours.pid, home / "data" / "run", home / "data" / "posture-agent.db", args.answers)
