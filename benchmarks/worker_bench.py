@@ -147,7 +147,7 @@ def main() -> None:
             try:
                 db = home / "data" / "posture-agent.db"
                 wait_until(db.exists, timeout=30, interval=0.05)  # made once the icon has docked
-                wait_until(lambda: worker_of(ours.pid) is not None, timeout=30, interval=0.05)
+                wait_until(lambda pid=ours.pid: worker_of(pid) is not None, timeout=30, interval=0.05)
                 count_checkins(db)  # read once before the idle wait, not between it and the day
                 without_worker(ours.pid)
                 idle = memory(ours.pid)[1]
