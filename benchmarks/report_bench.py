@@ -86,6 +86,7 @@ def in_process(home: Path, what: str) -> Callable[[], object]:
     from posture_agent.paths import Paths
     from posture_agent.report.trends import build_trends
     from posture_agent.report.weekly import build_report
+    from posture_agent.store import queries, reads
     from posture_agent.store.db import open_store
 
     paths = Paths.resolve(home)
@@ -95,7 +96,18 @@ def in_process(home: Path, what: str) -> Callable[[], object]:
     year, week, _ = now.astimezone(settings.zone()).isocalendar()
     if what == "week":
         return lambda: build_report(store, settings, now, year, week)
-    return lambda: build_trends(store, settings, now)
+    if what == "trends, read-only":
+        def read_only() -> object:
+            with reads.read_only(paths.db_file) as conn:
+                return build_trends(reads.run_facts(conn, now), settings.zone(), now)
+
+        return read_only
+
+    def through_store() -> object:
+        with store.transaction() as s:
+            return build_trends(queries.run_facts(s, now), settings.zone(), now)
+
+    return through_store
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -148,9 +160,11 @@ def main(argv: list[str] | None = None) -> int:
     inner_small = best_time(in_process(small, "week"), r * 4)
     inner_big = best_time(in_process(big, "week"), r * 4)
     inner_trends = best_time(in_process(big, "trends"), r)
+    inner_reads = best_time(in_process(big, "trends, read-only"), r)
     rows.append(("in-process weekly report, 1 week of history", inner_small, ""))
     rows.append((f"in-process weekly report, {args.years:g} years", inner_big, ""))
-    rows.append((f"in-process trends, {args.years:g} years", inner_trends, ""))
+    rows.append((f"in-process trends through the store, {args.years:g} years", inner_trends, ""))
+    rows.append((f"in-process trends read-only (sqlite3), {args.years:g} years", inner_reads, "what `trends` runs"))
 
     width = max(len(name) for name, _, _ in rows)
     print(f"\n{'measurement':<{width}}  {'best s':>9}  {'x sqlalchemy':>12}  {'CPU s':>6}  note")
