@@ -129,10 +129,12 @@ def run_facts(conn: Executor, end: datetime, source: str = "all") -> RunFacts:
 def counted_source(source: str) -> Any:
     """The condition on a check-in of counting for `source`, as `domain.sources.by_source` decides:
     "user" or "camera" alone; "all" leaves out a camera check-in that a user's answer in its context
-    within PAIR_WINDOW overrules."""
+    within PAIR_WINDOW overrules. A lone source is compared as `answered_by || ''`: on the bare
+    column SQLite indexed `answered_by` on the fly and scanned every check-in for each run (48 s on
+    ten years for "user" instead of the 48 h before each run through the `at` index)."""
     c = t.checkins.c
     if source in ("user", "camera"):
-        return c.answered_by == source
+        return c.answered_by.concat("") == source
     if source != "all":
         raise ValueError(f"source {source!r} is not one of {', '.join(SOURCES)}")
     u = t.checkins.alias("users")

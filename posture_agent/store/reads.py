@@ -95,10 +95,10 @@ ANSWERED = "({})".format(", ".join(f"'{p}'" for p in r.POSTURES))
 def counted(alias: str, source: str) -> str:
     """The condition on check-in `alias` of counting for `source` (queries.counted_source): "user"
     or "camera" alone; "all" leaves out a camera check-in that a user's answer in its context within
-    PAIR_WINDOW overrules. The unary `+` keeps SQLite from indexing `answered_by` on the fly: that
-    index would make it scan every check-in for each run instead of the 48 h before it."""
+    PAIR_WINDOW overrules. `answered_by || ''` keeps SQLite from indexing `answered_by` on the fly:
+    that index would make it scan every check-in for each run instead of the 48 h before it."""
     if source in ("user", "camera"):
-        return f"+{alias}.answered_by = '{source}'"
+        return f"{alias}.answered_by || '' = '{source}'"
     if source != "all":
         raise ValueError(f"source {source!r} is not one of {', '.join(SOURCES)}")
     window = PAIR_WINDOW.total_seconds() / 86400
