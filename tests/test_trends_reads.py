@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -215,3 +216,36 @@ def test_a_busy_file_waits_for_the_store_as_before(cli: Cli, monkeypatch: pytest
         holder.close()
     assert busy.code != 0 and "is busy" in busy.err and len(busy.err.splitlines()) == 1, busy.err
     assert busy.out == "" and fallbacks(cli) == 2
+
+
+def plan_of_exposures(conn: sqlite3.Connection, count: Callable[[], object]) -> str:
+    """SQLite's plan for the statement `count` runs on `conn` that joins runs and check-ins."""
+    seen: list[str] = []
+    conn.set_trace_callback(seen.append)
+    try:
+        count()
+    finally:
+        conn.set_trace_callback(None)
+    statement = next(sql for sql in seen if "count(" in sql.lower() and "JOIN checkins" in sql)
+    return " / ".join(row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {statement}"))
+
+
+def test_every_source_counts_through_the_at_index(cli: Cli) -> None:
+    """Each run's check-ins are searched by time for every source, in both reads: with `answered_by`
+    compared bare, SQLite indexed it on the fly and scanned every check-in for each run (48 s for
+    `--source user` on ten years). Plans, not timings: the figures are benchmarks/report_bench.py's."""
+    write_synthetic(cli.home, date(2026, 11, 16), date(2026, 11, 24), seed=3, until=cli.clock.now())
+    now = cli.clock.now()
+    store = open_store(db_of(cli))
+    try:
+        for source in SOURCES:
+            with store.transaction() as s:
+                raw = s.connection.dbapi_connection
+                assert isinstance(raw, sqlite3.Connection)
+                slow = plan_of_exposures(raw, partial(q.exposures, s, None, now, source))
+            with reads.read_only(db_of(cli)) as conn:
+                fast = plan_of_exposures(conn, partial(reads.exposures, conn, now, source))
+            for plan in (slow, fast):
+                assert "SEARCH c" in plan and "ix_checkins_at" in plan and "AUTOMATIC" not in plan, (source, plan)
+    finally:
+        store.close()
