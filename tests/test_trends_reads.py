@@ -30,6 +30,7 @@ from posture_agent.store.migrate import SCHEMA_HEAD
 from posture_agent.store.reads import NotReadable
 from posture_agent.store.sqlite_file import marker_file, read_revision
 from tests.conftest import Cli, Result, as_newer_version
+from tests.test_safety_open import damage_pages
 from tests.test_store import database_at
 
 FALLBACK = "trends read through the store"
@@ -249,3 +250,18 @@ def test_every_source_counts_through_the_at_index(cli: Cli) -> None:
                 assert "SEARCH c" in plan and "ix_checkins_at" in plan and "AUTOMATIC" not in plan, (source, plan)
     finally:
         store.close()
+
+
+def test_a_damaged_file_is_moved_aside_by_the_store_as_before(cli: Cli) -> None:
+    """Pages the read-only path's quick_check finds damaged: the store moves the file aside and says
+    so in today's one line, as for any command."""
+    for _ in range(30):
+        cli.ok("checkin", "upright")
+    conn = sqlite3.connect(db_of(cli))
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    damage_pages(db_of(cli))
+    damaged = cli("trends", "--json")
+    assert damaged.code == 3 and len(damaged.err.splitlines()) == 1 and "damaged" in damaged.err, damaged.err
+    assert damaged.out == "" and fallbacks(cli) == 1
+    assert not db_of(cli).exists() and list((cli.home / "data").glob("posture-agent-damaged-*.db"))
