@@ -145,6 +145,14 @@ def test_the_read_only_path_gives_todays_figures_with_every_edge(cli: Cli, monke
     assert data["all_history"]["from"] == "2026-07-07" and data["zone"] == "Europe/Berlin"
     assert data["all_history"]["regions"]["upper_back"]["rho"] is not None  # figures, not only nulls
 
+    cli.clock.at = datetime(2026, 10, 25, 23, 30, tzinfo=UTC)  # 00:30 on the Monday after the 25-hour Sunday
+    for args in (("--json",), ("--source", "user")):
+        fast_out, slow_out = both_ways(cli, monkeypatch, *args)
+        assert fast_out.out == slow_out.out, args
+    data = cli.ok("trends", "--json").json()
+    assert data["last_12_weeks"]["to"] == "2026-10-26"
+    assert data["last_12_weeks"]["from"] == "2026-08-10"
+
 
 def test_an_empty_database_reads_the_same_both_ways(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
     open_store(db_of(cli)).close()
