@@ -44,7 +44,7 @@ def read_only(db_file: Path) -> Iterator[sqlite3.Connection]:
     except OSError as exc:
         raise NotReadable(f"{db_file}: {exc.strerror}") from None
     if not stat.S_ISREG(info.st_mode) or info.st_size == 0:
-        raise NotReadable(f"{db_file} is not a database file yet")
+        raise NotReadable(f"{db_file} is empty or not a regular file")
     if marker_file(db_file).exists():
         raise NotReadable(f"{db_file} was moved aside as damaged")
     try:
