@@ -74,6 +74,14 @@ def test_a_home_with_url_characters_in_its_name_keeps_the_records_inside_it(
         assert conn.execute("SELECT posture FROM checkins").fetchall() == [("slouched",)]
     finally:
         conn.close()
+    backup = Path(cli.ok("backup").out.strip())  # read back by SQLite through a file: URI
+    assert backup.is_relative_to(home)
+    cli.ok("checkin", "upright")
+    cli.ok("restore", str(backup))
+    trends = cli.ok("--json", "trends").json()  # the read-only path, also a file: URI
+    assert isinstance(trends, dict)
+    assert "read through the store" not in (home / "logs" / "posture-agent.log").read_text()
+    assert cli.ok("--json", "report").json()["checkins"]["answered"] == 1  # type: ignore[index]
     assert sorted(p.name for p in (tmp_path / "x").iterdir()) == [name], "nothing written beside the home"
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from posture_agent.domain import records as r
 from posture_agent.domain.exposure import RunFacts
 from posture_agent.domain.sources import PAIR_WINDOW, SOURCES, near_camera
+from posture_agent.store import sqlite_file
 from posture_agent.store.fresh import REVISION
 from posture_agent.store.rows import checkin_of, newest_versions, run_of, soreness_of, stored, utc
 from posture_agent.store.sqlite_file import QUICK_CHECK_MAX_BYTES, marker_file
@@ -48,7 +49,7 @@ def read_only(db_file: Path) -> Iterator[sqlite3.Connection]:
     if marker_file(db_file).exists():
         raise NotReadable(f"{db_file} was moved aside as damaged")
     try:
-        conn = sqlite3.connect(f"{db_file.absolute().as_uri()}?mode=ro", uri=True, timeout=0, isolation_level=None)
+        conn = sqlite_file.connect(db_file, timeout=0, isolation_level=None)
     except sqlite3.Error as exc:
         raise NotReadable(f"{db_file}: {exc}") from None
     try:
