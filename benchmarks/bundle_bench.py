@@ -3,8 +3,8 @@ of a bare pystray script (`import pystray` + a PIL icon), both built in the same
 environment, from a clean PyInstaller cache.
 
 Usage: python benchmarks/bundle_bench.py
-Rows: the app as shipped (matplotlib and numpy kept for the weekly report's charts; test packages
-and matplotlib's GUI backends excluded); the bare pystray script, built plainly
+Rows: the app as shipped (no plotting library: the weekly report's charts are SVG the package writes;
+test packages, matplotlib and numpy excluded); the bare pystray script, built plainly
 (`pyinstaller --onedir`, nothing excluded).
 """
 

@@ -46,24 +46,13 @@ COMMON = [
     "logging.config",
     "tkinter",
     "tkinter.ttk",
-    # the weekly report's charts: matplotlib picks its SVG/Agg backends by name when saving
-    "matplotlib.backends.backend_svg",
-    "matplotlib.backends.backend_agg",
 ]
 
-# Not used by the agent, or only by its tests and tools. matplotlib and numpy stay: the tray's
-# Weekly report draws its charts with them (`report --html`). Their GUI backends do not.
+# Not used by the agent, or only by its tests and tools. The weekly report draws its charts as inline
+# SVG written by report/charts.py: no plotting library, and so no numpy, goes in.
 EXCLUDES = [
-    "matplotlib.backends.backend_qtagg",
-    "matplotlib.backends.backend_qt5agg",
-    "matplotlib.backends.backend_tkagg",
-    "matplotlib.backends.backend_gtk3agg",
-    "matplotlib.backends.backend_gtk4agg",
-    "matplotlib.backends.backend_wxagg",
-    "matplotlib.backends.backend_webagg",
-    "matplotlib.backends.backend_macosx",
-    "matplotlib.tests",
-    "numpy.tests",
+    "matplotlib",
+    "numpy",
     "scipy",
     "pandas",
     # the camera extra (about 160 MB) stays an extra: the built app asks for check-ins as usual

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from posture_agent.clock import Clock, SystemClock
+from posture_agent.domain.sources import SOURCES
 from posture_agent.filenames import json_text, printable
 from posture_agent.inputs import refuse_non_file
 from posture_agent.paths import Paths
@@ -132,3 +133,9 @@ class Context:
 def add_json(parser: argparse.ArgumentParser) -> None:
     """Every listing takes --json after the command too."""
     parser.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="JSON output")
+
+
+def add_source(parser: argparse.ArgumentParser) -> None:
+    """`report` and `trends` count the check-ins of one source, or both (domain/sources.py)."""
+    parser.add_argument("--source", choices=SOURCES, default="all",
+                        help="check-ins counted: all (default; yours where both answered), user or camera")

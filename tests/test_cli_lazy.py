@@ -69,3 +69,16 @@ def test_a_command_loads_only_its_own_module(tmp_path: Path) -> None:
     loaded = {m.rsplit(".", 1)[1] for m in modules_after(tmp_path, "checkin", "upright")
               if m.startswith("posture_agent.commands.")}
     assert loaded & set(GROUPS) == {"records"}, loaded  # (records brings its helper `imports` for `run import`)
+
+
+def test_trends_reads_without_sqlalchemy(tmp_path: Path) -> None:
+    """`trends` reads the file read-only with plain sqlite3 (store/reads.py): no SQLAlchemy, no
+    journal, no store opening in its process, and no other command module."""
+    modules_after(tmp_path, "checkin", "upright")  # the database exists, at this code's schema
+    loaded = modules_after(tmp_path, "trends", "--json")
+    heavy = {m for m in loaded if m.split(".")[0] in ("sqlalchemy", "alembic")
+             or m in ("posture_agent.journal", "posture_agent.store.db", "posture_agent.store.queries")}
+    assert not heavy, sorted(heavy)
+    commands = {m.rsplit(".", 1)[1] for m in loaded if m.startswith("posture_agent.commands.")}
+    assert commands & set(GROUPS) == {"trends"}, commands
+    assert "sqlalchemy" in modules_after(tmp_path / "new", "trends")  # no file yet: the store makes it

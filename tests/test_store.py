@@ -13,7 +13,7 @@ from posture_agent.store import migrate as store_migrate
 from posture_agent.store.db import open_store
 from posture_agent.store.migrate import SCHEMA_HEAD, alembic_config
 from posture_agent.store.sqlite_file import read_revision
-from tests.conftest import as_newer_version, modules_after
+from tests.conftest import Cli, as_newer_version, modules_after
 
 
 def database_at(db: Path, revision: str, *statements: str) -> None:
@@ -56,6 +56,33 @@ def test_new_database_is_created_at_head_with_wal_and_foreign_keys(tmp_path: Pat
     assert {"ix_checkins_at", "ix_runs_start", "ix_soreness_reports_at"} <= indexes
     assert not any(p.name.startswith("pre-migrate") for p in (tmp_path / "data").rglob("*"))
     assert (db.stat().st_mode & 0o777) == 0o600
+
+
+@pytest.mark.parametrize("name", ["hé llo?#%x", "a?mode=memory", "b#c"])
+def test_a_home_with_url_characters_in_its_name_keeps_the_records_inside_it(
+    tmp_path: Path, clock: object, capsys: pytest.CaptureFixture[str], tz: str, name: str
+) -> None:
+    """"?" and "#" end a URL's path: a database URL pasted from the path wrote every record into a
+    file cut at that character, outside the data folder; the records go into the home's own file."""
+    home = tmp_path / "x" / name
+    home.mkdir(parents=True)
+    (home / "config.toml").write_text(f'[general]\ntimezone = "{tz}"\n', encoding="utf-8")
+    cli = Cli(home, clock, capsys, tz)  # type: ignore[arg-type]
+    cli.ok("checkin", "slouched")
+    conn = sqlite3.connect(home / "data" / "posture-agent.db")
+    try:
+        assert conn.execute("SELECT posture FROM checkins").fetchall() == [("slouched",)]
+    finally:
+        conn.close()
+    backup = Path(cli.ok("backup").out.strip())  # read back by SQLite through a file: URI
+    assert backup.is_relative_to(home)
+    cli.ok("checkin", "upright")
+    cli.ok("restore", str(backup))
+    trends = cli.ok("--json", "trends").json()  # the read-only path, also a file: URI
+    assert isinstance(trends, dict)
+    assert "read through the store" not in (home / "logs" / "posture-agent.log").read_text()
+    assert cli.ok("--json", "report").json()["checkins"]["answered"] == 1  # type: ignore[index]
+    assert sorted(p.name for p in (tmp_path / "x").iterdir()) == [name], "nothing written beside the home"
 
 
 def test_database_with_data_is_migrated_after_a_backup_and_keeps_its_rows(tmp_path: Path) -> None:

@@ -153,6 +153,11 @@ def start_app(desktop: Desktop, cli: Cli, tmp_path: Path, backend: str = "appind
     app = App(desktop, cli.home, tmp_path / "events.jsonl", backend, clock, notify)
     app.wait(lambda e: e["event"] == "tray_ready", timeout=20)
     assert wait_for(app.docked, timeout=10), "the icon docks in the tray"
+    # docked (in the tray's window tree) comes a moment before the icon is painted and takes clicks:
+    # a right click sent in between opens no menu, so wait for the icon's own colours on screen
+    assert wait_for(lambda: sum(app.icon_colours(tmp_path, "icon-start").values()) > 100, timeout=10), (
+        "the docked icon is painted"
+    )
     return app
 
 

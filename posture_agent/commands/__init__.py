@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from types import ModuleType
 
-GROUPS = ("records", "agent", "calendar", "report", "data", "sync", "admin", "autostart", "camera")
+GROUPS = ("records", "agent", "calendar", "report", "trends", "data", "sync", "admin", "autostart", "camera")
 """The modules, in the order `--help` lists their commands."""
 
 MODULE_OF = {
     **dict.fromkeys(("checkin", "drills", "drill", "circuit", "run", "soreness", "advice", "undo"), "records"),
     **dict.fromkeys(("start", "stop", "schedule", "pause", "resume"), "agent"),
-    **dict.fromkeys(("report", "trends"), "report"),
+    "report": "report",
+    "trends": "trends",
     **dict.fromkeys(("backup", "restore"), "data"),
     **dict.fromkeys(("config", "doctor", "export"), "admin"),
     "autostart": "autostart",
@@ -51,6 +52,10 @@ def load(group: str) -> ModuleType:
         from posture_agent.commands import report
 
         return report
+    if group == "trends":
+        from posture_agent.commands import trends
+
+        return trends
     if group == "data":
         from posture_agent.commands import data
 

@@ -1,4 +1,4 @@
-"""`report` (the weekly summary, as text, JSON or an HTML page) and `trends` (sitting against soreness)."""
+"""`report`: the weekly summary, as text, JSON or an HTML page (with the trends, commands/trends.py)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from posture_agent.context import Context, add_json
+from posture_agent.commands.trends import trends_from_store
+from posture_agent.context import Context, add_json, add_source
 from posture_agent.domain.days import week_bounds
-from posture_agent.domain.sources import SOURCES
 from posture_agent.errors import UserError
 from posture_agent.outputs import refuse_own_file
 from posture_agent.timeparse import parse_week
@@ -27,22 +27,13 @@ def register(sub: Any) -> None:
     add_json(p)
     p.set_defaults(func=cmd_report)
 
-    p = sub.add_parser("trends", help="does slouching before runs go with soreness after them?")
-    add_source(p)
-    add_json(p)
-    p.set_defaults(func=cmd_trends)
-
-
-def add_source(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--source", choices=SOURCES, default="all",
-                        help="check-ins counted: all (default; yours where both answered), user or camera")
-
 
 def camera_part(ctx: Context, args: argparse.Namespace, start: datetime | None, end: datetime,
                 data: dict[str, Any]) -> tuple[list[str], str]:
-    """The camera's part of a report or trends (report/camera.py): added to `data`; its text lines
-    and its HTML section returned."""
-    from posture_agent.report.camera import agreement_html, agreement_json, agreement_text, camera_agreement
+    """The camera's part of a report (report/camera.py, report/agreement.py): added to `data`; its
+    text lines and its HTML section returned."""
+    from posture_agent.report.agreement import agreement_html, agreement_json, agreement_text
+    from posture_agent.report.camera import camera_agreement
 
     a = camera_agreement(ctx.store(), start, end)
     data["camera"] = agreement_json(a, args.source)
@@ -91,7 +82,7 @@ def cmd_report(ctx: Context, args: argparse.Namespace) -> None:
         from posture_agent.report.html import write_page
         from posture_agent.report.trends import build_trends
 
-        trends = build_trends(ctx.store(), ctx.settings(), ctx.clock.now(), source=args.source)
+        trends = build_trends(trends_from_store(ctx, ctx.clock.now(), args.source), ctx.zone(), ctx.clock.now())
         write_page(target, report, trends, camera_html)
 
     def text() -> list[str]:
@@ -111,11 +102,3 @@ def cmd_report(ctx: Context, args: argparse.Namespace) -> None:
         if not open_page(target):
             raise UserError(f"no browser could be opened; the page is at {target}")
 
-
-def cmd_trends(ctx: Context, args: argparse.Namespace) -> None:
-    from posture_agent.report.trends import build_trends, trends_json, trends_text
-
-    report = build_trends(ctx.store(), ctx.settings(), ctx.clock.now(), source=args.source)
-    data = trends_json(report)
-    camera_lines, _ = camera_part(ctx, args, None, ctx.clock.now(), data)
-    ctx.emit(data, lambda: trends_text(report) + camera_lines)

@@ -9,6 +9,7 @@ from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from posture_agent.domain.records import POSTURES, CheckIn, Run, Soreness
 
@@ -67,6 +68,16 @@ class SorenessIndex:
 def soreness_after(run: Run, index: SorenessIndex) -> Soreness | None:
     """The first soreness report in the 24 h after the run ends (both ends included)."""
     return index.first_between(run.end, run.end + SORENESS_WINDOW)
+
+
+class RunFacts(NamedTuple):
+    """What the trends are computed from, as the store reads it: the runs, the answered and the
+    slouched check-ins in the 48 h before each ({run id: (answered, slouched)}, counted by SQLite
+    rather than fetched one by one) and the soreness reports."""
+
+    runs: list[Run]
+    counts: dict[str, tuple[int, int]]
+    soreness: list[Soreness]
 
 
 @dataclass(frozen=True)

@@ -78,6 +78,18 @@ def by_source(checkins: Sequence[CheckIn], source: str) -> list[CheckIn]:
     return [c for c in checkins if c.by == "user" or not overruled(c)]
 
 
+def near_camera(span: tuple[datetime, datetime] | None, start: datetime | None,
+                end: datetime) -> tuple[datetime, datetime] | None:
+    """The times [from, to) of the check-ins that the agreement over [start, end) needs, given the
+    first and last camera check-in in it (`span`): those within PAIR_WINDOW of them, both edges
+    included (ten years of answers need not be read where the camera was used for a month);
+    None where the camera was never used."""
+    if span is None:
+        return None
+    first, last = span[0] - PAIR_WINDOW, span[1] + PAIR_WINDOW + timedelta(microseconds=1)
+    return (first if start is None else max(start, first)), min(end, last)
+
+
 def agreement(checkins: Iterable[CheckIn]) -> Agreement:
     listed = list(checkins)
     both = pairs(listed)

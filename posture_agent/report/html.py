@@ -416,5 +416,5 @@ physiotherapist.</footer>
 
 def write_page(target: Path, report: WeeklyReport, trends: TrendReport, extra: str = "") -> Path:
     """Writes the page atomically (a half-written file never replaces a good one); `extra`: sections
-    of other parts (the camera's, report/camera.py), placed before the footer."""
+    of other parts (the camera's, report/agreement.py), placed before the footer."""
     return write_atomically(target, page(report, trends, extra), prefix=".report-")

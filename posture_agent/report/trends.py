@@ -1,4 +1,7 @@
-"""The sitting-to-soreness trend over all history and over the last 12 weeks, in figures and in words."""
+"""The sitting-to-soreness trend over all history and over the last 12 weeks, in figures and in words.
+
+Plain data in (`RunFacts`, read by store/queries.py or, for `trends` alone, store/reads.py), no store:
+the `trends` command imports this without SQLAlchemy."""
 
 from __future__ import annotations
 
@@ -7,13 +10,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
-from posture_agent.config import Settings
 from posture_agent.domain import correlation as stats
 from posture_agent.domain import days as cal
 from posture_agent.domain import exposure as ex
 from posture_agent.domain.records import REGIONS
-from posture_agent.store import queries as q
-from posture_agent.store.db import Store
 
 RECENT_WEEKS = 12
 
@@ -161,13 +161,9 @@ def recent_start(now: datetime, zone: tzinfo, weeks: int = RECENT_WEEKS) -> date
     return cal.day_bounds(monday, zone)[0]
 
 
-def build_trends(store: Store, settings: Settings, now: datetime, source: str = "all") -> TrendReport:
-    zone = settings.zone()
-    with store.transaction() as s:
-        counts = q.exposures(s, None, now, source)
-        runs = q.runs(s, None, now)
-        soreness = q.soreness(s, None, now)
-    points = ex.run_points(runs, counts, ex.SorenessIndex(soreness))
+def build_trends(facts: ex.RunFacts, zone: tzinfo, now: datetime) -> TrendReport:
+    """The trends of all history before `now` and of its last RECENT_WEEKS weeks."""
+    points = ex.run_points(facts.runs, facts.counts, ex.SorenessIndex(facts.soreness))
     since = recent_start(now, zone)
     recent = ex.points_in(points, since, now + timedelta(microseconds=1))
     return TrendReport(

@@ -21,10 +21,10 @@ from pathlib import Path
 
 from posture_agent.errors import StoreError, UserError
 from posture_agent.paths import Paths
+from posture_agent.store import sqlite_file
 from posture_agent.store.migrate import SCHEMA_HEAD, alembic_config
 from posture_agent.store.schema import foreign_objects_in_file, one_line
 from posture_agent.store.sqlite_file import (
-    BUSY_TIMEOUT_MS,
     backup_file,
     fsync_dir,
     quick_check,
@@ -217,7 +217,7 @@ def check_backup(path: Path, thorough: bool = True) -> str:
     if header != SQLITE_HEADER:
         raise UserError(f"{path} is not a SQLite database (it does not start with the SQLite header)")
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+        conn = sqlite_file.connect(path)
         try:
             rows = conn.execute(f"PRAGMA {'integrity_check' if thorough else 'quick_check'}").fetchall()
             if [r[0] for r in rows] != ["ok"]:

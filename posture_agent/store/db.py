@@ -18,7 +18,14 @@ from sqlalchemy.exc import DBAPIError
 from posture_agent.errors import StoreError
 from posture_agent.store import recovery
 from posture_agent.store.migrate import SCHEMA_HEAD, make_engine, migrate_to_head
-from posture_agent.store.sqlite_file import is_corruption, quick_check, read_revision, store_error, user_tables
+from posture_agent.store.sqlite_file import (
+    QUICK_CHECK_MAX_BYTES,
+    is_corruption,
+    quick_check,
+    read_revision,
+    store_error,
+    user_tables,
+)
 
 log = logging.getLogger(__name__)
 
@@ -56,13 +63,6 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
-
-
-QUICK_CHECK_MAX_BYTES = 8_000_000
-"""`PRAGMA quick_check` reads the whole file: 10-30 ms at about this size (five years of heavy use),
-50-100 ms at 25 MB (benchmarks/safety_open.py), against about 1.5 ms for the rest of the open.
-Commands check files up to this size at every open; the agent checks at start whatever the size
-(`check=True`)."""
 
 
 def open_store(

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import URL, Connection, Engine
 
 from posture_agent.errors import StoreError
 from posture_agent.store.fresh import REVISION, create_head_schema
@@ -38,8 +38,11 @@ def _on_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
     cur.close()
 
 
-def make_engine(db_file: Path) -> Engine:
-    engine = create_engine(f"sqlite:///{db_file}", future=True)
+def make_engine(db_file: Path, **connect_args: Any) -> Engine:
+    """An engine on `db_file`. The URL is built from its parts: a path pasted into "sqlite:///…"
+    is cut at a "?" or "#", so a home folder with one in its name wrote the database elsewhere."""
+    url = URL.create("sqlite", database=str(db_file))
+    engine = create_engine(url, future=True, connect_args=connect_args)
     event.listen(engine, "connect", _on_connect)
     return engine
 
@@ -62,8 +65,7 @@ def migrate_to_head(db_file: Path, revision: str | None, backup_dir: Path, now: 
     # half-made schema that no later start could migrate ("table … already exists"). Here the whole
     # upgrade is one BEGIN IMMEDIATE transaction: all or nothing, and a second process starting at
     # the same moment waits, then finds the schema current and does nothing.
-    engine = create_engine(f"sqlite:///{db_file}", future=True, connect_args={"isolation_level": None})
-    event.listen(engine, "connect", _on_connect)
+    engine = make_engine(db_file, isolation_level=None)
     event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
     try:
         with engine.begin() as conn:

@@ -16,16 +16,12 @@ from pathlib import Path
 
 from posture_agent.errors import StoreError
 from posture_agent.store.backup import latest_good_backup
-from posture_agent.store.sqlite_file import move_with_sidecars, unique_path
+from posture_agent.store.sqlite_file import marker_file, move_with_sidecars, unique_path
 
 log = logging.getLogger(__name__)
 
 class DamagedDatabase(StoreError):
     """The database was found damaged and moved aside; the message says where and what to do."""
-
-
-def marker_file(db_file: Path) -> Path:
-    return db_file.with_name(db_file.name + ".damaged")
 
 
 def stamp() -> str:

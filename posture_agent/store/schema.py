@@ -17,8 +17,8 @@ from pathlib import Path
 
 from sqlalchemy import create_engine
 
+from posture_agent.store import sqlite_file
 from posture_agent.store.migrate import make_schema
-from posture_agent.store.sqlite_file import BUSY_TIMEOUT_MS
 
 SchemaObject = tuple[str, str, str, str | None]
 """`type, name, tbl_name, sql` as `sqlite_master` holds them."""
@@ -81,7 +81,7 @@ def foreign_objects(conn: sqlite3.Connection, revision: str) -> list[str]:
 
 def foreign_objects_in_file(db_file: Path, revision: str) -> list[str]:
     """`foreign_objects` of the file, opened read-only (raises sqlite3.DatabaseError)."""
-    conn = sqlite3.connect(f"file:{db_file}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+    conn = sqlite_file.connect(db_file)
     try:
         return foreign_objects(conn, revision)
     finally:
