@@ -12,7 +12,8 @@ Then, in a fresh process that already holds SQLAlchemy and APScheduler (what the
 holds), the PSS added by jeepney with its connection open and one notification sent, its threads,
 and its context switches over an idle spell.
 
-Run from the repository root:  .venv/bin/python benchmarks/notify_bench.py [--runs 10] [--idle 20]
+Run from the repository root:  .venv/bin/python benchmarks/notify_bench.py [--runs 10] [--idle 20] [--worker]
+(`--worker`: the agent as `start` builds it, its journal in the worker process.)
 Targets (see docs/ui.md): due → bus < 0.2 s, press → row < 0.5 s (medians), +0 MB and no idle wake-ups.
 """
 
@@ -34,7 +35,9 @@ from zoneinfo import ZoneInfo
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from posture_agent.agent.core import AgentCore  # noqa: E402
 from posture_agent.agent.runtime import Agent  # noqa: E402
+from posture_agent.agent.worker_client import WorkerChores, WorkerJournal, WorkerLink  # noqa: E402
 from posture_agent.clock import FixedClock  # noqa: E402
 from posture_agent.config import load_settings  # noqa: E402
 from posture_agent.paths import Paths  # noqa: E402
@@ -75,7 +78,7 @@ print(json.dumps({"before": before, "after": after, "threads": threads, "idle_sw
 """
 
 
-def checkin_round_trips(runs: int) -> tuple[list[float], list[float]]:
+def checkin_round_trips(runs: int, worker: bool = False) -> tuple[list[float], list[float]]:
     due_to_bus: list[float] = []
     press_to_row: list[float] = []
     with tempfile.TemporaryDirectory(prefix="pa-notify-bench-") as tmp, private_bus() as address:
@@ -88,7 +91,12 @@ def checkin_round_trips(runs: int) -> tuple[list[float], list[float]]:
         store = open_store(paths.db_file, paths.backup_dir)
         # Wednesday 25 Nov 2026, the first desk check-in (09:00, with the car one) onwards
         clock = FixedClock(datetime(2026, 11, 25, 8, 59, tzinfo=BERLIN))
-        agent = Agent(paths, load_settings(paths.config_file), store, clock)
+        settings = load_settings(paths.config_file)
+        agent: AgentCore = Agent(paths, settings, store, clock)
+        if worker:  # as `start` builds it: the journal and the chores in the worker process
+            link = WorkerLink(paths)
+            agent = AgentCore(paths, WorkerJournal(link, settings, clock),
+                              WorkerChores(link, lambda: agent.settings, clock), clock)
         notifier = agent.open_notifier()
         try:
             clock.at = datetime(2026, 11, 25, 9, 0, 1, tzinfo=BERLIN)
@@ -143,8 +151,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--idle", type=float, default=20.0)
+    parser.add_argument("--worker", action="store_true",
+                        help="the agent as `start` builds it, its data in the worker process (warm)")
     args = parser.parse_args()
-    bus, row = checkin_round_trips(args.runs)
+    bus, row = checkin_round_trips(args.runs, args.worker)
     print(f"prompt due -> notification on the bus: median {statistics.median(bus) * 1000:.1f} ms "
           f"(min {min(bus) * 1000:.1f}, max {max(bus) * 1000:.1f}; {len(bus)} runs)")
     print(f"press -> row in the database:         median {statistics.median(row) * 1000:.1f} ms "

@@ -5,8 +5,9 @@
 
 Each round is a fresh interpreter. The order matters where parts share modules (SQLAlchemy and
 APScheduler both bring asyncio, concurrent.futures and email): a part is charged what it adds
-after the ones above it, so the last lines say what leaving a part out of the resident would save.
-No display or bus is needed: nothing is shown, only imported.
+after the ones above it. The resident is complete at the "whole resident" line; the two lines after
+it are what its worker process adds on top (SQLAlchemy, the store and the journal), which the
+resident no longer holds. No display or bus is needed: nothing is shown, only imported.
 """
 
 from __future__ import annotations
@@ -23,10 +24,11 @@ STEPS = (
     ("Python", ()),
     ("tray: ui/tray.py, ui/sni.py, pystray's base, jeepney", ("posture_agent.ui.tray", "posture_agent.ui.sni")),
     ("APScheduler", ("apscheduler.schedulers.background",)),
-    ("SQLAlchemy Core", ("sqlalchemy",)),
-    ("store and journal", ("posture_agent.store.db", "posture_agent.journal")),
-    ("agent runtime, app, start command", ("posture_agent.agent.runtime", "posture_agent.app",
-                                           "posture_agent.commands.agent")),
+    ("the resident: agent core, worker client, app, start",
+     ("posture_agent.agent.core", "posture_agent.agent.worker_client", "posture_agent.app",
+      "posture_agent.commands.agent")),
+    ("+ SQLAlchemy Core (in the worker only)", ("sqlalchemy",)),
+    ("+ store and journal (in the worker only)", ("posture_agent.store.db", "posture_agent.journal")),
 )
 CHILD = """
 import importlib, json, os, sys

@@ -13,3 +13,7 @@ the agent starts it when a calendar file changes or a day begins, and never impo
 CAMERA_PROCESS = "--camera-process"
 """First argument that makes the program a camera check's child process (posture_agent/camera/probe.py):
 a frozen build has no `python -m`, so the agent and the command line start their own executable with it."""
+
+WORKER_PROCESS = "--worker-process"
+"""First argument that makes the program the resident agent's worker process (posture_agent/worker.py):
+the database work of `posture-agent start`, so that the resident never loads the store."""

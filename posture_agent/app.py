@@ -6,32 +6,31 @@
   swap: the tray serves on the main thread, see `serve_tray_here`);
 - the agent publishes events on its worker thread; `App.on_event` updates the tray and starts windows.
 
-A job fires → a prompt is shown → the answer is stored: the agent's job finds a prompt due and
-records it as shown (`prompt_due`); a check-in or a soreness question is asked in its notification
-(whose body opens the window), a drills or circuit prompt opens its window. Every window (those of
-the prompts and of the menu: check-in, drills, circuit, log a run, How's my back?, settings, about)
-is a short-lived process of its own
-(`window_process.py`, started and watched by `prompt_windows.WindowProcess`) given plain data on
-its command line; it hands the answer to the agent over the control socket, and the agent stores it
-and closes the prompt in one transaction on its answers thread. Tk, matplotlib and the windows'
-modules never enter this process. One prompt window is on screen at a time
-(`prompt_windows.OneAtATime`). The agent's own timeout stores a missed check-in: a check-in window
-closing at its countdown stores nothing.
+A job fires → a prompt is shown → the answer is stored, as files:
+1. `agent/core.py`: a scheduler job (`agent/scheduler.py`) wakes the agent at the due time;
+2. `agent/prompts.py`: the prompt service finds it due and records it as shown, through
+   `agent/worker_client.py` → the worker process (`worker.py`) → `journal.py`; it publishes `prompt_due`;
+3. `agent/notify.py` asks a check-in or a soreness question in its notification (a press is the
+   answer; the body opens the window); here a drills or circuit prompt opens its window: the
+   window's data (`window_data.py`), its process (`prompt_windows.py` → `window_process.py`);
+4. the window hands the answer to the agent over the control socket (`agent/control.py`,
+   `agent/answers.py`); the agent stores it and closes the prompt in one transaction on its answers
+   thread, again through the worker process and `journal.py`.
+Every window (those of the prompts and of the menu) is a short-lived process of its own given
+plain data on its command line; the weekly report is a child `posture-agent report`
+(`weekly_page.py`). Tk, matplotlib, the windows' modules, SQLAlchemy and the store never enter
+this process. One prompt window is on screen at a time (`prompt_windows.OneAtATime`). The agent's
+own timeout stores a missed check-in: a check-in window closing at its countdown stores nothing.
 """
-
 from __future__ import annotations
 
-import json
 import logging
 import os
-import subprocess
 import sys
 import threading
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from posture_agent import __version__
 from posture_agent.agent.events import (
     PROMPT_CLOSED,
     PROMPT_DUE,
@@ -47,10 +46,12 @@ from posture_agent.domain.plan import PromptKind
 from posture_agent.prompt_windows import OneAtATime, WindowProcess
 from posture_agent.ui.tray import Tray, TrayActions, TrayState, tray_state_from
 from posture_agent.ui.tray_backend import TrayUnavailable
+from posture_agent.weekly_page import ReportFailed, write_weekly_page
 from posture_agent.welcome import mark_shown
+from posture_agent.window_data import TOO_LATE, window_args
 
 if TYPE_CHECKING:
-    from posture_agent.agent.runtime import Agent
+    from posture_agent.agent.core import AgentCore
     from posture_agent.context import Context
     from posture_agent.paths import Paths
 
@@ -62,8 +63,6 @@ Logged at debug level; tests and the benchmark record it to follow the app from 
 
 DOCK_WAIT_S = 5.0
 """How long `start` waits for the icon to be shown before it opens the store and starts the agent."""
-MIN_CHECKIN_S = 10.0
-"""A check-in window with less time than this left is not shown (its answer would be rushed)."""
 
 
 def _debug_trace(event: str, **data: Any) -> None:
@@ -80,7 +79,7 @@ class App:
         self.open_url = open_url
         self._stopped = threading.Event()
         """Set by Quit (or SIGTERM/SIGINT): `run` returns."""
-        self._agent: Agent | None = None
+        self._agent: AgentCore | None = None
         self._tray_started = False
         self.zone: Any = None
         """The agent's time zone, once attached."""
@@ -112,12 +111,12 @@ class App:
         threading.Thread(target=self._when_docked, name="docked", daemon=True).start()
         return self
 
-    def attach(self, agent: Agent) -> None:
+    def attach(self, agent: AgentCore) -> None:
         self._agent = agent
         self.zone = agent.journal.zone
 
     @property
-    def agent(self) -> Agent:
+    def agent(self) -> AgentCore:
         if self._agent is None:
             raise RuntimeError("the app has no agent yet")
         return self._agent
@@ -225,11 +224,14 @@ class App:
                 self.screen.gone(active.id)
             return
         try:
-            args = self._window_args(name, active)
+            args = window_args(name, active, self.agent, self.zone, self.paths.config_file, self.paths.home,
+                               self.paths.data_dir)
         except Exception:
             log.exception("the %s window's data could not be read", name)
-            args = None
-        if args is None:
+            args = "unreadable"
+        if isinstance(args, str):
+            if args == TOO_LATE and active is not None:
+                self.trace("closed", window="checkin", prompt=active.id, why="too late")
             if active is not None:
                 self.screen.gone(active.id)
             return
@@ -267,46 +269,6 @@ class App:
         with self._lock:
             self.windows[name] = child
 
-    def _window_args(self, name: str, active: ActivePrompt | None) -> list[str] | None:
-        """The window's plain data, on its command line; None: not to be shown."""
-        agent, zone = self.agent, self.zone
-        if name == "checkin":
-            if active is None:  # Check in now: no prompt, no countdown; closed unanswered, nothing stored
-                return ["--context", "sofa" if agent.clock.now().astimezone(zone).hour >= 18 else "desk"]
-            remaining = (agent.deadline(active) - agent.clock.now()).total_seconds()
-            if remaining < MIN_CHECKIN_S:  # waited behind another prompt until too late to answer truly
-                self.trace("closed", window="checkin", prompt=active.id, why="too late")
-                return None
-            return ["--prompt", active.id, "--context", active.prompt.context or "desk",
-                    "--seconds-left", f"{remaining:.0f}"]
-        data: dict[str, Any] = {}
-        if name == "drills":
-            journal = agent.journal
-            data["items"] = [
-                {"name": s.drill.name, "title": s.drill.title, "how": s.drill.how, "dose": s.drill.dose,
-                 "done_at": f"{s.done_at.astimezone(zone):%H:%M}" if s.done_at else None}
-                for s in journal.drills_for()]
-            data["heading"] = f"Today's drills, {journal.now().astimezone(zone):%a %d %b}"
-        elif name == "circuit":
-            settings = agent.settings
-            data["exercises"] = [
-                {"name": n, "title": settings.catalogue[n].title, "how": settings.catalogue[n].how,
-                 "dose": settings.catalogue[n].dose} for n in settings.circuit_exercises]
-            data["rounds"] = settings.circuit_rounds
-        elif name == "run":
-            runs = agent.journal.runs()
-            data["now"] = agent.clock.now().astimezone(zone).isoformat()
-            data["zone"] = getattr(zone, "key", None)
-            data["last"] = [runs[-1].distance_km, runs[-1].duration.total_seconds()] if runs else None
-        elif name in ("settings", "welcome"):
-            data["config"] = str(self.paths.config_file)
-            if name == "welcome":  # for its autostart entry, which must name this home
-                data["home"] = str(self.paths.home) if self.paths.home is not None else None
-        elif name == "about":
-            data.update(version=__version__, data_folder=str(self.paths.data_dir),
-                        config_file=str(self.paths.config_file))
-        return ["--data", json.dumps(data)]
-
     def _close_windows(self, prompt_id: str | None) -> None:
         """The agent closed this prompt (its timeout, an answer elsewhere); None: every window.
         Its window goes and stores nothing."""
@@ -336,7 +298,7 @@ class App:
 
     def _weekly_report(self) -> None:
         try:
-            target = write_weekly_page(self.agent, self.paths)
+            target = write_weekly_page(self.agent.clock.now(), self.agent.journal.zone, self.paths)
         except ReportFailed as exc:
             log.warning("the weekly report could not be written: %s", exc)
             self._report_done()
@@ -435,7 +397,7 @@ class App:
         if not started:
             self.screen.gone("welcome")
 
-    def run(self, agent: Agent, start_agent: bool = True, welcome: bool = False,
+    def run(self, agent: AgentCore, start_agent: bool = True, welcome: bool = False,
             on_started: Callable[[], object] | None = None) -> int:
         """Start the agent (and the tray, unless `start_tray` did), then wait until Quit (or
         SIGTERM/SIGINT); the windows left open are closed then. `welcome`: a first start, whose
@@ -484,42 +446,6 @@ def loaded_modules() -> list[str]:
     """Which heavy parts are loaded now (the resident agent must not load Tk or charts early)."""
     return sorted(m for m in ("tkinter", "matplotlib", "pystray", "gi", "PIL", "sqlalchemy", "apscheduler", "plyer")
                   if m in sys.modules)
-
-
-class ReportFailed(Exception):
-    """The child that renders the weekly page failed; the message is its one line for the user."""
-
-
-REPORT_TIMEOUT_S = 120
-
-
-def self_command() -> list[str]:
-    """How to run this program's own command line in a child process (a frozen build is its own
-    executable)."""
-    if getattr(sys, "frozen", False):
-        return [sys.executable]
-    return [sys.executable, "-m", "posture_agent"]
-
-
-def write_weekly_page(agent: Agent, paths: Paths) -> Path:
-    """This week's report page (12 weeks of history, as `report --open` writes it), rendered by a
-    child `posture-agent report`: matplotlib and numpy never enter the resident process."""
-    now = agent.clock.now()
-    year, week, _ = now.astimezone(agent.journal.zone).isocalendar()
-    label = f"{year}-W{week:02d}"
-    folder = paths.data_dir / "reports"
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    target = folder / f"report-{label}.html"
-    home = ["--home", str(paths.home)] if paths.home is not None else []
-    try:
-        done = subprocess.run([*self_command(), *home, "report", "--week", label, "--html", str(target), "--json"],
-                              capture_output=True, text=True, timeout=REPORT_TIMEOUT_S, check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise ReportFailed(f"the report process did not finish ({type(exc).__name__}: {exc})") from exc
-    if done.returncode != 0 or not target.exists():
-        lines = [line for line in done.stderr.splitlines() if line.strip()]
-        raise ReportFailed(lines[-1] if lines else f"the report process ended with exit code {done.returncode}")
-    return target
 
 
 TRAY_ON_MAIN_THREAD = sys.platform == "darwin"

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn, TextIO
 
-from posture_agent import CALENDAR_PROCESS, CAMERA_PROCESS, WINDOW_PROCESS, __version__
+from posture_agent import CALENDAR_PROCESS, CAMERA_PROCESS, WINDOW_PROCESS, WORKER_PROCESS, __version__
 from posture_agent.clock import Clock, SystemClock
 from posture_agent.commands import MODULE_OF
 from posture_agent.context import Context, OutputFailed
@@ -93,6 +93,10 @@ def main(argv: Sequence[str] | None = None, clock: Clock | None = None, out: Tex
         from posture_agent.presence.ics import run as calendar_main  # icalendar, only in that process
 
         return calendar_main(list(argv[1:]))
+    if argv[:1] == [WORKER_PROCESS]:
+        from posture_agent.worker import main as worker_main  # the store: only in that process
+
+        return worker_main(list(argv[1:]))
     if argv[:1] == [CAMERA_PROCESS]:
         from posture_agent.camera.probe import main as camera_main  # OpenCV, only in that process
 

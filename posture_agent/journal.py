@@ -9,8 +9,7 @@ from __future__ import annotations
 import re
 import socket
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy.engine import Connection
@@ -21,29 +20,17 @@ from posture_agent.domain import advice as rules
 from posture_agent.domain import records as r
 from posture_agent.domain import validation as v
 from posture_agent.domain.days import day_bounds
-from posture_agent.domain.drills import Drill, DrillPlan
+from posture_agent.domain.drills import DrillPlan
 from posture_agent.errors import UserError
+from posture_agent.recorded import DrillState, RunSaved, TakenBack
+from posture_agent.recorded import describe as describe  # where tests and callers found it
 from posture_agent.store import queries as q
 from posture_agent.store import tables as t
 from posture_agent.store.db import Store
-from posture_agent.timeparse import format_duration, spoken
 
 MAX_DISTANCE_KM, MIN_DURATION, MAX_SPEED_KMH = v.MAX_DISTANCE_KM, v.MIN_DURATION, v.MAX_SPEED_KMH
 FUTURE_TOLERANCE = v.FUTURE_TOLERANCE
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class DrillState:
-    drill: Drill
-    done: bool
-    done_at: datetime | None
-
-
-@dataclass(frozen=True)
-class RunSaved:
-    run: r.Run
-    warning: str | None
 
 
 KINDS = {
@@ -51,42 +38,6 @@ KINDS = {
     "soreness_reports": "soreness report",
 }
 """What a record of each table is called in a human line and in JSON (`kind`)."""
-
-
-@dataclass(frozen=True)
-class TakenBack:
-    """What `drill untick`, `run delete` or `undo` took back (kept as tombstones), and the earlier
-    version of a run put back when the undone record was that run's edit."""
-
-    kind: str
-    records: tuple[Any, ...]
-    restored: r.Run | None = None
-
-    def describe(self, zone: tzinfo, now: datetime) -> str:
-        """One human line in local time, e.g. "Removed check-in: slouched at the desk, 10:00."."""
-        parts = [describe(x, zone, now) for x in self.records]
-        if self.restored is not None:
-            x = self.restored
-            return (f"Undid the edit of run {self.records[0].id[:8]}: back to {x.distance_km:g} km in "
-                    f"{format_duration(x.duration)}, {spoken(x.start, zone, now)} (now run {x.id[:8]}).")
-        return f"Removed {self.kind}{'s' if len(parts) > 1 else ''}: {'; '.join(parts)}."
-
-
-def describe(x: Any, zone: tzinfo, now: datetime) -> str:
-    """A record in a few words, its time local ("10:00" today, "Tue 24 Nov 20:30" another day)."""
-    if isinstance(x, r.CheckIn):
-        by = " (camera)" if x.by == "camera" else ""
-        return f"{x.posture}{by} at the {x.context}, {spoken(x.at, zone, now)}"
-    if isinstance(x, r.DrillDone):
-        return f"{x.drill}, {spoken(x.at, zone, now)}"
-    if isinstance(x, r.Circuit):
-        return f"{x.rounds} round{'s' if x.rounds != 1 else ''}, {spoken(x.at, zone, now)}"
-    if isinstance(x, r.Run):
-        return f"{x.id[:8]}, {x.distance_km:g} km in {format_duration(x.duration)}, {spoken(x.start, zone, now)}"
-    if isinstance(x, r.Soreness):
-        scores = ", ".join(f"{k.replace('_', ' ')} {x.region(k)}" for k in r.REGIONS if x.region(k) is not None)
-        return f"{scores or 'SI joint pain'}, {spoken(x.at, zone, now)}"
-    raise TypeError(type(x).__name__)
 
 
 class Journal:
@@ -108,6 +59,10 @@ class Journal:
             name = self.settings.device_name or socket.gethostname() or "computer"
             self._device = f"{name[:40]}:{device_id}"
         return self._device
+
+    def configured(self, settings: Settings) -> Journal:
+        """The same store under new settings (the agent's config reload)."""
+        return Journal(self.store, settings, self.clock)
 
     def forget_device(self) -> None:
         """Read the device id again (sync gave this home a new one)."""

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from posture_agent.agent import runtime
+from posture_agent.agent import core
 from posture_agent.agent.runtime import Agent
 from posture_agent.clock import FixedClock
 from posture_agent.config import load_settings
@@ -297,7 +297,7 @@ def test_a_calendar_that_never_answers_neither_blocks_the_agent_nor_holds_prompt
     """A reader that hangs (a network mount that never answers, here a child that sleeps) is waited
     for a few seconds at most, outside the agent's lock, and killed past its budget."""
     monkeypatch.setattr(calendar_module, "child_command", lambda request: ["sleep", "60"])
-    monkeypatch.setattr(runtime, "WAIT_FOR_CALENDAR", 0.5)
+    monkeypatch.setattr(core, "WAIT_FOR_CALENDAR", 0.5)
     ics = tmp_path / "work.ics"
     ics.write_text(MOVED, encoding="utf-8")
     cal = CalendarFile(ics, BERLIN, tmp_path / "home" / "data", budget=3)

@@ -4,7 +4,8 @@ Each round runs `posture-agent start --no-tray` through the real entry point (`c
 process of its own, with the clock moved on 50 minutes of work day from the round before: at start
 the agent closes the previous round's check-in prompt as `missed` (a check-in row and the prompt's
 outcome), shows the one now due (a prompts row), and makes the day's backup on a new day. The test
-kills it at a random moment: while it opens the database, while it writes, or just after. Meanwhile
+kills it at a random moment: while its worker process opens the database, while it writes, or just
+after (the worker sees its pipe close and ends; what it committed stays). Meanwhile
 `posture-agent checkin` processes record answers; an answer counts as acknowledged when the
 command exited 0 and printed its id.
 
@@ -42,32 +43,25 @@ FRESH_INTERPRETER_ROUNDS = 4
 BERLIN = ZoneInfo("Europe/Berlin")
 TIMEOUT_MINUTES = 1
 
+HOOKS = Path(__file__).with_name("worker_kill_hook")
+"""A `sitecustomize` that makes the worker process (`--worker-process`) SIGKILL itself just before
+its Nth write statement or commit, once per marker file (the worker started again does not)."""
+
 ZYGOTE = r'''
 import os, sys, signal
+HOOKS = sys.argv[1]
 from datetime import datetime
 import posture_agent.cli, posture_agent.commands, posture_agent.agent.runtime  # the costly imports, once
 import posture_agent.agent.startup, posture_agent.store.backup, apscheduler.schedulers.background
 import apscheduler.triggers.date, apscheduler.triggers.interval, apscheduler.executors.pool
 from posture_agent.clock import FixedClock, SystemClock
 
-def kill_before_write(number):
-    """SIGKILL this process just before its `number`-th write statement or commit."""
-    from sqlalchemy import event
-    from sqlalchemy.engine import Engine
-    seen = [0]
-    def hit():
-        seen[0] += 1
-        if seen[0] == number:
-            os.kill(os.getpid(), signal.SIGKILL)
-    def on_execute(conn, cursor, statement, *args):
-        if statement.lstrip()[:6].upper() in ("INSERT", "UPDATE", "DELETE"):
-            hit()
-    event.listen(Engine, "before_cursor_execute", on_execute)
-    event.listen(Engine, "commit", lambda conn: hit())
-
 def child(argv, at, kill_at, out):
-    if kill_at:
-        kill_before_write(kill_at)
+    if kill_at:  # the writes are the worker process's: it kills itself before its Nth one, once
+        os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (HOOKS, os.environ.get("PYTHONPATH")) if p)
+        os.environ["KILL_WORKER_BEFORE_WRITE"] = str(kill_at)
+        os.environ["KILL_WORKER_MARK"] = out + ".kill"
+        open(out + ".kill", "w").close()
     fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0); os.dup2(fd, 1); os.dup2(fd, 2)
@@ -100,7 +94,8 @@ class Zygote:
 
     def __init__(self, env: dict[str, str]) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", ZYGOTE], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env,
+            [sys.executable, "-c", ZYGOTE, str(HOOKS)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            env=env,
         )
         self.lock = threading.Lock()
 
@@ -112,8 +107,8 @@ class Zygote:
             return self.proc.stdout.readline().strip()
 
     def run(self, at: str, out: Path, *argv: str, kill_at: int = 0) -> int:
-        """Fork `posture-agent ARGV` at clock `at` ("-": the real clock); with `kill_at` N it
-        SIGKILLs itself just before its Nth write statement or commit."""
+        """Fork `posture-agent ARGV` at clock `at` ("-": the real clock); with `kill_at` N its
+        worker process SIGKILLs itself just before its Nth write statement or commit (once)."""
         return int(self._ask("run", at, str(kill_at), str(out), *argv))
 
     def reap(self, pid: int) -> int:
@@ -308,10 +303,11 @@ def zombie(pid: int) -> bool:
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc to see the process end")
 def test_agent_killed_before_each_of_its_writes(agent_home: Path, zygote: Zygote, tmp_path: Path) -> None:
-    """Not random: the start-up pass is killed just before its 1st, 2nd, 3rd… write or commit, in
-    turn, each time from the same state, then started again. Whatever the point, the result is the
-    same: the previous prompt closed once as missed, with exactly one `missed` check-in, and the due
-    prompts shown once."""
+    """Not random: the start-up pass's worker process (where the writes are) is killed just before its
+    1st, 2nd, 3rd… write or commit, in turn, each time from the same state; the agent starts another
+    worker and sends the request again; then the agent is stopped and started again. Whatever the
+    point, the result is the same: the previous prompt closed once as missed, with exactly one
+    `missed` check-in, and the due prompts shown once."""
     base_home = tmp_path / "base"
     shutil.copytree(agent_home, base_home)
     monday = datetime(2030, 1, 7, 16, 40, tzinfo=BERLIN)  # the 16:30 check-in is shown
@@ -335,6 +331,7 @@ def test_agent_killed_before_each_of_its_writes(agent_home: Path, zygote: Zygote
         db = Paths.resolve(home).db_file
         out = tmp_path / f"kill-{kill_at}.out"
         pid = zygote.run(tuesday.isoformat(), out, "--home", str(home), "start", "--no-tray", kill_at=kill_at)
+        mark = Path(f"{out}.kill")
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and not zombie(pid):
             if query(db, "SELECT COUNT(*) FROM prompts WHERE due > '2030-01-08'")[0][0] >= 2 and list(
@@ -343,11 +340,10 @@ def test_agent_killed_before_each_of_its_writes(agent_home: Path, zygote: Zygote
                 time.sleep(0.3)
                 break
             time.sleep(0.02)
-        killed = zombie(pid)
-        if not killed:
-            os.kill(pid, signal.SIGTERM)
+        killed = not mark.exists()  # the worker died before write `kill_at`; the agent started another
+        os.kill(pid, signal.SIGTERM)
         status = zygote.reap(pid)
-        assert not killed or (os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL)
+        assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, out.read_text()
 
         again = tmp_path / f"again-{kill_at}.out"  # the next start, undisturbed
         pid = zygote.run(tuesday.isoformat(), again, "--home", str(home), "start", "--no-tray")

@@ -40,13 +40,13 @@ from posture_agent.agent.events import (
     Event,
     EventBus,
 )
+from posture_agent.agent.journal_port import JournalPort
 from posture_agent.config import Settings
 from posture_agent.domain import advice as rules
 from posture_agent.domain import plan as planner
 from posture_agent.domain import records as r
 from posture_agent.domain.days import day_bounds
 from posture_agent.domain.plan import Prompt, PromptKind
-from posture_agent.journal import Journal
 from posture_agent.presence.base import Check, always_present
 
 log = logging.getLogger(__name__)
@@ -90,7 +90,7 @@ class Held:
 
 
 class PromptService:
-    def __init__(self, journal: Journal, bus: EventBus, presence: Check = always_present) -> None:
+    def __init__(self, journal: JournalPort, bus: EventBus, presence: Check = always_present) -> None:
         self.journal = journal
         self.bus = bus
         self.presence = presence

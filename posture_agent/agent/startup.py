@@ -14,17 +14,18 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from posture_agent.config import Settings, ensure_config, load_settings_kept
 from posture_agent.errors import StoreError
 from posture_agent.paths import Paths
-from posture_agent.store.db import Store, open_store
 
 log = logging.getLogger(__name__)
 
 CONFIG_TITLE = "posture-agent: your config file has a mistake"
 STORE_TITLE = "posture-agent did not start: database problem"
+T = TypeVar("T")
 
 
 def tell(title: str, message: str, notifier: Any = None) -> None:
@@ -37,9 +38,11 @@ def tell(title: str, message: str, notifier: Any = None) -> None:
     notifier.notify(title, message)
 
 
-def prepare(paths: Paths) -> tuple[Settings, Store]:
-    """Settings (defaults when the file is broken) and the checked store. Raises StoreError when
-    the agent must not start (damaged, newer or locked database), after telling the user."""
+def prepare(paths: Paths, open_data: Callable[[Settings], T]) -> tuple[Settings, T]:
+    """Settings (defaults when the file is broken) and `open_data(settings)`: the data, opened on
+    the checked store (`posture-agent start`: by the worker process, which runs `open_store(check=True)`).
+    Raises StoreError when the agent must not start (damaged, newer or locked database), after
+    telling the user."""
     ensure_config(paths.config_file)  # writes the commented defaults only when there is no file
     loaded = load_settings_kept(paths.config_file)
     settings = loaded.settings
@@ -49,11 +52,11 @@ def prepare(paths: Paths) -> tuple[Settings, Store]:
         tell(CONFIG_TITLE, line)
     paths.make_dirs()
     try:
-        store = open_store(paths.db_file, paths.backup_dir, check=True)
+        data = open_data(settings)
     except StoreError as exc:
         log.error("agent not started: %s", exc)
         from posture_agent.agent.notify import Notifier
 
         Notifier().notify(STORE_TITLE, str(exc))  # the CLI prints the same line on stderr
         raise
-    return settings, store
+    return settings, data

@@ -207,12 +207,23 @@ def cmd_start(ctx: Context, args: argparse.Namespace) -> int:
 def _load_and_run(ctx: Context, args: argparse.Namespace, app: Any, shell: Any, first: bool) -> int:
     """The rest of `start` once the icon is docking: the config and the store, the agent, then the
     tray app's or the headless wait until stopped."""
-    from posture_agent.agent.runtime import Agent  # the store, SQLAlchemy, Alembic: after the icon
+    from posture_agent.agent.core import AgentCore  # after the icon
     from posture_agent.agent.startup import prepare
+    from posture_agent.agent.worker_client import WorkerChores, WorkerJournal, WorkerLink
 
-    settings, store = prepare(ctx.paths)  # defaults for a broken config; a damaged database stops here
-    ctx.use(settings, store)  # the rest of `start` (and the tray) read the same ones
-    agent = Agent(ctx.paths, settings, store, ctx.clock)
+    link = WorkerLink(ctx.paths)
+
+    def open_data(settings: Any) -> WorkerJournal:
+        link.warm(settings, ctx.clock.now())  # the worker opens the store with the full check
+        return WorkerJournal(link, settings, ctx.clock)
+
+    # defaults for a broken config; a damaged database stops here. The store is the worker's:
+    # this process never loads it (docs/agent.md, "Processes")
+    settings, journal = prepare(ctx.paths, open_data)
+    ctx.use(settings, None)
+    agent = AgentCore(ctx.paths, journal, WorkerChores(link, lambda: agent.settings, ctx.clock), ctx.clock)
+    link.tell = lambda line: agent.notifier.notify("posture-agent cannot reach its data", line) \
+        if agent.notifier is not None else None
     if app is not None and shell is not None:
         return int(shell.run(agent, welcome=first, on_started=lambda: _say_started(ctx, agent)))
     if app is None and not args.no_tray:
