@@ -1,18 +1,24 @@
-"""The tray app: the one module that knows the agent, the tray and the windows together.
+"""The tray app's life cycle and the wiring of its parts; the one module that knows the agent, the
+tray and the windows together.
 
-`posture-agent start` calls `run(ctx, agent)`. Threads (see docs/ui.md):
+`posture-agent start` calls `dock(ctx)`, then the docked app's `run(agent)`. Its parts, each owning
+one thing: `tray_side.py` (the tray: its state from the agent, its menu's items → calls, the tray
+failing), `shown_windows.py` (the windows shown for the agent's prompts and the menu, one prompt
+window at a time), `weekly_page.py` (the Weekly report). Threads (see docs/ui.md):
 - the main thread waits until Quit (or SIGTERM/SIGINT); it runs no UI toolkit;
 - the tray runs on its own thread; its actions start windows or call the agent (on macOS the two
   swap: the tray serves on the main thread, see `serve_tray_here`);
-- the agent publishes events on its worker thread; `App.on_event` updates the tray and starts windows.
+- the agent publishes events on its worker thread; `App.on_event` hands them to the windows and
+  updates the tray.
 
 A job fires → a prompt is shown → the answer is stored, as files:
 1. `agent/core.py`: a scheduler job (`agent/scheduler.py`) wakes the agent at the due time;
 2. `agent/prompts.py`: the prompt service finds it due and records it as shown, through
    `agent/worker_client.py` → the worker process (`worker.py`) → `journal.py`; it publishes `prompt_due`;
 3. `agent/notify.py` asks a check-in or a soreness question in its notification (a press is the
-   answer; the body opens the window); here a drills or circuit prompt opens its window: the
-   window's data (`window_data.py`), its process (`prompt_windows.py` → `window_process.py`);
+   answer; the body opens the window); here (`App.on_event`) a drills or circuit prompt goes to
+   `shown_windows.py`, which opens its window: the window's data (`window_data.py`), its process
+   (`prompt_windows.py` → `window_process.py`);
 4. the window hands the answer to the agent over the control socket (`agent/control.py`,
    `agent/answers.py`); the agent stores it and closes the prompt in one transaction on its answers
    thread, again through the worker process and `journal.py`.
@@ -31,24 +37,12 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from posture_agent.agent.events import (
-    PROMPT_CLOSED,
-    PROMPT_DUE,
-    STATE_CHANGED,
-    STOP_WANTED,
-    WINDOW_WANTED,
-    ActivePrompt,
-    Event,
-)
+from posture_agent.agent.events import STATE_CHANGED, STOP_WANTED, Event
 from posture_agent.agent.signals import route_signals
-from posture_agent.browser import open_page
-from posture_agent.domain.plan import PromptKind
-from posture_agent.prompt_windows import OneAtATime, WindowProcess
-from posture_agent.ui.tray import Tray, TrayActions, TrayState, tray_state_from
+from posture_agent.shown_windows import ShownWindows
+from posture_agent.tray_side import TraySide
+from posture_agent.ui.tray import Tray
 from posture_agent.ui.tray_backend import TrayUnavailable
-from posture_agent.weekly_page import ReportFailed, write_weekly_page
-from posture_agent.welcome import mark_shown
-from posture_agent.window_data import TOO_LATE, window_args
 
 if TYPE_CHECKING:
     from posture_agent.agent.core import AgentCore
@@ -70,36 +64,29 @@ def _debug_trace(event: str, **data: Any) -> None:
 
 
 class App:
-    """The wiring. `run()` blocks the calling thread (it becomes the Tk thread) until Quit."""
+    """The parts wired together. `run()` blocks the calling thread until Quit."""
 
     def __init__(self, paths: Paths, backend: str | None = None, trace: Trace = _debug_trace,
                  open_url: Callable[[str], object] | None = None) -> None:
         self.paths = paths
         self.trace = trace
-        self.open_url = open_url
         self._stopped = threading.Event()
         """Set by Quit (or SIGTERM/SIGINT): `run` returns."""
         self._agent: AgentCore | None = None
         self._tray_started = False
-        self.zone: Any = None
-        """The agent's time zone, once attached."""
-        self.windows: dict[str, WindowProcess] = {}
-        """Open windows (each its own process) by kind ("drills", "checkin", …): opening one again
-        raises it; a prompt's is closed when the agent closes the prompt another way."""
-        self._lock = threading.Lock()
-        self.screen = OneAtATime(trace)
-        """One prompt window on screen at a time; the others wait their turn."""
-        self._making_report = False
-        """The weekly report is being made (its child runs): said in the tray's status lines."""
-        self._tray_told = False
-        """The user was notified that the tray stopped (once, when the agent's notifier is up)."""
+        self.windows = ShownWindows(paths, lambda: self.agent, trace)
         # The first GTK client on a display probes GLX and keeps Mesa and libLLVM mapped for good;
         # the tray draws no GL, so it is told not to, before GTK loads (and, as every change to the
         # environment, before the tray's thread starts).
         os.environ.setdefault("GDK_GL", "disable")
         # The icon can dock before the agent exists (while the store opens); menu items do
-        # nothing until `attach`, and the real state follows from `agent.status()`.
-        self.tray = Tray(TrayState(note="Starting…"), self.actions(), backend=backend, on_failure=self._tray_failed)
+        # nothing until `attach`.
+        self.tray_side = TraySide(paths, lambda: self._agent, trace, self.windows.open, self.quit, backend=backend,
+                                  open_url=open_url)
+
+    @property
+    def tray(self) -> Tray:
+        return self.tray_side.tray
 
     def start_tray(self, serve_here: bool = False) -> App:
         """Show the icon now, on the tray's thread (before the agent is made: faster to dock); with
@@ -113,7 +100,6 @@ class App:
 
     def attach(self, agent: AgentCore) -> None:
         self._agent = agent
-        self.zone = agent.journal.zone
 
     @property
     def agent(self) -> AgentCore:
@@ -121,259 +107,16 @@ class App:
             raise RuntimeError("the app has no agent yet")
         return self._agent
 
-    # --- the tray ----------------------------------------------------------------------------------
-
-    def state(self) -> TrayState:
-        self.zone = self.agent.journal.zone  # a reload (Settings, the welcome) may have changed it
-        note = "Making the weekly report…" if self._making_report else ""
-        return tray_state_from(self.agent.status(), self.zone, note=note)
-
-    def refresh(self) -> None:
-        state = self.state()
-        self.tray.update(state)
-        self.trace("state", icon=state.icon_state, lines=state.status_lines())
-
-    def actions(self) -> TrayActions:
-        def act(name: str, then: Callable[[], object]) -> Callable[[], None]:
-            def run() -> None:
-                self.trace("action", name=name)
-                if self._agent is None:
-                    log.info("menu item %s before the agent is up: ignored", name)
-                    return
-                then()
-
-            return run
-
-        def pause(token: str) -> None:
-            self.trace("action", name="pause", token=token)
-            if self._agent is not None:
-                self._agent.pause_for(token)
-
-        return TrayActions(
-            checkin_now=act("checkin_now", lambda: self.open("checkin")),
-            drills=act("drills", lambda: self.open("drills")),
-            circuit=act("circuit", lambda: self.open("circuit")),
-            log_run=act("run", lambda: self.open("run")),
-            soreness=act("soreness", lambda: self.open("soreness")),
-            weekly_report=act("weekly_report", self.weekly_report),
-            undo=act("undo", self.undo),
-            pause=pause,
-            resume=act("resume", lambda: self.agent.resume()),
-            settings=act("settings", lambda: self.open("settings")),
-            about=act("about", lambda: self.open("about")),
-            quit=act("quit", self.quit),
-        )
-
-    # --- the agent's events (its worker thread) ------------------------------------------------------
-
     def on_event(self, event: Event) -> None:
+        """The agent's events (its worker thread): a prompt's to the windows, then the tray's state."""
         if event.kind == STOP_WANTED:  # `posture-agent stop`: as Quit
             self.trace("action", name="stop")
             self.stop()
             return
         active = event.active
         if active is not None and event.kind != STATE_CHANGED:
-            self._prompt_event(event, active)  # the window first: the tray's state can wait a moment
-        self.refresh()
-
-    def _prompt_event(self, event: Event, active: ActivePrompt) -> None:
-        kind = active.prompt.kind
-        if event.kind == WINDOW_WANTED and kind == PromptKind.CHECKIN:
-            self.show_checkin(active)  # no answer buttons on the notification, or its body clicked
-        elif event.kind == WINDOW_WANTED and kind == PromptKind.SORENESS:
-            self.screen.offer(active, lambda: self._show(kind, active))  # its notification's body clicked
-        elif event.kind == PROMPT_DUE and kind in (PromptKind.DRILLS, PromptKind.CIRCUIT):
-            self.screen.offer(active, lambda: self._show(kind, active))
-        elif event.kind == PROMPT_CLOSED:
-            self.screen.drop(lambda a: a.id != active.id)  # waiting: never shown late; ice only notifies
-            if kind == PromptKind.CHECKIN or event.outcome == "missed":
-                self._close_windows(active.id)  # answered drills, circuit or report: the user closes it
-
-    def show_checkin(self, active: ActivePrompt) -> None:
-        """A check-in's window; a newer check-in replaces an older one (prompted or opened from the
-        menu), on screen or waiting."""
-        self.screen.drop(lambda a: a.prompt.kind != "checkin")
-        with self._lock:
-            old = self.windows.get("checkin")
-        if old is not None and old.running():
-            old.close()
-            self.trace("closed", window="checkin", why="a newer check-in")
-        self.screen.offer(active, lambda: self._show("checkin", active))
-
-    # --- windows: each a process of its own (window_process.py) ---------------------------------------
-
-    def open(self, name: str) -> None:
-        """A menu item's window (no prompt); one per kind: opening it again raises it."""
-        self._show(name, None)
-
-    def _show(self, name: str, active: ActivePrompt | None) -> None:
-        """Start the window process of `name` (for the prompt `active`, if a prompt opened it);
-        whoever offered it to `screen` hears `gone` when it goes."""
-        with self._lock:
-            existing = self.windows.get(name)
-            if existing is not None and existing.running():
-                if active is not None and existing.active is None:
-                    existing.active = active  # the one on screen (opened from the menu) answers it
-                    active = None
-            else:
-                existing = None
-        if existing is not None:
-            existing.lift()
-            self.trace("raised", window=name)
-            if active is not None:
-                self.screen.gone(active.id)
-            return
-        try:
-            args = window_args(name, active, self.agent, self.zone, self.paths.config_file, self.paths.home,
-                               self.paths.data_dir)
-        except Exception:
-            log.exception("the %s window's data could not be read", name)
-            args = "unreadable"
-        if isinstance(args, str):
-            if args == TOO_LATE and active is not None:
-                self.trace("closed", window="checkin", prompt=active.id, why="too late")
-            if active is not None:
-                self.screen.gone(active.id)
-            return
-        prompt = active.id if active is not None else None
-        holder: list[WindowProcess] = []
-
-        def mapped(after: float) -> None:
-            self.trace("mapped", window=name, prompt=prompt, ismapped=1, after=after)
-
-        def said(data: dict[str, Any]) -> None:
-            event = str(data.pop("event", "said"))
-            self.trace(event, **{"prompt": prompt, **data})
-
-        def gone() -> None:
-            child = holder[0] if holder else None
-            with self._lock:
-                if child is not None and self.windows.get(name) is child:
-                    del self.windows[name]
-            self.trace("gone", window=name, prompt=prompt)
-            answered = child.active if child is not None else active
-            if answered is not None:
-                self.screen.gone(answered.id)
-            elif name == "welcome":
-                self.screen.gone(name)  # the prompts held behind it get their turn
-
-        try:
-            child = WindowProcess(name, args, self.paths.runtime_dir, self.paths.log_file, mapped, gone, said,
-                                  active=active)
-        except OSError:
-            log.exception("the %s window could not be started", name)
-            if active is not None:
-                self.screen.gone(active.id)
-            return
-        holder.append(child)
-        with self._lock:
-            self.windows[name] = child
-
-    def _close_windows(self, prompt_id: str | None) -> None:
-        """The agent closed this prompt (its timeout, an answer elsewhere); None: every window.
-        Its window goes and stores nothing."""
-        with self._lock:
-            children = [c for c in self.windows.values()
-                        if prompt_id is None or (c.active is not None and c.active.id == prompt_id)]
-        for child in children:
-            if child.running():
-                child.close()
-                self.trace("closed", window=child.kind, why="prompt closed" if prompt_id else "quit")
-
-    # --- menu actions that are not windows -----------------------------------------------------------
-
-    def weekly_report(self) -> None:
-        """Write this week's HTML page (charts: matplotlib, loaded now) and open it, off the tray's
-        thread. It takes seconds: the tray's status says "Making the weekly report…" and a
-        notification says so, until the page opens (or a notification says why it could not be made)."""
-        with self._lock:
-            if self._making_report:
-                self.trace("report_busy")
-                return
-            self._making_report = True
-        self.refresh()
-        self.trace("report_making")
-        self.agent_notify("Making the weekly report…", "It opens in your browser in a few seconds.")
-        threading.Thread(target=self._weekly_report, name="report", daemon=True).start()
-
-    def _weekly_report(self) -> None:
-        try:
-            target = write_weekly_page(self.agent.clock.now(), self.agent.journal.zone, self.paths)
-        except ReportFailed as exc:
-            log.warning("the weekly report could not be written: %s", exc)
-            self._report_done()
-            self.trace("report_failed", why=str(exc))
-            self.agent_notify("The weekly report could not be made", str(exc))
-            return
-        except Exception as exc:
-            log.exception("the weekly report could not be written")
-            self._report_done()
-            self.trace("report_failed", why=f"{type(exc).__name__}: {exc}")
-            self.agent_notify("The weekly report could not be made", f"{type(exc).__name__}: {exc} (see the log)")
-            return
-        self._report_done()
-        self.trace("report", path=str(target))
-        # the file is always named: a desktop's opener says yes before any browser has come up
-        if open_page(target, self.open_url):
-            self.agent_notify("Weekly report written", f"Opening it in your browser. The page: {target}")
-        else:
-            self.agent_notify("Weekly report written", f"No browser could be opened; the page is at {target}")
-
-    def _report_done(self) -> None:
-        with self._lock:
-            self._making_report = False
-        try:
-            self.refresh()
-        except Exception:
-            log.exception("the tray's state could not be read after the report")
-
-    def undo(self) -> None:
-        """Undo last: the agent takes back the last record made on this computer on its answers
-        thread; a notification says what was taken back (the journal's line) or why nothing was."""
-        future = self.agent.undo_later()
-
-        def done(f: Any) -> None:
-            try:
-                said = str(f.result().get("said", ""))
-            except Exception as exc:  # UserError: nothing to undo; NotSaved: the store refused
-                self.trace("undo", ok=False, why=str(exc))
-                self.agent_notify("Nothing was undone", str(exc)[:1].upper() + str(exc)[1:])
-                return
-            self.trace("undo", ok=True, said=said)
-            self.agent_notify("Undone", said)
-
-        future.add_done_callback(done)
-
-    # --- the tray failing: the documented fallback -----------------------------------------------
-
-    def _tray_failed(self, exc: BaseException) -> None:
-        """The tray's thread died (or its loop ended, or an update raised): one line on stderr,
-        the traceback in the log (Tray logged it), one notification, and the app goes on headless:
-        prompts still come as notifications and windows; SIGTERM and `posture-agent stop` end it."""
-        cause = " ".join(f"{type(exc).__name__}: {exc}".split())
-        print(f"posture-agent: the tray stopped ({cause}); running without it (notifications only); "
-              "quit with `posture-agent stop`", file=sys.stderr, flush=True)
-        self.trace("tray_failed", cause=cause)
-        self._tell_tray_stopped()
-
-    def _tell_tray_stopped(self) -> None:
-        """The tray-stopped notification, once the agent's notifier is up (it may fail before)."""
-        agent = self._agent
-        if not self.tray.failed or agent is None or agent.notifier is None:
-            return
-        with self._lock:
-            if self._tray_told:
-                return
-            self._tray_told = True
-        agent.notifier.notify(
-            "The posture-agent tray stopped",
-            "Prompts go on as notifications and windows. To quit, run: posture-agent stop "
-            "(the reason is in the log).")
-
-    def agent_notify(self, title: str, message: str) -> None:
-        notifier = self.agent.notifier
-        if notifier is not None:
-            notifier.notify(title, message)
+            self.windows.on_prompt_event(event, active)  # the window first: the tray's state can wait a moment
+        self.tray_side.refresh()
 
     def quit(self) -> None:
         self.agent.stop()
@@ -382,20 +125,6 @@ class App:
     def stop(self) -> None:
         """Make `run` return (any thread)."""
         self._stopped.set()
-
-    # --- running -------------------------------------------------------------------------------------
-
-    def welcome(self) -> None:
-        """The first start's welcome (window_process `welcome`), recorded as shown; it holds the
-        screen, so the prompt windows due at start wait until it is closed."""
-        mark_shown(self.paths)
-        if not self.screen.hold("welcome"):
-            return
-        self._show("welcome", None)
-        with self._lock:
-            started = "welcome" in self.windows
-        if not started:
-            self.screen.gone("welcome")
 
     def run(self, agent: AgentCore, start_agent: bool = True, welcome: bool = False,
             on_started: Callable[[], object] | None = None) -> int:
@@ -410,18 +139,18 @@ class App:
             self.start_tray()
         try:
             if welcome:
-                self.welcome()
+                self.windows.welcome()
             if start_agent:
                 self.agent.start()
-            self._tell_tray_stopped()  # a tray that failed before the notifier was up
-            self.refresh()
+            self.tray_side.tell_stopped()  # a tray that failed before the notifier was up
+            self.tray_side.refresh()
             self.trace("started", modules=loaded_modules())
             if on_started is not None and self.tray.ready.wait(DOCK_WAIT_S):
                 on_started()
             self._stopped.wait()
         finally:
             unsubscribe()
-            self._close_windows(None)
+            self.windows.close(None)
             self.agent.stop()
             tray.stop()
             self.trace("stopped")
@@ -501,7 +230,7 @@ def dock(ctx: Context, serve_here: bool = False) -> App | None:
         return app
     # Let the tray's thread have the interpreter until the icon is shown: the store and the agent
     # import a lot, and the lock they share would slow the docking down by half. A tray that fails
-    # meanwhile has said so (`App._tray_failed`): the app then goes on headless.
+    # meanwhile has said so (`TraySide._failed`): the app then goes on headless.
     waited = 0.0
     while not app.tray.ready.wait(0.05) and not app.tray.failed:
         waited += 0.05

@@ -17,7 +17,7 @@ WRITES = {"__setitem__", "__delitem__", "setdefault", "update", "pop", "clear", 
 BEFORE_ANY_THREAD = {
     ("cli.py", "run"),  # the console script's first line
     ("app.py", "__init__"),  # App: made by `dock` before the tray's thread starts
-    ("ui/tray.py", "__init__"),  # Tray: made by App.__init__, before `start`
+    ("ui/tray.py", "__init__"),  # Tray: made by App.__init__ (through TraySide), before `start`
 }
 
 
