@@ -9,7 +9,9 @@ simulated day through the control socket, as the windows and the notification pr
 answers (`checkin`, `circuit`, then the status lines the menu reads): each answer's time from the
 request to its reply, which comes once the row is committed (press -> stored row), the first one
 with the worker cold (it had left: its start is in that time), the others warm; the worker's CPU
-seconds per answer; and the resident's PSS again once the worker has left after the day. Needs what tray_bench.py needs.
+seconds per answer; with `--tray xfce4-panel`, "Today's drills" opened from the tray's D-Bus menu
+and left open, and the "Weekly report" made by its child; and the resident's PSS again once the
+worker has left after that day, the drills window still open. Needs what tray_bench.py needs.
 """
 
 from __future__ import annotations
@@ -35,24 +37,15 @@ from benchmarks.tray_bench import cpu_and_switches, docked_children, memory, rea
 from posture_agent.agent.control import send  # noqa: E402
 from posture_agent.agent.worker_client import IDLE_SECONDS  # noqa: E402
 from tests.desktop import Desktop, stop_process  # noqa: E402
+from tests.sni_host import Panel, find  # noqa: E402
 
 WORKER_FLAG = "--worker-process"
 
 
 def worker_of(pid: int) -> int | None:
     """The resident's worker process, if one runs."""
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        if ppid == pid and WORKER_FLAG.encode() in cmdline:
-            return int(entry.name)
-    return None
+    found = children(pid, WORKER_FLAG)
+    return found[0] if found else None
 
 
 def count_checkins(db: Path) -> int:
@@ -114,6 +107,42 @@ def a_day(pid: int, runtime: Path, db: Path, answers: int) -> dict[str, float]:
             "worker_cpu_ms_per_answer": worker_cpu * 1000 / max(1, answers - 1)}
 
 
+def children(pid: int, flag: str) -> list[int]:
+    """The resident's child processes whose command line holds `flag`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if ppid == pid and flag.encode() in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+def from_the_menu(d: Desktop, pid: int, home: Path) -> None:
+    """The rest of the day through the tray's menu, as the panel clicks it (com.canonical.dbusmenu's
+    "clicked" event on the resident's D-Bus menu): "Today's drills" opened and left open, then the
+    "Weekly report" (its page written by a child `posture-agent report`, which is waited for)."""
+    panel = Panel(f"org.kde.StatusNotifierItem-{pid}-1", bus=d.env["DBUS_SESSION_BUS_ADDRESS"])
+    try:
+        _revision, tree = panel.layout()
+        panel.click(int(find(tree, "Today's drills")["id"]))
+        if wait_until(lambda: d.window("^Today's drills") is not None, timeout=30, interval=0.2) is None:
+            raise SystemExit("the drills window did not open from the menu")
+        panel.click(int(find(tree, "Weekly report")["id"]))
+    finally:
+        panel.close()
+    pages = home / "data" / "reports"
+    made = wait_until(lambda: any(pages.glob("report-*.html")) and not children(pid, "report"), timeout=120,
+                      interval=0.2)
+    if made is None:
+        raise SystemExit("the weekly report's page was not written")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
@@ -131,7 +160,8 @@ def main() -> None:
     try:
         panel = d.panel()
         assert panel is not None
-        env = dict(d.env, PYTHONPATH=str(ROOT), HOME=str(root / "home"))
+        # BROWSER: the page is written and "opened" by a command that returns at once (no browser here)
+        env = dict(d.env, PYTHONPATH=str(ROOT), HOME=str(root / "home"), BROWSER="true")
         (root / "home").mkdir()
         settle_first_run(["workrave"], env)
         print(f"{'round':<6}{'Workrave':>10}{'idle':>8}{'÷WR':>6}{'after day':>11}{'÷WR':>6}"
@@ -152,6 +182,8 @@ def main() -> None:
                 without_worker(ours.pid)
                 idle = memory(ours.pid)[1]
                 day = a_day(ours.pid, home / "data" / "run", home / "data" / "posture-agent.db", args.answers)
+                if args.tray == "xfce4-panel":  # the D-Bus menu; pystray's gtk menu on trayer is not clicked here
+                    from_the_menu(d, ours.pid, home)
                 without_worker(ours.pid)
                 after = memory(ours.pid)[1]
             finally:
