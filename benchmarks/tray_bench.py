@@ -99,6 +99,20 @@ def registered_items(d: Desktop) -> list[str]:
     return list(items)
 
 
+def desktop_with_workrave(root: Path, tray: str) -> Desktop:
+    """The virtual desktop started with `tray`, where Workrave, the peer, is installed; else why not."""
+    import _pytest.outcomes
+
+    try:
+        d = Desktop(root, tray=tray).start()
+    except _pytest.outcomes.Skipped as exc:
+        raise SystemExit(f"cannot benchmark: {exc}") from None
+    if shutil.which("workrave") is None:
+        d.stop()
+        raise SystemExit("cannot benchmark: workrave is not installed (Debian package `workrave`)")
+    return d
+
+
 def wait_until(predicate: Callable[[], object], timeout: float, interval: float = 0.005) -> float | None:
     start = time.perf_counter()
     while time.perf_counter() - start < timeout:
@@ -181,16 +195,8 @@ def main() -> None:
     parser.add_argument("--tray", choices=("trayer", "xfce4-panel"), default="trayer",
                         help="the tray host: trayer (XEmbed) or xfce4-panel (StatusNotifierItem and XEmbed)")
     args = parser.parse_args()
-    import _pytest.outcomes
-
     root = Path(tempfile.mkdtemp(prefix="pa-bench-"))
-    try:
-        d = Desktop(root, tray=args.tray).start()
-    except _pytest.outcomes.Skipped as exc:
-        raise SystemExit(f"cannot benchmark: {exc}") from None
-    if shutil.which("workrave") is None:
-        d.stop()
-        raise SystemExit("cannot benchmark: workrave is not installed (Debian package `workrave`)")
+    d = desktop_with_workrave(root, args.tray)
     try:
         panel = d.panel()
         assert panel is not None

@@ -30,10 +30,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import _pytest.outcomes  # noqa: E402
-
 from benchmarks._peers import settle_first_run  # noqa: E402
-from benchmarks.tray_bench import cpu_and_switches, docked_children, memory, real_config, wait_until  # noqa: E402
+from benchmarks.tray_bench import (  # noqa: E402
+    cpu_and_switches,
+    desktop_with_workrave,
+    docked_children,
+    memory,
+    real_config,
+    wait_until,
+)
 from posture_agent.agent.control import send  # noqa: E402
 from posture_agent.agent.worker_client import IDLE_SECONDS  # noqa: E402
 from tests.desktop import Desktop, stop_process  # noqa: E402
@@ -150,13 +155,7 @@ def main() -> None:
     parser.add_argument("--tray", choices=("trayer", "xfce4-panel"), default="xfce4-panel")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="pa-worker-bench-"))
-    try:
-        d = Desktop(root, tray=args.tray).start()
-    except _pytest.outcomes.Skipped as exc:
-        raise SystemExit(f"cannot benchmark: {exc}") from None
-    if shutil.which("workrave") is None:
-        d.stop()
-        raise SystemExit("cannot benchmark: workrave is not installed (Debian package `workrave`)")
+    d = desktop_with_workrave(root, args.tray)
     try:
         panel = d.panel()
         assert panel is not None
